@@ -1,0 +1,70 @@
+"""One place for every path the study uses.
+
+Paths resolve from the package location, never from the current directory. Three
+environment variables move the writable roots elsewhere (tests use them to keep the
+working tree clean):
+
+- ``NEWSSTUDY_ARTIFACTS``: cached worlds, models and other expensive outputs.
+- ``NEWSSTUDY_DATA``: downloaded raw data and embedding caches (shared by all profiles).
+- ``NEWSSTUDY_REPORTS``: executed notebooks, results, tables and figures.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+PARAMS_DIR = PROJECT_ROOT / "params"
+
+
+def _root_from_env(variable: str, default: Path) -> Path:
+    value = os.environ.get(variable)
+    return Path(value).resolve() if value else default
+
+
+def artifacts_root() -> Path:
+    """Root of cached, regenerable artifacts (outside git)."""
+    return _root_from_env("NEWSSTUDY_ARTIFACTS", PROJECT_ROOT / "artifacts")
+
+
+def data_root() -> Path:
+    """Root of downloaded raw data and embedding caches, shared by all profiles."""
+    return _root_from_env("NEWSSTUDY_DATA", artifacts_root() / "data")
+
+
+def reports_root() -> Path:
+    """Root of executed notebooks and their results, one folder per profile."""
+    return _root_from_env("NEWSSTUDY_REPORTS", PROJECT_ROOT / "reports")
+
+
+def profile_artifacts(profile: str) -> Path:
+    """Artifacts of one profile, e.g. ``artifacts/default/``."""
+    return artifacts_root() / profile
+
+
+def world_dir(profile: str) -> Path:
+    """Where notebook 01_data writes the simulated world of a profile."""
+    return profile_artifacts(profile) / "world"
+
+
+def report_dir(profile: str) -> Path:
+    """Executed notebooks of a profile, e.g. ``reports/default/``."""
+    return reports_root() / profile
+
+
+def results_path(profile: str, notebook: str) -> Path:
+    """The key numbers of one notebook: ``reports/<profile>/results/<notebook>.json``."""
+    return report_dir(profile) / "results" / f"{notebook}.json"
+
+
+def tables_dir(profile: str) -> Path:
+    """CSV and Markdown tables of a profile."""
+    return report_dir(profile) / "tables"
+
+
+def figures_dir(profile: str) -> Path:
+    """PNG (and SVG) figures of a profile."""
+    return report_dir(profile) / "figures"
