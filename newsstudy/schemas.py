@@ -1,0 +1,73 @@
+"""Parameter schemas, one per notebook.
+
+Each notebook's ``parameters`` cell defines exactly the fields of its schema (lower-case
+names, so ``papermill -p seed 3`` works). Values are validated strictly: unknown keys,
+wrong types and out-of-range values are errors that name the key. ``newsstudy.params``
+holds the machinery that applies these schemas to params files, ``-p`` overrides and
+notebook namespaces.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class NotebookParams(BaseModel):
+    """Base of every notebook's parameters: strict types, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    profile: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]*$",
+        description="Profile name; outputs go to reports/<profile>/ and artifacts/<profile>/.",
+    )
+    seed: int = Field(ge=0, le=2**31 - 1, description="Seed for every random choice.")
+
+
+class DataParams(NotebookParams):
+    """01_data: the simulated cross-domain world over a real news corpus."""
+
+    n_users: int = Field(ge=20, le=2_000_000, description="Number of simulated users.")
+    history_days: int = Field(ge=7, le=40, description="Days of observed behaviour per user.")
+    test_days: int = Field(ge=3, le=21, description="Days of held-out news clicks (ground truth).")
+    events_per_day: float = Field(
+        gt=0, le=50, description="Mean behaviour events per user per day (all domains)."
+    )
+    noise_rate: float = Field(
+        ge=0, le=0.8, description="Share of observed events that are noise (labelled)."
+    )
+    cold_share: float = Field(
+        ge=0, le=1, description="Share of users who are cold: few or no news clicks in history."
+    )
+    n_topics: int = Field(ge=4, le=200, description="Topic clusters derived from the articles.")
+    min_interests: int = Field(ge=1, le=8, description="Fewest latent interests per user.")
+    max_interests: int = Field(ge=1, le=8, description="Most latent interests per user.")
+    terms_per_interest: int = Field(
+        ge=1, le=12, description="Specific terms (entities, keywords) a user follows per interest."
+    )
+    max_articles: int | None = Field(
+        default=None, ge=200, description="Use only this many articles (smoke runs); None: all."
+    )
+    val_share: float = Field(ge=0, le=0.5, description="Share of users held out for validation.")
+    test_share: float = Field(gt=0, le=0.5, description="Share of users held out for testing.")
+    embedder: Literal["minilm"] = Field(
+        default="minilm", description="Sentence embedder for articles and topics."
+    )
+
+    @model_validator(mode="after")
+    def _interest_range(self) -> DataParams:
+        if self.min_interests > self.max_interests:
+            raise ValueError(
+                f"min_interests ({self.min_interests}) must not exceed "
+                f"max_interests ({self.max_interests})"
+            )
+        if self.val_share + self.test_share >= 0.9:
+            raise ValueError("val_share + test_share must leave at least 10% of users to train on")
+        return self
+
+
+SCHEMAS: dict[str, type[NotebookParams]] = {
+    "01_data": DataParams,
+}
