@@ -1,0 +1,242 @@
+"""Apply the notebook schemas to params files, ``-p`` overrides and notebook namespaces.
+
+Three ways in, one set of rules (``newsstudy.schemas``):
+
+- ``load_params(notebook, profile, overrides)`` reads ``params/<profile>/<notebook>.yaml``
+  and lays ``KEY=VALUE`` overrides over it (``newsstudy run``, ``newsstudy reproduce``).
+- ``from_namespace(notebook, globals())`` validates what a notebook actually runs with,
+  in the cell right after its ``parameters`` cell. This also covers plain papermill
+  (``papermill ... -f params/default/01_data.yaml -p seed 3``), including a mistyped
+  ``-p`` name, which papermill itself would silently inject as a new global.
+- ``schema_table(notebook)`` describes the parameters for ``newsstudy list``.
+
+Every problem is a ``ParamsError`` whose message is one line naming the file (or the
+override, or the notebook) and the key, e.g.
+``params/smoke/01_data.yaml: n_users: must be greater than or equal to 20 (got 3)``.
+
+The roots are read from ``newsstudy.paths`` at call time, so tests can point
+``PARAMS_DIR`` and ``NOTEBOOKS_DIR`` at a temporary folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from newsstudy import paths
+from newsstudy.schemas import SCHEMAS, NotebookParams
+
+# Globals that IPython puts into every notebook namespace; never parameters.
+IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+# Only values of these types can be parameters (papermill injects nothing else).
+PLAIN_TYPES = (bool, int, float, str, list, dict, type(None))
+# Field constraint attributes (annotated_types / pydantic metadata) and how to show them.
+CONSTRAINT_LABELS = {
+    "gt": ">",
+    "ge": ">=",
+    "lt": "<",
+    "le": "<=",
+    "multiple_of": "multiple of",
+    "min_length": "min length",
+    "max_length": "max length",
+    "pattern": "matches",
+}
+
+
+class ParamsError(ValueError):
+    """A parameter problem, described in one line that names the key and where it came from."""
+
+
+def notebooks() -> list[str]:
+    """Names (stems) of the notebooks in ``notebooks/``, sorted."""
+    return sorted(
+        path.stem for path in paths.NOTEBOOKS_DIR.glob("*.ipynb") if not path.name.startswith(".")
+    )
+
+
+def profiles() -> list[str]:
+    """Names of the profiles: the folders under ``params/``, sorted."""
+    return sorted(
+        path.name
+        for path in paths.PARAMS_DIR.iterdir()
+        if path.is_dir() and not path.name.startswith(".")
+    )
+
+
+def schema_for(notebook: str) -> type[NotebookParams]:
+    """The parameter schema of a notebook; ``ParamsError`` if it has none."""
+    if notebook not in SCHEMAS:
+        raise ParamsError(f"unknown notebook {notebook!r} (known: {', '.join(sorted(SCHEMAS))})")
+    return SCHEMAS[notebook]
+
+
+def params_path(notebook: str, profile: str) -> Path:
+    """``params/<profile>/<notebook>.yaml``; ``ParamsError`` if the profile does not exist."""
+    known = profiles()
+    if profile not in known:
+        raise ParamsError(f"unknown profile {profile!r} (known: {', '.join(known)})")
+    return paths.PARAMS_DIR / profile / f"{notebook}.yaml"
+
+
+def display_path(path: Path) -> str:
+    """A params file as a user would type it: relative to the folder holding ``params/``."""
+    try:
+        return str(path.relative_to(paths.PARAMS_DIR.parent))
+    except ValueError:
+        return str(path)
+
+
+def read_params_file(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML params file; ``ParamsError`` if missing, malformed or not a mapping."""
+    where = display_path(path)
+    if not path.is_file():
+        raise ParamsError(f"{where}: no such params file (every notebook needs one per profile)")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise ParamsError(f"{where}: YAML syntax error{line}: {problem}") from err
+    if not isinstance(values, dict):
+        raise ParamsError(
+            f"{where}: top level must be a mapping of parameter: value "
+            f"(got {type(values).__name__})"
+        )
+    return values
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``KEY=VALUE``; the value is read as YAML (``3`` int, ``0.5`` float, ``null`` None)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ParamsError(f"override {text!r}: expected KEY=VALUE, e.g. seed=3")
+    try:
+        return key, yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        raise ParamsError(f"override {text!r}: value is not valid YAML") from err
+
+
+def check_known_keys(notebook: str, keys: list[str], where: str) -> None:
+    """``ParamsError`` naming the first key that is not a field of the notebook's schema."""
+    fields = schema_for(notebook).model_fields
+    unknown = [key for key in keys if key not in fields]
+    if unknown:
+        raise ParamsError(
+            f"{where}: unknown parameter {unknown[0]!r} for notebook {notebook} "
+            f"(known: {', '.join(fields)})"
+        )
+
+
+def describe_error(error: Mapping[str, Any]) -> str:
+    """One pydantic error as ``key: must be ... (got value)``; no key for model-level checks."""
+    key = ".".join(str(part) for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    if error["type"] == "missing":
+        message = "missing (required)"
+    elif key:
+        message += f" (got {error['input']!r})"
+    return f"{key}: {message}" if key else message
+
+
+def validate(
+    notebook: str, values: dict[str, Any], sources: Mapping[str, str], where: str
+) -> NotebookParams:
+    """Validate ``values`` with the notebook's schema; errors name the source of the bad key.
+
+    ``sources`` maps a key to where its value came from (e.g. an override); other keys,
+    and checks across keys, are reported against ``where``.
+    """
+    try:
+        return schema_for(notebook).model_validate(values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        origin = sources.get(str(first["loc"][0]), where) if first["loc"] else where
+        raise ParamsError(f"{origin}: {describe_error(first)}") from None
+
+
+def load_params(
+    notebook: str, profile: str, overrides: Mapping[str, Any] | None = None
+) -> NotebookParams:
+    """The validated parameters of a notebook under a profile, with optional overrides.
+
+    Reads ``params/<profile>/<notebook>.yaml``, lays ``overrides`` over it and validates the
+    result. The file must name its own profile (so plain ``papermill -f`` gets it right).
+    """
+    schema_for(notebook)
+    path = params_path(notebook, profile)
+    where = display_path(path)
+    values = read_params_file(path)
+    check_known_keys(notebook, list(values), where)
+    if "profile" in values and values["profile"] != profile:
+        raise ParamsError(
+            f"{where}: profile: {values['profile']!r} does not match its folder {profile!r}"
+        )
+    overrides = dict(overrides or {})
+    sources = {key: f"override {key}={value!r}" for key, value in overrides.items()}
+    for key in overrides:
+        check_known_keys(notebook, [key], sources[key])
+    if overrides.get("profile", profile) != profile:
+        raise ParamsError(f"{sources['profile']}: choose the profile with --profile instead")
+    return validate(notebook, values | overrides, sources, where)
+
+
+def is_candidate_parameter(name: str, value: Any) -> bool:
+    """Whether a notebook global looks like a parameter (papermill injects only such values)."""
+    return not name.startswith("_") and name not in IPYTHON_NAMES and isinstance(value, PLAIN_TYPES)
+
+
+def from_namespace(notebook: str, namespace: Mapping[str, Any]) -> NotebookParams:
+    """Validate the parameters a notebook is running with, taken from its ``globals()``.
+
+    Call it in the cell right after the ``parameters`` cell. A plain-typed global that is
+    not a field (e.g. ``n_user`` injected by ``papermill -p n_user 5``) is an error, and so
+    is a missing field.
+    """
+    fields = schema_for(notebook).model_fields
+    where = f"notebook {notebook}"
+    candidates = [name for name, value in namespace.items() if is_candidate_parameter(name, value)]
+    check_known_keys(notebook, candidates, where)
+    missing = [name for name in fields if name not in namespace]
+    if missing:
+        raise ParamsError(f"{where}: {missing[0]}: missing (the parameters cell must define it)")
+    return validate(notebook, {name: namespace[name] for name in fields}, {}, where)
+
+
+def type_name(annotation: Any) -> str:
+    """A short readable name of a field's type, e.g. ``int``, ``int | None``."""
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def constraints(metadata: list[Any]) -> str:
+    """A field's constraints as text, e.g. ``>= 20, <= 2000000``."""
+    parts = []
+    for item in metadata:
+        for attribute, label in CONSTRAINT_LABELS.items():
+            value = getattr(item, attribute, None)
+            if value is not None:
+                parts.append(f"{label} {value}")
+    return ", ".join(parts)
+
+
+def schema_table(notebook: str) -> list[dict[str, str]]:
+    """One row per parameter of a notebook: name, type, default, constraints, description."""
+    rows = []
+    for name, field in schema_for(notebook).model_fields.items():
+        rows.append(
+            {
+                "name": name,
+                "type": type_name(field.annotation),
+                "default": "required" if field.is_required() else repr(field.default),
+                "constraints": constraints(field.metadata),
+                "description": field.description or "",
+            }
+        )
+    return rows
