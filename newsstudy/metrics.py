@@ -23,7 +23,7 @@ recall, NDCG, MRR and precision against it on random cases):
 * ``k`` must be a positive integer; anything else raises ``ValueError`` naming ``k``.
 
 ``METRICS`` maps configuration names (``"recall@10"``, ``"ndcg@5"``, ``"mrr"``, ...) to
-one-argument-pair functions; :func:`get_metric` also parses any ``"<name>@<k>"``.
+functions of ``(ranked, relevant)``; :func:`get_metric` also parses any ``"<name>@<k>"``.
 """
 
 from __future__ import annotations
@@ -61,14 +61,15 @@ def check_k(k: object, name: str = "k") -> int:
     return int(k)
 
 
-def _unique(ranked: Iterable[ItemId]) -> list[ItemId]:
-    """Ids of ``ranked`` in order, keeping only the first occurrence of each."""
-    return list(dict.fromkeys(ranked))
-
-
 def _hits_at_k(ranked: Iterable[ItemId], relevant: set, k: int) -> list[bool]:
-    """Relevance flags of the first ``k`` distinct ranked ids."""
-    return [item in relevant for item in _unique(ranked)[:k]]
+    """Relevance flags of the first ``k`` distinct ranked ids (stops reading there)."""
+    seen: dict[ItemId, None] = {}
+    for item in ranked:
+        if item not in seen:
+            seen[item] = None
+            if len(seen) == k:
+                break
+    return [item in relevant for item in seen]
 
 
 def recall_at_k(ranked: Sequence[ItemId], relevant: Collection[ItemId], k: int) -> float:
@@ -130,9 +131,13 @@ def mrr(ranked: Sequence[ItemId], relevant: Collection[ItemId]) -> float:
     0.5
     """
     rel = set(relevant)
-    for rank, item in enumerate(_unique(ranked), start=1):
+    seen: set[ItemId] = set()
+    for item in ranked:
+        if item in seen:
+            continue
         if item in rel:
-            return 1.0 / rank
+            return 1.0 / (len(seen) + 1)
+        seen.add(item)
     return 0.0
 
 
@@ -178,7 +183,7 @@ def evaluate_user(
     >>> evaluate_user([3, 1, 2], {1, 2}, ("recall@1", "recall@2", "mrr"))
     {'recall@1': 0.0, 'recall@2': 0.5, 'mrr': 0.5}
     """
-    ranked = _unique(ranked)
+    ranked = ranked if isinstance(ranked, Sequence) else list(ranked)  # read many times
     relevant = set(relevant)
     return {name: float(get_metric(name)(ranked, relevant)) for name in metrics}
 
@@ -200,9 +205,13 @@ def evaluate_users(
     metric_names = list(metrics)
     for name in metric_names:
         get_metric(name)  # fail fast on a typo, even with no users
-    rows = [evaluate_user(rankings.get(user, ()), rel, metric_names) for user, rel in truth.items()]
+    rows = [
+        list(evaluate_user(rankings.get(user, ()), rel, metric_names).values())
+        for user, rel in truth.items()
+    ]
     index = pd.Index(list(truth), name="user")
-    return pd.DataFrame(rows, index=index, columns=metric_names, dtype=float)
+    values = np.asarray(rows, dtype=float).reshape(len(rows), len(metric_names))
+    return pd.DataFrame(values, index=index, columns=metric_names)
 
 
 def _as_finite_array(values: Iterable[float]) -> np.ndarray:

@@ -196,7 +196,8 @@ def from_namespace(notebook: str, namespace: Mapping[str, Any]) -> NotebookParam
 
     Call it in the cell right after the ``parameters`` cell. A plain-typed global that is
     not a field (e.g. ``n_user`` injected by ``papermill -p n_user 5``) is an error, and so
-    is a missing field.
+    is a missing field. Run the notebook top to bottom: re-running this cell after later
+    cells defined plain-typed globals (``k = 5``) reports those as unknown parameters.
     """
     fields = schema_for(notebook).model_fields
     where = f"notebook {notebook}"

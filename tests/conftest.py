@@ -13,7 +13,7 @@ from pydantic import Field
 from newsstudy import paths
 from newsstudy.schemas import SCHEMAS, NotebookParams
 
-# A valid 01_data params file for the smoke profile.
+# Valid 01_data parameters for the smoke profile, every field given.
 VALID_DATA_PARAMS: dict[str, Any] = {
     "profile": "smoke",
     "seed": 0,
@@ -30,6 +30,7 @@ VALID_DATA_PARAMS: dict[str, Any] = {
     "max_articles": 400,
     "val_share": 0.1,
     "test_share": 0.2,
+    "embedder": "minilm",
 }
 
 
@@ -60,7 +61,11 @@ class Project:
     def write_notebook(self, name: str, parameters: str, *sources: str) -> Path:
         """Write ``notebooks/<name>.ipynb``: a ``parameters`` cell, then plain code cells."""
         notebook = nbformat.v4.new_notebook()
-        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+        notebook.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
         notebook.cells = [
             nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
             *(nbformat.v4.new_code_cell(source) for source in sources),
@@ -101,3 +106,9 @@ def toy_project(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
         'if fail:\n    raise RuntimeError("boom")\nprint("result", n * 2)',
     )
     return project
+
+
+@pytest.fixture
+def data_values() -> dict[str, Any]:
+    """A fresh copy of valid 01_data parameters for the smoke profile."""
+    return dict(VALID_DATA_PARAMS)

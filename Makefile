@@ -1,0 +1,44 @@
+# One command per job: `make smoke` (every notebook in seconds), `make reproduce`
+# (the default profile), `make test` (lint + unit tests, what CI runs).
+#
+# The virtualenv is built once and rebuilt only when pyproject.toml changes (the stamp
+# .venv/.installed). torch is installed first and pinned, so re-runs find it satisfied
+# instead of downloading it again. For a CPU-only torch wheel on Linux, pass its index:
+#   make .venv TORCH_INDEX=https://download.pytorch.org/whl/cpu
+
+PYTHON ?= python3
+PROFILE ?= default
+PYTEST_ARGS ?=
+TORCH_INDEX ?=
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: $(VENV) reproduce smoke test lint clean
+
+$(VENV): $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) torch==2.13.0
+	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name newsstudy --display-name "Python (newsstudy)"
+	touch $@
+
+reproduce: $(STAMP)
+	$(BIN)/newsstudy reproduce --profile $(PROFILE)
+
+smoke:
+	$(MAKE) reproduce PROFILE=smoke
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf artifacts reports/smoke

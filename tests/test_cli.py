@@ -1,0 +1,66 @@
+"""The ``newsstudy`` command: bad input exits 2 before anything runs; ``list`` works."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsstudy.cli import main
+
+
+def exit_status(argv: list[str]) -> int:
+    """Run ``newsstudy <argv>`` in-process; return its exit status (0 if it returns)."""
+    try:
+        main(argv)
+    except SystemExit as stop:
+        return stop.code
+    return 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["run", "xx", "--profile", "smoke"], "unknown notebook 'xx'"),
+        (["run", "toy", "--profile", "foo"], "unknown profile 'foo'"),
+        (["run", "toy", "--profile", "smoke", "-p", "m=3"], "unknown parameter 'm'"),
+        (
+            ["run", "toy", "--profile", "smoke", "-p", "n=0"],
+            "n: must be greater than or equal to 1",
+        ),
+        (["run", "toy", "--profile", "smoke", "-p", "n"], "expected KEY=VALUE"),
+        (["run", "toy", "--profile", "default"], "params/default/toy.yaml"),
+        (["reproduce", "--profile", "foo"], "unknown profile 'foo'"),
+    ],
+)
+def test_bad_input_exits_2_and_runs_nothing(toy_project, capsys, argv, expected):
+    assert exit_status(argv) == 2
+    stderr = capsys.readouterr().err
+    assert expected in stderr and len(stderr.strip().splitlines()) == 1
+    assert not toy_project.reports.exists()
+
+
+def test_missing_profile_option_is_a_usage_error(toy_project, capsys):
+    assert exit_status(["run", "toy"]) == 2
+    assert "--profile" in capsys.readouterr().err
+
+
+def test_list_shows_notebooks_profiles_and_values(toy_project, capsys):
+    assert exit_status(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "notebooks: toy" in out and "profiles:  default, smoke" in out
+    toy_line = next(line for line in out.splitlines() if line.startswith("n "))
+    assert toy_line.split()[:5] == ["n", "int", "required", "-", "3"]
+    assert "default: params/default/toy.yaml: no such params file" in out
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).with_name("newsstudy")
+    if not script.exists():
+        pytest.skip("console script not installed (pip install -e .)")
+    done = subprocess.run(
+        [str(script), "run", "xx", "--profile", "smoke"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "unknown notebook 'xx'" in done.stderr

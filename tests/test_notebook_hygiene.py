@@ -1,0 +1,103 @@
+"""The committed notebooks and params files follow the conventions that the runner relies on.
+
+Every notebook: exactly one ``parameters`` cell that assigns exactly its schema's fields,
+followed by the cell that validates them with ``from_namespace``; no outputs committed;
+a params file for every profile that validates. Every params file belongs to a notebook
+schema and validates.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from newsstudy import paths
+from newsstudy.params import load_params, notebooks, profiles, schema_for
+
+NOTEBOOKS = notebooks() or [pytest.param("none", marks=pytest.mark.skip(reason="no notebooks yet"))]
+PARAMS_FILES = [
+    pytest.param(path, id=f"{path.parent.name}/{path.name}")
+    for path in sorted(paths.PARAMS_DIR.glob("*/*.yaml"))
+] or [pytest.param(None, marks=pytest.mark.skip(reason="no params files yet"))]
+
+
+def code_cells(notebook: str) -> list[dict]:
+    """The code cells of ``notebooks/<notebook>.ipynb``, read as plain JSON."""
+    path = paths.NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return [cell for cell in cells if cell["cell_type"] == "code"]
+
+
+def source(cell: dict) -> str:
+    """A cell's source as one string (nbformat stores a string or a list of lines)."""
+    text = cell["source"]
+    return text if isinstance(text, str) else "".join(text)
+
+
+def parameters_index(cells: list[dict]) -> int:
+    """Position of the one cell tagged ``parameters``; fails unless there is exactly one."""
+    tagged = [i for i, cell in enumerate(cells) if "parameters" in cell["metadata"].get("tags", [])]
+    assert len(tagged) == 1, f"expected one cell tagged 'parameters', found {len(tagged)}"
+    return tagged[0]
+
+
+def validates_parameters(code: str, notebook: str) -> bool:
+    """Whether a cell calls ``from_namespace("<notebook>", globals())``."""
+    return any(
+        isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "from_namespace"
+        and [ast.unparse(arg) for arg in node.args] == [repr(notebook), "globals()"]
+        for node in ast.walk(ast.parse(code))
+    )
+
+
+def assigned_names(code: str) -> list[str]:
+    """Names assigned at the top level of a cell (``x = ...`` and ``x: int = ...``)."""
+    names = []
+    for node in ast.parse(code).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names += [target.id for target in targets if isinstance(target, ast.Name)]
+    return names
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_notebook_has_no_outputs(notebook):
+    for cell in code_cells(notebook):
+        assert not cell.get("outputs"), f"{notebook}: committed cell has outputs"
+        assert cell.get("execution_count") is None, f"{notebook}: committed execution_count"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_parameters_cell_assigns_exactly_the_schema_fields(notebook):
+    cells = code_cells(notebook)
+    index = parameters_index(cells)
+    names = assigned_names(source(cells[index]))
+    assert sorted(names) == sorted(set(names)), f"{notebook}: a parameter is assigned twice"
+    fields = set(schema_for(notebook).model_fields)
+    assert set(names) == fields, (
+        f"{notebook}: parameters cell lacks {sorted(fields - set(names))}, "
+        f"has extra {sorted(set(names) - fields)}"
+    )
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_parameters_are_validated_right_after(notebook):
+    cells = code_cells(notebook)
+    following = cells[parameters_index(cells) + 1 :]
+    assert following and validates_parameters(source(following[0]), notebook), (
+        f'{notebook}: the cell after parameters must call from_namespace("{notebook}", globals())'
+    )
+
+
+@pytest.mark.parametrize("profile", profiles())
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_every_profile_has_a_valid_params_file(notebook, profile):
+    load_params(notebook, profile)
+
+
+@pytest.mark.parametrize("path", PARAMS_FILES)
+def test_every_params_file_validates(path: Path):
+    load_params(path.stem, path.parent.name)

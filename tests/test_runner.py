@@ -1,0 +1,60 @@
+"""Execute a two-cell notebook end to end with papermill (starts a kernel: a few seconds)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from newsstudy import runner
+from newsstudy.params import ParamsError
+from newsstudy.schemas import SCHEMAS
+
+
+def outputs_text(path) -> str:
+    """All stream output of an executed notebook, joined."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return "".join(
+        "".join(output.get("text", "")) for cell in cells for output in cell.get("outputs", [])
+    )
+
+
+def test_run_writes_report_and_failure_keeps_it(toy_project):
+    report = runner.run_notebook("toy", "smoke")
+    assert report == toy_project.reports / "smoke" / "toy.ipynb"
+    assert "result 6" in outputs_text(report)  # n=3 from the params file reached the kernel
+    good = report.read_bytes()
+
+    with pytest.raises(runner.NotebookFailed, match="RuntimeError: boom"):
+        runner.run_notebook("toy", "smoke", {"fail": True})
+
+    assert report.read_bytes() == good
+    failed = report.with_name("toy.failed.ipynb")
+    assert "boom" in failed.read_text(encoding="utf-8")
+    assert sorted(p.name for p in report.parent.iterdir()) == ["toy.failed.ipynb", "toy.ipynb"]
+
+
+def test_missing_notebook_file_is_a_params_error(toy_project):
+    (toy_project.notebooks / "toy.ipynb").unlink()
+    with pytest.raises(ParamsError, match="no file"):
+        runner.run_notebook("toy", "smoke")
+
+
+def test_reproduce_validates_every_notebook_before_running(toy_project, monkeypatch):
+    monkeypatch.setitem(SCHEMAS, "a_first", SCHEMAS["toy"])
+    toy_project.write_notebook("a_first", "profile = 'smoke'\nseed = 0\nn = 1\nfail = False")
+    toy_project.write_params("smoke", "a_first", {"profile": "smoke", "seed": 0, "n": 1})
+    toy_project.write_params("smoke", "toy", {"profile": "smoke", "seed": 0, "n": 1000})
+    with pytest.raises(ParamsError, match="toy.yaml: n: must be less than or equal to 100"):
+        runner.reproduce("smoke", log=lambda line: None)
+    assert not toy_project.reports.exists()
+
+
+def test_reproduce_runs_every_notebook_in_order(toy_project, monkeypatch):
+    monkeypatch.setitem(SCHEMAS, "a_first", SCHEMAS["toy"])
+    toy_project.write_notebook("a_first", "profile = 'smoke'\nseed = 0\nn = 1\nfail = False")
+    toy_project.write_params("smoke", "a_first", {"profile": "smoke", "seed": 0, "n": 1})
+    lines = []
+    reports = runner.reproduce("smoke", log=lines.append)
+    assert [path.name for path in reports] == ["a_first.ipynb", "toy.ipynb"]
+    assert lines[0] == "[1/2] a_first (smoke)" and lines[3].startswith("[2/2] toy done in ")
