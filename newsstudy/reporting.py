@@ -1,0 +1,55 @@
+"""Results leave notebooks as files: JSON key numbers, CSV/Markdown tables, PNG/SVG figures.
+
+``reports/<profile>/results/<notebook>.json``, ``reports/<profile>/tables/<name>.{csv,md}``
+and ``reports/<profile>/figures/<name>.{png,svg}``; every write is atomic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # noqa: E402  (figures are files; no display needed)
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from newsstudy import paths  # noqa: E402
+from newsstudy.io import atomic_path, write_json, write_text  # noqa: E402
+
+PAPER_COLOR = "#999999"
+OURS_COLOR = "#1f77b4"
+
+
+def set_style() -> None:
+    """The study's one figure style."""
+    sns.set_theme(context="notebook", style="whitegrid", palette="deep")
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "savefig.bbox": "tight",
+                         "axes.titleweight": "bold"})
+
+
+def save_figure(fig, profile: str, name: str) -> Path:
+    """Save a figure as PNG and SVG under ``reports/<profile>/figures/``; return the PNG."""
+    folder = paths.figures_dir(profile)
+    for suffix in ("png", "svg"):
+        with atomic_path(folder / f"{name}.{suffix}") as tmp:
+            fig.savefig(tmp, format=suffix)
+    return folder / f"{name}.png"
+
+
+def save_table(frame: pd.DataFrame, profile: str, name: str, index: bool = False,
+               float_format: str = ".3f") -> Path:
+    """Save a table as CSV and Markdown under ``reports/<profile>/tables/``; return the CSV."""
+    folder = paths.tables_dir(profile)
+    with atomic_path(folder / f"{name}.csv") as tmp:
+        frame.to_csv(tmp, index=index)
+    write_text(folder / f"{name}.md",
+               frame.to_markdown(index=index, floatfmt=float_format) + "\n")
+    return folder / f"{name}.csv"
+
+
+def write_results(profile: str, notebook: str, results: dict[str, Any]) -> Path:
+    """Write a notebook's key numbers to ``reports/<profile>/results/<notebook>.json``."""
+    return write_json(paths.results_path(profile, notebook), results)
