@@ -31,8 +31,12 @@ def artifacts_root() -> Path:
 
 
 def data_root() -> Path:
-    """Root of downloaded raw data and embedding caches, shared by all profiles."""
-    return _root_from_env("NEWSSTUDY_DATA", artifacts_root() / "data")
+    """Root of downloaded raw data, embedding and model caches, shared by all profiles.
+
+    Independent of ``NEWSSTUDY_ARTIFACTS`` so that runs with throwaway artifact folders
+    (tests) still share the one-time downloads and embeddings.
+    """
+    return _root_from_env("NEWSSTUDY_DATA", PROJECT_ROOT / "artifacts" / "data")
 
 
 def reports_root() -> Path:

@@ -283,7 +283,7 @@ def _history_events(users, slot_topic, slot_weight, slot_terms, propensity, topi
     slot = _pick_slot(rng, slot_weight, user)
     cumulative = np.cumsum(propensity[user, slot], axis=1)
     domain = (rng.random(n)[:, None] > cumulative).sum(axis=1).clip(0, 2)
-    noise_domain = rng.choice(3, size=n, p=np.asarray(c.domain_base) / sum(c.domain_base))
+    noise_domain = _noise_domains(rng, users["is_cold"].to_numpy()[user], c)
     domain = np.where(is_noise, noise_domain, domain)
     kinds = list(c.noise_mix)
     noise_kind = np.where(
@@ -348,6 +348,16 @@ def _history_events(users, slot_topic, slot_weight, slot_terms, propensity, topi
         "is_noise": is_noise[rows], "interest_topic": interest_topic[rows],
     })
     return events, labels
+
+
+def _noise_domains(rng, is_cold: np.ndarray, c: WorldConstants) -> np.ndarray:
+    """Domain of each noise event: the base mix, with news as rare for cold users as usual."""
+    warm = np.asarray(c.domain_base, dtype=float)
+    cold = warm * np.array([1.0, 1.0, c.cold_news_factor])
+    draw = rng.random(len(is_cold))[:, None]
+    cumulative = np.where(is_cold[:, None], np.cumsum(cold / cold.sum()),
+                          np.cumsum(warm / warm.sum()))
+    return (draw > cumulative).sum(axis=1).clip(0, 2)
 
 
 def _two_terms(rng: np.random.Generator, terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

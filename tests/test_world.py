@@ -1,0 +1,125 @@
+"""The simulated world: determinism, the parameters it promises, and the latent/observable split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from newsstudy import cleaning, corpus, topics, world
+
+
+@pytest.fixture(scope="module")
+def articles() -> pd.DataFrame:
+    return corpus.load_articles()
+
+
+@pytest.fixture(scope="module")
+def topic_model(articles) -> topics.Topics:
+    # Random embeddings keep this fast; topics only need some clustering of the articles.
+    vectors = np.random.default_rng(0).normal(size=(len(articles), 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return topics.build_topics(articles, vectors, n_topics=12, seed=0)
+
+
+def simulate(articles, topic_model, **overrides) -> world.World:
+    settings = dict(n_users=600, history_days=21, test_days=7, events_per_day=3.0,
+                    noise_rate=0.2, cold_share=0.25, min_interests=2, max_interests=4,
+                    terms_per_interest=4, val_share=0.1, test_share=0.2, seed=0)
+    settings.update(overrides)
+    return world.simulate_world(articles, topic_model, **settings)
+
+
+@pytest.fixture(scope="module")
+def sim(articles, topic_model) -> world.World:
+    return simulate(articles, topic_model)
+
+
+FRAMES = ("users", "events", "event_labels", "interests", "test_clicks", "articles")
+
+
+def test_same_seed_gives_identical_world(articles, topic_model, sim):
+    again = simulate(articles, topic_model)
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(getattr(sim, name), getattr(again, name))
+
+
+def test_other_seed_differs(articles, topic_model, sim):
+    other = simulate(articles, topic_model, seed=1)
+    assert not sim.events["text"].equals(other.events["text"])
+    assert not sim.test_clicks.equals(other.test_clicks)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.2, 0.5])
+def test_noise_share_matches_parameter(articles, topic_model, rate):
+    sim = simulate(articles, topic_model, noise_rate=rate)
+    assert sim.event_labels["is_noise"].mean() == pytest.approx(rate, abs=0.02)
+
+
+def test_cold_users_rarely_click_news_but_search(sim):
+    per_user = sim.events.groupby(["user_id", "domain"], observed=False).size().unstack(fill_value=0)
+    cold = sim.users.set_index("user_id")["is_cold"].reindex(per_user.index)
+    assert per_user.loc[cold, "news"].mean() < 0.25 * per_user.loc[~cold, "news"].mean()
+    assert per_user.loc[cold, "search"].mean() > 0.5 * per_user.loc[~cold, "search"].mean()
+    assert sim.users["is_cold"].mean() == pytest.approx(0.25, abs=0.05)
+
+
+def test_interest_counts_and_weights(sim):
+    per_user = sim.interests.groupby("user_id")
+    assert per_user.size().between(2, 4).all()
+    np.testing.assert_allclose(per_user["weight"].sum(), 1.0, atol=1e-9)
+    assert sim.interests["terms"].map(len).eq(4).all()
+
+
+def test_observable_events_carry_no_labels(sim):
+    assert set(sim.events.columns) == {"event_id", "user_id", "day", "domain", "text", "article_id"}
+    assert {"noise_kind", "is_noise", "interest_topic"} <= set(sim.event_labels.columns)
+    assert (sim.events["event_id"] == sim.event_labels["event_id"]).all()
+
+
+def test_time_windows(sim):
+    assert sim.events["day"].between(0, 20).all()
+    assert sim.test_clicks["day"].between(21, 27).all()
+    # Held-out clicks are on articles on offer in the test window, not the history's.
+    days = sim.articles.set_index("article_id")["day"]
+    clicked_day = days.reindex(sim.test_clicks["article_id"]).to_numpy()
+    freshness = sim.constants["freshness_days"]
+    assert (clicked_day > 21 - freshness).all() and (clicked_day <= 27).all()
+    assert not sim.test_clicks.duplicated(["user_id", "article_id"]).any()
+
+
+def test_news_clicks_follow_interest_topics(sim):
+    ev = sim.events.merge(sim.event_labels, on="event_id")
+    clean_news = ev[(ev["domain"] == "news") & ~ev["is_noise"]]
+    topic_of = sim.articles.set_index("article_id")["topic"]
+    assert (topic_of.reindex(clean_news["article_id"]).to_numpy()
+            == clean_news["interest_topic"].to_numpy()).mean() > 0.99
+
+
+def test_surface_signals_are_partial(sim):
+    """Not every latent term surfaces in the user's searches and pages."""
+    ev = sim.events.merge(sim.event_labels, on="event_id")
+    text = ev[~ev["is_noise"] & (ev["domain"] != "news")].groupby("user_id")["text"].apply(
+        lambda s: " ".join(s).lower())
+    seen = [np.mean([t in text.get(u, "") for t in terms])
+            for u, terms in zip(sim.interests["user_id"], sim.interests["terms"], strict=True)]
+    assert 0.2 < np.mean(seen) < 0.95
+
+
+def test_cleaner_beats_trivial_baselines(sim):
+    split = sim.users["split"].to_numpy()[sim.events["user_id"]]
+    train, test = split == "train", split != "train"
+    labels = sim.event_labels["is_noise"].to_numpy()
+    model = cleaning.fit_cleaner(sim.events[train], labels[train], seed=0)
+    ours = cleaning.cleaning_scores(labels[test], ~model.keep(sim.events[test]))
+    everything = cleaning.cleaning_scores(labels[test], np.ones(test.sum(), bool))
+    rule = cleaning.cleaning_scores(labels[test], cleaning.rule_baseline(sim.events[test]))
+    assert ours["f1"] > everything["f1"] + 0.2
+    assert ours["f1"] > rule["f1"] + 0.2
+    assert ours["precision"] > 0.8
+
+
+def test_context_support_by_hand():
+    events = pd.DataFrame({"user_id": [0, 0, 0, 1], "text": [
+        "brexit vote", "brexit talks", "cooking pasta", "brexit"]})
+    np.testing.assert_allclose(cleaning.context_support(events), [0.5, 0.5, 0.0, 0.0])
