@@ -40,7 +40,7 @@ from newsstudy import __version__, cleaning, corpus, embed, paths, topics, world
 from newsstudy.io import config_hash, read_json, sha256_file, write_json, write_parquet
 from newsstudy.schemas import DataParams
 
-WORLD_FORMAT = 1
+WORLD_FORMAT = 2
 
 
 class WorldMissing(FileNotFoundError):
@@ -160,9 +160,8 @@ def _annotate_articles(articles: pd.DataFrame, sim: world.World, params: DataPar
     extra = articles[["article_id", "subtitle", "source"]].assign(
         embed_text=corpus.article_text(articles))
     art = sim.articles.merge(extra, on="article_id")
-    freshness = sim.constants["freshness_days"]
     art["in_history_index"] = art["day"] < params.history_days
-    art["in_test_index"] = (art["day"] > params.history_days - freshness) & (
+    art["in_test_index"] = (art["day"] >= params.history_days) & (
         art["day"] < params.history_days + params.test_days)
     return art
 

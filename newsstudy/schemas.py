@@ -68,6 +68,36 @@ class DataParams(NotebookParams):
         return self
 
 
+class RewardSettings(BaseModel):
+    """Reward and serving settings shared by every notebook that scores query lists."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    reward_embedder: Literal["static", "minilm"] = Field(
+        default="static", description="Embedder behind R_align, R_div and the rubric judge.")
+    serving_embedder: Literal["minilm", "static"] = Field(
+        default="minilm", description="Embedder of the serving (evaluation) ANN index.")
+    index_kind: Literal["exact", "hnsw"] = Field(
+        default="exact", description="faiss index: exact inner product, or HNSW for big corpora.")
+    fusion: Literal["round_robin", "rrf"] = Field(
+        default="round_robin", description="How per-query hits fuse into one ranking.")
+    n_queries: int = Field(default=5, ge=1, le=16, description="Queries per list.")
+    n_judge_clusters: int = Field(
+        default=24, ge=4, le=200, description="The rubric judge's own clusters of the corpus.")
+    w_align: float = Field(default=1.0, ge=0, le=10, description="Weight of R_align.")
+    w_cov: float = Field(default=1.0, ge=0, le=10, description="Weight of R_cov.")
+    w_spec: float = Field(default=1.0, ge=0, le=10, description="Weight of R_spec.")
+    w_div: float = Field(default=1.0, ge=0, le=10, description="Weight of R_div.")
+    w_struct: float = Field(default=1.0, ge=0, le=10, description="Weight of R_struct.")
+
+
+class RewardsParams(NotebookParams, RewardSettings):
+    """02_rewards: the five rewards, checked against reference strategies."""
+
+    n_users: int = Field(ge=10, le=100_000, description="Test users scored per strategy.")
+
+
 SCHEMAS: dict[str, type[NotebookParams]] = {
     "01_data": DataParams,
+    "02_rewards": RewardsParams,
 }

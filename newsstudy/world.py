@@ -25,7 +25,7 @@ Generative story (every choice below is a named constant or a parameter):
    truncated, markup), off-interest (a topic the user does not follow, and trending
    clicks).
 5. **Ground truth.** In the following ``test_days`` the user clicks news articles
-   published then, drawn exactly as history clicks are, from the *interest weights*
+   first published then (never one clicked before), drawn exactly as history clicks are, from the *interest weights*
    (not the domain propensities: interests that only showed in search still drive news
    reading), plus a share ``serendipity`` of clicks on popular articles of any topic.
 
@@ -163,8 +163,15 @@ def simulate_world(articles: pd.DataFrame, topics: Topics, *, n_users: int, hist
     events, labels = _history_events(users, slot_topic, slot_weight, slot_terms, propensity,
                                      topics, arts, pools, history_days, noise_rate, c, rng)
     users["n_history_events"] = np.bincount(events["user_id"], minlength=n_users)
-    test_clicks = _test_clicks(users, slot_topic, slot_weight, slot_terms, topics, arts, pools,
-                               history_days, test_days, c, rng)
+    # The future is news that did not exist yet: held-out clicks go to articles first
+    # published in the test window, and never to one the user clicked before.
+    test_pools = _DailyPools(arts, calendar.n_days, c, published_from=history_days)
+    test_clicks = _test_clicks(users, slot_topic, slot_weight, slot_terms, topics, arts,
+                               test_pools, history_days, test_days, c, rng)
+    seen = events.loc[events["article_id"] >= 0, ["user_id", "article_id"]].drop_duplicates()
+    test_clicks = (test_clicks.merge(seen, on=["user_id", "article_id"], how="left",
+                                     indicator=True)
+                   .query("_merge == 'left_only'").drop(columns="_merge").reset_index(drop=True))
     interests = _interest_table(slot_topic, slot_weight, slot_terms, topics)
     return World(users, events, labels, interests, test_clicks, arts, asdict(c))
 
@@ -183,9 +190,12 @@ def _article_table(articles: pd.DataFrame, topics: Topics, calendar: Calendar,
 class _DailyPools:
     """Per simulated day, the sampling weight of every article (0: not on offer)."""
 
-    def __init__(self, arts: pd.DataFrame, n_days: int, c: WorldConstants):
+    def __init__(self, arts: pd.DataFrame, n_days: int, c: WorldConstants,
+                 published_from: int | None = None):
         age = np.arange(n_days)[:, None] - arts["day"].to_numpy()[None, :]
         fresh = (age >= 0) & (age < c.freshness_days)
+        if published_from is not None:
+            fresh &= arts["day"].to_numpy()[None, :] >= published_from
         recency = np.exp2(-np.clip(age, 0, None) / c.recency_halflife_days)
         self.weights = np.where(fresh, recency * arts["popularity"].to_numpy()[None, :], 0.0)
         self.topic = arts["topic"].to_numpy()

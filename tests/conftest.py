@@ -112,3 +112,11 @@ def toy_project(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
 def data_values() -> dict[str, Any]:
     """A fresh copy of valid 01_data parameters for the smoke profile."""
     return dict(VALID_DATA_PARAMS)
+
+
+@pytest.fixture(scope="session")
+def static_embedder():
+    """The raw ``static`` backend (distilled once into the default data root, then reused)."""
+    from newsstudy.embed import get_embedder
+
+    return get_embedder("static", cached=False)
