@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
@@ -124,8 +125,12 @@ class RubricJudge:
         centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12
         counts = CountVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z\-]{2,}\b",
                                  min_df=2, binary=True)
-        doc_terms = counts.fit_transform(article_texts)
-        vocab = counts.get_feature_names_out()
+        try:
+            doc_terms = counts.fit_transform(article_texts)
+        except ValueError:  # no term occurs twice: nothing is rare, clusters go unnamed
+            doc_terms = sparse.csr_matrix((len(article_texts), 1))
+            counts = None
+        vocab = counts.get_feature_names_out() if counts is not None else np.array(["?"])
         doc_freq = np.asarray(doc_terms.sum(axis=0)).ravel() / doc_terms.shape[0]
         rare = frozenset(vocab[doc_freq < 0.02])
         names = []

@@ -82,13 +82,14 @@ def _fmt(queries: list[str], reasoning: str) -> str:
 
 
 def oracle(ctx: StrategyContext, user: int) -> str:
-    """Queries from the latent interests: topic keywords, then the user's own terms."""
+    """One query per latent interest, by weight: two topic keywords and two of the user's
+    own terms; leftover slots take the interests' remaining terms."""
     rows = ctx.interests.get(int(user))
     queries: list[str] = []
     if rows is not None:
         for topic, terms in zip(rows["topic"], rows["terms"], strict=True):
-            queries.append(" ".join(ctx.world.topic_keywords[topic][:3]))
-            queries.append(" ".join(list(terms)[:2]))
+            queries.append(" ".join([*ctx.world.topic_keywords[topic][:2], *list(terms)[:2]]))
+        queries += [" ".join(list(terms)[2:4]) for terms in rows["terms"]]
     return _fmt(queries[: ctx.n_queries], "latent interests (oracle)")
 
 

@@ -101,8 +101,9 @@ correlations
 # %% [markdown]
 # ## Reward hacking: one reward alone is easy to game
 #
-# Each row is a list built to score high on one reward. It matches or beats the
-# interest-inferring strategy on that reward, and retrieves far worse.
+# Each row is a list built to game one reward, beside the interest-inferring strategy's
+# score on that same reward and both lists' recall. A hack that scores at least as high on
+# its reward while retrieving far worse shows why no reward can stand alone.
 
 # %%
 hacks = reward_report.hack_table(scores, reference="infer interests")

@@ -53,3 +53,16 @@ def test_01_data_results(smoke_reports):
         assert (smoke_reports / "tables" / f"{name}.md").exists()
     for name in ("01_signal_mix", "01_events_per_user", "01_topics", "01_cleaning_confusion"):
         assert (smoke_reports / "figures" / f"{name}.png").stat().st_size > 5_000
+
+
+def test_02_rewards_results(smoke_reports):
+    results = read_json(smoke_reports / "results" / "02_rewards.json")
+    assert results["rewards_in_unit_interval"]
+    strategies = results["strategies"]
+    assert strategies["malformed output"]["total"] == 0.0
+    assert strategies["oracle (latent truth)"]["recall@10"] > strategies["random words"]["recall@10"]
+    assert strategies["oracle (latent truth)"]["recall@10"] > strategies["generic queries"]["recall@10"]
+    for name in ("02_rubric", "02_strategies", "02_reward_correlations", "02_reward_hacks"):
+        assert (smoke_reports / "tables" / f"{name}.csv").exists()
+    for name in ("02_strategies", "02_reward_vs_recall"):
+        assert (smoke_reports / "figures" / f"{name}.png").stat().st_size > 5_000
