@@ -25,6 +25,12 @@
 # Retrieval follows the paper's serving path: each query takes its top-10 articles from an
 # ANN index, the hits are fused into one ranking, and Recall@10 / NDCG@10 are measured on
 # the users' held-out clicks over every article of the test window.
+#
+# Embedders: serving uses all-MiniLM-L6-v2 (accurate). The rewards default to the static
+# model2vec embedder distilled from it: GRPO scores thousands of lists per step, and the
+# static model embeds ~70,000 queries/s against a few hundred for MiniLM on two cores
+# (`benchmarks/bench_embedders.py`). The price: their top-10 retrievals overlap only about
+# a third of the time, so R_align is a proxy of the serving path, not a copy of it.
 
 # %% tags=["parameters"]
 profile = "default"
