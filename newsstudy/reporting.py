@@ -27,7 +27,7 @@ def set_style() -> None:
     """The study's one figure style."""
     sns.set_theme(context="notebook", style="whitegrid", palette="deep")
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "savefig.bbox": "tight",
-                         "axes.titleweight": "bold"})
+                         "axes.titleweight": "bold", "svg.hashsalt": "newsstudy"})
 
 
 def save_figure(fig, profile: str, name: str) -> Path:
@@ -35,7 +35,9 @@ def save_figure(fig, profile: str, name: str) -> Path:
     folder = paths.figures_dir(profile)
     for suffix in ("png", "svg"):
         with atomic_path(folder / f"{name}.{suffix}") as tmp:
-            fig.savefig(tmp, format=suffix)
+            # No timestamps in the files: same inputs, same bytes.
+            metadata = {"Date": None} if suffix == "svg" else {"Software": None}
+            fig.savefig(tmp, format=suffix, metadata=metadata)
     return folder / f"{name}.png"
 
 
