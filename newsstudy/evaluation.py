@@ -8,8 +8,9 @@ over that whole index (no candidate sampling).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from newsstudy.metrics import DEFAULT_METRICS, evaluate_users
@@ -44,3 +45,68 @@ def evaluate_rankings(world, rankings: Mapping[int, Sequence[int]],
     cold = world.users.set_index("user_id")["is_cold"]
     frame["is_cold"] = cold.reindex(frame.index).to_numpy()
     return frame
+
+
+def interest_quality(world, completions: Mapping[int, str], embedder) -> pd.DataFrame:
+    """How well each list models the user's *latent* interests (evaluation only).
+
+    Each query is assigned to its nearest corpus topic (centroids in ``embedder``'s
+    space). ``interest_coverage``: weight share of the user's latent interests that some
+    query lands on. ``query_precision``: share of queries that land on a latent interest.
+    Only a simulation can measure this; nothing in training or the rewards sees it.
+    """
+    from newsstudy.strategies import _topic_centroids
+
+    centroids = _topic_centroids(world, embedder)
+    latent = {int(u): g for u, g in world.interests.groupby("user_id")}
+    users = list(completions)
+    query_lists = [list(parse_completion(completions[u]).queries) for u in users]
+    flat = [q for qs in query_lists for q in qs]
+    topics = (embedder.encode(flat) @ centroids.T).argmax(axis=1) if flat else []
+    rows, start = [], 0
+    for user, queries in zip(users, query_lists, strict=True):
+        hit_topics = set(topics[start:start + len(queries)].tolist()) if queries else set()
+        start += len(queries)
+        mine = latent.get(int(user))
+        followed = dict(zip(mine["topic"], mine["weight"], strict=True)) if mine is not None else {}
+        rows.append({
+            "user": user,
+            "interest_coverage": sum(w for t, w in followed.items() if t in hit_topics),
+            "query_precision": (np.mean([t in followed for t in topics[start - len(queries):start]])
+                                if queries else 0.0),
+        })
+    return pd.DataFrame(rows).set_index("user")
+
+
+def evaluate_policy(world, serving: Retriever, complete: Callable[[list[int]], Mapping[int, str]],
+                    users: Sequence[int], latent_embedder=None, fusion: str = "round_robin"
+                    ) -> tuple[pd.DataFrame, dict[int, str]]:
+    """Score any policy (a function from users to completions) with the shared protocol.
+
+    Returns the per-user table (ranking metrics, is_cold, and the latent-interest measures
+    when ``latent_embedder`` is given) and the completions themselves.
+    """
+    completions = dict(complete(list(users)))
+    frame = evaluate_completions(world, serving, completions, fusion=fusion)
+    if latent_embedder is not None:
+        frame = frame.join(interest_quality(world, completions, latent_embedder))
+    return frame, completions
+
+
+def summarise(per_user: pd.DataFrame, by: str | Sequence[str] = "method",
+              columns: Sequence[str] = (*DEFAULT_METRICS,)) -> pd.DataFrame:
+    """Mean and 95% interval (t, over users) of each column per group; ``n`` users."""
+    from newsstudy.metrics import mean_with_ci
+
+    rows = []
+    for key, group in per_user.groupby(by, sort=False):
+        row = dict(zip([by] if isinstance(by, str) else by,
+                       [key] if isinstance(by, str) else key, strict=True))
+        row["n"] = len(group)
+        for column in columns:
+            mean, low, high = mean_with_ci(group[column].to_numpy(dtype=float))
+            row[column] = mean
+            row[f"{column} low"] = low
+            row[f"{column} high"] = high
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -107,10 +107,62 @@ class BaselinesParams(NotebookParams, RewardSettings):
     max_history: int = Field(default=50, ge=2, le=1000, description="Most recent events a sequence model reads.")
     learning_rate: float = Field(default=1e-3, gt=0, le=1, description="Adam learning rate.")
     batch_size: int = Field(default=256, ge=1, le=65536, description="Training batch size.")
+    n_negatives: int = Field(
+        default=256, ge=1, le=65536,
+        description="Uniformly sampled negative articles per batch (besides in-batch ones).")
+    val_days: int = Field(
+        default=5, ge=1, le=20,
+        description="Last history days held out as validation targets of VAL users.")
+    text_embedder: Literal["minilm", "static"] = Field(
+        default="minilm",
+        description="Embedder of behaviour texts (content and NRHUB baselines).")
+    knn: int = Field(default=10, ge=1, le=100,
+                     description="Content neighbours per article (popularity, PinSage).")
+    top_n: int = Field(default=100, ge=10, le=1000, description="Length of each ranking.")
+
+
+RewardName = Literal["align", "cov", "spec", "div", "struct"]
+
+
+class PolicySettings(BaseModel):
+    """How a query-writing policy is built and trained (SFT warm start, then Dr.GRPO)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    model: str = Field(default="m", min_length=1,
+                       description="Ladder size name (xs..xxl) or a local Hugging Face model path.")
+    vocab_size: int = Field(default=4096, ge=256, le=65536,
+                            description="BPE tokenizer vocabulary (from-scratch models).")
+    max_prompt_chars: int = Field(default=600, ge=50, le=8000,
+                                  description="Bound on the signal text in a prompt.")
+    n_train_users: int = Field(default=2000, ge=8, le=1_000_000,
+                               description="Training users whose prompts SFT and GRPO use.")
+    sft_epochs: int = Field(default=3, ge=0, le=100, description="SFT epochs on surface demonstrations.")
+    sft_learning_rate: float = Field(default=2e-3, gt=0, le=1, description="SFT learning rate.")
+    sft_batch_size: int = Field(default=32, ge=1, le=4096, description="SFT batch size.")
+    grpo_steps: int = Field(default=60, ge=0, le=100_000, description="Dr.GRPO optimisation steps.")
+    grpo_learning_rate: float = Field(default=5e-4, gt=0, le=1, description="Dr.GRPO learning rate.")
+    users_per_step: int = Field(default=8, ge=1, le=4096, description="Users (prompts) per GRPO step.")
+    num_generations: int = Field(default=8, ge=2, le=256, description="G: lists sampled per user.")
+    beta: float = Field(default=0.0, ge=0, le=10, description="KL coefficient to the SFT policy.")
+    temperature: float = Field(default=1.0, gt=0, le=5, description="Sampling temperature in training.")
+    max_completion_length: int = Field(default=64, ge=8, le=2048,
+                                       description="Most tokens per completion.")
+
+
+class GRPOParams(NotebookParams, RewardSettings, PolicySettings):
+    """03_grpo: prompt-only (SFT) and RL teacher rows, and the reward ablation."""
+
+    n_seeds: int = Field(default=3, ge=1, le=10, description="Training seeds of the RL teacher.")
+    n_eval_users: int = Field(default=300, ge=5, le=1_000_000, description="Test users evaluated.")
+    ablations: list[RewardName] = Field(
+        default_factory=lambda: ["align", "cov", "spec", "div", "struct"],
+        description="Rewards to drop one at a time (each retrained, first seed only).")
 
 
 SCHEMAS: dict[str, type[NotebookParams]] = {
     "01_data": DataParams,
     "02_rewards": RewardsParams,
+    "03_grpo": GRPOParams,
     "03b_baselines": BaselinesParams,
 }

@@ -1,0 +1,135 @@
+"""Dr.GRPO on the five rewards, with TRL's ``GRPOTrainer``.
+
+What runs (and what it simplifies):
+
+- **Dr.GRPO** (arXiv:2503.20783) as the paper uses it: ``loss_type="dr_grpo"`` (token
+  losses summed and divided by a constant, ``max_completion_length``, not by each
+  sequence's length) and ``scale_rewards="none"`` (group-relative advantages
+  ``r - mean(group)``, not divided by the group's std). ``G`` lists are sampled per user.
+- **KL off by default** (``beta = 0``), as in Dr.GRPO and most recent GRPO recipes; beta is
+  a parameter. One policy update per generation batch (``num_iterations = 1``), so the
+  PPO ratio is 1 and clipping is inactive: the update is the plain policy gradient with a
+  group baseline.
+- **Rewards**: five reward functions, one per paper reward, combined by TRL with
+  ``reward_weights`` (so each component is logged as ``rewards/<name>/mean``). They share
+  one batched scoring call per generation batch (``_ScoreMemo``).
+
+The reward functions see the user id (a dataset column) and the completion; the scorer
+looks up only the user's cleaned signals and the corpus (see ``newsstudy.rewards``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from newsstudy.rewards import REWARD_NAMES, RewardScorer, RewardWeights
+
+
+@dataclass(frozen=True)
+class GRPOSettings:
+    """Hyper-parameters of one Dr.GRPO run (TRL names in brackets)."""
+
+    steps: int = 100  # optimisation steps [max_steps]
+    users_per_step: int = 8  # prompts per step; completions per step = users * G
+    num_generations: int = 8  # G: lists sampled per user [num_generations]
+    learning_rate: float = 5e-4
+    beta: float = 0.0  # KL coefficient to the reference (SFT) policy
+    temperature: float = 1.0  # sampling temperature during training
+    max_completion_length: int = 64  # tokens; also Dr.GRPO's normalising constant
+    epsilon: float = 0.2  # PPO clip range (inactive with one update per batch)
+    warmup_ratio: float = 0.0
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        """Plain dict (for cache keys and manifests)."""
+        return asdict(self)
+
+
+class _ScoreMemo:
+    """Scores each generation batch once and serves every reward function from it."""
+
+    def __init__(self, scorer: RewardScorer):
+        self.scorer = scorer
+        self._key: tuple | None = None
+        self._frame: pd.DataFrame | None = None
+
+    def frame(self, users: Sequence[int], completions: Sequence[str]) -> pd.DataFrame:
+        key = (tuple(int(u) for u in users), tuple(completions))
+        if key != self._key:
+            self._frame = self.scorer.score(list(key[0]), list(completions))
+            self._key = key
+        return self._frame
+
+
+def completion_text(completion) -> str:
+    """TRL passes plain strings for text prompts and message lists for chat prompts."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and completion and isinstance(completion[-1], dict):
+        return str(completion[-1].get("content", ""))
+    return str(completion)
+
+
+def reward_functions(scorer: RewardScorer) -> list[Callable]:
+    """One TRL reward function per paper reward, in ``REWARD_NAMES`` order.
+
+    Each has TRL's signature ``f(prompts, completions, user_id, **kwargs) -> list[float]``
+    and a ``__name__`` of ``r_<name>`` for the logs.
+    """
+    memo = _ScoreMemo(scorer)
+
+    def make(name: str) -> Callable:
+        def reward(prompts, completions, user_id, **kwargs) -> list[float]:
+            texts = [completion_text(c) for c in completions]
+            return memo.frame(user_id, texts)[name].astype(float).tolist()
+
+        reward.__name__ = f"r_{name}"
+        return reward
+
+    return [make(name) for name in REWARD_NAMES]
+
+
+def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str],
+               settings: GRPOSettings, weights: RewardWeights, output_dir: str,
+               progress: bool = True) -> tuple[object, list[dict]]:
+    """Train ``model`` with Dr.GRPO on the given users' prompts; return it and the logs."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    users = list(prompts)
+    dataset = Dataset.from_dict({"prompt": [prompts[u] for u in users],
+                                 "user_id": [int(u) for u in users]})
+    config = GRPOConfig(
+        output_dir=output_dir, max_steps=settings.steps,
+        per_device_train_batch_size=settings.users_per_step * settings.num_generations,
+        num_generations=settings.num_generations,
+        max_completion_length=settings.max_completion_length,
+        learning_rate=settings.learning_rate, warmup_ratio=settings.warmup_ratio,
+        beta=settings.beta, epsilon=settings.epsilon, temperature=settings.temperature,
+        loss_type="dr_grpo", scale_rewards="none", num_iterations=1,
+        reward_weights=list(weights.as_array()),
+        bf16=False, use_cpu=True, report_to="none", activation_checkpointing=False,
+        logging_steps=1, save_strategy="no", seed=settings.seed, data_seed=settings.seed,
+        dataloader_num_workers=0, disable_tqdm=not progress, shuffle_dataset=True,
+    )
+    trainer = GRPOTrainer(model=model, reward_funcs=reward_functions(scorer), args=config,
+                          train_dataset=dataset, processing_class=tokenizer)
+    trainer.train()
+    return trainer.model, list(trainer.state.log_history)
+
+
+def training_curves(log_history: Sequence[Mapping]) -> pd.DataFrame:
+    """Per-step curves from TRL's logs: total and per-reward means, length, entropy, KL."""
+    rows = [h for h in log_history if "reward" in h]
+    frame = pd.DataFrame(rows)
+    columns = {"step": "step", "reward": "total reward",
+               "completions/mean_length": "completion length", "entropy": "entropy",
+               "kl": "kl"}
+    columns.update({f"rewards/r_{n}/mean": f"R_{n}" for n in REWARD_NAMES})
+    present = {k: v for k, v in columns.items() if k in frame.columns}
+    return frame[list(present)].rename(columns=present)
