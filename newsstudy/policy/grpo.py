@@ -41,7 +41,6 @@ class GRPOSettings:
     temperature: float = 1.0  # sampling temperature during training
     max_completion_length: int = 64  # tokens; also Dr.GRPO's normalising constant
     epsilon: float = 0.2  # PPO clip range (inactive with one update per batch)
-    warmup_ratio: float = 0.0
     seed: int = 0
 
     def as_dict(self) -> dict:
@@ -109,7 +108,7 @@ def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str
         per_device_train_batch_size=settings.users_per_step * settings.num_generations,
         num_generations=settings.num_generations,
         max_completion_length=settings.max_completion_length,
-        learning_rate=settings.learning_rate, warmup_ratio=settings.warmup_ratio,
+        learning_rate=settings.learning_rate,
         beta=settings.beta, epsilon=settings.epsilon, temperature=settings.temperature,
         loss_type="dr_grpo", scale_rewards="none", num_iterations=1,
         reward_weights=list(weights.as_array()),

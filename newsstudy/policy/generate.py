@@ -1,0 +1,106 @@
+"""Batched sampling of completions from a causal LM (CPU-friendly, deterministic).
+
+Prompts are tokenised without added tokens (they carry their own ``<bos>``), sorted by
+length so a batch wastes little padding, left-padded, and passed to ``model.generate``.
+Only the new tokens are decoded, with ``skip_special_tokens=True``: pad/bos/eos vanish,
+the format markers (ordinary added tokens) stay. Given the same inputs and ``seed``, the
+output is the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+
+def sample_completions(model, tokenizer, prompts: Sequence[str], n_samples: int = 1,
+                       temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 64,
+                       batch_size: int = 64, seed: int = 0, greedy: bool = False,
+                       progress: bool = True, return_counts: bool = False):
+    """``n_samples`` completions per prompt: ``out[i][j]`` is sample ``j`` of prompt ``i``.
+
+    ``greedy=True`` decodes greedily (temperature and top_p are ignored). Generation
+    stops at the tokenizer's eos or after ``max_new_tokens``. With ``return_counts=True``
+    the result is ``(out, counts)``, ``counts[i][j]`` the number of tokens generated for
+    that sample (eos included, padding after it not).
+    """
+    if n_samples < 1 or batch_size < 1 or max_new_tokens < 1:
+        raise ValueError("n_samples, batch_size and max_new_tokens must be >= 1")
+    if tokenizer.pad_token_id is None:
+        raise ValueError("the tokenizer needs a pad token for batched generation")
+    lengths = [len(ids) for ids in tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
+    jobs = sorted(((i, j) for i in range(len(prompts)) for j in range(n_samples)),
+                  key=lambda job: (-lengths[job[0]], job))
+    out: list[list[str]] = [[""] * n_samples for _ in prompts]
+    counts: list[list[int]] = [[0] * n_samples for _ in prompts]
+    sampling = {} if greedy else {"temperature": temperature, "top_p": top_p, "top_k": None}
+    was_training = model.training
+    model.eval()
+    torch.manual_seed(seed)
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        bar = tqdm(total=len(jobs), desc="generating", unit="sample", disable=not progress)
+        for start in range(0, len(jobs), batch_size):
+            batch = jobs[start:start + batch_size]
+            texts = [prompts[i] for i, _ in batch]
+            encoded = tokenizer(texts, add_special_tokens=False, padding=True,
+                                return_tensors="pt").to(model.device)
+            with torch.inference_mode():
+                generated = model.generate(
+                    **encoded, do_sample=not greedy, max_new_tokens=max_new_tokens,
+                    pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                    **sampling)
+            new = generated[:, encoded["input_ids"].shape[1]:]
+            lengths_new = _lengths_to_eos(new, tokenizer.eos_token_id, tokenizer.pad_token_id)
+            texts_new = tokenizer.batch_decode(new, skip_special_tokens=True)
+            for (i, j), text, n in zip(batch, texts_new, lengths_new, strict=True):
+                out[i][j], counts[i][j] = text, n
+            bar.update(len(batch))
+        bar.close()
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
+    return (out, counts) if return_counts else out
+
+
+def _lengths_to_eos(new: torch.Tensor, eos_id: int | None, pad_id: int) -> list[int]:
+    """Tokens per row up to and including the first eos (else non-pad tokens)."""
+    lengths = []
+    for row in new.tolist():
+        if eos_id is not None and eos_id in row:
+            lengths.append(row.index(eos_id) + 1)
+        else:
+            lengths.append(sum(token != pad_id for token in row))
+    return lengths
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` intra-op torch threads, then restore the old number.
+
+    For models of a few million parameters one thread is about as fast as two, and far
+    faster when another process is busy on the other core (OpenMP threads then wait on
+    each other: 50-100x slower generation was measured on a shared 2-core machine).
+    """
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def count_generated_tokens(tokenizer, completions: Sequence[Sequence[str]] | Sequence[str]) -> int:
+    """Tokens in decoded completions (nested or flat), re-tokenised; eos not counted.
+
+    An estimate for completions from anywhere (text that decoded to U+FFFD re-tokenises
+    longer); for exact throughput use ``sample_completions(..., return_counts=True)``.
+    """
+    flat = [c for group in completions for c in ([group] if isinstance(group, str) else group)]
+    if not flat:
+        return 0
+    return sum(len(ids) for ids in tokenizer(flat, add_special_tokens=False)["input_ids"])

@@ -1,0 +1,138 @@
+"""A ladder of small Llama-style policies, trained from scratch, and how to build them.
+
+Sizes span ~0.15M to ~8M parameters with a 4096-id vocabulary (all parameters counted,
+embeddings included; input and output embeddings are tied, as in the small Qwen2.5 and
+SmolLM2 models). Their depth and width grow together, roughly as in the Qwen2.5 family the
+paper's capacity study uses (0.5B to 32B, a 64x span), at CPU scale.
+
+``build_policy`` also accepts any Hugging Face causal-LM path or id available offline
+(the paper profile's Qwen2.5 checkpoints), so the same notebooks run on real models.
+
+Default recipe per size (a starting point for the lead to tune): Adam-style learning
+rates shrink as the model grows (the usual width scaling); GRPO uses a learning rate an
+order of magnitude below SFT, since it starts from the SFT policy and only re-weights it.
+Only "s" was checked: on ~580 smoke demonstrations (batch 16, 6 epochs, cosine), 2e-3
+left the loss at 3.1 and greedy output looping on one token, 6e-3 reached 1.6 with the
+tags, separators and eos learned; the other rates follow the same width scaling.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedModel
+
+MAX_POSITIONS = 512
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """One rung: architecture and its default training recipe.
+
+    ``hidden``: model width; ``layers``: decoder blocks; ``heads``/``kv_heads``: query and
+    key-value attention heads (grouped-query attention when fewer kv heads);
+    ``intermediate``: SwiGLU width. ``sft_lr``/``grpo_lr``: peak learning rates of the SFT
+    warm start and of Dr.GRPO; ``sft_epochs``: passes over the demonstrations.
+    """
+
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    intermediate: int
+    sft_lr: float
+    grpo_lr: float
+    sft_epochs: int
+
+    def config(self, vocab_size: int, pad_token_id: int | None = None,
+               bos_token_id: int | None = None, eos_token_id: int | None = None) -> LlamaConfig:
+        """The ``LlamaConfig`` of this size for a vocabulary of ``vocab_size`` ids."""
+        return LlamaConfig(
+            vocab_size=vocab_size, hidden_size=self.hidden, intermediate_size=self.intermediate,
+            num_hidden_layers=self.layers, num_attention_heads=self.heads,
+            num_key_value_heads=self.kv_heads, max_position_embeddings=MAX_POSITIONS,
+            tie_word_embeddings=True, pad_token_id=pad_token_id, bos_token_id=bos_token_id,
+            eos_token_id=eos_token_id)
+
+
+LADDER: dict[str, ModelSize] = {
+    "xs": ModelSize(hidden=32, layers=1, heads=2, kv_heads=2, intermediate=96,
+                    sft_lr=8e-3, grpo_lr=8e-4, sft_epochs=6),
+    "s": ModelSize(hidden=64, layers=2, heads=4, kv_heads=2, intermediate=176,
+                   sft_lr=6e-3, grpo_lr=6e-4, sft_epochs=6),
+    "m": ModelSize(hidden=128, layers=3, heads=4, kv_heads=2, intermediate=344,
+                   sft_lr=4e-3, grpo_lr=4e-4, sft_epochs=5),
+    "l": ModelSize(hidden=192, layers=4, heads=6, kv_heads=2, intermediate=512,
+                   sft_lr=3e-3, grpo_lr=3e-4, sft_epochs=5),
+    "xl": ModelSize(hidden=256, layers=5, heads=8, kv_heads=4, intermediate=688,
+                    sft_lr=2e-3, grpo_lr=2e-4, sft_epochs=4),
+    "xxl": ModelSize(hidden=320, layers=6, heads=8, kv_heads=4, intermediate=864,
+                     sft_lr=1.5e-3, grpo_lr=1.5e-4, sft_epochs=4),
+}
+
+
+def parameter_count(name: str, vocab_size: int = 4096) -> int:
+    """All parameters of a ladder size (tied embeddings counted once), via the meta device."""
+    size = _size(name)
+    with torch.device("meta"):
+        model = LlamaForCausalLM(size.config(vocab_size))
+    return sum(p.numel() for p in model.parameters())
+
+
+def ladder_table(vocab_size: int = 4096) -> list[dict]:
+    """One row per size: name, architecture, parameter count and recipe."""
+    return [{"name": name, "params": parameter_count(name, vocab_size), **vars(size)}
+            for name, size in LADDER.items()]
+
+
+def _size(name: str) -> ModelSize:
+    if name not in LADDER:
+        raise ValueError(f"unknown ladder size {name!r}; sizes are {', '.join(LADDER)}")
+    return LADDER[name]
+
+
+def build_policy(name_or_path: str, tokenizer, seed: int) -> PreTrainedModel:
+    """A fresh ladder model (random init after ``torch.manual_seed(seed)``), or a local HF model.
+
+    A name in :data:`LADDER` builds ``LlamaForCausalLM`` with the tokenizer's vocabulary
+    and pad/bos/eos ids. Anything else is a Hugging Face path or id, loaded with
+    ``local_files_only=True`` from a local folder or the hub cache (nothing is downloaded);
+    if there is none, ``ValueError`` names the argument and the ladder sizes.
+    """
+    if name_or_path in LADDER:
+        config = LADDER[name_or_path].config(
+            len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id,
+            tokenizer.eos_token_id)
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        model.generation_config.bos_token_id = tokenizer.bos_token_id
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
+        return model
+    folder = local_model_folder(name_or_path)
+    torch.manual_seed(seed)
+    return AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)
+
+
+def local_model_folder(name_or_path: str) -> Path:
+    """The local folder of a Hugging Face model: an existing path, or a cached hub id.
+
+    Never touches the network; ``ValueError`` naming ``name_or_path`` and the ladder sizes
+    if neither exists.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id=str(name_or_path), local_files_only=True))
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"{name_or_path!r} is neither a ladder size ({', '.join(LADDER)}) nor a model "
+            f"folder or a Hugging Face id in the local cache (nothing is downloaded): "
+            f"{type(error).__name__}") from error

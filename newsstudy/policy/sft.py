@@ -1,0 +1,51 @@
+"""Supervised warm start: TRL's ``SFTTrainer`` on prompt-completion pairs, on the CPU.
+
+The loss is on completion tokens only (``completion_only_loss=True``): the policy learns
+to write, not to predict its prompts. Every completion ends with the tokenizer's eos so
+generation learns to stop. No packing (sequences are short and prompt masks must stay
+clean), no checkpoints written by the trainer (the caller stores the model with
+:class:`~newsstudy.policy.checkpoints.PolicyStore`), fp32, no gradient checkpointing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+
+def train_sft(model, tokenizer, prompts: Sequence[str], completions: Sequence[str], lr: float,
+              epochs: float, batch_size: int, seed: int, output_dir: str | os.PathLike,
+              max_length: int = 384, progress: bool = True, logging_steps: int | None = None,
+              warmup_ratio: float = 0.05):
+    """Fine-tune ``model`` in place on ``(prompt, completion)`` pairs.
+
+    Returns ``(model, log_history)``; ``log_history`` is the trainer's list of logged
+    dicts (``loss``, ``learning_rate``, ``epoch``, ``step``, ... and a final summary with
+    ``train_runtime``), for training curves. ``logging_steps`` defaults to about 20 logs
+    over the run. A cosine schedule with ``warmup_ratio`` of linear warm-up.
+    """
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    if len(prompts) != len(completions) or not prompts:
+        raise ValueError(f"need as many prompts as completions (> 0), got {len(prompts)} "
+                         f"and {len(completions)}")
+    eos = tokenizer.eos_token
+    completions = [c if c.endswith(eos) else c + eos for c in completions]
+    steps = math.ceil(len(prompts) / batch_size) * math.ceil(epochs)
+    config = SFTConfig(
+        output_dir=str(output_dir), learning_rate=lr, num_train_epochs=epochs,
+        per_device_train_batch_size=batch_size, seed=seed, data_seed=seed,
+        max_length=max_length, completion_only_loss=True, packing=False,
+        lr_scheduler_type="cosine", warmup_steps=max(0, round(warmup_ratio * steps)),
+        bf16=False, fp16=False, use_cpu=True, activation_checkpointing=False,
+        report_to="none", save_strategy="no", eval_strategy="no",
+        logging_steps=logging_steps or max(1, steps // 20), logging_first_step=True,
+        dataloader_num_workers=0, disable_tqdm=not progress, dataset_num_proc=None,
+    )
+    dataset = Dataset.from_dict({"prompt": list(prompts), "completion": completions})
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset,
+                         processing_class=tokenizer)
+    trainer.train()
+    return trainer.model, list(trainer.state.log_history)

@@ -1,0 +1,162 @@
+"""The policy pipeline of notebook 03: tokenizer -> SFT warm start -> Dr.GRPO teacher.
+
+Every stage is cached in ``artifacts/<profile>/models/`` under the hash of the exact
+configuration that produced it (world, tokenizer, model, data and every hyper-parameter),
+so re-running a notebook with the same parameters loads checkpoints instead of training,
+and changing one parameter retrains only what depends on it. Checkpoints are safetensors
+folders marked complete only after everything is written (``newsstudy.policy.checkpoints``).
+
+Simplifications, stated once: the SFT warm start is trained once (the first seed) and
+every GRPO seed starts from it; training users are a seeded sample of the world's
+training split; evaluation decodes greedily (one list per user, N = 1, as in serving).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from newsstudy import paths
+from newsstudy.io import config_hash, read_json
+from newsstudy.output_format import parse_completion
+from newsstudy.policy import checkpoints, generate, grpo, ladder, prompts, sft, tokenizer
+from newsstudy.rewards import RewardScorer, RewardWeights
+
+
+@dataclass
+class PolicyPipeline:
+    """Builds, caches and runs the query-writing policies for one world and settings.
+
+    ``settings`` is a validated params object with the ``PolicySettings`` and
+    ``RewardSettings`` fields (e.g. ``GRPOParams``).
+    """
+
+    world: object
+    settings: object
+    scorer: RewardScorer
+    log: object = print
+    _tokenizer: object = field(default=None, repr=False)
+
+    @property
+    def store(self) -> checkpoints.PolicyStore:
+        """Checkpoint store of the profile."""
+        return checkpoints.PolicyStore(paths.profile_artifacts(self.settings.profile) / "models")
+
+    # ------------------------------------------------------------------ data
+    def train_users(self) -> np.ndarray:
+        """The seeded sample of training users whose prompts SFT and GRPO use."""
+        users = self.world.split_users("train")
+        rng = np.random.default_rng(self.settings.seed)
+        return np.sort(rng.permutation(users)[: self.settings.n_train_users])
+
+    def prompts(self, users) -> dict[int, str]:
+        """Prompts of users, from their cleaned signals."""
+        return prompts.build_prompts(self.world, users, max_chars=self.settings.max_prompt_chars)
+
+    def _base_config(self) -> dict:
+        s = self.settings
+        return {"world": self.world.manifest["world_hash"], "model": s.model,
+                "vocab_size": s.vocab_size, "max_prompt_chars": s.max_prompt_chars,
+                "n_train_users": s.n_train_users, "n_queries": s.n_queries, "seed": s.seed}
+
+    # ------------------------------------------------------------------ tokenizer
+    def tokenizer(self):
+        """The BPE tokenizer trained on the world's text (cached)."""
+        if self._tokenizer is None:
+            folder = (paths.profile_artifacts(self.settings.profile) / "models"
+                      / f"tokenizer-{config_hash(self._base_config())}")
+            if (folder / "tokenizer.json").exists():
+                self._tokenizer = tokenizer.load_tokenizer(folder)
+            else:
+                texts = tokenizer.world_corpus_texts(self.world, n_queries=self.settings.n_queries)
+                self._tokenizer = tokenizer.train_tokenizer(texts, self.settings.vocab_size)
+                tokenizer.save_tokenizer(self._tokenizer, folder)
+        return self._tokenizer
+
+    # ------------------------------------------------------------------ SFT
+    def sft_config(self) -> dict:
+        """Everything that determines the warm-start checkpoint."""
+        s = self.settings
+        return {**self._base_config(), "stage": "sft", "sft_epochs": s.sft_epochs,
+                "sft_learning_rate": s.sft_learning_rate, "sft_batch_size": s.sft_batch_size}
+
+    def prompt_only(self) -> Path:
+        """The SFT policy on surface demonstrations: the paper's 'prompt-only' row."""
+        return self.store.cached("sft", self.sft_config(), self._train_sft)
+
+    def _train_sft(self):
+        s = self.settings
+        users = self.train_users()
+        ctx = prompts.surface_context(self.world, n_queries=s.n_queries, seed=s.seed)
+        demos = prompts.surface_demonstrations(ctx, users)
+        keep = [u for u in users if parse_completion(demos[int(u)]).format_ok]
+        user_prompts = self.prompts(keep)
+        tok = self.tokenizer()
+        model = ladder.build_policy(s.model, tok, seed=s.seed)
+        self.log(f"SFT {s.model} on {len(keep)} surface demonstrations, {s.sft_epochs} epochs")
+        with tempfile.TemporaryDirectory() as tmp:
+            model, history = sft.train_sft(
+                model, tok, [user_prompts[int(u)] for u in keep], [demos[int(u)] for u in keep],
+                lr=s.sft_learning_rate, epochs=s.sft_epochs, batch_size=s.sft_batch_size,
+                seed=s.seed, output_dir=tmp)
+        return model, tok, {"log_history": history, "n_demonstrations": len(keep)}
+
+    # ------------------------------------------------------------------ GRPO
+    def grpo_settings(self, seed: int) -> grpo.GRPOSettings:
+        """Dr.GRPO hyper-parameters for one seed."""
+        s = self.settings
+        return grpo.GRPOSettings(
+            steps=s.grpo_steps, users_per_step=s.users_per_step,
+            num_generations=s.num_generations, learning_rate=s.grpo_learning_rate, beta=s.beta,
+            temperature=s.temperature, max_completion_length=s.max_completion_length, seed=seed)
+
+    def teacher_config(self, seed: int, weights: RewardWeights) -> dict:
+        """Everything that determines one GRPO checkpoint."""
+        s = self.settings
+        return {**self.sft_config(), "stage": "grpo", "grpo": self.grpo_settings(seed).as_dict(),
+                "weights": weights.__dict__, "reward_embedder": s.reward_embedder,
+                "n_judge_clusters": s.n_judge_clusters, "index_kind": s.index_kind}
+
+    def teacher(self, seed: int, weights: RewardWeights) -> Path:
+        """The Dr.GRPO policy for one seed and one reward weighting (cached)."""
+        base = self.prompt_only()
+
+        def train():
+            model, tok, _ = checkpoints.PolicyStore.load(base)
+            self.scorer.weights = weights
+            self.log(f"Dr.GRPO seed {seed}, weights {weights}, {self.settings.grpo_steps} steps")
+            with tempfile.TemporaryDirectory() as tmp:
+                model, history = grpo.train_grpo(
+                    model, tok, self.scorer, self.prompts(self.train_users()),
+                    self.grpo_settings(seed), weights, output_dir=tmp)
+            return model, tok, {"log_history": history}
+
+        return self.store.cached("grpo", self.teacher_config(seed, weights), train)
+
+    # ------------------------------------------------------------------ inference
+    def complete(self, checkpoint: Path, users, n_samples: int = 1, greedy: bool = True,
+                 temperature: float = 1.0, seed: int = 0) -> dict[int, list[str]]:
+        """Completions of a checkpoint for users: ``n_samples`` per user."""
+        model, tok, _ = checkpoints.PolicyStore.load(checkpoint)
+        user_prompts = self.prompts(users)
+        order = list(user_prompts)
+        outputs = generate.sample_completions(
+            model, tok, [user_prompts[u] for u in order], n_samples=n_samples,
+            temperature=temperature, max_new_tokens=self.settings.max_completion_length,
+            seed=seed, greedy=greedy)
+        return dict(zip(order, outputs, strict=True))
+
+    def policy(self, checkpoint: Path):
+        """A function users -> {user: completion} (greedy, one list each) for evaluation."""
+        def complete(users):
+            return {u: texts[0] for u, texts in self.complete(checkpoint, users).items()}
+
+        return complete
+
+
+def log_history(checkpoint: Path) -> list[dict]:
+    """The training log stored with a checkpoint."""
+    return read_json(Path(checkpoint) / checkpoints.COMPLETE).get("log_history", [])

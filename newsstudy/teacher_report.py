@@ -1,0 +1,130 @@
+"""Tables and figures of notebook 03_grpo: the LLM rows, training curves, reward ablation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from newsstudy.evaluation import summarise
+from newsstudy.metrics import DEFAULT_METRICS
+from newsstudy.output_format import parse_completion
+from newsstudy.reporting import PAPER_COLOR
+
+METRIC_LABELS = {"recall@5": "R@5", "recall@10": "R@10", "ndcg@5": "N@5", "ndcg@10": "N@10",
+                 "mrr": "MRR"}
+
+# PAPER.md, offline retrieval table (LLM rows) and reward ablation (R@10 / N@10).
+PAPER_ROWS = {
+    "prompt-only": {"recall@5": .153, "recall@10": .194, "ndcg@5": .139, "ndcg@10": .188,
+                    "mrr": .147},
+    "RL teacher": {"recall@5": .257, "recall@10": .271, "ndcg@5": .209, "ndcg@10": .241,
+                   "mrr": .199},
+}
+PAPER_ABLATION = {"all five": (.271, .241), "without align": (.162, .141),
+                  "without cov": (.115, .093), "without spec": (.196, .184),
+                  "without div": (.179, .144), "without struct": (.193, .184)}
+
+
+def offline_table(per_user: pd.DataFrame, paper: Mapping[str, Mapping[str, float]] = PAPER_ROWS
+                  ) -> pd.DataFrame:
+    """Ours (mean and 95% CI over test users, pooled over seeds) beside the paper, per method."""
+    ours = summarise(per_user, by="method")
+    rows = []
+    for _, row in ours.iterrows():
+        out = {"method": row["method"], "n": int(row["n"])}
+        for metric in DEFAULT_METRICS:
+            label = METRIC_LABELS[metric]
+            out[label] = row[metric]
+            out[f"{label} 95% CI"] = f"[{row[f'{metric} low']:.3f}, {row[f'{metric} high']:.3f}]"
+            out[f"{label} paper"] = paper.get(row["method"], {}).get(metric, np.nan)
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def lift_table(per_user: pd.DataFrame, base: str, treated: str) -> pd.DataFrame:
+    """Relative lift of ``treated`` over ``base`` per metric (ours beside the paper's)."""
+    means = per_user.groupby("method")[list(DEFAULT_METRICS)].mean()
+    rows = []
+    for metric in DEFAULT_METRICS:
+        ours = means.loc[treated, metric] / means.loc[base, metric] - 1 if means.loc[base, metric] else np.nan
+        paper = PAPER_ROWS["RL teacher"][metric] / PAPER_ROWS["prompt-only"][metric] - 1
+        rows.append({"metric": METRIC_LABELS[metric], "ours": ours, "paper": paper})
+    return pd.DataFrame(rows)
+
+
+def seed_table(per_user: pd.DataFrame) -> pd.DataFrame:
+    """Mean R@10 and N@10 per method and seed (training variance)."""
+    return (per_user.groupby(["method", "seed"])[["recall@10", "ndcg@10"]].mean()
+            .reset_index())
+
+
+def plot_offline(table: pd.DataFrame):
+    """R@10 and N@10 per method with 95% CIs, the paper's values as grey markers."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.5 * len(table) + 1.8), sharey=True)
+    for ax, label in zip(axes, ("R@10", "N@10"), strict=True):
+        lows = table[f"{label} 95% CI"].str.extract(r"\[([-\d.]+), ([-\d.]+)\]").astype(float)
+        y = np.arange(len(table))
+        ax.barh(y, table[label], color=sns.color_palette("deep")[0], label="ours")
+        ax.errorbar(table[label], y, xerr=[table[label] - lows[0], lows[1] - table[label]],
+                    fmt="none", color="black", capsize=3)
+        ax.scatter(table[f"{label} paper"], y, color=PAPER_COLOR, marker="D", zorder=3,
+                   label="paper")
+        ax.set_yticks(y, table["method"])
+        ax.set_xlabel(f"{label} on held-out clicks")
+        ax.invert_yaxis()
+    axes[0].legend(loc="lower right")
+    fig.suptitle("Offline retrieval: ours (bars, 95% CI) and the paper (diamonds)", y=1.02)
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_curves(curves: Mapping[int, pd.DataFrame]):
+    """Total reward, each reward, completion length and entropy per GRPO step, per seed."""
+    panels = ["total reward", "R_align", "R_cov", "R_spec", "R_div", "R_struct",
+              "completion length", "entropy"]
+    fig, axes = plt.subplots(2, 4, figsize=(14, 5.5), sharex=True)
+    for ax, panel in zip(axes.ravel(), panels, strict=True):
+        for seed, frame in curves.items():
+            if panel in frame:
+                smooth = frame[panel].rolling(5, min_periods=1).mean()
+                ax.plot(frame["step"], smooth, label=f"seed {seed}")
+        ax.set_title(panel)
+        ax.set_xlabel("GRPO step")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("Dr.GRPO training curves (5-step rolling mean)", y=1.01)
+    fig.tight_layout()
+    return fig
+
+
+def ablation_table(per_user: pd.DataFrame) -> pd.DataFrame:
+    """R@10 / N@10 with 95% CIs for all rewards and without each one, the paper beside."""
+    ours = summarise(per_user, by="method", columns=("recall@10", "ndcg@10"))
+    ours["R@10 paper"] = [PAPER_ABLATION.get(m, (np.nan, np.nan))[0] for m in ours["method"]]
+    ours["N@10 paper"] = [PAPER_ABLATION.get(m, (np.nan, np.nan))[1] for m in ours["method"]]
+    return ours.rename(columns={"recall@10": "R@10", "ndcg@10": "N@10",
+                                "recall@10 low": "R@10 low", "recall@10 high": "R@10 high",
+                                "ndcg@10 low": "N@10 low", "ndcg@10 high": "N@10 high"})
+
+
+def example_outputs(completions: Mapping[str, Mapping[int, str]], users: Sequence[int],
+                    max_chars: int = 160) -> pd.DataFrame:
+    """The lists each policy writes for a few users (queries only, format flag)."""
+    rows = []
+    for user in users:
+        for method, texts in completions.items():
+            parsed = parse_completion(texts.get(int(user), ""))
+            rows.append({"user": int(user), "method": method,
+                         "queries": " | ".join(parsed.queries)[:max_chars],
+                         "format ok": parsed.format_ok})
+    return pd.DataFrame(rows)
+
+
+def retrieved_titles(world, retriever, completion: str, k: int = 5) -> list[str]:
+    """Titles of the top-k fused articles a completion retrieves from the serving index."""
+    ranking = retriever.retrieve([list(parse_completion(completion).queries)], top_n=k)[0]
+    titles = world.articles.set_index("article_id")["title"]
+    return [titles.get(a, "?") for a in ranking]

@@ -1,0 +1,325 @@
+"""The policy plumbing: tokenizer, ladder, prompts, generation, checkpoints, SFT.
+
+Tiny models on the smoke world (built into a throwaway folder if the working tree has
+none), so the whole file runs in well under a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsstudy import data, params
+from newsstudy.output_format import TAGS, normalize_query, parse_completion
+from newsstudy.policy import checkpoints, generate, ladder, prompts, sft
+from newsstudy.policy import tokenizer as tok_mod
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run as fast on one thread, and far faster when the other core is busy."""
+    with generate.torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> data.WorldData:
+    try:
+        return data.load_world("smoke")
+    except data.WorldMissing:
+        saved = os.environ.get("NEWSSTUDY_ARTIFACTS")
+        os.environ["NEWSSTUDY_ARTIFACTS"] = str(tmp_path_factory.mktemp("artifacts"))
+        try:
+            data.build_world(params.load_params("01_data", "smoke"), log=lambda *_: None)
+            return data.load_world("smoke")
+        finally:
+            if saved is None:
+                os.environ.pop("NEWSSTUDY_ARTIFACTS", None)
+            else:
+                os.environ["NEWSSTUDY_ARTIFACTS"] = saved
+
+
+@pytest.fixture(scope="module")
+def tokenizer(world):
+    return tok_mod.train_tokenizer(tok_mod.world_corpus_texts(world), vocab_size=4096)
+
+
+@pytest.fixture(scope="module")
+def users(world) -> list[int]:
+    return [int(u) for u in world.users["user_id"].to_numpy()[:64]]
+
+
+@pytest.fixture(scope="module")
+def prompt_map(world, users) -> dict[int, str]:
+    return prompts.build_prompts(world, users)
+
+
+# ------------------------------------------------------------------------- tokenizer
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(max_size=80))
+def test_tokenizer_round_trips_any_unicode(tokenizer, text):
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert tokenizer.decode(ids) == text
+
+
+def test_tokenizer_round_trips_fixed_strings(tokenizer):
+    for text in ["héllo 世界 🙂\n\tTab", "Ünïcödé – “quotes” …", "\u200b\x00\x7f", "  x  "]:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert tokenizer.decode(ids) == text
+
+
+def test_format_markers_are_single_tokens_kept_when_skipping_specials(tokenizer):
+    for tag in TAGS:
+        assert len(tokenizer(tag, add_special_tokens=False)["input_ids"]) == 1
+        assert len(tokenizer(f"x{tag}y", add_special_tokens=False)["input_ids"]) == 3
+    text = "<think>recent: search</think><queries>a | b | c</queries>"
+    ids = tokenizer("<bos>" + text + "<eos><pad>", add_special_tokens=False)["input_ids"]
+    assert ids[0] == tokenizer.bos_token_id and ids[-2:] == [tokenizer.eos_token_id,
+                                                            tokenizer.pad_token_id]
+    assert tokenizer.decode(ids, skip_special_tokens=True) == text
+    assert len(tokenizer) <= 4096 and tokenizer.padding_side == "left"
+    assert len({tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id}) == 3
+
+
+def test_tokenizer_save_load(tokenizer, tmp_path):
+    tok_mod.save_tokenizer(tokenizer, tmp_path / "tok")
+    again = tok_mod.load_tokenizer(tmp_path / "tok")
+    text = "<bos>search: brexit<think>x</think><queries>a | b</queries><eos>"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert again(text, add_special_tokens=False)["input_ids"] == ids
+    assert again.decode(ids, skip_special_tokens=True) == tokenizer.decode(
+        ids, skip_special_tokens=True)
+    assert again.padding_side == "left" and again.eos_token == "<eos>"
+
+
+# ---------------------------------------------------------------------------- ladder
+
+def test_ladder_spans_thirty_fold():
+    counts = [ladder.parameter_count(name, 4096) for name in ladder.LADDER]
+    assert len(counts) >= 6
+    assert counts == sorted(counts)
+    assert counts[-1] / counts[0] >= 30
+
+
+@pytest.mark.parametrize("name", ["xs", "s"])
+def test_parameter_count_matches_instantiation(tokenizer, name):
+    model = ladder.build_policy(name, tokenizer, seed=0)
+    assert sum(p.numel() for p in model.parameters()) == ladder.parameter_count(
+        name, len(tokenizer))
+    assert model.config.tie_word_embeddings and model.config.max_position_embeddings == 512
+    assert model.config.eos_token_id == tokenizer.eos_token_id
+    assert model.config.pad_token_id == tokenizer.pad_token_id
+
+
+def test_build_policy_is_seeded(tokenizer):
+    a, b = (ladder.build_policy("xs", tokenizer, seed=3) for _ in range(2))
+    c = ladder.build_policy("xs", tokenizer, seed=4)
+    wa, wb, wc = (m.model.embed_tokens.weight for m in (a, b, c))
+    assert torch.equal(wa, wb) and not torch.equal(wa, wc)
+
+
+def test_unknown_ladder_name_lists_sizes(tokenizer, tmp_path):
+    with pytest.raises(ValueError, match="xs, s, m") as info:
+        ladder.build_policy("tiny", tokenizer, seed=0)
+    assert "'tiny'" in str(info.value)
+    with pytest.raises(ValueError, match="ladder size"):
+        ladder.parameter_count("tiny")
+    with pytest.raises(ValueError, match=str(tmp_path / "missing")):
+        ladder.build_policy(str(tmp_path / "missing"), tokenizer, seed=0)
+
+
+# --------------------------------------------------------------------------- prompts
+
+def test_prompts_use_only_kept_events(world, users, prompt_map):
+    clean, dropped = world.clean_events(), world.events[~world.events["kept"]]
+    for user in users:
+        prompt = prompt_map[user]
+        assert prompt.startswith("<bos>signals:\n")
+        assert prompt.endswith("\nwrite news search queries:\n")
+        lines = prompt.split("\n")[1:-2]
+        mine = clean[clean["user_id"] == user].sort_values(["day", "event_id"])
+        expected = [f"{d}: {normalize_query(t, max_chars=None)}"
+                    for d, t in zip(mine["domain"], mine["text"], strict=True)]
+        assert lines and lines == expected[-len(lines):]  # the most recent, oldest first
+        own_dropped = set(dropped.loc[dropped["user_id"] == user, "text"]) - set(mine["text"])
+        assert not any(line.split(": ", 1)[1] in own_dropped for line in lines)
+
+
+def test_prompts_are_bounded_and_deterministic(world, users, prompt_map):
+    small = prompts.build_prompts(world, users, max_signals=5, max_chars=120)
+    for user in users:
+        body = small[user].removeprefix("<bos>signals:\n").removesuffix(
+            "write news search queries:\n")
+        assert len(body) <= 120 and 1 <= body.count("\n") <= 5
+    assert prompts.build_prompts(world, users) == prompt_map
+    assert all(len(p) <= 600 + 60 for p in prompt_map.values())
+
+
+def test_prompts_never_read_latent_frames(world, users, prompt_map):
+    blind = dataclasses.replace(world, event_labels=pd.DataFrame(), interests=pd.DataFrame(),
+                                test_clicks=pd.DataFrame())
+    assert prompts.build_prompts(blind, users) == prompt_map
+
+
+def test_signal_lines_cut_one_long_line():
+    events = pd.DataFrame({"day": [0, 1], "event_id": [0, 1], "domain": ["search", "news"],
+                           "text": ["old", "x" * 50]})
+    assert prompts.signal_lines(events, max_chars=20) == ["news: " + "x" * 13]
+    assert prompts.signal_lines(events.iloc[:0]) == []
+
+
+def test_chat_prompts_use_the_chat_template(world, users):
+    class MockTokenizer:
+        def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+            assert tokenize is False and add_generation_prompt is True
+            return "".join(f"[{m['role']}]{m['content']}" for m in messages) + "[assistant]"
+
+    chat = prompts.build_prompts(world, users[:3], chat=True, tokenizer=MockTokenizer())
+    for text in chat.values():
+        assert text.startswith("[system]") and text.endswith("[assistant]")
+        assert "[user]signals:\n" in text and "<bos>" not in text
+    with pytest.raises(ValueError, match="tokenizer"):
+        prompts.build_prompts(world, users[:1], chat=True)
+
+
+def test_surface_demonstrations_copy_recent_signals(world, users):
+    ctx = prompts.surface_context(world, n_queries=5)
+    demos = prompts.surface_demonstrations(ctx, users)
+    clean = world.clean_events()
+    for user in users:
+        parsed = parse_completion(demos[user])
+        assert parsed.reasoning.startswith("recent: ")
+        assert not set(parsed.problems) - {"query_too_long", "too_few_queries"}
+        own = {normalize_query(t.replace("|", " ")).casefold()
+               for t in clean.loc[clean["user_id"] == user, "text"]}
+        assert {q.casefold() for q in parsed.queries} <= own
+        domains = parsed.reasoning.removeprefix("recent: ").split(", ")
+        assert 1 <= len(domains) <= 3 and len(set(domains)) == len(domains)
+        assert set(domains) <= {"search", "browse", "news"}
+    assert prompts.surface_demonstration(ctx, users[0]) == demos[users[0]]
+
+
+def test_history_until_cuts_observable_history(world, users):
+    early = prompts.history_until(world, 7)
+    assert early.events["day"].max() < 7 and len(early.users) == len(world.users)
+    clean, early_clean = world.clean_events(), early.clean_events()
+    for user, prompt in prompts.build_prompts(early, users).items():
+        late_only = set(clean.loc[(clean["user_id"] == user) & (clean["day"] >= 7), "text"])
+        early_texts = set(early_clean.loc[early_clean["user_id"] == user, "text"])
+        assert not any(line.split(": ", 1)[1] in late_only - early_texts
+                       for line in prompt.split("\n")[1:-2])
+
+
+# -------------------------------------------------------------------------- generate
+
+def test_generate_is_deterministic_and_shaped(tokenizer, users, prompt_map):
+    model = ladder.build_policy("xs", tokenizer, seed=0)
+    texts = [prompt_map[u] for u in users[:5]]
+    kwargs = dict(n_samples=3, max_new_tokens=12, batch_size=4, progress=False)
+    first = generate.sample_completions(model, tokenizer, texts, seed=1, **kwargs)
+    assert len(first) == 5 and all(len(group) == 3 for group in first)
+    assert generate.sample_completions(model, tokenizer, texts, seed=1, **kwargs) == first
+    assert generate.sample_completions(model, tokenizer, texts, seed=2, **kwargs) != first
+    greedy = generate.sample_completions(model, tokenizer, texts, greedy=True, **kwargs)
+    assert all(len(set(group)) == 1 for group in greedy)
+    again, counts = generate.sample_completions(model, tokenizer, texts, seed=1,
+                                                return_counts=True, **kwargs)
+    assert again == first and all(1 <= n <= 12 for group in counts for n in group)
+    assert generate.count_generated_tokens(tokenizer, first) > 0
+
+
+def test_generate_keeps_markers_and_drops_specials(tokenizer):
+    class Echo(torch.nn.Module):
+        """Stands in for a model: 'generates' a fixed continuation."""
+
+        training = False
+        device = torch.device("cpu")
+
+        def __init__(self, tail: list[int]):
+            super().__init__()
+            self.tail = torch.tensor([tail])
+
+        def generate(self, input_ids, attention_mask, **_):
+            return torch.cat([input_ids, self.tail.expand(len(input_ids), -1)], dim=1)
+
+    completion = "<think>x</think><queries>a | b | c</queries>"
+    tail = tokenizer(completion + "<eos><pad>", add_special_tokens=False)["input_ids"]
+    out = generate.sample_completions(Echo(tail), tokenizer, ["<bos>p", "<bos>longer p"],
+                                      progress=False)
+    assert out == [[completion], [completion]]
+
+
+# ------------------------------------------------------------------------ checkpoints
+
+def _logits(model, tokenizer, text: str) -> torch.Tensor:
+    ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        return model.eval()(input_ids=ids).logits
+
+
+def test_policy_store_round_trip(tokenizer, tmp_path):
+    store = checkpoints.PolicyStore(tmp_path)
+    config = {"size": "xs", "seed": 0}
+    calls = []
+
+    def train():
+        calls.append(1)
+        return ladder.build_policy("xs", tokenizer, seed=0), tokenizer, {"note": "fresh"}
+
+    path = store.cached("sft", config, train)
+    assert path == store.path_for("sft", config) and path.name.startswith("sft-")
+    assert store.is_complete(path) and (path / "model.safetensors").exists()
+    assert not list(path.glob("*.bin")) and not list(path.glob("*.pt"))
+    assert store.cached("sft", config, train) == path and len(calls) == 1
+    model, loaded_tok, meta = store.load(path)
+    assert meta["note"] == "fresh" and meta["config"] == config and meta["kind"] == "sft"
+    text = "<bos>signals:\nsearch: brexit\nwrite news search queries:\n<think>"
+    original = ladder.build_policy("xs", tokenizer, seed=0)
+    assert torch.allclose(_logits(original, tokenizer, text), _logits(model, loaded_tok, text))
+    assert loaded_tok.decode(loaded_tok("<think>a</think><eos>", add_special_tokens=False)[
+        "input_ids"], skip_special_tokens=True) == "<think>a</think>"
+
+
+def test_interrupted_save_leaves_nothing_complete(tokenizer, tmp_path):
+    store = checkpoints.PolicyStore(tmp_path)
+
+    def crash():
+        raise RuntimeError("killed mid-training")
+
+    with pytest.raises(RuntimeError):
+        store.cached("sft", {"a": 1}, crash)
+    assert not store.is_complete(store.path_for("sft", {"a": 1}))
+
+    class BrokenTokenizer:
+        def save_pretrained(self, folder):
+            raise OSError("disk full")
+
+    model = ladder.build_policy("xs", tokenizer, seed=0)
+    with pytest.raises(OSError):
+        store.cached("sft", {"a": 2}, lambda: (model, BrokenTokenizer(), {}))
+    path = store.path_for("sft", {"a": 2})
+    assert not path.exists() and not store.is_complete(path)
+    with pytest.raises(FileNotFoundError):
+        store.load(path)
+    # The next attempt trains again and completes.
+    assert store.is_complete(store.cached("sft", {"a": 2}, lambda: (model, tokenizer, {})))
+
+
+# -------------------------------------------------------------------------------- SFT
+
+def test_sft_reduces_training_loss(world, tokenizer, users, prompt_map, tmp_path):
+    demos = prompts.surface_demonstrations(prompts.surface_context(world), users)
+    model = ladder.build_policy("xs", tokenizer, seed=0)
+    model, logs = sft.train_sft(
+        model, tokenizer, [prompt_map[u] for u in users], [demos[u] for u in users],
+        lr=3e-3, epochs=2, batch_size=16, seed=0, output_dir=tmp_path, progress=False)
+    losses = [row["loss"] for row in logs if "loss" in row]
+    assert len(losses) >= 3 and losses[-1] < losses[0] - 0.3
+    assert "train_runtime" in logs[-1]
