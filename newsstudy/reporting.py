@@ -42,13 +42,15 @@ def save_figure(fig, profile: str, name: str) -> Path:
 
 
 def save_table(frame: pd.DataFrame, profile: str, name: str, index: bool = False,
-               float_format: str = ".3f") -> Path:
-    """Save a table as CSV and Markdown under ``reports/<profile>/tables/``; return the CSV."""
+               float_format: str = ".3f", markdown: bool = True) -> Path:
+    """Save a table as CSV (and Markdown, for tables meant to be read) under
+    ``reports/<profile>/tables/``; return the CSV path."""
     folder = paths.tables_dir(profile)
     with atomic_path(folder / f"{name}.csv") as tmp:
         frame.to_csv(tmp, index=index)
-    write_text(folder / f"{name}.md",
-               frame.to_markdown(index=index, floatfmt=float_format) + "\n")
+    if markdown:
+        write_text(folder / f"{name}.md",
+                   frame.to_markdown(index=index, floatfmt=float_format) + "\n")
     return folder / f"{name}.csv"
 
 

@@ -101,12 +101,12 @@ class BaselinesParams(NotebookParams, RewardSettings):
     """03b_baselines: classic recommenders on the same split and protocol."""
 
     n_seeds: int = Field(default=3, ge=1, le=10, description="Training seeds per baseline.")
-    epochs: int = Field(default=20, ge=1, le=500, description="Most training epochs (early-stopped).")
+    epochs: int = Field(default=12, ge=1, le=500, description="Most training epochs (early-stopped).")
     patience: int = Field(default=3, ge=1, le=50, description="Epochs without validation gain before stopping.")
     hidden: int = Field(default=64, ge=8, le=1024, description="Hidden / embedding size of the neural baselines.")
     max_history: int = Field(default=50, ge=2, le=1000, description="Most recent events a sequence model reads.")
-    learning_rate: float = Field(default=1e-3, gt=0, le=1, description="Adam learning rate.")
-    batch_size: int = Field(default=256, ge=1, le=65536, description="Training batch size.")
+    learning_rate: float = Field(default=3e-3, gt=0, le=1, description="Adam learning rate.")
+    batch_size: int = Field(default=64, ge=1, le=65536, description="Training batch size.")
     n_negatives: int = Field(
         default=256, ge=1, le=65536,
         description="Uniformly sampled negative articles per batch (besides in-batch ones).")

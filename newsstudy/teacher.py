@@ -143,10 +143,11 @@ class PolicyPipeline:
         model, tok, _ = checkpoints.PolicyStore.load(checkpoint)
         user_prompts = self.prompts(users)
         order = list(user_prompts)
-        outputs = generate.sample_completions(
-            model, tok, [user_prompts[u] for u in order], n_samples=n_samples,
-            temperature=temperature, max_new_tokens=self.settings.max_completion_length,
-            seed=seed, greedy=greedy)
+        with generate.torch_threads(1):  # small models: one thread, robust to a busy core
+            outputs = generate.sample_completions(
+                model, tok, [user_prompts[u] for u in order], n_samples=n_samples,
+                temperature=temperature, max_new_tokens=self.settings.max_completion_length,
+                seed=seed, greedy=greedy)
         return dict(zip(order, outputs, strict=True))
 
     def policy(self, checkpoint: Path):

@@ -66,3 +66,48 @@ def test_02_rewards_results(smoke_reports):
         assert (smoke_reports / "tables" / f"{name}.csv").exists()
     for name in ("02_strategies", "02_reward_vs_recall"):
         assert (smoke_reports / "figures" / f"{name}.png").stat().st_size > 5_000
+
+
+def test_03b_baselines_results(smoke_reports):
+    import pandas as pd
+
+    results = read_json(smoke_reports / "results" / "03b_baselines.json")
+    methods = results["methods"]
+    for name in ("gru4rec", "sasrec", "nrhub", "pinsage", "hstu", "popularity", "content"):
+        for metric in ("recall@5", "recall@10", "ndcg@5", "ndcg@10", "mrr"):
+            value = methods[name][metric]
+            assert 0.0 <= value["mean"] <= 1.0
+            assert value["ci_low"] <= value["mean"] <= value["ci_high"]
+        assert methods[name]["recall@10"]["mean"] >= methods[name]["recall@5"]["mean"]
+        assert set(results["warm_cold"][name]) == {"warm", "cold"}
+    assert methods["hstu"]["recall@10"]["paper"] == 0.25
+    assert methods["content"]["recall@10"]["mean"] > methods["popularity"]["recall@10"]["mean"]
+    per_user = pd.read_csv(smoke_reports / "tables" / "03b_per_user.csv")
+    assert set(per_user["method"]) == set(methods)
+    assert per_user.groupby("method")["seed"].nunique()["gru4rec"] == results["n_seeds"]
+    for name in ("03b_baselines", "03b_warm_cold", "03b_training_log"):
+        assert (smoke_reports / "tables" / f"{name}.csv").exists()
+    assert (smoke_reports / "figures" / "03b_baselines.png").stat().st_size > 5_000
+
+
+def test_03_grpo_results(smoke_reports):
+    results = read_json(smoke_reports / "results" / "03_grpo.json")
+    assert set(results["offline"]) == {"prompt-only", "RL teacher"}
+    for method, values in results["offline"].items():
+        assert 0.0 <= values["recall@5"] <= values["recall@10"] <= 1.0, method
+    assert set(results["ablation"]) >= {"all five", "without cov"}
+    assert 0.0 <= results["format_ok"]["RL teacher"] <= 1.0
+    for name in ("03_offline_table", "03_reward_ablation", "03_per_user", "03_warm_cold"):
+        assert (smoke_reports / "tables" / f"{name}.csv").exists()
+    for name in ("03_grpo_training_curves", "03_offline_table"):
+        assert (smoke_reports / "figures" / f"{name}.png").stat().st_size > 5_000
+
+
+def test_checkpoints_are_safetensors_and_complete(smoke_reports):
+    models = paths.profile_artifacts("smoke") / "models"
+    finished = [p for p in models.iterdir() if (p / "complete.json").exists()]
+    assert finished, "no complete checkpoint"
+    for folder in finished:
+        assert (folder / "model.safetensors").exists()
+        assert not list(folder.glob("*.bin")) and not list(folder.glob("*.pt"))
+    assert not [p for p in models.iterdir() if p.name.endswith(".partial")]

@@ -1,0 +1,73 @@
+"""Benchmark: Dr.GRPO step time and the share of it spent computing rewards.
+
+Runs ``--steps`` GRPO steps of a ladder model (randomly initialised: the step cost does not
+depend on what the model has learned, only on its size and the completion length) on a
+built world, with the real five-reward scorer wrapped in a timer. Prints the mean step
+time and the share spent in reward scoring (target: under 20%).
+
+    python benchmarks/bench_grpo.py --profile default --model s --steps 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+from newsstudy import data, embed, rewards
+from newsstudy.policy import grpo, ladder, prompts, tokenizer
+
+
+class TimedScorer:
+    """A RewardScorer wrapper that adds up the seconds spent in ``score``."""
+
+    def __init__(self, scorer: rewards.RewardScorer):
+        self.scorer = scorer
+        self.seconds = 0.0
+        self.calls = 0
+
+    def score(self, users, completions):
+        started = time.perf_counter()
+        try:
+            return self.scorer.score(users, completions)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.calls += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="default")
+    parser.add_argument("--model", default="s", choices=sorted(ladder.LADDER))
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--users-per-step", type=int, default=4)
+    parser.add_argument("--generations", type=int, default=8)
+    parser.add_argument("--max-completion-length", type=int, default=64)
+    args = parser.parse_args()
+
+    world = data.load_world(args.profile)
+    embedder = embed.get_embedder("static")
+    scorer = TimedScorer(rewards.RewardScorer.from_world(world, embedder, 24, seed=0))
+    users = world.split_users("train")[:200]
+    user_prompts = prompts.build_prompts(world, users)
+    tok = tokenizer.train_tokenizer(tokenizer.world_corpus_texts(world), 4096)
+    model = ladder.build_policy(args.model, tok, seed=0)
+    settings = grpo.GRPOSettings(steps=args.steps, users_per_step=args.users_per_step,
+                                 num_generations=args.generations,
+                                 max_completion_length=args.max_completion_length)
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        grpo.train_grpo(model, tok, scorer, user_prompts, settings, rewards.RewardWeights(),
+                        output_dir=tmp, progress=False)
+        seconds = time.perf_counter() - started
+    completions = args.users_per_step * args.generations
+    print(f"model: {args.model} ({ladder.parameter_count(args.model):,} parameters)")
+    print(f"completions per step: {completions} ({args.max_completion_length} tokens at most)")
+    print(f"GRPO step time: {seconds / args.steps:.2f} s")
+    print(f"reward scoring: {scorer.seconds / args.steps:.3f} s per step "
+          f"({scorer.calls} calls)")
+    print(f"share of step time in rewards: {scorer.seconds / seconds:.1%} (target < 20%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Run every baseline over seeds, and turn per-user metrics into the notebook's tables.
+
+``run_baselines`` returns one row per (method, seed, test user) with the shared
+protocol's metrics and ``is_cold``; deterministic baselines (popularity, content) run
+once. Confidence intervals: ``metrics.mean_with_ci`` over the per-user values pooled
+across seeds (the seeds' spread is also reported, as the std of the per-seed means).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from newsstudy import evaluation
+from newsstudy.baselines import BASELINES, TRAINED, TrainSettings
+from newsstudy.baselines.common import BaselineData
+from newsstudy.baselines.paper import DISPLAY_NAMES, PAPER_OFFLINE_TABLE
+from newsstudy.metrics import DEFAULT_METRICS, mean_with_ci
+
+SHORT = {"recall@5": "R@5", "recall@10": "R@10", "ndcg@5": "N@5", "ndcg@10": "N@10",
+         "mrr": "MRR"}
+
+
+def run_baselines(world, data: BaselineData, settings: TrainSettings, n_seeds: int,
+                  seed: int, top_n: int = 100, names=None, log=print
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Per-user metrics, per-epoch training logs and seconds per method."""
+    frames, logs, seconds = [], [], {}
+    for name in names or list(BASELINES):
+        started = time.perf_counter()
+        seeds = [seed + i for i in range(n_seeds)] if name in TRAINED else [seed]
+        for s in seeds:
+            model = BASELINES[name]().fit(data, settings, s)
+            frame = evaluation.evaluate_rankings(world, model.rank(data.test_users, top_n))
+            frames.append(frame.reset_index().assign(method=name, seed=s))
+            logs.extend({"method": name, "seed": s, **row} for row in model.history)
+        seconds[name] = round(time.perf_counter() - started, 2)
+        log(f"{name}: {len(seeds)} seed(s) in {seconds[name]:.1f}s")
+    per_user = pd.concat(frames, ignore_index=True)
+    per_user = per_user[["method", "seed", "user", "is_cold", *DEFAULT_METRICS]]
+    return per_user, pd.DataFrame(logs), seconds
+
+
+def summarise(per_user: pd.DataFrame, metrics=DEFAULT_METRICS) -> pd.DataFrame:
+    """Long table: method, metric, mean, ci_low, ci_high, seed_std, n_seeds, paper."""
+    rows = []
+    for method, group in per_user.groupby("method", sort=False):
+        for metric in metrics:
+            mean, low, high = mean_with_ci(group[metric])
+            seed_means = group.groupby("seed")[metric].mean()
+            rows.append({"method": method, "metric": metric, "mean": mean, "ci_low": low,
+                         "ci_high": high, "seed_std": float(seed_means.std(ddof=1))
+                         if len(seed_means) > 1 else 0.0, "n_seeds": len(seed_means),
+                         "paper": PAPER_OFFLINE_TABLE.get(method, {}).get(metric, np.nan)})
+    return pd.DataFrame(rows)
+
+
+def display_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per method (paper order): 'mean [low, high]' per metric, paper beside."""
+    out = []
+    best = summary[summary["metric"] == "recall@10"].set_index("method")["mean"].idxmax()
+    for method in [m for m in BASELINES if m in set(summary["method"])]:
+        rows = summary[summary["method"] == method].set_index("metric")
+        row = {"method": DISPLAY_NAMES.get(method, method) + (" (best)" if method == best
+                                                               else "")}
+        for metric, short in SHORT.items():
+            r = rows.loc[metric]
+            row[short] = f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        for metric in ("recall@10", "ndcg@10"):
+            row[f"{SHORT[metric]} seed std"] = round(float(rows.loc[metric, "seed_std"]), 4)
+            paper = rows.loc[metric, "paper"]
+            row[f"paper {SHORT[metric]}"] = "" if np.isnan(paper) else f"{paper:.3f}"
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def warm_cold_table(per_user: pd.DataFrame, metrics=("recall@10", "ndcg@10")) -> pd.DataFrame:
+    """Mean per method for warm and cold test users (pooled over seeds), with user counts."""
+    frame = per_user.assign(group=np.where(per_user["is_cold"], "cold", "warm"))
+    table = frame.groupby(["method", "group"])[list(metrics)].mean().unstack("group")
+    table.columns = [f"{SHORT[m]} {g}" for m, g in table.columns]
+    counts = frame[frame["seed"] == frame.groupby("method")["seed"].transform("min")]
+    n = counts.groupby("group")["user"].nunique()
+    order = [m for m in BASELINES if m in table.index]
+    table = table.loc[order].rename(index=DISPLAY_NAMES).reset_index()
+    table["n warm / cold"] = f"{n.get('warm', 0)} / {n.get('cold', 0)}"
+    return table
+
+
+def results_dict(summary: pd.DataFrame) -> dict:
+    """method -> metric -> {mean, ci_low, ci_high, seed_std, paper} for the results JSON."""
+    out: dict = {}
+    for r in summary.itertuples():
+        out.setdefault(r.method, {})[r.metric] = {
+            "mean": r.mean, "ci_low": r.ci_low, "ci_high": r.ci_high,
+            "seed_std": r.seed_std, "paper": None if np.isnan(r.paper) else r.paper}
+    return out
+
+
+def plot_summary(summary: pd.DataFrame):
+    """Bars of R@10 and N@10 per method with 95% CIs; the paper's values as grey markers."""
+    import matplotlib.pyplot as plt
+
+    from newsstudy.reporting import OURS_COLOR, PAPER_COLOR
+
+    methods = [m for m in BASELINES if m in set(summary["method"])]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, metric in zip(axes, ("recall@10", "ndcg@10"), strict=True):
+        rows = summary[summary["metric"] == metric].set_index("method").loc[methods]
+        x = np.arange(len(methods))
+        err = np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]])
+        ax.bar(x, rows["mean"], yerr=np.nan_to_num(err), color=OURS_COLOR, capsize=3,
+               label="ours (95% CI)")
+        ax.scatter(x, rows["paper"], color=PAPER_COLOR, marker="D", s=40, zorder=3,
+                   label="paper")
+        ax.set_xticks(x, [DISPLAY_NAMES[m].split(" (")[0] for m in methods], rotation=30,
+                      ha="right")
+        ax.set_title(SHORT[metric])
+        ax.set_ylabel(f"{SHORT[metric]} (mean over test users)")
+    axes[0].legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def warm_cold_dict(per_user: pd.DataFrame, metrics=("recall@10", "ndcg@10")) -> dict:
+    """method -> {"warm": {metric: mean}, "cold": {...}} for the results JSON."""
+    out: dict = {}
+    for (method, cold), group in per_user.groupby(["method", "is_cold"]):
+        out.setdefault(method, {})["cold" if cold else "warm"] = {
+            m: float(group[m].mean()) for m in metrics}
+    return out
