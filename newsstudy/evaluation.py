@@ -95,9 +95,16 @@ def evaluate_policy(world, serving: Retriever, complete: Callable[[list[int]], M
 
 def summarise(per_user: pd.DataFrame, by: str | Sequence[str] = "method",
               columns: Sequence[str] = (*DEFAULT_METRICS,)) -> pd.DataFrame:
-    """Mean and 95% interval (t, over users) of each column per group; ``n`` users."""
+    """Mean and 95% interval (t, over users) of each column per group; ``n`` users.
+
+    When a ``user`` column is present, a user's rows within a group (one per seed) are
+    averaged first: users are the independent units of the interval.
+    """
     from newsstudy.metrics import mean_with_ci
 
+    keys = [by] if isinstance(by, str) else list(by)
+    if "user" in per_user.columns:
+        per_user = per_user.groupby([*keys, "user"], sort=False)[list(columns)].mean().reset_index()
     rows = []
     for key, group in per_user.groupby(by, sort=False):
         row = dict(zip([by] if isinstance(by, str) else by,

@@ -55,7 +55,7 @@ w_spec = 1.0
 w_div = 1.0
 w_struct = 1.0
 n_seeds = 3
-n_eval_users = 300
+n_eval_users = 1000
 ablations = ["align", "cov", "spec", "div", "struct"]
 
 # %%

@@ -111,3 +111,13 @@ def test_checkpoints_are_safetensors_and_complete(smoke_reports):
         assert (folder / "model.safetensors").exists()
         assert not list(folder.glob("*.bin")) and not list(folder.glob("*.pt"))
     assert not [p for p in models.iterdir() if p.name.endswith(".partial")]
+
+
+def test_complete_offline_table_has_baselines_and_llm_rows(smoke_reports):
+    import pandas as pd
+
+    table = pd.read_csv(smoke_reports / "tables" / "offline_table.csv")
+    methods = " ".join(table["method"])
+    for name in ("GRU", "SASRec", "NRHUB", "PinSage", "HSTU", "prompt-only", "RL teacher"):
+        assert name in methods, name
+    assert methods.count("(best)") == 1

@@ -20,4 +20,9 @@ PAPER_OFFLINE_TABLE: dict[str, dict[str, float]] = {
 DISPLAY_NAMES: dict[str, str] = {
     "gru4rec": "GRU", "sasrec": "SASRec", "nrhub": "NRHUB", "pinsage": "PinSage",
     "hstu": "HSTU", "popularity": "Popularity", "content": "Content (mean embedding)",
+    "prompt_only_32b": "LLM prompt-only (ours: SFT on surface demos)",
+    "rl_teacher_32b": "RL teacher (ours: Dr.GRPO)",
 }
+
+# Method names of notebook 03's per-user table -> keys of PAPER_OFFLINE_TABLE.
+LLM_ROWS = {"prompt-only": "prompt_only_32b", "RL teacher": "rl_teacher_32b"}

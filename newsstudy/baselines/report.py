@@ -16,7 +16,7 @@ import pandas as pd
 from newsstudy import evaluation
 from newsstudy.baselines import BASELINES, TRAINED, TrainSettings
 from newsstudy.baselines.common import BaselineData
-from newsstudy.baselines.paper import DISPLAY_NAMES, PAPER_OFFLINE_TABLE
+from newsstudy.baselines.paper import DISPLAY_NAMES, LLM_ROWS, PAPER_OFFLINE_TABLE
 from newsstudy.metrics import DEFAULT_METRICS, mean_with_ci
 
 SHORT = {"recall@5": "R@5", "recall@10": "R@10", "ndcg@5": "N@5", "ndcg@10": "N@10",
@@ -48,7 +48,9 @@ def summarise(per_user: pd.DataFrame, metrics=DEFAULT_METRICS) -> pd.DataFrame:
     rows = []
     for method, group in per_user.groupby("method", sort=False):
         for metric in metrics:
-            mean, low, high = mean_with_ci(group[metric])
+            # One value per user (averaged over seeds): users, not seeds x users, are the
+            # independent units; seed-to-seed spread is reported apart as seed_std.
+            mean, low, high = mean_with_ci(group.groupby("user")[metric].mean().to_numpy())
             seed_means = group.groupby("seed")[metric].mean()
             rows.append({"method": method, "metric": metric, "mean": mean, "ci_low": low,
                          "ci_high": high, "seed_std": float(seed_means.std(ddof=1))
@@ -58,10 +60,13 @@ def summarise(per_user: pd.DataFrame, metrics=DEFAULT_METRICS) -> pd.DataFrame:
 
 
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per method (paper order): 'mean [low, high]' per metric, paper beside."""
+    """One row per method (paper order, LLM rows last): 'mean [low, high]' per metric, the
+    paper beside; the best baseline is marked."""
     out = []
-    best = summary[summary["metric"] == "recall@10"].set_index("method")["mean"].idxmax()
-    for method in [m for m in BASELINES if m in set(summary["method"])]:
+    baseline_rows = summary[summary["method"].isin(BASELINES) & (summary["metric"] == "recall@10")]
+    best = baseline_rows.set_index("method")["mean"].idxmax()
+    order = [*BASELINES, *LLM_ROWS.values()]
+    for method in [m for m in order if m in set(summary["method"])]:
         rows = summary[summary["method"] == method].set_index("metric")
         row = {"method": DISPLAY_NAMES.get(method, method) + (" (best)" if method == best
                                                                else "")}
@@ -74,6 +79,16 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
             row[f"paper {SHORT[metric]}"] = "" if np.isnan(paper) else f"{paper:.3f}"
         out.append(row)
     return pd.DataFrame(out)
+
+
+def with_llm_rows(per_user: pd.DataFrame, llm_per_user: pd.DataFrame) -> pd.DataFrame:
+    """Baselines' per-user table plus notebook 03's LLM rows, on the users both scored."""
+    llm = llm_per_user[llm_per_user["method"].isin(LLM_ROWS)]
+    llm = llm.assign(method=llm["method"].map(LLM_ROWS))
+    common = set(per_user["user"]) & set(llm["user"])
+    columns = ["method", "seed", "user", "is_cold", *DEFAULT_METRICS]
+    both = pd.concat([per_user[columns], llm[columns]], ignore_index=True)
+    return both[both["user"].isin(common)]
 
 
 def warm_cold_table(per_user: pd.DataFrame, metrics=("recall@10", "ndcg@10")) -> pd.DataFrame:
