@@ -1,8 +1,9 @@
 """Benchmark: Dr.GRPO step time and the share of it spent computing rewards.
 
-Runs ``--steps`` GRPO steps of a ladder model (randomly initialised: the step cost does not
-depend on what the model has learned, only on its size and the completion length) on a
-built world, with the real five-reward scorer wrapped in a timer. Prints the mean step
+Runs ``--steps`` GRPO steps on a built world, with the real five-reward scorer wrapped in
+a timer. The policy is the profile's cached SFT checkpoint when notebook 03 has made one
+(its completions carry queries, so the rewards do real work), else a randomly initialised
+ladder model (whose completions rarely contain a query list: reward time is then a floor). Prints the mean step
 time and the share spent in reward scoring (target: under 20%).
 
     python benchmarks/bench_grpo.py --profile default --model s --steps 10
@@ -14,8 +15,8 @@ import argparse
 import tempfile
 import time
 
-from newsstudy import data, embed, rewards
-from newsstudy.policy import grpo, ladder, prompts, tokenizer
+from newsstudy import data, embed, paths, rewards
+from newsstudy.policy import checkpoints, grpo, ladder, prompts, tokenizer
 
 
 class TimedScorer:
@@ -50,8 +51,15 @@ def main() -> None:
     scorer = TimedScorer(rewards.RewardScorer.from_world(world, embedder, 24, seed=0))
     users = world.split_users("train")[:200]
     user_prompts = prompts.build_prompts(world, users)
-    tok = tokenizer.train_tokenizer(tokenizer.world_corpus_texts(world), 4096)
-    model = ladder.build_policy(args.model, tok, seed=0)
+    cached = sorted((paths.profile_artifacts(args.profile) / "models").glob("sft-*"))
+    cached = [c for c in cached if checkpoints.PolicyStore.is_complete(c)]
+    if cached:
+        model, tok, _ = checkpoints.PolicyStore.load(cached[-1])
+        source = f"SFT checkpoint {cached[-1].name}"
+    else:
+        tok = tokenizer.train_tokenizer(tokenizer.world_corpus_texts(world), 4096)
+        model = ladder.build_policy(args.model, tok, seed=0)
+        source = f"random {args.model}"
     settings = grpo.GRPOSettings(steps=args.steps, users_per_step=args.users_per_step,
                                  num_generations=args.generations,
                                  max_completion_length=args.max_completion_length)
@@ -61,7 +69,7 @@ def main() -> None:
                         output_dir=tmp, progress=False)
         seconds = time.perf_counter() - started
     completions = args.users_per_step * args.generations
-    print(f"model: {args.model} ({ladder.parameter_count(args.model):,} parameters)")
+    print(f"policy: {source} ({model.num_parameters():,} parameters)")
     print(f"completions per step: {completions} ({args.max_completion_length} tokens at most)")
     print(f"GRPO step time: {seconds / args.steps:.2f} s")
     print(f"reward scoring: {scorer.seconds / args.steps:.3f} s per step "
