@@ -52,6 +52,11 @@ class RewardWeights:
         """Weights in ``REWARD_NAMES`` order."""
         return np.array([getattr(self, name) for name in REWARD_NAMES], dtype=np.float64)
 
+    @classmethod
+    def from_settings(cls, settings) -> RewardWeights:
+        """The ``w_<reward>`` fields of validated notebook parameters."""
+        return cls(**{name: getattr(settings, f"w_{name}") for name in REWARD_NAMES})
+
 
 def alignment(hit_scores: np.ndarray, hit_ids: np.ndarray) -> float:
     """R_align from one list's hits (queries x k): mean of per-query mean hit cosine."""
@@ -105,6 +110,16 @@ class RewardScorer:
         judge.infer_interests(clean["user_id"].to_numpy(),
                               retriever.embed_queries(clean["text"].tolist()))
         return cls(retriever, judge, weights, parse_options)
+
+    @classmethod
+    def from_settings(cls, world, settings) -> RewardScorer:
+        """The reward stack that validated notebook parameters (``RewardSettings``) describe."""
+        from newsstudy.embed import get_embedder
+
+        return cls.from_world(world, get_embedder(settings.reward_embedder),
+                              settings.n_judge_clusters, settings.seed,
+                              weights=RewardWeights.from_settings(settings),
+                              index_kind=settings.index_kind)
 
     def score(self, users: Sequence[int], completions: Sequence[object]) -> pd.DataFrame:
         """One row per completion: the five rewards, the weighted total, and list facts."""

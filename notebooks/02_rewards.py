@@ -56,14 +56,13 @@ P = from_namespace("02_rewards", globals())
 # %%
 import numpy as np
 
-from newsstudy import data, embed, evaluation, judge, reporting, reward_report, rewards, strategies
+from newsstudy import data, evaluation, judge, reporting, reward_report, rewards, strategies
 
 reporting.set_style()
 W = data.load_world(P.profile)
-reward_embedder_model = embed.get_embedder(P.reward_embedder)
-weights = rewards.RewardWeights(P.w_align, P.w_cov, P.w_spec, P.w_div, P.w_struct)
-scorer = rewards.RewardScorer.from_world(W, reward_embedder_model, P.n_judge_clusters, P.seed,
-                                         weights=weights, index_kind=P.index_kind)
+scorer = rewards.RewardScorer.from_settings(W, P)
+weights = scorer.weights
+reward_embedder_model = scorer.retriever.embedder
 serving = evaluation.serving_retriever(W, P.serving_embedder, P.index_kind)
 ctx = strategies.StrategyContext(W, reward_embedder_model, P.n_queries, P.seed)
 users = np.random.default_rng(P.seed).permutation(W.split_users("test"))[: P.n_users]

@@ -71,15 +71,14 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from newsstudy import data, embed, evaluation, reporting, rewards, teacher, teacher_report
+from newsstudy import data, evaluation, reporting, rewards, teacher, teacher_report
 from newsstudy.policy import grpo, ladder
 
 reporting.set_style()
 W = data.load_world(P.profile)
-reward_embedder_model = embed.get_embedder(P.reward_embedder)
-weights = rewards.RewardWeights(P.w_align, P.w_cov, P.w_spec, P.w_div, P.w_struct)
-scorer = rewards.RewardScorer.from_world(W, reward_embedder_model, P.n_judge_clusters, P.seed,
-                                         weights=weights, index_kind=P.index_kind)
+scorer = rewards.RewardScorer.from_settings(W, P)
+weights = scorer.weights
+reward_embedder_model = scorer.retriever.embedder
 serving = evaluation.serving_retriever(W, P.serving_embedder, P.index_kind)
 pipeline = teacher.PolicyPipeline(W, P, scorer)
 eval_users = np.random.default_rng(P.seed).permutation(W.split_users("test"))[: P.n_eval_users]
