@@ -164,3 +164,8 @@ class PolicyPipeline:
 def log_history(checkpoint: Path) -> list[dict]:
     """The training log stored with a checkpoint."""
     return read_json(Path(checkpoint) / checkpoints.COMPLETE).get("log_history", [])
+
+
+def training_seconds(checkpoint: Path) -> float:
+    """Wall time the checkpoint's own training took (from its stored log), 0 if unknown."""
+    return float(sum(h.get("train_runtime", 0.0) for h in log_history(checkpoint)))

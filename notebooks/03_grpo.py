@@ -215,6 +215,10 @@ results = {
     "format_ok": {m: float(np.mean([teacher_report.parse_completion(t).format_ok for t in o.values()]))
                   for m, o in outputs.items()},
     "timings_seconds": timings,
+    "training_seconds_recorded": {
+        "sft": teacher.training_seconds(sft_checkpoint),
+        "grpo_per_seed": [teacher.training_seconds(c) for c in teacher_checkpoints.values()],
+    },
 }
 reporting.write_results(P.profile, "03_grpo", results)
 results
