@@ -68,6 +68,16 @@ class WorldData:
         """Number of history days (the test window starts on this day)."""
         return int(self.manifest["params"]["history_days"])
 
+    def article_vectors(self, backend: str) -> np.ndarray:
+        """Unit vectors of every article (rows of ``articles``) in ``backend``'s space.
+
+        The world's own embeddings when ``backend`` built the world, else the cached
+        embedding of the ``embed_text`` column (one cache file per backend and corpus).
+        """
+        if backend == self.manifest.get("params", {}).get("embedder", "minilm"):
+            return self.article_embeddings
+        return embed.embed_cached(self.articles["embed_text"].tolist(), backend)
+
     def split_users(self, split: str) -> np.ndarray:
         """User ids of a split ('train', 'val' or 'test')."""
         return self.users.loc[self.users["split"] == split, "user_id"].to_numpy()

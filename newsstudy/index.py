@@ -25,9 +25,6 @@ from typing import Literal
 
 import faiss
 import numpy as np
-import pandas as pd
-
-from newsstudy import corpus, embed
 
 IndexKind = Literal["exact", "hnsw"]
 Which = Literal["test", "history", "all"]
@@ -59,15 +56,6 @@ def _build_faiss(vectors: np.ndarray, kind: str, hnsw_m: int, ef_search: int) ->
     if len(vectors):
         index.add(vectors)
     return index
-
-
-def _article_texts(articles: pd.DataFrame) -> list[str]:
-    """The world's ``embed_text`` column; for a world built before it existed, the same
-    text rebuilt from the (locally cached) corpus by article id."""
-    if "embed_text" in articles:
-        return articles["embed_text"].tolist()
-    source = corpus.load_articles().set_index("article_id").loc[articles["article_id"]]
-    return corpus.article_text(source.reset_index())
 
 
 class NewsIndex:
@@ -116,19 +104,13 @@ class NewsIndex:
         """Index a world's articles: ``which`` = ``"test"`` / ``"history"`` / ``"all"``.
 
         ``"test"`` and ``"history"`` select by the ``in_test_index`` / ``in_history_index``
-        columns. Vectors: the world's own ``article_embeddings`` when ``backend`` is the
-        embedder the world was built with, else ``embed_cached(embed_text, backend)``
-        (over all the world's articles, so one cache file serves every ``which``).
+        columns. Vectors come from ``world.article_vectors(backend)``.
         """
         if which not in _WHICH_COLUMN:
             raise ValueError(f"which must be one of {sorted(_WHICH_COLUMN)}, got {which!r}")
         articles = world.articles
         column = _WHICH_COLUMN[which]
         mask = np.ones(len(articles), bool) if column is None else articles[column].to_numpy(bool)
-        world_backend = world.manifest.get("params", {}).get("embedder", "minilm")
-        if backend == world_backend:
-            vectors = world.article_embeddings
-        else:
-            vectors = embed.embed_cached(_article_texts(articles), backend)
+        vectors = world.article_vectors(backend)
         return cls(articles["article_id"].to_numpy()[mask], np.asarray(vectors)[mask],
                    kind=kind, **index_options)

@@ -103,7 +103,7 @@ class RewardScorer:
                                      kind=index_kind)
         retriever = Retriever(index, embedder, k_per_query=10)
         history = world.articles[world.articles["in_history_index"]]
-        vectors = _article_vectors(world, history, embedder)
+        vectors = world.article_vectors(embedder.name)[history.index.to_numpy()]
         judge = RubricJudge.fit(vectors, history["embed_text"].tolist(), embedder,
                                 n_clusters=n_judge_clusters, seed=seed)
         clean = world.clean_events()
@@ -151,12 +151,3 @@ class RewardScorer:
                                             "interests"])
         frame["total"] = frame[list(REWARD_NAMES)].to_numpy() @ self.weights.as_array()
         return frame
-
-
-def _article_vectors(world, articles: pd.DataFrame, embedder) -> np.ndarray:
-    """Article vectors for the given rows, in the embedder's space."""
-    if embedder.name == "minilm":
-        return world.article_embeddings[articles.index.to_numpy()]
-    from newsstudy.embed import embed_cached
-
-    return embed_cached(articles["embed_text"].tolist(), embedder.name)

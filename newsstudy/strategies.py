@@ -43,7 +43,7 @@ class StrategyContext:
         self.vocabulary = sorted({w for k in world.topic_keywords for w in " ".join(k).split()})
         titles = world.articles.sort_values("popularity", ascending=False)["title"]
         self.popular_titles = [t.replace("|", " ") for t in titles.head(50)]
-        self.centroids = _topic_centroids(world, embedder)
+        self.centroids = topic_centroids(world, embedder)
         self._topic_of_text: dict[str, int] = {}
 
     def user_signals(self, user: int) -> list[str]:
@@ -60,14 +60,9 @@ class StrategyContext:
         return [self._topic_of_text[t] for t in texts]
 
 
-def _topic_centroids(world, embedder) -> np.ndarray:
+def topic_centroids(world, embedder) -> np.ndarray:
     """Unit mean article vector per topic, in the embedder's space."""
-    if embedder.name == "minilm":
-        vectors = world.article_embeddings
-    else:
-        from newsstudy.embed import embed_cached
-
-        vectors = embed_cached(world.articles["embed_text"].tolist(), embedder.name)
+    vectors = world.article_vectors(embedder.name)
     topics = world.articles["topic"].to_numpy()
     centroids = np.stack([vectors[topics == t].mean(axis=0)
                           for t in range(len(world.topic_keywords))])

@@ -110,10 +110,8 @@ def prepare(world, text_embedder: str = "minilm", val_days: int = 5,
         text_vecs = embed_texts(list(uniques))
     else:
         text_vecs = embed.embed_cached(list(uniques), text_embedder)
-    if text_embedder == "minilm" or embed_texts is not None:
-        article_text_vecs = world.article_embeddings
-    else:
-        article_text_vecs = embed.embed_cached(arts["embed_text"].tolist(), text_embedder)
+    article_text_vecs = (world.article_embeddings if embed_texts is not None
+                         else world.article_vectors(text_embedder))
     article = np.array([row_of.get(int(a), -1) for a in events["article_id"]], dtype=np.int64)
     domain = events["domain"].map({d: i for i, d in enumerate(DOMAINS)}).to_numpy(np.int64)
     frame = events.assign(_text=text_idx, _domain=domain, _article=article)
