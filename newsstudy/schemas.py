@@ -160,9 +160,46 @@ class GRPOParams(NotebookParams, RewardSettings, PolicySettings):
         description="Rewards to drop one at a time (each retrained, first seed only).")
 
 
+class ScalingParams(NotebookParams, RewardSettings, PolicySettings):
+    """04_scaling: quality against model size and against best-of-N sampling.
+
+    Every size in ``sizes`` runs the full recipe (SFT warm start, then Dr.GRPO) with its
+    ladder learning rates and SFT epochs (``newsstudy.policy.ladder``); the other policy
+    settings are shared. ``model`` is the RL teacher whose samples the best-of-N study uses
+    (with 03's settings, its checkpoints are 03's, reused from the cache).
+    """
+
+    sizes: list[str] = Field(min_length=2, description="Ladder sizes trained, smallest first.")
+    n_eval_users: int = Field(default=300, ge=5, le=1_000_000, description="Test users evaluated.")
+    best_of_n: list[int] = Field(
+        default_factory=lambda: [1, 2, 4, 8, 16, 32], min_length=1,
+        description="N values of best-of-N sampling from the teacher.")
+    sizes_best_of_n: list[int] = Field(
+        default_factory=lambda: [1, 2, 4, 8], min_length=1,
+        description="N values sampled from every size (the compute chart).")
+    sample_temperature: float = Field(default=1.0, gt=0, le=5,
+                                      description="Sampling temperature of best-of-N.")
+    n_draws: int = Field(default=16, ge=1, le=1000,
+                         description="Random N-subsets per user when estimating best-of-N.")
+
+    @model_validator(mode="after")
+    def _scaling_lists(self) -> ScalingParams:
+        from newsstudy.policy.ladder import LADDER
+
+        unknown = [s for s in self.sizes if s not in LADDER]
+        if unknown:
+            raise ValueError(f"sizes: {unknown} are not ladder sizes ({', '.join(LADDER)})")
+        for name in ("best_of_n", "sizes_best_of_n"):
+            values = getattr(self, name)
+            if any(n < 1 for n in values) or values != sorted(set(values)):
+                raise ValueError(f"{name} must be increasing positive integers, got {values}")
+        return self
+
+
 SCHEMAS: dict[str, type[NotebookParams]] = {
     "01_data": DataParams,
     "02_rewards": RewardsParams,
     "03_grpo": GRPOParams,
     "03b_baselines": BaselinesParams,
+    "04_scaling": ScalingParams,
 }

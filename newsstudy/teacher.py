@@ -141,8 +141,12 @@ class PolicyPipeline:
 
     # ------------------------------------------------------------------ inference
     def complete(self, checkpoint: Path, users, n_samples: int = 1, greedy: bool = True,
-                 temperature: float = 1.0, seed: int = 0) -> dict[int, list[str]]:
-        """Completions of a checkpoint for users: ``n_samples`` per user."""
+                 temperature: float = 1.0, seed: int = 0, return_counts: bool = False,
+                 batch_size: int = 128) -> dict:
+        """Completions of a checkpoint for users: ``{user: [n_samples texts]}``.
+
+        With ``return_counts=True`` each value is ``(texts, generated token counts)``.
+        """
         model, tok, _ = checkpoints.PolicyStore.load(checkpoint)
         user_prompts = self.prompts(users)
         order = list(user_prompts)
@@ -150,7 +154,10 @@ class PolicyPipeline:
             outputs = generate.sample_completions(
                 model, tok, [user_prompts[u] for u in order], n_samples=n_samples,
                 temperature=temperature, max_new_tokens=self.settings.max_completion_length,
-                seed=seed, greedy=greedy)
+                seed=seed, greedy=greedy, batch_size=batch_size, return_counts=return_counts)
+        if return_counts:
+            texts, counts = outputs
+            return {u: (t, c) for u, t, c in zip(order, texts, counts, strict=True)}
         return dict(zip(order, outputs, strict=True))
 
     def policy(self, checkpoint: Path):
@@ -169,3 +176,18 @@ def log_history(checkpoint: Path) -> list[dict]:
 def training_seconds(checkpoint: Path) -> float:
     """Wall time the checkpoint's own training took (from its stored log), 0 if unknown."""
     return float(sum(h.get("train_runtime", 0.0) for h in log_history(checkpoint)))
+
+
+def settings_for_size(settings, size: str):
+    """``settings`` with ``model`` set to a ladder size and that size's recipe.
+
+    The recipe (SFT learning rate and epochs, GRPO learning rate) comes from
+    :data:`newsstudy.policy.ladder.LADDER`; every other setting is kept, so the sizes of a
+    scaling study differ only in what the ladder documents.
+    """
+    recipe = ladder.LADDER[size] if size in ladder.LADDER else None
+    if recipe is None:
+        raise ValueError(f"unknown ladder size {size!r}; sizes are {', '.join(ladder.LADDER)}")
+    return settings.model_copy(update={
+        "model": size, "sft_learning_rate": recipe.sft_lr, "sft_epochs": recipe.sft_epochs,
+        "grpo_learning_rate": recipe.grpo_lr})

@@ -121,3 +121,22 @@ def test_complete_offline_table_has_baselines_and_llm_rows(smoke_reports):
     for name in ("GRU", "SASRec", "NRHUB", "PinSage", "HSTU", "prompt-only", "RL teacher"):
         assert name in methods, name
     assert methods.count("(best)") == 1
+
+
+def test_04_scaling_results(smoke_reports):
+    results = read_json(smoke_reports / "results" / "04_scaling.json")
+    assert results["sizes"] == ["xs", "s"]
+    capacity = results["capacity"]
+    assert capacity["s"]["params"] > capacity["xs"]["params"] > 0
+    for row in capacity.values():
+        assert 0.0 <= row["recall@10 low"] <= row["recall@10"] <= row["recall@10 high"] <= 1.0
+        assert row["train_flops"] > 0 and row["train_seconds"] > 0
+    best = results["best_of_n"]
+    assert sorted(int(n) for n in best) == [1, 2, 4]
+    tokens = [best[n]["generated tokens / user"] for n in ("1", "2", "4")]
+    assert tokens == sorted(tokens) and tokens[0] > 0
+    for row in best.values():  # the oracle pick is an upper bound of the reward pick
+        assert row["R@10 oracle"] >= row["R@10 reward-picked"] - 1e-12
+    for name in ("04_capacity", "04_best_of_n", "04_compute_frontier"):
+        assert (smoke_reports / "figures" / f"{name}.png").stat().st_size > 5_000
+        assert (smoke_reports / "tables" / f"{name}.csv").exists()

@@ -17,13 +17,14 @@ from collections.abc import Sequence
 def train_sft(model, tokenizer, prompts: Sequence[str], completions: Sequence[str], lr: float,
               epochs: float, batch_size: int, seed: int, output_dir: str | os.PathLike,
               max_length: int = 384, progress: bool = True, logging_steps: int | None = None,
-              warmup_ratio: float = 0.05):
+              warmup_ratio: float = 0.05, callbacks=None):
     """Fine-tune ``model`` in place on ``(prompt, completion)`` pairs.
 
     Returns ``(model, log_history)``; ``log_history`` is the trainer's list of logged
     dicts (``loss``, ``learning_rate``, ``epoch``, ``step``, ... and a final summary with
     ``train_runtime``), for training curves. ``logging_steps`` defaults to about 20 logs
-    over the run. A cosine schedule with ``warmup_ratio`` of linear warm-up.
+    over the run. A cosine schedule with ``warmup_ratio`` of linear warm-up. ``callbacks``:
+    extra ``transformers.TrainerCallback`` objects (e.g. a periodic evaluation).
     """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -46,6 +47,10 @@ def train_sft(model, tokenizer, prompts: Sequence[str], completions: Sequence[st
     )
     dataset = Dataset.from_dict({"prompt": list(prompts), "completion": completions})
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset,
-                         processing_class=tokenizer)
+                         processing_class=tokenizer, callbacks=callbacks)
+    if not progress:
+        from transformers import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     trainer.train()
     return trainer.model, list(trainer.state.log_history)

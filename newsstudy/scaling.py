@@ -1,0 +1,148 @@
+"""The two compute axes of notebook 04: model capacity and inference-time sampling.
+
+Compute estimates use the usual dense-transformer rules of thumb (Kaplan et al. 2020):
+a forward pass costs about ``2 * N`` FLOPs per token for ``N`` parameters, a training step
+(forward and backward) about ``6 * N`` per token. Attention's extra cost is ignored: at
+these context lengths (< 200 tokens) and widths it is a small share.
+
+Best-of-N is estimated without re-sampling: each user has ``n_max`` samples; for each N,
+``n_draws`` random subsets of N of them are drawn (without replacement), the chosen
+sample's metric is averaged over the draws. Choosing by the composite reward needs no
+ground truth; choosing by Recall@10 (the oracle) is an upper bound; the union fuses the
+queries of all N lists into one ranking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def training_flops(n_params: int, n_tokens: float) -> float:
+    """Training compute: ``6 * n_params * n_tokens`` (forward + backward)."""
+    return 6.0 * float(n_params) * float(n_tokens)
+
+
+def inference_flops(n_params: int, prompt_tokens: float, generated_tokens: float) -> float:
+    """Forward compute of reading a prompt and writing ``generated_tokens``: ``2 * N * T``."""
+    return 2.0 * float(n_params) * (float(prompt_tokens) + float(generated_tokens))
+
+
+def fit_log_linear(x: Sequence[float], per_size: Sequence[np.ndarray], n_boot: int = 2000,
+                   seed: int = 0) -> dict[str, float]:
+    """Least-squares fit of ``mean(metric) = a + b * log10(x)`` with a bootstrap interval.
+
+    ``per_size[i]`` holds the per-user values at size ``x[i]``. The bootstrap resamples
+    users within each size (the sizes are fixed), refits, and reports the 2.5/97.5
+    percentiles of the slope ``b`` (the gain per tenfold parameters).
+    """
+    x = np.log10(np.asarray(x, dtype=float))
+    if len(x) != len(per_size) or len(x) < 2:
+        raise ValueError("need one array of per-user values per size, and at least 2 sizes")
+    means = np.array([np.mean(v) for v in per_size])
+    slope, intercept = np.polyfit(x, means, 1)
+    rng = np.random.default_rng(seed)
+    boots = np.empty(n_boot)
+    for b in range(n_boot):
+        resampled = [np.mean(v[rng.integers(0, len(v), len(v))]) for v in per_size]
+        boots[b] = np.polyfit(x, resampled, 1)[0]
+    low, high = np.percentile(boots, [2.5, 97.5])
+    return {"slope_per_decade": float(slope), "intercept": float(intercept),
+            "slope_low": float(low), "slope_high": float(high)}
+
+
+def best_of_n(samples: pd.DataFrame, ns: Sequence[int], select_by: str, metrics: Sequence[str],
+              n_draws: int = 16, seed: int = 0) -> pd.DataFrame:
+    """Mean metric per user when one of N samples is chosen by ``select_by`` (highest wins).
+
+    ``samples`` has one row per (``user``, ``sample``) with the ``select_by`` column and
+    the ``metrics`` columns. Returns one row per (user, N) with the chosen sample's metrics
+    averaged over ``n_draws`` random subsets (one subset when N is all the samples).
+    Ties go to the lower sample index.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user, group in samples.sort_values(["user", "sample"]).groupby("user", sort=True):
+        score = group[select_by].to_numpy(dtype=float)
+        values = group[list(metrics)].to_numpy(dtype=float)
+        n_max = len(group)
+        for n in ns:
+            if n > n_max:
+                raise ValueError(f"N = {n} but user {user} has only {n_max} samples")
+            draws = 1 if n == n_max else n_draws
+            chosen = np.empty((draws, len(metrics)))
+            for d in range(draws):
+                subset = np.sort(rng.choice(n_max, size=n, replace=False))
+                chosen[d] = values[subset[np.argmax(score[subset])]]
+            rows.append({"user": user, "n": n, **dict(zip(metrics, chosen.mean(axis=0),
+                                                          strict=True))})
+    return pd.DataFrame(rows)
+
+
+def union_query_lists(lists: Sequence[Sequence[str]]) -> list[str]:
+    """The queries of several lists as one list, in round-robin order, duplicates dropped."""
+    merged: dict[str, None] = {}
+    longest = max((len(q) for q in lists), default=0)
+    for position in range(longest):
+        for queries in lists:
+            if position < len(queries):
+                merged.setdefault(queries[position].strip(), None)
+    merged.pop("", None)
+    return list(merged)
+
+
+def relative_to_first(values: Mapping[str, float]) -> dict[str, float]:
+    """Each value divided by the first one (for drawing two studies on one scale)."""
+    items = list(values.items())
+    base = items[0][1]
+    return {k: v / base for k, v in items}
+
+
+def score_samples(world, serving, scorer, samples: Mapping[int, Sequence[str]],
+                  metrics: Sequence[str] = ("recall@10", "ndcg@10"), fusion: str = "round_robin"
+                  ) -> pd.DataFrame:
+    """One row per (user, sample): the composite reward ``total`` and ranking ``metrics``.
+
+    ``samples`` maps a user to their sampled completions. Users without held-out clicks
+    are dropped (they cannot be scored). Retrieval and reward scoring are batched.
+    """
+    from newsstudy.metrics import evaluate_users
+    from newsstudy.output_format import parse_completion
+
+    truth = world.truth(list(samples))
+    users = [u for u in samples if u in truth]
+    keys = [(u, j) for u in users for j in range(len(samples[u]))]
+    texts = [samples[u][j] for u, j in keys]
+    rewards = scorer.score([u for u, _ in keys], texts)
+    rankings = serving.retrieve([list(parse_completion(t).queries) for t in texts],
+                                fusion=fusion, top_n=100)
+    scored = evaluate_users(dict(enumerate(rankings)),
+                            {i: truth[u] for i, (u, _) in enumerate(keys)}, metrics)
+    frame = pd.DataFrame({"user": [u for u, _ in keys], "sample": [j for _, j in keys],
+                          "total": rewards["total"].to_numpy()})
+    for metric in metrics:
+        frame[metric] = scored[metric].to_numpy()
+    return frame
+
+
+def union_scores(world, serving, samples: Mapping[int, Sequence[str]], ns: Sequence[int],
+                 metrics: Sequence[str] = ("recall@10", "ndcg@10"), fusion: str = "round_robin"
+                 ) -> pd.DataFrame:
+    """Per (user, N): metrics of one ranking from the union of the user's first N lists."""
+    from newsstudy.metrics import evaluate_users
+    from newsstudy.output_format import parse_completion
+
+    truth = world.truth(list(samples))
+    users = [u for u in samples if u in truth]
+    keys = [(u, n) for n in ns for u in users]
+    lists = [union_query_lists([parse_completion(t).queries for t in samples[u][:n]])
+             for u, n in keys]
+    rankings = serving.retrieve(lists, fusion=fusion, top_n=100)
+    scored = evaluate_users(dict(enumerate(rankings)),
+                            {i: truth[u] for i, (u, _) in enumerate(keys)}, metrics)
+    frame = pd.DataFrame({"user": [u for u, _ in keys], "n": [n for _, n in keys]})
+    for metric in metrics:
+        frame[metric] = scored[metric].to_numpy()
+    return frame

@@ -1,0 +1,161 @@
+"""Tables and figures of notebook 04_scaling: capacity, best-of-N, and quality per FLOP."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from newsstudy.evaluation import summarise
+from newsstudy.reporting import PAPER_COLOR
+
+# PAPER.md: model-capacity scaling (Qwen2.5, R@10 / N@10, read off a bar chart).
+PAPER_CAPACITY = {"0.5B": (.187, .179), "1.5B": (.193, .186), "3B": (.194, .189),
+                  "7B": (.201, .196), "14B": (.238, .216), "32B": (.257, .241)}
+PAPER_CAPACITY_PARAMS = {"0.5B": 0.5e9, "1.5B": 1.5e9, "3B": 3e9, "7B": 7e9, "14B": 14e9,
+                         "32B": 32e9}
+# PAPER.md: best-of-N selected by the composite reward (R@10 / N@10).
+PAPER_BEST_OF_N = {1: (.271, .241), 2: (.294, .267), 4: (.301, .274), 8: (.305, .277),
+                   16: (.307, .279), 32: (.310, .281)}
+OURS_COLOR = "#1f77b4"
+
+
+def capacity_table(per_user: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
+    """R@10 / N@10 with 95% intervals per size, beside parameters, compute and wall time.
+
+    ``per_user`` has ``size``, ``user``, ``recall@10``, ``ndcg@10``; ``facts`` is indexed by
+    size with ``params``, ``train_flops`` and ``train_seconds``.
+    """
+    summary = summarise(per_user, by="size", columns=("recall@10", "ndcg@10")).set_index("size")
+    table = facts.join(summary)
+    base = table["recall@10"].iloc[0]
+    table["R@10 relative"] = table["recall@10"] / base if base else np.nan
+    return table.reset_index()
+
+
+def paper_capacity_table() -> pd.DataFrame:
+    """The paper's capacity bars, with R@10 relative to its smallest model."""
+    rows = [{"size": k, "params": PAPER_CAPACITY_PARAMS[k], "recall@10": r, "ndcg@10": n}
+            for k, (r, n) in PAPER_CAPACITY.items()]
+    frame = pd.DataFrame(rows)
+    frame["R@10 relative"] = frame["recall@10"] / frame["recall@10"].iloc[0]
+    return frame
+
+
+def plot_capacity(table: pd.DataFrame, fit: Mapping[str, float]):
+    """Ours: R@10 and N@10 against parameters (log axis, 95% CI) with the fitted trend;
+    right: both studies relative to their smallest model, against the parameter multiple."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ax = axes[0]
+    for metric, marker in (("recall@10", "o"), ("ndcg@10", "s")):
+        y = table[metric]
+        err = [y - table[f"{metric} low"], table[f"{metric} high"] - y]
+        ax.errorbar(table["params"], y, yerr=err, marker=marker, capsize=3, label=metric)
+    x = np.geomspace(table["params"].min(), table["params"].max(), 50)
+    ax.plot(x, fit["intercept"] + fit["slope_per_decade"] * np.log10(x), "--", color="grey",
+            label=f"fit: {fit['slope_per_decade']:+.3f} R@10 per 10x")
+    for _, row in table.iterrows():
+        ax.annotate(row["size"], (row["params"], row["recall@10"]), textcoords="offset points",
+                    xytext=(4, 6), fontsize=8)
+    ax.set(xscale="log", xlabel="parameters", ylabel="score", title="Ours: quality against size")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    paper = paper_capacity_table()
+    ax.plot(table["params"] / table["params"].iloc[0], table["R@10 relative"], "o-",
+            color=OURS_COLOR, label="ours")
+    ax.plot(paper["params"] / paper["params"].iloc[0], paper["R@10 relative"], "s--",
+            color=PAPER_COLOR, label="paper (Qwen2.5 0.5B-32B)")
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.set(xscale="log", xlabel="parameters / smallest model's",
+           ylabel="R@10 / smallest model's", title="Relative to the smallest model")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def best_of_n_table(selected: pd.DataFrame, oracle: pd.DataFrame, union: pd.DataFrame,
+                    tokens: Mapping[int, float]) -> pd.DataFrame:
+    """Per N: mean R@10 / N@10 chosen by reward, by the oracle, of the union; tokens/user."""
+    rows = []
+    for n, group in selected.groupby("n"):
+        row = {"N": int(n), "R@10 reward-picked": group["recall@10"].mean(),
+               "N@10 reward-picked": group["ndcg@10"].mean()}
+        row["R@10 oracle"] = oracle.loc[oracle["n"] == n, "recall@10"].mean()
+        row["N@10 oracle"] = oracle.loc[oracle["n"] == n, "ndcg@10"].mean()
+        row["R@10 union"] = union.loc[union["n"] == n, "recall@10"].mean()
+        row["N@10 union"] = union.loc[union["n"] == n, "ndcg@10"].mean()
+        paper = PAPER_BEST_OF_N.get(int(n), (np.nan, np.nan))
+        row["R@10 paper"], row["N@10 paper"] = paper
+        row["generated tokens / user"] = tokens[int(n)]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_best_of_n(table: pd.DataFrame):
+    """R@10 and N@10 against N (log2 axis): reward-picked, oracle, union, the paper."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for ax, metric in zip(axes[:2], ("R@10", "N@10"), strict=True):
+        for column, style in ((f"{metric} reward-picked", "o-"), (f"{metric} oracle", "^:"),
+                              (f"{metric} union", "s--")):
+            ax.plot(table["N"], table[column], style, label=column.split(" ", 1)[1])
+        ax.set(xscale="log", xlabel="N (lists sampled per user)", ylabel=f"ours {metric}",
+               title=f"Best-of-N: {metric}")
+        ax.set_xticks(table["N"], [str(n) for n in table["N"]])
+        twin = ax.twinx()
+        twin.plot(table["N"], table[f"{metric} paper"], "D-", color=PAPER_COLOR, alpha=0.7,
+                  label="paper (reward-picked)")
+        twin.set_ylabel(f"paper {metric}", color=PAPER_COLOR)
+        lines = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+        ax.legend(lines, [h.get_label() for h in lines], fontsize=7, loc="lower right")
+    ax = axes[2]
+    ax.plot(table["N"], table["generated tokens / user"], "o-")
+    ax.set(xscale="log", yscale="log", xlabel="N", ylabel="generated tokens per user",
+           title="Inference cost")
+    ax.set_xticks(table["N"], [str(n) for n in table["N"]])
+    fig.tight_layout()
+    return fig
+
+
+def plot_compute_frontier(points: pd.DataFrame):
+    """R@10 against inference FLOPs per user, one line per size across N."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for size, group in points.groupby("size", sort=False):
+        group = group.sort_values("n")
+        ax.plot(group["flops_per_user"], group["recall@10"], "o-", label=size)
+        for _, row in group.iterrows():
+            ax.annotate(f"N={int(row['n'])}", (row["flops_per_user"], row["recall@10"]),
+                        textcoords="offset points", xytext=(3, -9), fontsize=6)
+    ax.set(xscale="log", xlabel="inference FLOPs per user (reading + writing, all N lists)",
+           ylabel="R@10 (reward-picked)", title="Quality against inference compute")
+    ax.legend(title="size", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def matches_at_lower_compute(points: pd.DataFrame) -> pd.DataFrame:
+    """For each size at N = 1, the cheapest smaller-size best-of-N that matches its R@10.
+
+    ``points``: one row per (size, n) with ``params``, ``recall@10``, ``flops_per_user``.
+    A row per larger size: the matching (size, N) and its FLOPs, or none.
+    """
+    rows = []
+    single = points[points["n"] == 1].sort_values("params")
+    for _, target in single.iterrows():
+        smaller = points[(points["params"] < target["params"])
+                         & (points["recall@10"] >= target["recall@10"])]
+        if single["params"].min() == target["params"] or not target["recall@10"] > 0:
+            continue
+        row = {"size at N=1": target["size"], "its R@10": target["recall@10"],
+               "its FLOPs/user": target["flops_per_user"]}
+        if smaller.empty:
+            row.update({"matched by": "none", "N": np.nan, "R@10": np.nan,
+                        "FLOPs/user": np.nan, "FLOPs ratio": np.nan})
+        else:
+            best = smaller.sort_values("flops_per_user").iloc[0]
+            row.update({"matched by": best["size"], "N": int(best["n"]),
+                        "R@10": best["recall@10"], "FLOPs/user": best["flops_per_user"],
+                        "FLOPs ratio": best["flops_per_user"] / target["flops_per_user"]})
+        rows.append(row)
+    return pd.DataFrame(rows)
