@@ -131,8 +131,13 @@ class PolicySettings(BaseModel):
 
     model: str = Field(default="m", min_length=1,
                        description="Ladder size name (xs..xxl) or a local Hugging Face model path.")
+    tokenizer_kind: Literal["word", "bpe"] = Field(
+        default="word", description="Tokenizer of the from-scratch models: word-level or BPE.")
     vocab_size: int = Field(default=4096, ge=256, le=65536,
-                            description="BPE tokenizer vocabulary (from-scratch models).")
+                            description="Tokenizer vocabulary (from-scratch models).")
+    demo_query_words: int = Field(
+        default=6, ge=1, le=64,
+        description="Words kept of each copied signal in the SFT surface demonstrations.")
     max_prompt_chars: int = Field(default=600, ge=50, le=8000,
                                   description="Bound on the signal text in a prompt.")
     n_train_users: int = Field(default=2000, ge=8, le=1_000_000,

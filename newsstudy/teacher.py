@@ -62,20 +62,23 @@ class PolicyPipeline:
     def _base_config(self) -> dict:
         s = self.settings
         return {"world": self.world.manifest["world_hash"], "model": s.model,
-                "vocab_size": s.vocab_size, "max_prompt_chars": s.max_prompt_chars,
+                "tokenizer_kind": s.tokenizer_kind, "vocab_size": s.vocab_size,
+                "demo_query_words": s.demo_query_words, "max_prompt_chars": s.max_prompt_chars,
                 "n_train_users": s.n_train_users, "n_queries": s.n_queries, "seed": s.seed}
 
     # ------------------------------------------------------------------ tokenizer
     def tokenizer(self):
-        """The BPE tokenizer trained on the world's text (cached)."""
+        """The tokenizer trained on the world's text (cached)."""
         if self._tokenizer is None:
             folder = (paths.profile_artifacts(self.settings.profile) / "models"
                       / f"tokenizer-{config_hash(self._base_config())}")
             if (folder / "tokenizer.json").exists():
                 self._tokenizer = tokenizer.load_tokenizer(folder)
             else:
-                texts = tokenizer.world_corpus_texts(self.world, n_queries=self.settings.n_queries)
-                self._tokenizer = tokenizer.train_tokenizer(texts, self.settings.vocab_size)
+                texts = tokenizer.world_corpus_texts(self.world, n_queries=self.settings.n_queries,
+                                                     max_query_words=self.settings.demo_query_words)
+                self._tokenizer = tokenizer.train_tokenizer(texts, self.settings.vocab_size,
+                                                            kind=self.settings.tokenizer_kind)
                 tokenizer.save_tokenizer(self._tokenizer, folder)
         return self._tokenizer
 
@@ -94,7 +97,7 @@ class PolicyPipeline:
         s = self.settings
         users = self.train_users()
         ctx = prompts.surface_context(self.world, n_queries=s.n_queries, seed=s.seed)
-        demos = prompts.surface_demonstrations(ctx, users)
+        demos = prompts.surface_demonstrations(ctx, users, s.demo_query_words)
         keep = [u for u in users if parse_completion(demos[int(u)]).format_ok]
         user_prompts = self.prompts(keep)
         tok = self.tokenizer()

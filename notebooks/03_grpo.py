@@ -30,10 +30,12 @@
 profile = "default"
 seed = 0
 model = "s"
+tokenizer_kind = "word"
 vocab_size = 4096
-max_prompt_chars = 600
+demo_query_words = 6
+max_prompt_chars = 300
 n_train_users = 2000
-sft_epochs = 6
+sft_epochs = 8
 sft_learning_rate = 0.006
 sft_batch_size = 32
 grpo_steps = 60

@@ -323,3 +323,32 @@ def test_sft_reduces_training_loss(world, tokenizer, users, prompt_map, tmp_path
     losses = [row["loss"] for row in logs if "loss" in row]
     assert len(losses) >= 3 and losses[-1] < losses[0] - 0.3
     assert "train_runtime" in logs[-1]
+
+
+def test_word_level_tokenizer_one_id_per_word_and_marker():
+    texts = ["Trump signs the Order", "health care bill | senate vote", "<queries>a | b</queries>"]
+    tok = tok_mod.train_tokenizer(texts * 3, vocab_size=64, kind="word")
+    ids = tok("Trump signs", add_special_tokens=False)["input_ids"]
+    assert len(ids) == 2 and tok.unk_token_id not in ids
+    for marker in tok_mod.FORMAT_TOKENS:
+        assert len(tok(marker, add_special_tokens=False)["input_ids"]) == 1
+    text = "<queries> trump order | zebra </queries>"
+    decoded = tok.decode(tok(text, add_special_tokens=False)["input_ids"], skip_special_tokens=True)
+    assert decoded.split() == ["<queries>", "trump", "order", "|", "</queries>"]  # zebra: unk
+    assert parse_completion("<think>x</think>" + decoded).queries == ("trump order",)
+
+
+def test_tokenizer_kind_is_checked():
+    with pytest.raises(ValueError, match="kind"):
+        tok_mod.train_tokenizer(["a b"], kind="chars")
+
+
+def test_surface_demonstrations_keep_the_first_words(world, users):
+    ctx = prompts.surface_context(world, n_queries=5)
+    whole = prompts.surface_demonstrations(ctx, users)
+    short = prompts.surface_demonstrations(ctx, users, max_query_words=3)
+    for user in users:
+        long_queries = parse_completion(whole[user]).queries
+        queries = parse_completion(short[user]).queries
+        assert all(len(q.split()) <= 3 for q in queries)
+        assert list(queries) == list(dict.fromkeys(" ".join(q.split()[:3]) for q in long_queries))

@@ -11,9 +11,12 @@ paper's capacity study uses (0.5B to 32B, a 64x span), at CPU scale.
 Default recipe per size (a starting point for the lead to tune): Adam-style learning
 rates shrink as the model grows (the usual width scaling); GRPO uses a learning rate an
 order of magnitude below SFT, since it starts from the SFT policy and only re-weights it.
-Only "s" was checked: on ~580 smoke demonstrations (batch 16, 6 epochs, cosine), 2e-3
-left the loss at 3.1 and greedy output looping on one token, 6e-3 reached 1.6 with the
-tags, separators and eos learned; the other rates follow the same width scaling.
+Checked on "s" with the word-level tokenizer (default world, ~1,800 demonstrations, batch
+32, cosine): 6e-3 for 8 epochs brings the completion loss from 8.4 to 1.3 (token accuracy
+0.72), with tags, separators and eos learned; greedy lists on 200 test users retrieve
+R@10 0.10 against 0.15 for the heuristic they imitate (the BPE tokenizer: 0.04). The
+other sizes follow the same width scaling; larger sizes get fewer epochs (their compute
+per epoch grows with their parameters).
 """
 
 from __future__ import annotations
@@ -60,11 +63,11 @@ class ModelSize:
 
 LADDER: dict[str, ModelSize] = {
     "xs": ModelSize(hidden=32, layers=1, heads=2, kv_heads=2, intermediate=96,
-                    sft_lr=8e-3, grpo_lr=8e-4, sft_epochs=6),
+                    sft_lr=8e-3, grpo_lr=8e-4, sft_epochs=8),
     "s": ModelSize(hidden=64, layers=2, heads=4, kv_heads=2, intermediate=176,
-                   sft_lr=6e-3, grpo_lr=6e-4, sft_epochs=6),
+                   sft_lr=6e-3, grpo_lr=6e-4, sft_epochs=8),
     "m": ModelSize(hidden=128, layers=3, heads=4, kv_heads=2, intermediate=344,
-                   sft_lr=4e-3, grpo_lr=4e-4, sft_epochs=5),
+                   sft_lr=4e-3, grpo_lr=4e-4, sft_epochs=6),
     "l": ModelSize(hidden=192, layers=4, heads=6, kv_heads=2, intermediate=512,
                    sft_lr=3e-3, grpo_lr=3e-4, sft_epochs=5),
     "xl": ModelSize(hidden=256, layers=5, heads=8, kv_heads=4, intermediate=688,
@@ -100,8 +103,20 @@ def build_policy(name_or_path: str, tokenizer, seed: int) -> PreTrainedModel:
     A name in :data:`LADDER` builds ``LlamaForCausalLM`` with the tokenizer's vocabulary
     and pad/bos/eos ids. Anything else is a Hugging Face path or id, loaded with
     ``local_files_only=True`` from a local folder or the hub cache (nothing is downloaded);
-    if there is none, ``ValueError`` names the argument and the ladder sizes.
+    if there is none, ``ValueError`` names the argument and the ladder sizes. A registry
+    name of :mod:`newsstudy.policy.pretrained` (e.g. ``"smollm2-135m-instruct"``) loads
+    that pretrained model; pair it with the tokenizer ``pretrained.load_pretrained`` returns.
     """
+    from newsstudy.policy import pretrained
+
+    if pretrained.is_registered(name_or_path):
+        torch.manual_seed(seed)
+        model, own = pretrained.load_pretrained(name_or_path)
+        if tokenizer is not None and len(tokenizer) != len(own):
+            raise ValueError(
+                f"{name_or_path!r} has its own tokenizer ({len(own)} ids); the one passed has "
+                f"{len(tokenizer)}: use pretrained.load_pretrained({name_or_path!r})[1]")
+        return model
     if name_or_path in LADDER:
         config = LADDER[name_or_path].config(
             len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id,

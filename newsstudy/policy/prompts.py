@@ -128,9 +128,12 @@ def _signal_key(text: str) -> str:
     return normalize_query(text.replace("|", " "), max_chars=None).casefold()
 
 
-def surface_demonstrations(ctx: strategies.StrategyContext, users: Iterable[int]
-                           ) -> dict[int, str]:
+def surface_demonstrations(ctx: strategies.StrategyContext, users: Iterable[int],
+                           max_query_words: int | None = None) -> dict[int, str]:
     """Surface demonstration per user: ``copy``'s queries, reasoning naming their domains.
+
+    ``max_query_words`` keeps the first words of each copied signal (a headline becomes a
+    search-length query; ``None`` keeps them whole).
 
     The reasoning lists the distinct domains of the copied signals, most recent first
     (at most three words, so a small model learns to close it rather than loop).
@@ -150,6 +153,8 @@ def surface_demonstrations(ctx: strategies.StrategyContext, users: Iterable[int]
         domains = domain_of.get(user, {})
         sources = dict.fromkeys(domains.get(q.casefold(), "signal") for q in queries)
         reasoning = "recent: " + ", ".join(sources)
+        if max_query_words is not None:
+            queries = list(dict.fromkeys(" ".join(q.split()[:max_query_words]) for q in queries))
         out[user] = render_completion(queries, reasoning=reasoning)
     return out
 
