@@ -1,5 +1,6 @@
 # One command per job: `make smoke` (every notebook in seconds), `make reproduce`
-# (the default profile), `make test` (lint + unit tests, what CI runs).
+# (the default profile, then its report), `make report` (rebuild the report from the
+# results on disk), `make test` (lint + unit tests, what CI runs).
 #
 # The virtualenv is built once and rebuilt only when pyproject.toml changes (the stamp
 # .venv/.installed). torch is installed first and pinned, so re-runs find it satisfied
@@ -15,7 +16,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: $(VENV) reproduce smoke test lint clean
+.PHONY: $(VENV) reproduce report smoke test lint clean
 
 $(VENV): $(STAMP)
 
@@ -29,6 +30,9 @@ $(STAMP): pyproject.toml
 
 reproduce: $(STAMP)
 	$(BIN)/newsstudy reproduce --profile $(PROFILE)
+
+report: $(STAMP)
+	$(BIN)/newsstudy report --profile $(PROFILE)
 
 smoke:
 	$(MAKE) reproduce PROFILE=smoke

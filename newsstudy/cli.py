@@ -1,12 +1,18 @@
-"""The ``newsstudy`` command: run notebooks, reproduce a profile, list parameters.
+"""The ``newsstudy`` command: run notebooks, reproduce a profile, build the report.
 
     newsstudy run 01_data --profile smoke -p n_users=50 -p seed=3
-    newsstudy reproduce --profile default
+    newsstudy reproduce --profile default          # every notebook, then the report
+    newsstudy report --profile default             # REPORT.md and index.html only
     newsstudy list
 
+``run`` and ``reproduce`` skip a notebook whose code, inputs and parameters are unchanged
+since its last successful run (``--force`` runs it anyway); an interrupted ``reproduce``
+resumes where it stopped (``newsstudy.runner`` says how).
+
 Exit status: 0 success, 1 a notebook failed, 2 bad input (unknown notebook or profile,
-bad parameter); on 2 nothing was run and nothing was overwritten. The work happens in
-``newsstudy.runner``; this module parses arguments and prints.
+bad parameter), 130 interrupted; on 2 nothing was run and nothing was overwritten. The
+work happens in ``newsstudy.runner`` and ``newsstudy.report``; this module parses
+arguments and prints.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ TABLE_COLUMNS = ("name", "type", "default")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with the ``run``, ``reproduce`` and ``list`` subcommands."""
+    """The argument parser with the ``run``, ``reproduce``, ``report``, ``plan`` and ``list``
+    subcommands."""
     parser = argparse.ArgumentParser(prog="newsstudy", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -38,11 +45,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="run even if the report is up to date")
 
-    reproduce = commands.add_parser("reproduce", help="execute every notebook in order")
+    reproduce = commands.add_parser(
+        "reproduce", help="execute every notebook in order (skipping those up to date), "
+        "then build the report"
+    )
     reproduce.add_argument("--profile", required=True, help="params/<profile>/ to use")
     reproduce.add_argument(
         "--force", action="store_true", help="run even if reports are up to date"
     )
+
+    report = commands.add_parser(
+        "report", help="write reports/<profile>/REPORT.md and index.html from the results"
+    )
+    report.add_argument("--profile", required=True, help="reports/<profile>/ to summarise")
+
+    plan = commands.add_parser(
+        "plan", help="validate a GPU profile and print its plan (models, steps, GPU memory) "
+        "without loading weights")
+    plan.add_argument("--profile", default="paper", help="params/<profile>/ to plan")
 
     commands.add_parser("list", help="show notebooks, profiles and every parameter")
     return parser
@@ -56,14 +76,33 @@ def notebook_name(argument: str) -> str:
 def command_run(args: argparse.Namespace) -> None:
     """``newsstudy run``: one notebook."""
     overrides = dict(params.parse_override(text) for text in args.overrides)
-    report = runner.run_notebook(notebook_name(args.notebook), args.profile, overrides, args.force)
-    print(f"wrote {report}")
+    skipped = []
+    report = runner.run_notebook(notebook_name(args.notebook), args.profile, overrides,
+                                 args.force, log=skipped.append)
+    print(skipped[0] if skipped else f"wrote {report}")
 
 
 def command_reproduce(args: argparse.Namespace) -> None:
-    """``newsstudy reproduce``: every notebook of a profile."""
-    reports = runner.reproduce(args.profile, force=args.force)
-    print(f"wrote {len(reports)} reports to {paths.report_dir(args.profile)}")
+    """``newsstudy reproduce``: every notebook of a profile, then the report."""
+    reports = runner.reproduce(args.profile, force=args.force, log=progress)
+    print(f"{len(reports)} notebooks up to date in {paths.report_dir(args.profile)}")
+
+
+def command_report(args: argparse.Namespace) -> None:
+    """``newsstudy report``: the report of a profile from the files already there."""
+    from newsstudy.report import build_report
+
+    built = build_report(args.profile)
+    counts = {}
+    for claim in built.claims:
+        counts[claim.verdict] = counts.get(claim.verdict, 0) + 1
+    print(f"wrote {built.markdown} and {built.html}")
+    print("claims: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()))
+
+
+def progress(line: str) -> None:
+    """A progress line, flushed at once (papermill's cell bar shares the terminal)."""
+    print(line, flush=True)
 
 
 def format_table(rows: list[dict[str, str]], columns: list[str]) -> str:
@@ -100,7 +139,20 @@ def command_list(args: argparse.Namespace) -> None:
         print(notebook_listing(notebook, profiles))
 
 
-COMMANDS = {"run": command_run, "reproduce": command_reproduce, "list": command_list}
+COMMANDS = {
+    "run": command_run,
+    "reproduce": command_reproduce,
+    "report": command_report,
+    "list": command_list,
+    "plan": lambda args: command_plan(args),
+}
+
+
+def command_plan(args: argparse.Namespace) -> None:
+    """Print the plan of a GPU profile (``newsstudy.paper_plan``); nothing is loaded."""
+    from newsstudy import paper_plan
+
+    paper_plan.dry_run(args.profile)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,3 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     except runner.NotebookFailed as err:
         print(f"newsstudy: notebook failed: {err}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:
+        print("newsstudy: interrupted; finished notebooks are recorded, the next call "
+              "resumes with the one that was running", file=sys.stderr)
+        sys.exit(130)

@@ -1,17 +1,57 @@
-"""Execute notebooks with papermill into ``reports/<profile>/``.
+"""Execute notebooks with papermill into ``reports/<profile>/``, skipping what is up to date.
 
 ``run_notebook`` validates everything before it starts a kernel, so a typo costs a
 second, not a run. The executed notebook is written beside its destination under a
 temporary name and moved into place only on success: a failed run never overwrites the
 previous good report, and its partial output is kept as ``<notebook>.failed.ipynb`` for
-debugging. ``reproduce`` runs every notebook of a profile in order.
+debugging. ``reproduce`` runs every notebook of a profile in order, then builds the report.
+
+**Skip and resume.** Every successful run is recorded in ``reports/<profile>/runs.json``
+(one record per notebook, written atomically). A notebook is skipped when its
+*fingerprint* equals the one recorded for its last successful run and that run's outputs
+are still in place. The fingerprint hashes three parts:
+
+- ``code``: the bytes of ``notebooks/<notebook>.ipynb`` and of every ``.py`` file of the
+  ``newsstudy`` package, except the parts no notebook imports (``CODE_EXCLUDED``: this
+  runner, the command line and the report builder), so editing the report does not
+  re-run training;
+- ``params``: ``config_hash`` of the validated parameters (defaults filled in, overrides
+  applied), the same hash ``runs.json`` records as ``params_hash``;
+- ``inputs``: for every notebook before it (in run order), the fingerprint of its last
+  successful run and the sha256 of the results file that run wrote. A notebook that
+  re-runs with different output therefore invalidates everything after it; one that has
+  never run counts as an input too, so running it later re-runs the rest.
+
+"Outputs still in place" means: the executed notebook exists, the results file (if the
+run wrote one) still has the recorded sha256, and the run used the artifact store that is
+here now. The store is named by a random id in ``artifacts/<profile>/store_id``, created
+on the first run: a fresh checkout carries the committed ``runs.json`` but no artifacts
+(no world, no checkpoints), so its first ``reproduce`` runs everything instead of
+skipping on the author's records; ``make clean`` has the same effect.
+
+**Interruption.** Before a notebook starts, its record is replaced by a placeholder
+(``"incomplete": true``, the start time, the last wall time for estimates) that holds no
+fingerprint; the full record is written only after the report has been moved into place.
+A run stopped at any point (exception, Ctrl-C, killed machine) thus leaves that notebook
+without a fingerprint: the next call re-runs it, and skips the notebooks before it that
+finished. Results, tables and figures are written
+atomically by the notebooks (``newsstudy.io``), so nothing reads a half-written file.
+Concurrent runs of the same profile are not coordinated (``runs.json`` is read, updated
+and replaced whole); run one ``reproduce`` per profile at a time.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import importlib.metadata
 import os
+import platform
+import subprocess
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +59,26 @@ import papermill
 from jupyter_client.kernelspec import KernelSpecManager
 
 from newsstudy import paths
+from newsstudy.io import config_hash, read_json, sha256_file, write_json, write_text
 from newsstudy.params import ParamsError, load_params, notebooks
+from newsstudy.schemas import NotebookParams
 
 KERNEL_NAME = "newsstudy"  # registered by `make .venv`
 FALLBACK_KERNEL_NAME = "python3"
+
+RUNS_FILE = "runs.json"
+RUNS_FORMAT = 1
+STORE_ID_FILE = "store_id"
+# Package paths (relative to newsstudy/) left out of the code hash: no notebook imports them.
+CODE_EXCLUDED = ("report/", "runner.py", "cli.py")
+# Folders whose uncommitted edits make a run's ``git_dirty`` true (they shape the results).
+GIT_DIRTY_PATHS = ("newsstudy", "notebooks", "params")
+# Distributions whose versions each run records (and the report shows).
+PACKAGES = ("newsstudy", "torch", "transformers", "trl", "peft", "accelerate", "tokenizers",
+            "sentence-transformers", "model2vec", "faiss-cpu", "numpy", "scipy", "pandas",
+            "scikit-learn", "pydantic", "papermill", "matplotlib", "seaborn")
+
+Log = Callable[[str], None]
 
 
 class NotebookFailed(RuntimeError):
@@ -83,26 +139,260 @@ def execute(source: Path, target: Path, parameters: dict[str, Any]) -> None:
         raise NotebookFailed(f"{type(err).__name__}: {err}") from err
 
 
-def run_notebook(
+# --- the run records: reports/<profile>/runs.json ------------------------------------
+
+
+def runs_path(profile: str) -> Path:
+    """``reports/<profile>/runs.json``: one record per notebook's last successful run."""
+    return paths.report_dir(profile) / RUNS_FILE
+
+
+def load_runs(profile: str) -> dict[str, dict[str, Any]]:
+    """Notebook -> record of its last successful run; empty if nothing was recorded."""
+    path = runs_path(profile)
+    if not path.is_file():
+        return {}
+    return dict(read_json(path).get("notebooks", {}))
+
+
+def save_record(profile: str, notebook: str, record: Mapping[str, Any]) -> None:
+    """Set one notebook's record; the whole file is replaced atomically."""
+    runs = load_runs(profile)
+    runs[notebook] = dict(record)
+    write_json(runs_path(profile), {"format": RUNS_FORMAT, "profile": profile, "notebooks": runs})
+
+
+def store_id(profile: str, create: bool = False) -> str | None:
+    """The id of the artifact store ``artifacts/<profile>/``; None if it has none yet."""
+    path = paths.profile_artifacts(profile) / STORE_ID_FILE
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    if not create:
+        return None
+    write_text(path, uuid.uuid4().hex + "\n")
+    return path.read_text(encoding="utf-8").strip()
+
+
+# --- fingerprints ----------------------------------------------------------------------
+
+
+def package_files() -> list[Path]:
+    """The package's ``.py`` files that notebooks can import (``CODE_EXCLUDED`` left out)."""
+    files = []
+    for path in sorted(paths.PACKAGE_DIR.rglob("*.py")):
+        relative = path.relative_to(paths.PACKAGE_DIR).as_posix()
+        if not any(relative == part or relative.startswith(part) for part in CODE_EXCLUDED):
+            files.append(path)
+    return files
+
+
+def package_hash() -> str:
+    """sha256 over the package source (relative path and bytes of each file)."""
+    digest = hashlib.sha256()
+    for path in package_files():
+        digest.update(path.relative_to(paths.PACKAGE_DIR).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def code_hash(notebook: str, package: str | None = None) -> str:
+    """Hash of the notebook's source file and the package source it runs on."""
+    source = sha256_file(notebook_source(notebook))
+    return config_hash({"notebook": source, "package": package or package_hash()}, length=16)
+
+
+def params_hash(params: NotebookParams) -> str:
+    """The hash ``runs.json`` records for a run's validated parameters."""
+    return config_hash(params.model_dump())
+
+
+def inputs_hash(notebook: str, order: Sequence[str], runs: Mapping[str, Mapping]) -> str:
+    """Hash of the recorded runs of the notebooks before ``notebook`` in ``order``."""
+    earlier = order[: order.index(notebook)] if notebook in order else list(order)
+    state = {
+        name: [runs[name].get("fingerprint"), runs[name].get("results_sha256")]
+        if name in runs else None
+        for name in earlier
+    }
+    return config_hash(state, length=16)
+
+
+def fingerprint(parts: Mapping[str, str]) -> str:
+    """The fingerprint of a run from its ``code``, ``params`` and ``inputs`` hashes."""
+    return config_hash({key: parts[key] for key in ("code", "params", "inputs")}, length=16)
+
+
+def file_sha256(path: Path) -> str | None:
+    """sha256 of a file, or None if it does not exist."""
+    return sha256_file(path) if path.is_file() else None
+
+
+@dataclass
+class Plan:
+    """Whether one notebook needs to run, and why."""
+
+    notebook: str
+    profile: str
+    params: NotebookParams
+    parts: dict[str, str]
+    fingerprint: str
+    up_to_date: bool
+    reason: str
+    previous: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def expected_seconds(self) -> float | None:
+        """Wall time of the last finished run (even one with another fingerprint)."""
+        return self.previous.get("wall_seconds", self.previous.get("estimate_seconds"))
+
+
+def outputs_problem(record: Mapping[str, Any], notebook: str, profile: str) -> str | None:
+    """Why a recorded run's outputs can no longer be trusted; None if they are all in place."""
+    if not report_path(notebook, profile).is_file():
+        return "its executed notebook is missing"
+    recorded = record.get("results_sha256")
+    if recorded is not None and file_sha256(paths.results_path(profile, notebook)) != recorded:
+        return "its results file changed since the run"
+    if record.get("store") is None or record.get("store") != store_id(profile):
+        return "the artifact store it used is not here (fresh checkout or cleaned artifacts)"
+    return None
+
+
+def plan_run(
     notebook: str,
     profile: str,
-    overrides: Mapping[str, Any] | None = None,
-    force: bool = False,
-) -> Path:
-    """Validate, then execute one notebook under a profile; return the report's path.
+    params: NotebookParams,
+    runs: Mapping[str, Mapping[str, Any]] | None = None,
+    order: Sequence[str] | None = None,
+    package: str | None = None,
+) -> Plan:
+    """Compare a notebook's fingerprint and outputs with its last successful run."""
+    runs = load_runs(profile) if runs is None else runs
+    order = notebooks() if order is None else order
+    parts = {
+        "code": code_hash(notebook, package),
+        "params": params_hash(params),
+        "inputs": inputs_hash(notebook, order, runs),
+    }
+    previous = dict(runs.get(notebook, {}))
+    current = fingerprint(parts)
+    if not previous:
+        reason = "never run"
+    elif previous.get("incomplete"):
+        reason = f"the run started {previous.get('started', '?')} did not finish"
+    elif previous.get("fingerprint") != current:
+        recorded = previous.get("parts", {})
+        changed = [name for name in ("code", "params", "inputs") if recorded.get(name) != parts[name]]
+        labels = {"code": "code changed", "params": "parameters changed",
+                  "inputs": "an earlier notebook's output changed"}
+        reason = ", ".join(labels[name] for name in changed) or "fingerprint changed"
+    else:
+        reason = outputs_problem(previous, notebook, profile) or "up to date"
+    return Plan(notebook, profile, params, parts, current, reason == "up to date", reason, previous)
 
-    ``ParamsError`` before anything runs if the notebook, profile or a parameter is wrong;
-    ``NotebookFailed`` if execution fails (the previous report stays as it was).
-    ``force`` will mean "run even if up to date" once unchanged notebooks are skipped;
-    today every call executes.
-    """
-    params = load_params(notebook, profile, overrides)
+
+# --- provenance of a run ---------------------------------------------------------------
+
+
+def git_state() -> dict[str, Any]:
+    """The commit the code was at, and whether the study's sources had uncommitted edits."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=paths.PROJECT_ROOT, capture_output=True,
+                                  text=True, timeout=20, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--", *GIT_DIRTY_PATHS)
+    return {"git_commit": commit, "git_dirty": None if dirty is None else bool(dirty)}
+
+
+def machine() -> dict[str, Any]:
+    """The machine a run used: platform, Python, CPU count."""
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed version of each of ``PACKAGES`` (None if not installed)."""
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO 8601, to the second."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def make_record(plan: Plan, overrides: Mapping[str, Any], started: str, seconds: float) -> dict:
+    """The ``runs.json`` record of a successful run."""
+    return {
+        "fingerprint": plan.fingerprint,
+        "parts": plan.parts,
+        "params_hash": plan.parts["params"],
+        "params": plan.params.model_dump(),
+        "overrides": dict(overrides),
+        "seed": plan.params.seed,
+        "started": started,
+        "finished": utc_now(),
+        "wall_seconds": round(seconds, 2),
+        "results_sha256": file_sha256(paths.results_path(plan.profile, plan.notebook)),
+        "store": store_id(plan.profile),
+        "machine": machine(),
+        "packages": package_versions(),
+        **git_state(),
+    }
+
+
+# --- running ---------------------------------------------------------------------------
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_partials(report: Path) -> None:
+    """Delete partial outputs ``.<notebook>.<pid>.tmp.ipynb`` left by killed runs."""
+    for partial in report.parent.glob(f".{report.stem}.*.tmp.ipynb"):
+        pid = partial.name[len(report.stem) + 2: -len(".tmp.ipynb")]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            partial.unlink(missing_ok=True)
+
+
+def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path:
+    """Run a planned notebook; record it in ``runs.json`` once its report is in place."""
+    notebook, profile = plan.notebook, plan.profile
     source = notebook_source(notebook)
     report = report_path(notebook, profile)
     report.parent.mkdir(parents=True, exist_ok=True)
+    store_id(profile, create=True)
+    started, began = utc_now(), time.perf_counter()
+    # From here until success no fingerprint vouches for the notebook's outputs; the
+    # placeholder keeps the last wall time for the next run's estimate.
+    save_record(profile, notebook, {"incomplete": True, "started": started,
+                                    "estimate_seconds": plan.expected_seconds})
+    remove_stale_partials(report)
     partial = report.with_name(f".{report.stem}.{os.getpid()}.tmp.ipynb")
     try:
-        execute(source, partial, params.model_dump())
+        execute(source, partial, plan.params.model_dump())
     except BaseException as err:
         kept = keep_failed(partial, report)
         if isinstance(err, NotebookFailed) and kept is not None:
@@ -110,24 +400,154 @@ def run_notebook(
         raise
     os.replace(partial, report)
     failed_path(report).unlink(missing_ok=True)
+    save_record(profile, notebook, make_record(plan, overrides or {}, started,
+                                               time.perf_counter() - began))
     return report
 
 
-def reproduce(profile: str, force: bool = False, log: Callable[[str], None] = print) -> list[Path]:
-    """Run every notebook of a profile in order; return the reports' paths.
+def run_notebook(
+    notebook: str,
+    profile: str,
+    overrides: Mapping[str, Any] | None = None,
+    force: bool = False,
+    log: Log | None = None,
+) -> Path:
+    """Validate, then execute one notebook under a profile unless it is up to date.
+
+    Returns the report's path (the existing one when skipped). ``ParamsError`` before
+    anything runs if the notebook, profile or a parameter is wrong; ``NotebookFailed`` if
+    execution fails (the previous report stays as it was, without a record). ``force``
+    runs it even if up to date.
+    """
+    params = load_params(notebook, profile, overrides)
+    notebook_source(notebook)
+    plan = plan_run(notebook, profile, params)
+    if plan.up_to_date and not force:
+        if log is not None:
+            log(f"{notebook} ({profile}): up to date, skipped (--force re-runs it)")
+        return report_path(notebook, profile)
+    return execute_plan(plan, overrides)
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as ``42s``, ``3m12s`` or ``1h04m``; ``?`` if unknown."""
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def remaining(plans: Sequence[Plan], force: bool) -> str:
+    """Estimate of the time the given notebooks will take, from their last recorded runs."""
+    to_run = [plan for plan in plans if force or not plan.up_to_date]
+    if not to_run:
+        return "nothing left"
+    known = [plan.expected_seconds for plan in to_run if plan.expected_seconds is not None]
+    unknown = len(to_run) - len(known)
+    text = f"about {duration(sum(known))} left" if known else "time left unknown"
+    if unknown and known:
+        text += f" (+{unknown} notebook{'s' if unknown > 1 else ''} never timed)"
+    return text
+
+
+def reproduce(
+    profile: str, force: bool = False, log: Log = print, report: bool = True
+) -> list[Path]:
+    """Run every notebook of a profile in order (skipping those up to date); then the report.
 
     All params files are validated first, so a bad value in the last notebook's file
-    stops the run before the first notebook starts.
+    stops the run before the first notebook starts. Each line of progress names the
+    notebook, the time spent so far and an estimate of what remains, taken from the wall
+    times that ``runs.json`` recorded for the notebooks still to run. Returns the paths of
+    the executed notebooks (run now or earlier).
     """
     names = notebooks()
+    all_params = {name: load_params(name, profile) for name in names}
     for name in names:
-        load_params(name, profile)
-    reports = []
-    start = time.perf_counter()
-    for index, name in enumerate(names, start=1):
-        log(f"[{index}/{len(names)}] {name} ({profile})")
+        notebook_source(name)
+    package = package_hash()
+
+    def plans_from(index: int) -> list[Plan]:
+        runs = load_runs(profile)
+        return [plan_run(name, profile, all_params[name], runs, names, package)
+                for name in names[index:]]
+
+    reports, start = [], time.perf_counter()
+    for index, name in enumerate(names):
+        head = f"[{index + 1}/{len(names)}] {name} ({profile})"
+        plans = plans_from(index)
+        plan = plans[0]
+        if plan.up_to_date and not force:
+            log(f"{head}: up to date, skipped (last run {duration(plan.expected_seconds)}, "
+                f"finished {plan.previous.get('finished', '?')})")
+            reports.append(report_path(name, profile))
+            continue
+        why = "forced" if force and plan.up_to_date else plan.reason
+        log(f"{head}: running ({why}); last run took {duration(plan.expected_seconds)}; "
+            f"elapsed {duration(time.perf_counter() - start)}, {remaining(plans, force)}")
         began = time.perf_counter()
-        reports.append(run_notebook(name, profile, force=force))
+        reports.append(execute_plan(plan))
         now = time.perf_counter()
-        log(f"[{index}/{len(names)}] {name} done in {now - began:.1f}s (total {now - start:.1f}s)")
+        log(f"{head}: done in {duration(now - began)}; elapsed {duration(now - start)}, "
+            f"{remaining(plans_from(index + 1), force)}")
+    if report:
+        from newsstudy.report import build_report
+
+        built = build_report(profile)
+        log(f"report: {built.markdown} and {built.html}")
     return reports
+
+
+# --- do the recorded results still match the parameters? -------------------------------
+
+
+@dataclass
+class ParamsCheck:
+    """Whether one notebook's results were produced by the profile's current parameters."""
+
+    notebook: str
+    current: str | None  # params hash of params/<profile>/<notebook>.yaml now
+    recorded: str | None  # params hash runs.json recorded for the run that wrote the results
+    status: str  # "matches", or what is wrong
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "matches"
+
+
+def params_status(profile: str) -> list[ParamsCheck]:
+    """For each notebook with results or a run record: do they match the current params?
+
+    A results file counts as produced by the current parameters when ``runs.json`` holds a
+    finished run of that notebook whose ``params_hash`` equals the hash of the validated
+    ``params/<profile>/<notebook>.yaml`` and whose ``results_sha256`` is the file's sha256
+    (so results written outside ``newsstudy run``/``reproduce`` are caught too).
+    """
+    runs = load_runs(profile)
+    results_dir = paths.results_path(profile, "x").parent
+    with_results = {p.stem for p in results_dir.glob("*.json")} if results_dir.is_dir() else set()
+    checks = []
+    for notebook in sorted(with_results | set(runs)):
+        try:
+            current = params_hash(load_params(notebook, profile))
+        except ParamsError as err:
+            checks.append(ParamsCheck(notebook, None, None, f"parameters do not load: {err}"))
+            continue
+        record = runs.get(notebook, {})
+        recorded = record.get("params_hash")
+        results_sha = file_sha256(paths.results_path(profile, notebook))
+        if not record or record.get("incomplete"):
+            status = "no finished run recorded"
+        elif recorded != current:
+            status = (f"run used other parameters than params/{profile}/{notebook}.yaml "
+                      f"(file changed since, or -p overrides)")
+        elif record.get("results_sha256") != results_sha:
+            status = "results file differs from the one the run wrote"
+        else:
+            status = "matches"
+        checks.append(ParamsCheck(notebook, current, recorded, status))
+    return checks

@@ -169,12 +169,18 @@ class ScalingParams(NotebookParams, RewardSettings, PolicySettings):
     """04_scaling: quality against model size and against best-of-N sampling.
 
     Every size in ``sizes`` runs the full recipe (SFT warm start, then Dr.GRPO) with its
-    ladder learning rates and SFT epochs (``newsstudy.policy.ladder``); the other policy
-    settings are shared. ``model`` is the RL teacher whose samples the best-of-N study uses
-    (with 03's settings, its checkpoints are 03's, reused from the cache).
+    ladder learning rates and SFT epochs (``newsstudy.policy.ladder``) on
+    ``capacity_train_users`` users and ``capacity_grpo_steps`` GRPO steps; the other policy
+    settings are shared. The best-of-N study samples the RL teacher of the policy settings
+    as given (``model``; with 03's settings, 03's checkpoint, reused from the cache).
     """
 
     sizes: list[str] = Field(min_length=2, description="Ladder sizes trained, smallest first.")
+    capacity_train_users: int = Field(
+        default=1000, ge=8, le=1_000_000,
+        description="Training users of every size in the capacity study.")
+    capacity_grpo_steps: int = Field(
+        default=30, ge=0, le=100_000, description="Dr.GRPO steps of every size in the capacity study.")
     n_eval_users: int = Field(default=300, ge=5, le=1_000_000, description="Test users evaluated.")
     best_of_n: list[int] = Field(
         default_factory=lambda: [1, 2, 4, 8, 16, 32], min_length=1,
@@ -201,10 +207,134 @@ class ScalingParams(NotebookParams, RewardSettings, PolicySettings):
         return self
 
 
+class DistillParams(NotebookParams, RewardSettings, PolicySettings):
+    """05_distillation: the teacher distilled into the smallest ladder size, four ways.
+
+    The policy settings are the teacher's (notebook 03's, so its checkpoint is reused);
+    the student trains with its own ladder learning rates (``newsstudy.policy.ladder``).
+    """
+
+    student: str = Field(default="xs", description="Ladder size of the student.")
+    n_seeds: int = Field(default=3, ge=1, le=10, description="Training seeds per student.")
+    n_eval_users: int = Field(default=500, ge=5, le=1_000_000, description="Test users evaluated.")
+    teacher_samples: int = Field(default=2, ge=1, le=64,
+                                 description="Lists the teacher samples per training user (supervised).")
+    supervised_epochs: int = Field(default=2, ge=1, le=100,
+                                   description="Epochs of SFT on the teacher's lists.")
+    supervised_learning_rate: float = Field(default=2e-3, gt=0, le=1,
+                                            description="Learning rate of supervised distillation.")
+    distill_steps: int = Field(default=200, ge=1, le=100_000,
+                               description="Optimisation steps of on-policy distillation.")
+    distill_learning_rate: float = Field(default=2e-3, gt=0, le=1,
+                                         description="Learning rate of on-policy distillation.")
+    distill_batch_size: int = Field(default=16, ge=1, le=4096,
+                                    description="Prompts (one sample each) per on-policy step.")
+    grpo_after_steps: int = Field(default=20, ge=1, le=100_000,
+                                  description="Dr.GRPO steps after on-policy distillation.")
+    curve_every: int = Field(default=25, ge=1, le=100_000,
+                             description="Steps between points of the training curves.")
+    n_curve_users: int = Field(default=100, ge=0, le=100_000,
+                               description="Validation users behind the Recall@10 curve (0: none).")
+    n_serving_users: int = Field(default=256, ge=1, le=1_000_000,
+                                 description="Users timed in the serving benchmark.")
+    serving_batch_size: int = Field(default=32, ge=1, le=4096,
+                                    description="Batch size of serving generation.")
+
+    @model_validator(mode="after")
+    def _student_size(self) -> DistillParams:
+        from newsstudy.policy.ladder import LADDER
+
+        if self.student not in LADDER:
+            raise ValueError(f"student: {self.student!r} is not a ladder size ({', '.join(LADDER)})")
+        return self
+
+
+class ABParams(NotebookParams):
+    """06_ab_simulation: the simulated online A/B test (documented in ``newsstudy.ab``)."""
+
+    n_users: int = Field(default=100_000, ge=200, le=2_000_000,
+                         description="Users of the A/B world (01_data's world with this many users).")
+    days: int = Field(default=7, ge=3, le=21, description="Days the test runs.")
+    history_days: int = Field(
+        default=14, ge=7, le=40,
+        description="Days of observed behaviour before the test in the A/B world.")
+    treatment_policy: str = Field(
+        default="student", pattern=r"^[a-z][a-z0-9_-]*$",
+        description="Published policy that writes the treatment's query lists "
+                    "(artifacts/<profile>/published/<name>.json).")
+    serving_embedder: Literal["static", "minilm"] = Field(
+        default="static",
+        description="Embedder of the treatment's queries and ANN index (static: fast enough "
+                    "for 100,000 users' lists on a CPU; minilm: slower, more accurate).")
+    index_kind: Literal["exact", "hnsw"] = Field(
+        default="exact", description="faiss index of each day's pool.")
+    k_per_query: int = Field(default=10, ge=1, le=100, description="ANN hits per query.")
+    max_queries: int = Field(default=8, ge=1, le=32, description="Queries used per list.")
+    max_new_tokens: int = Field(default=64, ge=8, le=2048,
+                                description="Most tokens the policy writes per list.")
+    generation_batch_size: int = Field(default=128, ge=1, le=4096,
+                                       description="Prompts per generation batch.")
+    feed_size: int = Field(default=10, ge=1, le=100, description="Articles per feed.")
+    recall_size: int = Field(default=50, ge=1, le=1000,
+                             description="Candidates each recall path keeps.")
+    ranker: Literal["rrf", "round_robin"] = Field(
+        default="rrf", description="How the feed ranks the union of the recall paths.")
+    rrf_c: float = Field(default=60.0, ge=0, le=1000, description="Reciprocal-rank fusion constant.")
+    popularity_halflife_days: float = Field(
+        default=1.0, gt=0, le=30, description="Half-life of a click's weight in the popularity path.")
+    affinity_prior: float = Field(
+        default=2.0, ge=0, le=100, description="Pseudo-clicks smoothing a user's category shares.")
+    position_decay: float = Field(
+        default=0.8, ge=0, le=5, description="Examination probability at rank r: (1 + r)^-decay.")
+    p_interest: float = Field(
+        default=0.5, gt=0, le=1,
+        description="Click probability of an examined article of the user's main interest "
+                    "that names one of their terms.")
+    topic_only_share: float = Field(
+        default=0.4, ge=0, le=1,
+        description="Share of p_interest an article of the topic earns without naming a term.")
+    p_outside: float = Field(
+        default=0.02, ge=0, le=1,
+        description="Click probability of an examined article outside the user's interests.")
+    popularity_exponent: float = Field(
+        default=0.3, ge=0, le=3, description="Exponent of the article's latent appeal factor.")
+    p_max: float = Field(default=0.95, gt=0, le=1, description="Cap of any click probability.")
+    visit_rate: float = Field(
+        default=0.35, gt=0, lt=1, description="Day-0 visit probability of an average warm user.")
+    visit_spread: float = Field(
+        default=1.0, ge=0, le=5, description="Spread of users' taste for the feed (logit sd).")
+    activity_effect: float = Field(
+        default=0.5, ge=-5, le=5, description="Visit logit per sd of the user's log activity.")
+    cold_shift: float = Field(default=-1.0, ge=-5, le=5, description="Visit logit shift of cold users.")
+    click_gain: float = Field(default=0.35, ge=0, le=5, description="Habit gained per click.")
+    click_cap: int = Field(default=3, ge=1, le=100, description="Most clicks a day that add habit.")
+    bounce_penalty: float = Field(
+        default=0.35, ge=0, le=5, description="Habit lost by a visit without a click.")
+    habit_decay: float = Field(
+        default=0.6, ge=0, le=1, description="Share of the habit kept from one day to the next.")
+    alpha: float = Field(default=0.05, gt=0, lt=0.5, description="Significance level of the tests.")
+    n_aa_tests: int = Field(default=200, ge=200, le=100_000,
+                            description="Replicated A/A tests (random re-splits).")
+    n_bootstrap: int = Field(default=1000, ge=100, le=100_000,
+                             description="Poisson-bootstrap resamples checking each lift.")
+    power: float = Field(default=0.8, gt=0, lt=1, description="Power of the MDE curve.")
+    power_replicates: int = Field(
+        default=200, ge=20, le=10_000, description="Subsampled tests per point of the power check.")
+
+    @model_validator(mode="after")
+    def _click_range(self) -> ABParams:
+        if self.p_outside > self.p_interest:
+            raise ValueError(f"p_outside ({self.p_outside}) must not exceed "
+                             f"p_interest ({self.p_interest})")
+        return self
+
+
 SCHEMAS: dict[str, type[NotebookParams]] = {
     "01_data": DataParams,
     "02_rewards": RewardsParams,
     "03_grpo": GRPOParams,
     "03b_baselines": BaselinesParams,
     "04_scaling": ScalingParams,
+    "05_distillation": DistillParams,
+    "06_ab_simulation": ABParams,
 }

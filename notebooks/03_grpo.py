@@ -74,6 +74,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from newsstudy import data, evaluation, reporting, rewards, teacher, teacher_report
+from newsstudy.ab.treatment import publish_policy
 from newsstudy.policy import grpo, ladder
 
 reporting.set_style()
@@ -200,6 +201,9 @@ for user in example_users:
 
 # %% [markdown]
 # ## Key numbers
+#
+# The prompt-only policy and the first seed's teacher are published for later notebooks
+# (`artifacts/<profile>/published/`).
 
 # %%
 means = per_user.groupby("method")[["recall@5", "recall@10", "ndcg@5", "ndcg@10", "mrr"]].mean()
@@ -223,4 +227,6 @@ results = {
     },
 }
 reporting.write_results(P.profile, "03_grpo", results)
+for name, checkpoint in (("prompt_only", sft_checkpoint), ("teacher", teacher_checkpoints[P.seed])):
+    publish_policy(P.profile, name, checkpoint, P.max_prompt_chars, "03_grpo")
 results

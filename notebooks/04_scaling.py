@@ -22,15 +22,19 @@
 # better buy?
 #
 # Every size runs the full recipe of notebook 03 (SFT warm start, then Dr.GRPO with the
-# five rewards), same data, same seed, with the size's own documented learning rates
-# (`newsstudy/policy/ladder.py`). The teacher's checkpoints are 03's, reused from the cache.
-# Evaluation is the shared protocol of 03.
+# five rewards), same data, same seed, with the size's own documented learning rates and
+# epochs (`newsstudy/policy/ladder.py`); to keep five sizes affordable on a CPU, on fewer
+# training users and GRPO steps than 03 (`capacity_train_users`, `capacity_grpo_steps`).
+# Best-of-N samples 03's RL teacher itself, reused from the cache. Evaluation is the shared
+# protocol of 03.
 
 # %% tags=["parameters"]
 profile = "default"
 seed = 0
 model = "s"
 sizes = ["xs", "s", "m", "l", "xl"]
+capacity_train_users = 1000
+capacity_grpo_steps = 30
 tokenizer_kind = "word"
 vocab_size = 4096
 demo_query_words = 6
@@ -86,9 +90,12 @@ serving = evaluation.serving_retriever(W, P.serving_embedder, P.index_kind)
 eval_users = np.random.default_rng(P.seed).permutation(W.split_users("test"))[: P.n_eval_users]
 eval_users = [int(u) for u in eval_users]
 timings = {}
-pipelines = {size: teacher.PolicyPipeline(W, teacher.settings_for_size(P, size), scorer)
-             for size in dict.fromkeys([*P.sizes, P.model])}
-pd.DataFrame(ladder.ladder_table(P.vocab_size)).set_index("name").loc[list(pipelines)]
+capacity_settings = P.model_copy(update={"n_train_users": P.capacity_train_users,
+                                         "grpo_steps": P.capacity_grpo_steps})
+pipelines = {size: teacher.PolicyPipeline(W, teacher.settings_for_size(capacity_settings, size),
+                                          scorer) for size in P.sizes}
+teacher_pipeline = teacher.PolicyPipeline(W, P, scorer)
+pd.DataFrame(ladder.ladder_table(P.vocab_size)).set_index("name").loc[P.sizes]
 
 # %% [markdown]
 # ## Model capacity: the full recipe at every size
@@ -148,7 +155,8 @@ fit
 # %% [markdown]
 # ## Inference-time sampling: best-of-N from the RL teacher
 #
-# For every test user we sample the largest N lists once, at the sampling temperature, and
+# 03's RL teacher (first seed). For every test user we sample the largest N lists once, at
+# the sampling temperature, and
 # estimate best-of-N for each smaller N by averaging over random N-subsets. Three ways to
 # use N lists: keep the one the composite reward scores highest (no ground truth needed,
 # the paper's method); keep the one with the best Recall@10 (an oracle, an upper bound);
@@ -156,27 +164,32 @@ fit
 
 # %%
 started = time.perf_counter()
-n_max = max(P.best_of_n)
 samples, counts = {}, {}
+
+
+def draw(name, pipeline, checkpoint, n):
+    texts = pipeline.complete(checkpoint, eval_users, n_samples=n, greedy=False,
+                              temperature=P.sample_temperature, seed=P.seed, return_counts=True)
+    samples[name] = {u: t for u, (t, _) in texts.items()}
+    counts[name] = {u: c for u, (_, c) in texts.items()}
+
+
+draw("teacher", teacher_pipeline, teacher_pipeline.teacher(P.seed, weights), max(P.best_of_n))
 for size in facts.index:
-    n = n_max if size == P.model else max(P.sizes_best_of_n)
-    texts = pipelines[size].complete(checkpoints[size], eval_users, n_samples=n, greedy=False,
-                                     temperature=P.sample_temperature, seed=P.seed,
-                                     return_counts=True)
-    samples[size] = {u: t for u, (t, _) in texts.items()}
-    counts[size] = {u: c for u, (_, c) in texts.items()}
+    draw(size, pipelines[size], checkpoints[size], max(P.sizes_best_of_n))
 timings["sampling_seconds"] = time.perf_counter() - started
 
 started = time.perf_counter()
-scored = {size: scaling.score_samples(W, serving, scorer, samples[size], fusion=P.fusion)
-          for size in facts.index}
-teacher_scored = scored[P.model]
+scored = {name: scaling.score_samples(W, serving, scorer, texts, fusion=P.fusion)
+          for name, texts in samples.items()}
+teacher_scored = scored["teacher"]
 selected = scaling.best_of_n(teacher_scored, P.best_of_n, "total", ("recall@10", "ndcg@10"),
                              P.n_draws, P.seed)
 oracle = scaling.best_of_n(teacher_scored, P.best_of_n, "recall@10", ("recall@10", "ndcg@10"),
                            P.n_draws, P.seed)
-union = scaling.union_scores(W, serving, samples[P.model], P.best_of_n, fusion=P.fusion)
-tokens = {n: float(np.mean([sum(c[:n]) for c in counts[P.model].values()])) for n in P.best_of_n}
+union = scaling.union_scores(W, serving, samples["teacher"], P.best_of_n, fusion=P.fusion)
+tokens = {n: float(np.mean([sum(c[:n]) for c in counts["teacher"].values()]))
+          for n in P.best_of_n}
 best_table = scaling_report.best_of_n_table(selected, oracle, union, tokens)
 timings["best_of_n_seconds"] = time.perf_counter() - started
 reporting.save_table(best_table, P.profile, "04_best_of_n")
@@ -200,7 +213,8 @@ share.round(3)
 # %% [markdown]
 # ## Beyond the paper: quality per unit of inference compute
 #
-# Every size, sampled N times and picked by the composite reward. Inference compute per
+# Every size of the capacity study, sampled N times and picked by the composite reward.
+# Inference compute per
 # user is 2 x parameters x (prompt tokens + generated tokens) per list, times N (the
 # reward's own cost is left out: it is the same small embedder for every size).
 
@@ -212,8 +226,7 @@ for size in facts.index:
     prompts_ = pipelines[size].prompts(eval_users)
     prompt_tokens[size] = float(np.mean([len(ids) for ids in tok(
         list(prompts_.values()), add_special_tokens=False)["input_ids"]]))
-    ns = [n for n in (P.best_of_n if size == P.model else P.sizes_best_of_n)
-          if n <= max(P.sizes_best_of_n)]
+    ns = P.sizes_best_of_n
     picked = scaling.best_of_n(scored[size], ns, "total", ("recall@10", "ndcg@10"),
                                P.n_draws, P.seed).groupby("n")[["recall@10", "ndcg@10"]].mean()
     per_list = float(np.mean([np.mean(c) for c in counts[size].values()]))
@@ -250,6 +263,8 @@ print("\n".join(answer))
 results = {
     "profile": P.profile,
     "teacher_model": P.model,
+    "capacity_train_users": P.capacity_train_users,
+    "capacity_grpo_steps": P.capacity_grpo_steps,
     "sizes": list(facts.index),
     "n_eval_users": len(eval_users),
     "capacity": capacity.set_index("size")[

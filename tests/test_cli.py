@@ -1,4 +1,5 @@
-"""The ``newsstudy`` command: bad input exits 2 before anything runs; ``list`` works."""
+"""The ``newsstudy`` command: bad input exits 2 before anything runs; ``list``, ``report``,
+skipping in ``run`` and the exit status of an interrupted ``reproduce``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from newsstudy import runner
 from newsstudy.cli import main
 
 
@@ -33,6 +35,7 @@ def exit_status(argv: list[str]) -> int:
         (["run", "toy", "--profile", "smoke", "-p", "n"], "expected KEY=VALUE"),
         (["run", "toy", "--profile", "default"], "params/default/toy.yaml"),
         (["reproduce", "--profile", "foo"], "unknown profile 'foo'"),
+        (["report", "--profile", "foo"], "unknown profile 'foo'"),
     ],
 )
 def test_bad_input_exits_2_and_runs_nothing(toy_project, capsys, argv, expected):
@@ -64,3 +67,41 @@ def test_console_script_is_installed():
         [str(script), "run", "xx", "--profile", "smoke"], capture_output=True, text=True
     )
     assert done.returncode == 2 and "unknown notebook 'xx'" in done.stderr
+
+
+def fake_execute(source, target, parameters):
+    """Stand-in for papermill: write an empty executed notebook."""
+    target.write_text("{}", encoding="utf-8")
+
+
+def test_run_skips_an_up_to_date_notebook(toy_project, capsys, monkeypatch):
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    assert exit_status(["run", "toy", "--profile", "smoke"]) == 0
+    assert capsys.readouterr().out.startswith("wrote ")
+    assert exit_status(["run", "toy", "--profile", "smoke"]) == 0
+    assert "up to date, skipped (--force re-runs it)" in capsys.readouterr().out
+    assert exit_status(["run", "toy", "--profile", "smoke", "--force"]) == 0
+    assert capsys.readouterr().out.startswith("wrote ")
+
+
+def test_report_writes_markdown_and_html(toy_project, capsys):
+    assert exit_status(["report", "--profile", "smoke"]) == 0
+    out = capsys.readouterr().out
+    folder = toy_project.reports / "smoke"
+    assert f"wrote {folder / 'REPORT.md'} and {folder / 'index.html'}" in out
+    assert "claims: 7 not run" in out
+
+
+def test_interrupted_reproduce_exits_130(toy_project, capsys, monkeypatch):
+    def interrupted(source, target, parameters):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "execute", interrupted)
+    assert exit_status(["reproduce", "--profile", "smoke"]) == 130
+    assert "next call resumes" in capsys.readouterr().err
+
+
+def test_plan_prints_the_paper_profile_without_loading_weights(capsys):
+    main(["plan", "--profile", "paper"])
+    out = capsys.readouterr().out
+    assert "Qwen/Qwen2.5-32B-Instruct" in out

@@ -140,3 +140,29 @@ def test_04_scaling_results(smoke_reports):
     for name in ("04_capacity", "04_best_of_n", "04_compute_frontier"):
         assert (smoke_reports / "figures" / f"{name}.png").stat().st_size > 5_000
         assert (smoke_reports / "tables" / f"{name}.csv").exists()
+
+
+def test_05_distillation_results(smoke_reports):
+    results = read_json(smoke_reports / "results" / "05_distillation.json")
+    table = results["distillation"]
+    assert set(table) == {"teacher", "student warm start", "none", "supervised", "on-policy",
+                          "on-policy + GRPO"}
+    for row in table.values():
+        assert 0.0 <= row["R@10 low"] <= row["R@10"] <= row["R@10 high"] <= 1.0
+    for method in ("supervised", "on-policy", "student warm start"):
+        assert table[method]["reverse KL to teacher"] >= 0.0
+    assert table["on-policy"]["gap closed paper"] == pytest.approx(0.074 / 0.084)
+    for role in ("teacher", "student"):
+        speed = results["serving"][role]
+        assert speed["users_per_second"] > 0
+        assert 0 < speed["p50_latency_s"] <= speed["p95_latency_s"]
+    published = read_json(paths.profile_artifacts("smoke") / "published" / "student.json")
+    assert published["source_notebook"] == "05_distillation"
+    for name in ("05_distillation", "05_curves"):
+        assert (smoke_reports / "figures" / f"{name}.png").stat().st_size > 5_000
+
+
+def test_06_ab_simulation_results(smoke_reports):
+    from test_ab import check_ab_results
+
+    check_ab_results(smoke_reports)

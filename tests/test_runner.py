@@ -1,4 +1,7 @@
-"""Execute a two-cell notebook end to end with papermill (starts a kernel: a few seconds)."""
+"""Execute a two-cell notebook end to end with papermill (starts a kernel: a few seconds).
+
+Skip and resume are tested with a fake executor in ``test_reproduce.py``.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,9 @@ def test_run_writes_report_and_failure_keeps_it(toy_project):
     assert report.read_bytes() == good
     failed = report.with_name("toy.failed.ipynb")
     assert "boom" in failed.read_text(encoding="utf-8")
-    assert sorted(p.name for p in report.parent.iterdir()) == ["toy.failed.ipynb", "toy.ipynb"]
+    assert sorted(p.name for p in report.parent.iterdir()) == [
+        "runs.json", "toy.failed.ipynb", "toy.ipynb"]
+    assert "fingerprint" not in runner.load_runs("smoke")["toy"]
 
 
 def test_missing_notebook_file_is_a_params_error(toy_project):
@@ -55,6 +60,13 @@ def test_reproduce_runs_every_notebook_in_order(toy_project, monkeypatch):
     toy_project.write_notebook("a_first", "profile = 'smoke'\nseed = 0\nn = 1\nfail = False")
     toy_project.write_params("smoke", "a_first", {"profile": "smoke", "seed": 0, "n": 1})
     lines = []
-    reports = runner.reproduce("smoke", log=lines.append)
+    reports = runner.reproduce("smoke", log=lines.append, report=False)
     assert [path.name for path in reports] == ["a_first.ipynb", "toy.ipynb"]
-    assert lines[0] == "[1/2] a_first (smoke)" and lines[3].startswith("[2/2] toy done in ")
+    assert lines[0].startswith("[1/2] a_first (smoke): running (never run)")
+    assert lines[3].startswith("[2/2] toy (smoke): done in ")
+    assert "result 6" in outputs_text(reports[1])
+    assert set(runner.load_runs("smoke")) == {"a_first", "toy"}
+
+    lines.clear()
+    assert runner.reproduce("smoke", log=lines.append, report=False) == reports
+    assert all("up to date, skipped" in line for line in lines)

@@ -94,8 +94,13 @@ def reward_functions(scorer: RewardScorer) -> list[Callable]:
 
 def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str],
                settings: GRPOSettings, weights: RewardWeights, output_dir: str,
-               progress: bool = True) -> tuple[object, list[dict]]:
-    """Train ``model`` with Dr.GRPO on the given users' prompts; return it and the logs."""
+               progress: bool = True, peft_config=None) -> tuple[object, list[dict]]:
+    """Train ``model`` with Dr.GRPO on the given users' prompts; return it and the logs.
+
+    ``peft_config`` (e.g. ``peft.LoraConfig``) trains adapters instead of every weight
+    (TRL's ``GRPOTrainer(peft_config=...)``); the adapters are merged into the returned
+    model, so callers save and load a plain model either way. ``None``: full fine-tuning.
+    """
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -117,9 +122,13 @@ def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str
         dataloader_num_workers=0, disable_tqdm=not progress, shuffle_dataset=True,
     )
     trainer = GRPOTrainer(model=model, reward_funcs=reward_functions(scorer), args=config,
-                          train_dataset=dataset, processing_class=tokenizer)
+                          train_dataset=dataset, processing_class=tokenizer,
+                          peft_config=peft_config)
     trainer.train()
-    return trainer.model, list(trainer.state.log_history)
+    trained = trainer.model
+    if peft_config is not None:
+        trained = trained.merge_and_unload()
+    return trained, list(trainer.state.log_history)
 
 
 def training_curves(log_history: Sequence[Mapping]) -> pd.DataFrame:

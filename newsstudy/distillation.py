@@ -1,0 +1,179 @@
+"""The students of notebook 05: four ways to get a small query writer from the RL teacher.
+
+Every student is the ``student`` ladder size and starts from the same place, its own SFT
+warm start on surface demonstrations (the recipe of notebook 03 at that size), so the
+methods differ only in what comes after:
+
+- ``none``: Dr.GRPO on the five rewards, the teacher's recipe (no teacher involved);
+- ``supervised``: SFT on lists the teacher sampled for the training users;
+- ``on-policy``: the student samples, and learns per-token reverse KL to the teacher on
+  its own samples (:func:`newsstudy.policy.distill.on_policy_distill`, beta = 1);
+- ``on-policy + GRPO`` (beyond the paper): on-policy, then a short Dr.GRPO phase.
+
+The teacher is notebook 03's RL teacher (first seed), loaded from the checkpoint cache.
+Teacher and student share the teacher's tokenizer. Every student is cached in the
+profile's checkpoint store under the hash of its configuration (including the teacher
+checkpoint it learned from), so re-runs load instead of training.
+
+The first seed of ``supervised`` and ``on-policy`` also records curves: Recall@10 of
+greedy lists for a fixed set of validation users and the reverse KL to the teacher on the
+student's own samples, every ``curve_every`` steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from newsstudy import evaluation
+from newsstudy.policy import checkpoints, distill, generate, grpo
+from newsstudy.rewards import RewardScorer
+from newsstudy.teacher import PolicyPipeline, settings_for_size
+
+METHODS = ("none", "supervised", "on-policy", "on-policy + GRPO")
+
+
+@dataclass
+class DistillPipeline:
+    """Teacher, student warm start and the distilled students for one world and params.
+
+    ``settings``: validated ``DistillParams`` (the teacher's ``PolicySettings`` plus the
+    distillation fields).
+    """
+
+    world: object
+    settings: object
+    scorer: RewardScorer
+    serving: object
+    log: object = print
+    teacher_pipe: PolicyPipeline = field(init=False)
+    student_pipe: PolicyPipeline = field(init=False)
+
+    def __post_init__(self):
+        s = self.settings
+        self.teacher_pipe = PolicyPipeline(self.world, s, self.scorer, log=self.log)
+        self.student_pipe = PolicyPipeline(self.world, settings_for_size(s, s.student),
+                                           self.scorer, log=self.log)
+        self.student_pipe._tokenizer = self.teacher_pipe.tokenizer()
+
+    @property
+    def store(self) -> checkpoints.PolicyStore:
+        """The profile's checkpoint store."""
+        return self.teacher_pipe.store
+
+    # ------------------------------------------------------------------ fixed points
+    def teacher(self) -> Path:
+        """Notebook 03's RL teacher (first seed, all five rewards)."""
+        return self.teacher_pipe.teacher(self.settings.seed, self.scorer.weights)
+
+    def warm_start(self) -> Path:
+        """The student's SFT warm start (its prompt-only policy)."""
+        return self.student_pipe.prompt_only()
+
+    def curve_users(self) -> list[int]:
+        """Validation users whose greedy lists trace the training curves."""
+        users = self.world.split_users("val")
+        rng = np.random.default_rng(self.settings.seed)
+        return [int(u) for u in rng.permutation(users)[: self.settings.n_curve_users]]
+
+    def _config(self, method: str, seed: int) -> dict:
+        s = self.settings
+        return {"student_sft": self.warm_start().name, "teacher": self.teacher().name,
+                "method": method, "seed": seed, "steps": s.distill_steps,
+                "lr": s.distill_learning_rate, "batch": s.distill_batch_size,
+                "teacher_samples": s.teacher_samples, "sup_epochs": s.supervised_epochs,
+                "sup_lr": s.supervised_learning_rate, "grpo_after": s.grpo_after_steps,
+                "curve_every": s.curve_every, "curve_users": s.n_curve_users if seed == s.seed
+                else 0, "max_completion_length": s.max_completion_length}
+
+    # ------------------------------------------------------------------ students
+    def student(self, method: str, seed: int) -> Path:
+        """The checkpoint of one method and seed (trained on first use, then cached)."""
+        if method == "none":
+            return self.student_pipe.teacher(seed, self.scorer.weights)
+        trainers = {"supervised": self._supervised, "on-policy": self._on_policy,
+                    "on-policy + GRPO": self._on_policy_grpo}
+        if method not in trainers:
+            raise ValueError(f"unknown distillation method {method!r}; methods are {METHODS}")
+        kind = {"supervised": "distill-sup", "on-policy": "distill-opd",
+                "on-policy + GRPO": "distill-opd-grpo"}[method]
+        return self.store.cached(kind, self._config(method, seed),
+                                 lambda: trainers[method](seed))
+
+    def _eval_fn(self, seed: int, teacher_model):
+        """Curve function for the first seed: R@10 on curve users and reverse KL."""
+        if seed != self.settings.seed or self.settings.n_curve_users == 0:
+            return None
+        users = self.curve_users()
+        user_prompts = self.student_pipe.prompts(users)
+        order = list(user_prompts)
+        texts = [user_prompts[u] for u in order]
+        tok = self.student_pipe.tokenizer()
+        max_len = self.settings.max_completion_length
+
+        def evaluate(model):
+            outputs = generate.sample_completions(model, tok, texts, greedy=True,
+                                                  max_new_tokens=max_len, progress=False)
+            frame = evaluation.evaluate_completions(
+                self.world, self.serving, {u: o[0] for u, o in zip(order, outputs, strict=True)},
+                fusion=self.settings.fusion)
+            kl = distill.sampled_reverse_kl(model, teacher_model, tok, texts,
+                                            max_new_tokens=max_len, seed=seed)
+            return {"recall@10": float(frame["recall@10"].mean()), "sampled_reverse_kl": kl}
+
+        return evaluate
+
+    def _load_pair(self):
+        student, tok, _ = checkpoints.PolicyStore.load(self.warm_start())
+        teacher_model, _, _ = checkpoints.PolicyStore.load(self.teacher())
+        teacher_model.eval()
+        return student, teacher_model, tok
+
+    def _train_prompts(self) -> list[str]:
+        prompts = self.student_pipe.prompts(self.student_pipe.train_users())
+        return list(prompts.values())
+
+    def _supervised(self, seed: int):
+        s = self.settings
+        student, teacher_model, tok = self._load_pair()
+        prompts = self._train_prompts()
+        self.log(f"supervised distillation, seed {seed}: {s.teacher_samples} teacher lists "
+                 f"per user for {len(prompts)} users")
+        with generate.torch_threads(1):
+            samples = generate.sample_completions(
+                teacher_model, tok, prompts, n_samples=s.teacher_samples, temperature=1.0,
+                max_new_tokens=s.max_completion_length, seed=seed, batch_size=128)
+            model, history = distill.supervised_distill(
+                student, tok, prompts, samples, lr=s.supervised_learning_rate,
+                epochs=s.supervised_epochs, batch_size=s.sft_batch_size, seed=seed,
+                eval_fn=self._eval_fn(seed, teacher_model), eval_every=s.curve_every,
+                progress=True)
+        return model, tok, {"log_history": history}
+
+    def _on_policy(self, seed: int):
+        s = self.settings
+        student, teacher_model, tok = self._load_pair()
+        self.log(f"on-policy distillation, seed {seed}: {s.distill_steps} steps")
+        with generate.torch_threads(1):
+            model, history = distill.on_policy_distill(
+                student, teacher_model, tok, self._train_prompts(), steps=s.distill_steps,
+                lr=s.distill_learning_rate, batch_size=s.distill_batch_size,
+                max_completion_length=s.max_completion_length, seed=seed,
+                eval_fn=self._eval_fn(seed, teacher_model), eval_every=s.curve_every)
+        return model, tok, {"log_history": history}
+
+    def _on_policy_grpo(self, seed: int):
+        s = self.settings
+        model, tok, _ = checkpoints.PolicyStore.load(self.student("on-policy", seed))
+        settings = dataclasses.replace(self.student_pipe.grpo_settings(seed),
+                                       steps=s.grpo_after_steps)
+        self.log(f"Dr.GRPO after on-policy distillation, seed {seed}: {s.grpo_after_steps} steps")
+        with generate.torch_threads(1), tempfile.TemporaryDirectory() as tmp:
+            model, history = grpo.train_grpo(
+                model, tok, self.scorer, self.student_pipe.prompts(self.student_pipe.train_users()),
+                settings, self.scorer.weights, output_dir=tmp)
+        return model, tok, {"log_history": history}

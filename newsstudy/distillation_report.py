@@ -1,0 +1,119 @@
+"""Tables and figures of notebook 05_distillation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from newsstudy.evaluation import summarise
+from newsstudy.io import read_json
+from newsstudy.policy.checkpoints import COMPLETE
+from newsstudy.reporting import PAPER_COLOR
+
+# PAPER.md: distillation ablation (R@10 / N@10) and the offline table's student row.
+PAPER_DISTILLATION = {"teacher": (.271, .241), "supervised": (.245, .207),
+                      "on-policy": (.261, .235), "none": (.187, .179)}
+PAPER_STUDENT_ROW = {"recall@5": .233, "recall@10": .261, "ndcg@5": .196, "ndcg@10": .235,
+                     "mrr": .180}
+PAPER_SERVING = {"teacher": 2.0, "student": 67.0}
+ORDER = ("teacher", "student warm start", "none", "supervised", "on-policy", "on-policy + GRPO")
+
+
+def log_of(checkpoint: Path) -> list[dict]:
+    """The training log stored with a checkpoint."""
+    return read_json(Path(checkpoint) / COMPLETE).get("log_history", [])
+
+
+def distillation_table(per_user: pd.DataFrame, kl: Mapping[str, float]) -> pd.DataFrame:
+    """Per method: R@10 / N@10 (95% CI over users, seeds averaged per user), the paper's
+    values, the share of the teacher-student gap closed, and the reverse KL to the teacher."""
+    summary = summarise(per_user, by="method", columns=("recall@10", "ndcg@10")).set_index("method")
+    teacher, none = summary.loc["teacher", "recall@10"], summary.loc["none", "recall@10"]
+    gap = teacher - none
+    paper_gap = PAPER_DISTILLATION["teacher"][0] - PAPER_DISTILLATION["none"][0]
+    rows = []
+    for method in [m for m in ORDER if m in summary.index]:
+        row = summary.loc[method]
+        paper = PAPER_DISTILLATION.get(method, (np.nan, np.nan))
+        rows.append({
+            "method": method, "n": int(row["n"]),
+            "R@10": row["recall@10"], "R@10 low": row["recall@10 low"],
+            "R@10 high": row["recall@10 high"], "N@10": row["ndcg@10"],
+            "N@10 low": row["ndcg@10 low"], "N@10 high": row["ndcg@10 high"],
+            "R@10 paper": paper[0], "N@10 paper": paper[1],
+            "gap closed": (row["recall@10"] - none) / gap if gap > 0 else np.nan,
+            "gap closed paper": (paper[0] - PAPER_DISTILLATION["none"][0]) / paper_gap,
+            "reverse KL to teacher": kl.get(method, np.nan),
+        })
+    return pd.DataFrame(rows)
+
+
+def plot_distillation(table: pd.DataFrame):
+    """R@10 per method with 95% intervals, the paper's bars beside (its own axis scale)."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = np.arange(len(table))
+    err = [table["R@10"] - table["R@10 low"], table["R@10 high"] - table["R@10"]]
+    ax.bar(x - 0.2, table["R@10"], 0.4, yerr=err, capsize=3, label="ours")
+    twin = ax.twinx()
+    twin.bar(x + 0.2, table["R@10 paper"], 0.4, color=PAPER_COLOR, label="paper")
+    ax.set_xticks(x, table["method"], rotation=20, ha="right")
+    ax.set_ylabel("ours: R@10")
+    twin.set_ylabel("paper: R@10", color=PAPER_COLOR)
+    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], loc="upper right", fontsize=8)
+    ax.set_title("Distillation ablation (teacher, warm start, four students)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(curves: Mapping[str, pd.DataFrame]):
+    """Recall@10 and reverse KL to the teacher against steps, one line per method."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, frame in curves.items():
+        for ax, column in zip(axes, ("recall@10", "sampled_reverse_kl"), strict=True):
+            if column in frame:
+                points = frame.dropna(subset=[column])
+                ax.plot(points["step"], points[column], "o-", label=name)
+    axes[0].set(xlabel="optimisation step", ylabel="Recall@10 (validation users)",
+                title="Quality while distilling")
+    axes[1].set(xlabel="optimisation step", ylabel="KL(student || teacher) per token",
+                title="Reverse KL on the student's own samples")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def serving_table(speed: Mapping[str, Mapping[str, float]], params: Mapping[str, int]
+                  ) -> pd.DataFrame:
+    """Users/s and latency of teacher and student, the speed-up, and the paper's."""
+    rows = []
+    for role in ("teacher", "student"):
+        s = speed[role]
+        rows.append({"model": role, "params": params[role],
+                     "users/s": s["users_per_second"], "p50 latency (s)": s["p50_latency_s"],
+                     "p95 latency (s)": s["p95_latency_s"],
+                     "tokens/user": s["mean_new_tokens"], "paper users/s": PAPER_SERVING[role]})
+    frame = pd.DataFrame(rows)
+    frame["speed-up"] = frame["users/s"] / frame.loc[0, "users/s"]
+    frame["paper speed-up"] = frame["paper users/s"] / PAPER_SERVING["teacher"]
+    frame["params ratio"] = frame.loc[0, "params"] / frame["params"]
+    return frame
+
+
+def offline_rows(per_user: pd.DataFrame) -> pd.DataFrame:
+    """The distilled student's row of the offline table (on-policy), beside the paper's."""
+    from newsstudy.metrics import DEFAULT_METRICS
+
+    summary = summarise(per_user[per_user["method"] == "on-policy"], by="method")
+    row = {"method": "Distilled student (on-policy)", "n": int(summary["n"].iloc[0])}
+    for metric in DEFAULT_METRICS:
+        row[metric] = summary[metric].iloc[0]
+        row[f"{metric} 95% CI"] = (f"[{summary[f'{metric} low'].iloc[0]:.3f}, "
+                                   f"{summary[f'{metric} high'].iloc[0]:.3f}]")
+        row[f"{metric} paper"] = PAPER_STUDENT_ROW[metric]
+    return pd.DataFrame([row])

@@ -1,0 +1,551 @@
+"""The paper's claims, checked against the results files the notebooks wrote.
+
+Every number in the claims table is read from ``reports/<profile>/results/<notebook>.json``
+by the checks below; nothing is typed by hand except the paper's numbers
+(``newsstudy.report.paper``). A claim is split into *parts* (e.g. "RL teacher > GRU"),
+each of which
+
+- **holds clearly** when ours is on the paper's side with nothing overlapping: the 95%
+  intervals of the two sides do not overlap (a conservative test), or p < 0.05 where the
+  notebook reports a p-value, or a threshold is met;
+- **holds in direction** when the means are ordered as in the paper but not clearly;
+- **does not hold** otherwise.
+
+Verdict of a claim: *reproduced* when every part holds clearly; *partly* when every part
+holds at least in direction, or at least half of them do; *not reproduced* otherwise;
+*not run* when a results file (or a key in it) is missing. The "where we differ" column
+lists the parts that fall short, in words, from the same numbers.
+
+Results keys read
+-----------------
+
+A metric is read from a row (a mapping) in either of two forms: ``row[metric]`` a number
+with ``row[f"{metric} low"]`` / ``row[f"{metric} high"]`` as its 95% interval (what
+``evaluation.summarise`` tables give, turned into dicts), or ``row[metric]`` a mapping
+``{"mean", "ci_low", "ci_high"}`` (``03b_baselines.json``). Intervals are optional; a
+part without them can only hold in direction.
+
+- ``03_grpo.json``: ``offline[method]["recall@10"]`` and ``offline_ci[method]
+  ["R@10 95% CI"]`` (text ``"[lo, hi]"``) for ``"RL teacher"`` and ``"prompt-only"``;
+  ``ablation["all five" | "without <reward>"]`` with ``"R@10"`` and its low/high;
+  ``parameters`` (the teacher's parameter count, for the note).
+- ``03b_baselines.json``: ``methods[<baseline>]["recall@10"]``.
+- ``04_scaling.json``: ``capacity[<size>]`` with ``"params"`` and ``"recall@10"`` (and
+  its low/high); ``best_of_n[<N>]`` (N as text) with ``"R@10 reward-picked"`` (the list
+  chosen by the composite reward; its low/high if written) and ``"R@10 oracle"``.
+- ``05_distillation.json``: ``distillation["on-policy" | "supervised" | "none" |
+  "teacher"]`` with ``"R@10"`` (or ``"recall@10"``) and its low/high ("none" is the
+  student trained with GRPO directly, "supervised" SFT on teacher samples, "on-policy"
+  reverse-KL distillation on the student's own samples; "teacher" optional);
+  ``serving["teacher" | "student"]["users_per_second"]`` (a number is accepted too),
+  measured the same way for both.
+- ``06_ab_simulation.json``: ``metrics["dau" | "ctr" | "cold_dau"]`` with ``"lift"``
+  (relative: 0.0095 is +0.95%), ``"ci_low"``, ``"ci_high"``, ``"p_value"``;
+  ``aa["fpr"][metric]`` and ``aa["alpha"]``, ``aa["replicates"]`` (optional, for the note).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from newsstudy import paths
+from newsstudy.baselines.paper import DISPLAY_NAMES, PAPER_OFFLINE_TABLE
+from newsstudy.io import read_json
+from newsstudy.report import paper
+
+REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
+VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN)
+
+EXPECTED_KEYS: dict[str, dict[str, str]] = {
+    "03_grpo": {"offline": "{method: {recall@10: float}}",
+                "offline_ci": "{method: {'R@10 95% CI': '[lo, hi]'}}",
+                "ablation": "{'all five' | 'without <reward>': {R@10, R@10 low, R@10 high}}"},
+    "03b_baselines": {"methods": "{baseline: {recall@10: {mean, ci_low, ci_high}}}"},
+    "04_scaling": {"capacity": "{size: {params, recall@10, recall@10 low, recall@10 high}}",
+                   "best_of_n": "{'<N>': {'R@10 reward-picked' (+ low/high), 'R@10 oracle'}}"},
+    "05_distillation": {
+        "distillation": "{teacher|on-policy|supervised|none: {R@10, R@10 low, R@10 high}}",
+        "serving": "{teacher|student: {users_per_second}}",
+    },
+    "06_ab_simulation": {"metrics": "{dau|ctr|cold_dau: {lift, ci_low, ci_high, p_value}}",
+                         "aa": "optional {fpr: {metric: rate}, alpha, replicates}"},
+}
+"""Notebook -> results key -> its format (see the module docstring)."""
+
+ALPHA = 0.05
+
+
+class Missing(Exception):
+    """A results file or key a claim needs is not there (the claim is "not run")."""
+
+
+# --- numbers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean with an optional 95% interval."""
+
+    mean: float
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def has_interval(self) -> bool:
+        return self.low is not None and self.high is not None
+
+    def text(self, digits: int = 3) -> str:
+        """``0.043 [0.032, 0.055]``, or just the mean."""
+        mean = f"{self.mean:.{digits}f}"
+        return f"{mean} [{self.low:.{digits}f}, {self.high:.{digits}f}]" if self.has_interval else mean
+
+    def percent(self) -> str:
+        """A relative change as ``+0.95% [+0.40%, +1.50%]``."""
+        mean = f"{self.mean:+.2%}"
+        return f"{mean} [{self.low:+.2%}, {self.high:+.2%}]" if self.has_interval else mean
+
+
+def number(value: Any, where: str) -> float:
+    """A finite number, or ``Missing`` naming where it was expected."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Missing(f"{where}: expected a number, got {value!r}")
+    return float(value)
+
+
+def as_estimate(value: Any, where: str) -> Estimate:
+    """Read an ESTIMATE: a number, ``{mean, ci_low, ci_high}`` or ``{mean, low, high}``."""
+    if isinstance(value, Mapping):
+        if "mean" not in value:
+            raise Missing(f"{where}: no 'mean'")
+        low = value.get("ci_low", value.get("low"))
+        high = value.get("ci_high", value.get("high"))
+        return Estimate(number(value["mean"], where),
+                        None if low is None else number(low, where),
+                        None if high is None else number(high, where))
+    return Estimate(number(value, where))
+
+
+def parse_interval(text: Any) -> tuple[float | None, float | None]:
+    """``"[0.032, 0.055]"`` -> (0.032, 0.055); (None, None) if it is not such a text."""
+    found = re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", str(text)) if text is not None else []
+    return (float(found[0]), float(found[1])) if len(found) == 2 else (None, None)
+
+
+def from_row(row: Mapping[str, Any], metric: str, where: str) -> Estimate:
+    """An estimate from ``{metric, "<metric> low", "<metric> high"}`` (03_grpo's ablation)."""
+    if metric not in row:
+        raise Missing(f"{where}: no {metric!r}")
+    low, high = row.get(f"{metric} low"), row.get(f"{metric} high")
+    return Estimate(number(row[metric], where),
+                    None if low is None else number(low, where),
+                    None if high is None else number(high, where))
+
+
+def metric_estimate(row: Any, metric: str, where: str, alias: str | None = None) -> Estimate:
+    """A metric of a row in either form of the module docstring (``alias``: another name)."""
+    if not isinstance(row, Mapping):
+        raise Missing(f"{where}: expected a mapping, got {row!r}")
+    if metric not in row and alias is not None and alias in row:
+        metric = alias
+    if isinstance(row.get(metric), Mapping):
+        return as_estimate(row[metric], f"{where}[{metric}]")
+    return from_row(row, metric, where)
+
+
+def spearman(xs: list[float], ys: list[float]) -> float:
+    """Spearman rank correlation (average ranks for ties); nan if either side is constant."""
+    def ranks(values: list[float]) -> list[float]:
+        order = sorted(range(len(values)), key=values.__getitem__)
+        out = [0.0] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                out[order[k]] = (i + j) / 2
+            i = j + 1
+        return out
+
+    rx, ry = ranks(xs), ranks(ys)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    sx = math.sqrt(sum((a - mx) ** 2 for a in rx))
+    sy = math.sqrt(sum((b - my) ** 2 for b in ry))
+    return cov / (sx * sy) if sx and sy else math.nan
+
+
+# --- results files ---------------------------------------------------------------------
+
+
+class Results:
+    """The results files of one profile, read once; ``get`` raises ``Missing`` with a reason."""
+
+    def __init__(self, files: Mapping[str, Any], problems: Mapping[str, str] | None = None):
+        self.files = dict(files)
+        self.problems = dict(problems or {})
+
+    @classmethod
+    def load(cls, profile: str) -> Results:
+        """Every ``reports/<profile>/results/*.json``; unreadable files become problems."""
+        folder = paths.results_path(profile, "x").parent
+        files, problems = {}, {}
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            try:
+                files[path.stem] = read_json(path)
+            except (OSError, ValueError) as err:
+                problems[path.stem] = f"results/{path.name} unreadable ({type(err).__name__})"
+        return cls(files, problems)
+
+    def get(self, notebook: str, *keys: str) -> Any:
+        """``results/<notebook>.json[keys[0]][keys[1]]...``; ``Missing`` if absent."""
+        if notebook in self.problems:
+            raise Missing(self.problems[notebook])
+        if notebook not in self.files:
+            raise Missing(f"results/{notebook}.json not found (notebook {notebook} not run)")
+        value = self.files[notebook]
+        for depth, key in enumerate(keys):
+            if not isinstance(value, Mapping) or key not in value:
+                path = "".join(f"[{k!r}]" for k in keys[: depth + 1])
+                raise Missing(f"results/{notebook}.json has no {path}")
+            value = value[key]
+        return value
+
+
+# --- claims ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """One comparison inside a claim."""
+
+    label: str
+    holds: bool
+    clearly: bool
+    weak: str = "intervals overlap"  # why a part that holds does not hold clearly
+
+
+def greater(label: str, a: Estimate, b: Estimate) -> Part:
+    """``a > b``: clearly when both have intervals and they do not overlap."""
+    holds = a.mean > b.mean
+    clearly = holds and a.has_interval and b.has_interval and a.low > b.high
+    weak = "intervals overlap" if a.has_interval and b.has_interval else "no interval recorded"
+    return Part(label, holds, clearly, weak)
+
+
+def threshold(label: str, ok: bool) -> Part:
+    """A part that either holds (clearly) or does not."""
+    return Part(label, ok, ok)
+
+
+@dataclass
+class Outcome:
+    """What a check found: the numbers in words and the parts of the claim."""
+
+    ours: str
+    parts: list[Part]
+    context: str = ""
+
+
+@dataclass
+class Claim:
+    """One row of the claims table."""
+
+    key: str
+    statement: str
+    notebooks: tuple[str, ...]
+    paper: str
+    ours: str
+    verdict: str
+    note: str
+    parts: list[Part] = field(default_factory=list)
+
+
+def verdict(parts: list[Part]) -> str:
+    """The verdict of a claim from its parts (module docstring)."""
+    if not parts:
+        return NOT_RUN
+    if all(part.clearly for part in parts):
+        return REPRODUCED
+    held = sum(part.holds for part in parts)
+    return PARTLY if 2 * held >= len(parts) else NOT_REPRODUCED
+
+
+def explain(parts: list[Part]) -> str:
+    """The parts that fall short, in one sentence each kind; empty if all hold clearly."""
+    weak = [f"{p.label} ({p.weak})" for p in parts if p.holds and not p.clearly]
+    failed = [p.label for p in parts if not p.holds]
+    sentences = []
+    if failed:
+        sentences.append("Does not hold: " + "; ".join(failed) + ".")
+    if weak:
+        sentences.append("Holds only in direction: " + "; ".join(weak) + ".")
+    return " ".join(sentences)
+
+
+def f3(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def offline_label(key: str) -> str:
+    return DISPLAY_NAMES.get(key, key).split(" (")[0]
+
+
+# --- the checks: Results -> Outcome ---------------------------------------------------
+
+
+def llm_row(results: Results, method: str) -> Estimate:
+    """03_grpo's R@10 of one LLM method, with its interval."""
+    mean = number(results.get("03_grpo", "offline", method, "recall@10"),
+                  f"03_grpo offline[{method}]")
+    try:
+        low, high = parse_interval(results.get("03_grpo", "offline_ci", method, "R@10 95% CI"))
+    except Missing:
+        low = high = None
+    return Estimate(mean, low, high)
+
+
+def check_rl_teacher_best(results: Results) -> Outcome:
+    teacher, prompt = llm_row(results, "RL teacher"), llm_row(results, "prompt-only")
+    methods = results.get("03b_baselines", "methods")
+    baselines = {name: metric_estimate(metrics, "recall@10", f"03b_baselines methods[{name}]")
+                 for name, metrics in methods.items() if isinstance(metrics, Mapping)}
+    if not baselines:
+        raise Missing("results/03b_baselines.json has no baseline under 'methods'")
+    parts = [greater("RL teacher > prompt-only", teacher, prompt)]
+    parts += [greater(f"RL teacher > {offline_label(name)}", teacher, value)
+              for name, value in baselines.items()]
+    best = max(baselines, key=lambda name: baselines[name].mean)
+    ours = (f"RL teacher {teacher.text()}; prompt-only {prompt.text()}; "
+            f"best baseline {offline_label(best)} {baselines[best].text()}")
+    size = results.files.get("03_grpo", {}).get("parameters")
+    context = (f"Our teacher is a {size / 1e6:.2f}M-parameter model trained from scratch on the "
+               f"simulated world; the paper's is Qwen2.5-32B on production logs."
+               if isinstance(size, int | float) and size else "")
+    return Outcome(ours, parts, context)
+
+
+def check_distillation(results: Results) -> Outcome:
+    found = results.get("05_distillation", "distillation")
+    value = {}
+    for method in ("on-policy", "supervised", "none"):
+        if method not in found:
+            raise Missing(f"results/05_distillation.json has no ['distillation'][{method!r}]")
+        value[method] = metric_estimate(found[method], "R@10",
+                                        f"05_distillation distillation[{method}]", "recall@10")
+    parts = [greater("on-policy > supervised", value["on-policy"], value["supervised"]),
+             greater("supervised > none", value["supervised"], value["none"])]
+    ours = "; ".join(f"{m} {v.text()}" for m, v in value.items())
+    if isinstance(found.get("teacher"), Mapping):
+        teacher = metric_estimate(found["teacher"], "R@10", "teacher", "recall@10")
+        ours += f"; teacher {teacher.text()}"
+    return Outcome(ours, parts)
+
+
+def check_reward_ablation(results: Results) -> Outcome:
+    rows = results.get("03_grpo", "ablation")
+    if "all five" not in rows:
+        raise Missing("results/03_grpo.json has no ['ablation']['all five']")
+    full = from_row(rows["all five"], "R@10", "03_grpo ablation[all five]")
+    dropped = {name.removeprefix("without ").strip(): from_row(row, "R@10", f"ablation[{name}]")
+               for name, row in rows.items() if name.startswith("without ")}
+    if not dropped:
+        raise Missing("results/03_grpo.json has no 'without <reward>' ablation")
+    parts = [greater(f"all five > without R_{name}", full, value) for name, value in dropped.items()]
+    ranked = sorted(dropped, key=lambda name: dropped[name].mean)
+    if "cov" in dropped:
+        lowest = ranked[0]
+        holds = lowest == "cov"
+        clearly = holds and (len(ranked) < 2 or greater("", dropped[ranked[1]], dropped["cov"]).clearly)
+        parts.append(Part(f"dropping R_cov hurts most (ours: R_{lowest})", holds, clearly))
+    ours = (f"all five {full.text()}; "
+            + "; ".join(f"without R_{name} {dropped[name].text()}" for name in dropped))
+    return Outcome(ours, parts)
+
+
+def check_capacity(results: Results) -> Outcome:
+    rows = results.get("04_scaling", "capacity")
+    if not isinstance(rows, Mapping) or len(rows) < 2:
+        raise Missing("results/04_scaling.json ['capacity'] needs at least two model sizes")
+    sizes = sorted(((number(row.get("params"), f"04_scaling capacity[{name}].params"), name,
+                     metric_estimate(row, "recall@10", f"04_scaling capacity[{name}]"))
+                    for name, row in rows.items()), key=lambda t: t[0])
+    rho = spearman([s for s, _, _ in sizes], [e.mean for _, _, e in sizes])
+    (small, small_name, first), (large, large_name, last) = sizes[0], sizes[-1]
+    parts = [greater(f"largest ({large_name}) > smallest ({small_name})", last, first),
+             Part(f"R@10 rises with size (Spearman rho = {rho:.2f})", rho > 0, rho >= 0.8,
+                  "rho below 0.8")]
+    ours = (f"{first.text()} ({small_name}, {small / 1e6:.2f}M) to {last.text()} "
+            f"({large_name}, {large / 1e6:.2f}M); {len(sizes)} sizes spanning "
+            f"{large / small:.0f}x; rho = {rho:.2f}")
+    return Outcome(ours, parts)
+
+
+def check_best_of_n(results: Results) -> Outcome:
+    rows = results.get("04_scaling", "best_of_n")
+    if not isinstance(rows, Mapping) or not rows:
+        raise Missing("results/04_scaling.json ['best_of_n'] is empty")
+    by_n = {int(n): metric_estimate(row, "R@10 reward-picked", f"04_scaling best_of_n[{n}]")
+            for n, row in rows.items()}
+    ns = sorted(by_n)
+    if ns[0] != 1 or len(ns) < 3:
+        raise Missing("results/04_scaling.json ['best_of_n'] needs N = 1 and at least two more N")
+    middle = 4 if 4 in by_n and ns[-1] > 4 else ns[len(ns) // 2]
+    first, mid, last = by_n[1], by_n[middle], by_n[ns[-1]]
+    early, late = mid.mean - first.mean, last.mean - mid.mean
+    parts = [greater(f"N = {ns[-1]} > N = 1", last, first),
+             threshold(f"diminishing returns: gain N 1->{middle} ({early:+.3f}) > "
+                       f"gain N {middle}->{ns[-1]} ({late:+.3f})", early > 0 and early > late)]
+    ours = ", ".join(f"N={n} {by_n[n].text()}" for n in ns)
+    oracle = rows[max(rows, key=int)].get("R@10 oracle")
+    if isinstance(oracle, int | float):
+        ours += f"; oracle pick at N={ns[-1]} {oracle:.3f}"
+    return Outcome(ours, parts)
+
+
+def check_ab(results: Results) -> Outcome:
+    metrics = results.get("06_ab_simulation", "metrics")
+    lifts, parts, texts = {}, [], []
+    for key in ("dau", "ctr", "cold_dau"):
+        row = metrics.get(key)
+        if not isinstance(row, Mapping):
+            raise Missing(f"results/06_ab_simulation.json has no ['metrics'][{key!r}]")
+        where = f"06_ab_simulation metrics[{key}]"
+        lift = (as_estimate(row["lift"], where) if isinstance(row.get("lift"), Mapping) else
+                as_estimate({"mean": row.get("lift"), "ci_low": row.get("ci_low"),
+                             "ci_high": row.get("ci_high")}, where))
+        p = number(row.get("p_value"), f"{where}.p_value")
+        lifts[key] = lift
+        label = paper.AB_LABELS[key]
+        parts.append(Part(f"{label} lift > 0, p < {ALPHA}", lift.mean > 0,
+                          lift.mean > 0 and p < ALPHA, f"p = {p:.3f}"))
+        texts.append(f"{label} {lift.percent()} (p = {p:.3f})")
+    parts.append(greater("cold-user DAU lift > DAU lift", lifts["cold_dau"], lifts["dau"]))
+    ours = "; ".join(texts)
+    aa = results.files.get("06_ab_simulation", {}).get("aa")
+    if isinstance(aa, Mapping) and isinstance(aa.get("fpr"), Mapping) and "dau" in aa["fpr"]:
+        ours += (f"; A/A false-positive rate (DAU) {aa['fpr']['dau']:.3f} at alpha = "
+                 f"{aa.get('alpha', ALPHA)} over {aa.get('replicates', '?')} splits")
+    return Outcome(ours, parts)
+
+
+def users_per_second(value: Any, where: str) -> float:
+    """Throughput as a number, an ESTIMATE, or ``serving_speed``'s mapping."""
+    if isinstance(value, Mapping) and "users_per_second" in value:
+        value = value["users_per_second"]
+    return as_estimate(value, where).mean
+
+
+def check_efficiency(results: Results) -> Outcome:
+    found = results.get("05_distillation", "serving")
+    speed = {m: users_per_second(found.get(m), f"05_distillation serving[{m}]")
+             for m in ("teacher", "student")}
+    if speed["teacher"] <= 0:
+        raise Missing("results/05_distillation.json ['serving']['teacher'] is not positive")
+    ratio = speed["student"] / speed["teacher"]
+    parts = [threshold("student faster than teacher", ratio > 1),
+             threshold(f"at least {paper.SPEEDUP_CLAIMED:.0f}x (ours {ratio:.1f}x)",
+                       ratio >= paper.SPEEDUP_CLAIMED)]
+    ours = (f"teacher {speed['teacher']:.1f} users/s, student {speed['student']:.1f} users/s "
+            f"({ratio:.1f}x)")
+    return Outcome(ours, parts)
+
+
+# --- the table -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """A claim of the paper: what it says, its numbers, where ours come from, the check."""
+
+    statement: str
+    notebooks: tuple[str, ...]
+    paper: str
+    check: Callable[[Results], Outcome]
+
+
+def paper_offline(method: str) -> str:
+    return f3(PAPER_OFFLINE_TABLE[method]["recall@10"])
+
+
+PAPER_BEST_BASELINE = max(paper.OFFLINE_BASELINES,
+                          key=lambda m: PAPER_OFFLINE_TABLE[m]["recall@10"])
+
+CLAIMS: dict[str, ClaimSpec] = {
+    "rl_teacher_best": ClaimSpec(
+        "The RL teacher beats the prompt-only LLM and every baseline (R@10).",
+        ("03_grpo", "03b_baselines"),
+        f"RL teacher {paper_offline('rl_teacher_32b')}; prompt-only "
+        f"{paper_offline('prompt_only_32b')}; best baseline "
+        f"{offline_label(PAPER_BEST_BASELINE)} {paper_offline(PAPER_BEST_BASELINE)}",
+        check_rl_teacher_best,
+    ),
+    "distillation_order": ClaimSpec(
+        "On-policy distillation beats supervised distillation, which beats none (student R@10).",
+        ("05_distillation",),
+        "; ".join(f"{m} {f3(r)}" for m, (r, _) in paper.DISTILLATION.items()),
+        check_distillation,
+    ),
+    "reward_ablation": ClaimSpec(
+        "Dropping any one reward lowers R@10; dropping R_cov lowers it most.",
+        ("03_grpo",),
+        "; ".join(f"{m.replace('without ', 'without R_')} {f3(r)}"
+                  for m, (r, _) in paper.REWARD_ABLATION.items()),
+        check_reward_ablation,
+    ),
+    "capacity_scaling": ClaimSpec(
+        "Retrieval quality grows with model size (R@10).",
+        ("04_scaling",),
+        f"{f3(paper.SCALING['0.5B'][1])} (0.5B) to {f3(paper.SCALING['32B'][1])} (32B), "
+        f"monotone over {len(paper.SCALING)} sizes spanning 64x",
+        check_capacity,
+    ),
+    "best_of_n": ClaimSpec(
+        "Best-of-N by the composite reward raises R@10, with diminishing returns.",
+        ("04_scaling",),
+        ", ".join(f"N={n} {f3(r)}" for n, (r, _) in paper.BEST_OF_N.items()),
+        check_best_of_n,
+    ),
+    "ab_test": ClaimSpec(
+        "In the A/B test DAU, CTR and cold-user DAU rise significantly, cold users most.",
+        ("06_ab_simulation",),
+        "; ".join(f"{paper.AB_LABELS[k]} {lift:+.2%} (p = {p})"
+                  for k, (lift, p) in paper.AB_TEST.items()),
+        check_ab,
+    ),
+    "student_speed": ClaimSpec(
+        f"The student serves at least {paper.SPEEDUP_CLAIMED:.0f}x more users/s than the "
+        "teacher.",
+        ("05_distillation",),
+        f"teacher {paper.THROUGHPUT['teacher']:.0f} users/s, student "
+        f"{paper.THROUGHPUT['student']:.0f} users/s "
+        f"({paper.THROUGHPUT['student'] / paper.THROUGHPUT['teacher']:.1f}x)",
+        check_efficiency,
+    ),
+}
+"""Claim key -> its spec, in the order of the report's table."""
+
+
+def evaluate(key: str, results: Results) -> Claim:
+    """Check one claim against the results; ``not run`` (with the reason) if inputs are missing."""
+    spec = CLAIMS[key]
+    try:
+        outcome = spec.check(results)
+    except Missing as missing:
+        return Claim(key, spec.statement, spec.notebooks, spec.paper, "-", NOT_RUN, str(missing))
+    except (AttributeError, KeyError, TypeError, ValueError) as err:
+        reason = f"results in an unexpected format ({type(err).__name__}: {err})"
+        return Claim(key, spec.statement, spec.notebooks, spec.paper, "-", NOT_RUN, reason)
+    found = verdict(outcome.parts)
+    note = " ".join(text for text in (explain(outcome.parts), outcome.context) if text)
+    return Claim(key, spec.statement, spec.notebooks, spec.paper, outcome.ours, found, note,
+                 outcome.parts)
+
+
+def evaluate_all(results: Results) -> list[Claim]:
+    """Every claim of ``CLAIMS``, in order."""
+    return [evaluate(key, results) for key in CLAIMS]

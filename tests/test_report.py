@@ -1,0 +1,255 @@
+"""The report: claims computed from results files, REPORT.md and a static index.html that
+headless Chromium renders with every image loaded; and the committed default results
+checked against the current default parameters."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from newsstudy import paths, runner
+from newsstudy.io import read_json, write_json
+from newsstudy.report import build_report, claims
+from newsstudy.report.claims import Results
+
+COMMITTED = paths.PROJECT_ROOT / "reports" / "default"
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
+            "headless_shell")
+
+
+def estimate(mean: float, half: float = 0.01) -> dict[str, float]:
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def row(metric: str, mean: float, half: float = 0.01, **extra) -> dict[str, float]:
+    """A summarise()-style row: the metric with its low/high."""
+    return {metric: mean, f"{metric} low": mean - half, f"{metric} high": mean + half, **extra}
+
+
+# Results of notebooks 04-06 in the format the claims read (claims.EXPECTED_KEYS), paper-like.
+LATER_RESULTS = {
+    "04_scaling": {
+        "capacity": {name: {**row("recall@10", r, 0.005), "params": size}
+                     for name, size, r in (("xs", 1e5, .10), ("s", 3e5, .12), ("m", 1e6, .14),
+                                           ("l", 3e6, .17), ("xl", 8e6, .20))},
+        "best_of_n": {str(n): {**row("R@10 reward-picked", r, 0.005), "R@10 oracle": r + 0.1}
+                      for n, r in ((1, .20), (2, .23), (4, .25), (8, .255), (16, .258),
+                                   (32, .26))},
+    },
+    "05_distillation": {
+        "distillation": {"teacher": row("R@10", .27),
+                         "on-policy": {"recall@10": estimate(.265)},
+                         "supervised": row("R@10", .24),
+                         "none": row("R@10", .18)},
+        "serving": {"teacher": {"users_per_second": 2.0, "p50_latency_s": 0.5},
+                    "student": 70.0},
+    },
+    "06_ab_simulation": {
+        "metrics": {"dau": {"lift": .01, "ci_low": .005, "ci_high": .015, "p_value": .01},
+                    "ctr": {"lift": .002, "ci_low": .001, "ci_high": .003, "p_value": .03},
+                    "cold_dau": {"lift": .04, "ci_low": .03, "ci_high": .05, "p_value": .001}},
+        "aa": {"fpr": {"dau": 0.05}, "alpha": 0.05, "replicates": 200},
+    },
+}
+
+
+def verdicts(results: Results) -> dict[str, str]:
+    return {claim.key: claim.verdict for claim in claims.evaluate_all(results)}
+
+
+def committed_results() -> dict:
+    folder = COMMITTED / "results"
+    return {p.stem: read_json(p) for p in sorted(folder.glob("*.json"))}
+
+
+# --- claims ----------------------------------------------------------------------------
+
+
+def test_paper_like_results_reproduce_every_later_claim():
+    found = verdicts(Results(LATER_RESULTS))
+    for key in ("distillation_order", "capacity_scaling", "best_of_n", "ab_test",
+                "student_speed"):
+        assert found[key] == claims.REPRODUCED, key
+    assert found["rl_teacher_best"] == found["reward_ablation"] == claims.NOT_RUN
+
+
+def test_claims_fall_short_in_words():
+    later = json.loads(json.dumps(LATER_RESULTS))
+    later["05_distillation"]["serving"]["student"] = 20.0  # 10x: faster, not 30x
+    ab = later["06_ab_simulation"]["metrics"]
+    ab["ctr"]["p_value"] = 0.2  # positive, not significant
+    ab["cold_dau"].update(lift=-0.01, ci_low=-0.02, ci_high=0.0)
+    capacity = later["04_scaling"]["capacity"]
+    for name in list(capacity)[::-1]:  # the order of sizes must not matter
+        size = capacity.pop(name)["params"]
+        capacity[name] = {**row("recall@10", 0.3 - size / 1e8, 0.05), "params": size}
+    found = {c.key: c for c in claims.evaluate_all(Results(later))}
+    speed = found["student_speed"]
+    assert speed.verdict == claims.PARTLY and "at least 30x (ours 10.0x)" in speed.note
+    assert found["ab_test"].verdict == claims.PARTLY  # 2 of 4 parts hold
+    assert "CTR lift > 0, p < 0.05 (p = 0.200)" in found["ab_test"].note
+    assert "cold-user DAU lift > DAU lift" in found["ab_test"].note
+    assert found["capacity_scaling"].verdict == claims.NOT_REPRODUCED
+    assert "rho = -1.00" in found["capacity_scaling"].ours
+
+
+def test_missing_or_malformed_results_are_not_run_with_the_reason():
+    later = json.loads(json.dumps(LATER_RESULTS))
+    del later["06_ab_simulation"]["metrics"]["ctr"]
+    later["04_scaling"]["best_of_n"] = "oops"
+    found = {c.key: c for c in claims.evaluate_all(Results(later))}
+    assert found["ab_test"].verdict == claims.NOT_RUN
+    assert "has no ['metrics']['ctr']" in found["ab_test"].note
+    assert found["best_of_n"].verdict == claims.NOT_RUN
+    assert found["rl_teacher_best"].note == (
+        "results/03_grpo.json not found (notebook 03_grpo not run)")
+
+
+def test_claims_on_committed_results_are_read_from_the_files():
+    files = committed_results()
+    if "03_grpo" not in files or "03b_baselines" not in files:
+        pytest.skip("reports/default has no 03_grpo / 03b_baselines results")
+    found = {c.key: c for c in claims.evaluate_all(Results(files))}
+    teacher = files["03_grpo"]["offline"]["RL teacher"]["recall@10"]
+    assert found["rl_teacher_best"].ours.startswith(f"RL teacher {teacher:.3f} [")
+    assert found["rl_teacher_best"].verdict in claims.VERDICTS[:3]
+    full = files["03_grpo"]["ablation"]["all five"]["R@10"]
+    assert found["reward_ablation"].ours.startswith(f"all five {full:.3f} [")
+
+
+def test_verdict_rule():
+    clear, weak, wrong = (claims.Part("a", True, True), claims.Part("b", True, False),
+                          claims.Part("c", False, False))
+    assert claims.verdict([clear, clear]) == claims.REPRODUCED
+    assert claims.verdict([clear, weak]) == claims.PARTLY
+    assert claims.verdict([clear, wrong]) == claims.PARTLY
+    assert claims.verdict([clear, wrong, wrong]) == claims.NOT_REPRODUCED
+    assert claims.verdict([]) == claims.NOT_RUN
+
+
+# --- the report files ------------------------------------------------------------------
+
+
+@pytest.fixture
+def built(tmp_path, monkeypatch):
+    """The report of a copy of reports/default, with paper-like results of 04-06 added."""
+    if not (COMMITTED / "results").is_dir():
+        pytest.skip("no committed reports/default")
+    monkeypatch.setenv("NEWSSTUDY_REPORTS", str(tmp_path / "reports"))
+    shutil.copytree(COMMITTED, paths.report_dir("default"),
+                    ignore=shutil.ignore_patterns("REPORT.md", "index.html"))
+    for notebook, results in LATER_RESULTS.items():
+        write_json(paths.results_path("default", notebook), results)
+    return build_report("default")
+
+
+def test_report_holds_claims_every_table_and_every_figure(built):
+    folder = built.html.parent
+    markdown = built.markdown.read_text(encoding="utf-8")
+    page = built.html.read_text(encoding="utf-8")
+    assert markdown.startswith("# Reproduction report: default profile")
+    for claim in built.claims:
+        assert claim.statement in markdown and html.escape(claim.statement) in page
+    for png in (folder / "figures").glob("*.png"):
+        assert f"](figures/{png.name})" in markdown and f'src="figures/{png.name}"' in page
+    for md in (folder / "tables").glob("*.md"):
+        assert f"tables/{md.stem}.csv" in markdown and f"tables/{md.stem}.csv" in page
+    assert "## Provenance" in markdown and "Package versions" in page
+    # Static: no script, no stylesheet or image fetched from anywhere.
+    assert "<script" not in page and "<link" not in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    for src in re.findall(r'src="([^"]+)"', page):
+        assert (folder / html.unescape(src)).is_file(), src
+
+
+def test_report_is_the_same_for_the_same_files(built):
+    again = build_report("default")
+    assert again.html.read_bytes() == built.html.read_bytes()
+
+
+# --- headless Chromium -----------------------------------------------------------------
+
+CHECK_SCRIPT = """<script>
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images);
+  var broken = images.filter(function (i) { return !i.complete || i.naturalWidth === 0; })
+                     .map(function (i) { return i.getAttribute("src"); });
+  var out = document.createElement("pre");
+  out.id = "render-check";
+  out.textContent = JSON.stringify({
+    images: images.length, broken: broken, tables: document.querySelectorAll("table").length,
+    h1: (document.querySelector("h1") || {}).textContent || "",
+    height: document.body.scrollHeight});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def find_browser() -> str:
+    """A headless Chromium; skip (fail in CI, where .ci/run installs it) if there is none."""
+    for name in (os.environ.get("NEWSSTUDY_CHROMIUM"), *BROWSERS):
+        found = shutil.which(name) if name else None
+        if found:
+            return found
+    if os.environ.get("CI"):
+        pytest.fail("no chromium on PATH in CI (.ci/run installs Debian's chromium)")
+    pytest.skip("no chromium on PATH: apt-get install chromium to run the render check")
+
+
+def render(page: Path) -> dict:
+    """Open ``page`` (a copy with a check script, beside it) in headless Chromium."""
+    probe = page.with_name("_render_check.html")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", CHECK_SCRIPT + "</body>"),
+                     encoding="utf-8")
+    try:
+        done = subprocess.run(
+            [find_browser(), "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-dev-shm-usage", "--no-first-run", "--virtual-time-budget=15000",
+             "--dump-dom", probe.resolve().as_uri()],
+            capture_output=True, text=True, timeout=180)
+    finally:
+        probe.unlink()
+    found = re.search(r'<pre id="render-check">(.*?)</pre>', done.stdout, re.S)
+    assert found, f"no render result (exit {done.returncode}): {done.stderr[-2000:]}"
+    return json.loads(html.unescape(found.group(1)))
+
+
+def test_index_html_renders_with_every_image_in_chromium(built):
+    result = render(built.html)
+    n_figures = len(list((built.html.parent / "figures").glob("*.png")))
+    assert result["h1"] == "Reproduction report: default profile"
+    assert result["images"] == n_figures > 0
+    assert result["broken"] == []
+    assert result["tables"] > 10 and result["height"] > 2000
+
+
+def test_committed_index_html_renders_with_every_image():
+    page = COMMITTED / "index.html"
+    if not page.is_file():
+        pytest.skip("reports/default/index.html not built yet (newsstudy report --profile default)")
+    result = render(page)
+    assert result["broken"] == [] and result["images"] > 0
+
+
+# --- committed results against the current parameters ----------------------------------
+
+
+def test_committed_default_results_match_current_params(monkeypatch):
+    """Fails when a committed results file was produced by other parameters than
+    params/default (or rewritten outside newsstudy run/reproduce)."""
+    monkeypatch.delenv("NEWSSTUDY_REPORTS", raising=False)
+    checks = runner.params_status("default")
+    unrecorded = [c.notebook for c in checks if c.status == "no finished run recorded"]
+    wrong = [f"{c.notebook}: {c.status}" for c in checks
+             if not c.ok and c.notebook not in unrecorded]
+    assert not wrong, "re-run these with `newsstudy reproduce --profile default`: " + "; ".join(wrong)
+    if unrecorded:
+        pytest.skip(f"no params hash recorded for {', '.join(unrecorded)} in reports/default/"
+                    "runs.json: `newsstudy reproduce --profile default` records them")
