@@ -157,9 +157,10 @@ for row in example_rows:
 # %%
 started = time.perf_counter()
 outcome = simulate.simulate(market, treated, P.days, P.seed, query_path, feed, click, ret)
-timings["simulation_seconds"] = round(time.perf_counter() - started, 1)
+elapsed = time.perf_counter() - started
+timings["simulation_seconds"] = round(elapsed, 1)
 user_days = market.n_users * P.days
-timings["user_days_per_minute"] = round(60 * user_days / timings["simulation_seconds"])
+timings["user_days_per_minute"] = round(60 * user_days / elapsed)
 print(f"{user_days:,} user-days in {timings['simulation_seconds']} s "
       f"({timings['user_days_per_minute']:,} user-days per minute, treatment retrieval included)")
 daily = outcome.daily()

@@ -131,6 +131,7 @@ def test_verdict_rule():
     assert claims.verdict([clear, weak]) == claims.PARTLY
     assert claims.verdict([clear, wrong]) == claims.PARTLY
     assert claims.verdict([clear, wrong, wrong]) == claims.NOT_REPRODUCED
+    assert claims.verdict([weak, weak]) == claims.NOT_REPRODUCED  # all inside the noise
     assert claims.verdict([]) == claims.NOT_RUN
 
 

@@ -453,8 +453,8 @@ def assemble(profile: str) -> tuple[list, list[claims_module.Claim]]:
              f"partly, {counts[claims_module.NOT_REPRODUCED]} not reproduced, "
              f"{counts[claims_module.NOT_RUN]} not run. A part of a claim holds clearly when "
              "the 95% intervals do not overlap (or p < 0.05, or the threshold is met); "
-             "'reproduced' needs every part clearly, 'partly' every part in direction or at "
-             "least half of them (see `newsstudy/report/claims.py`)."),
+             "'reproduced' needs every part clearly, 'partly' at least one part clearly and at "
+             "least half of them in direction (see `newsstudy/report/claims.py`)."),
         Table(claims_table(found), "The paper's claims, checked", verdict_column="verdict"),
     ]
     for section in SECTIONS:

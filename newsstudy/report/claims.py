@@ -11,8 +11,10 @@ each of which
 - **holds in direction** when the means are ordered as in the paper but not clearly;
 - **does not hold** otherwise.
 
-Verdict of a claim: *reproduced* when every part holds clearly; *partly* when every part
-holds at least in direction, or at least half of them do; *not reproduced* otherwise;
+Verdict of a claim: *reproduced* when every part holds clearly; *partly* when at least one
+part holds clearly and at least half of them hold at least in direction (a claim whose
+parts all hold only in direction, inside the noise, is not counted as partly
+reproduced); *not reproduced* otherwise;
 *not run* when a results file (or a key in it) is missing. The "where we differ" column
 lists the parts that fall short, in words, from the same numbers.
 
@@ -272,7 +274,8 @@ def verdict(parts: list[Part]) -> str:
     if all(part.clearly for part in parts):
         return REPRODUCED
     held = sum(part.holds for part in parts)
-    return PARTLY if 2 * held >= len(parts) else NOT_REPRODUCED
+    clear = any(part.clearly for part in parts)
+    return PARTLY if clear and 2 * held >= len(parts) else NOT_REPRODUCED
 
 
 def explain(parts: list[Part]) -> str:
