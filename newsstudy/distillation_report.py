@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from newsstudy.evaluation import summarise
-from newsstudy.io import read_json
-from newsstudy.policy.checkpoints import COMPLETE
 from newsstudy.reporting import PAPER_COLOR
 
 # PAPER.md: distillation ablation (R@10 / N@10) and the offline table's student row.
@@ -21,11 +18,6 @@ PAPER_STUDENT_ROW = {"recall@5": .233, "recall@10": .261, "ndcg@5": .196, "ndcg@
                      "mrr": .180}
 PAPER_SERVING = {"teacher": 2.0, "student": 67.0}
 ORDER = ("teacher", "student warm start", "none", "supervised", "on-policy", "on-policy + GRPO")
-
-
-def log_of(checkpoint: Path) -> list[dict]:
-    """The training log stored with a checkpoint."""
-    return read_json(Path(checkpoint) / COMPLETE).get("log_history", [])
 
 
 def distillation_table(per_user: pd.DataFrame, kl: Mapping[str, float]) -> pd.DataFrame:

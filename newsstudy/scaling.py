@@ -108,7 +108,6 @@ def score_samples(world, serving, scorer, samples: Mapping[int, Sequence[str]],
     ``samples`` maps a user to their sampled completions. Users without held-out clicks
     are dropped (they cannot be scored). Retrieval and reward scoring are batched.
     """
-    from newsstudy.metrics import evaluate_users
     from newsstudy.output_format import parse_completion
 
     truth = world.truth(list(samples))
@@ -116,22 +115,17 @@ def score_samples(world, serving, scorer, samples: Mapping[int, Sequence[str]],
     keys = [(u, j) for u in users for j in range(len(samples[u]))]
     texts = [samples[u][j] for u, j in keys]
     rewards = scorer.score([u for u, _ in keys], texts)
-    rankings = serving.retrieve([list(parse_completion(t).queries) for t in texts],
-                                fusion=fusion, top_n=100)
-    scored = evaluate_users(dict(enumerate(rankings)),
-                            {i: truth[u] for i, (u, _) in enumerate(keys)}, metrics)
     frame = pd.DataFrame({"user": [u for u, _ in keys], "sample": [j for _, j in keys],
                           "total": rewards["total"].to_numpy()})
-    for metric in metrics:
-        frame[metric] = scored[metric].to_numpy()
-    return frame
+    lists = [list(parse_completion(t).queries) for t in texts]
+    return frame.join(_ranking_metrics(serving, lists, [truth[u] for u, _ in keys], metrics,
+                                       fusion))
 
 
 def union_scores(world, serving, samples: Mapping[int, Sequence[str]], ns: Sequence[int],
                  metrics: Sequence[str] = ("recall@10", "ndcg@10"), fusion: str = "round_robin"
                  ) -> pd.DataFrame:
     """Per (user, N): metrics of one ranking from the union of the user's first N lists."""
-    from newsstudy.metrics import evaluate_users
     from newsstudy.output_format import parse_completion
 
     truth = world.truth(list(samples))
@@ -139,10 +133,16 @@ def union_scores(world, serving, samples: Mapping[int, Sequence[str]], ns: Seque
     keys = [(u, n) for n in ns for u in users]
     lists = [union_query_lists([parse_completion(t).queries for t in samples[u][:n]])
              for u, n in keys]
-    rankings = serving.retrieve(lists, fusion=fusion, top_n=100)
-    scored = evaluate_users(dict(enumerate(rankings)),
-                            {i: truth[u] for i, (u, _) in enumerate(keys)}, metrics)
     frame = pd.DataFrame({"user": [u for u, _ in keys], "n": [n for _, n in keys]})
-    for metric in metrics:
-        frame[metric] = scored[metric].to_numpy()
-    return frame
+    return frame.join(_ranking_metrics(serving, lists, [truth[u] for u, _ in keys], metrics,
+                                       fusion))
+
+
+def _ranking_metrics(serving, query_lists, relevant, metrics, fusion) -> pd.DataFrame:
+    """Metrics of each query list's fused ranking against its relevant set, in order
+    (a frame indexed 0..n-1, so it joins row by row)."""
+    from newsstudy.metrics import evaluate_users
+
+    rankings = serving.retrieve(query_lists, fusion=fusion, top_n=100)
+    scored = evaluate_users(dict(enumerate(rankings)), dict(enumerate(relevant)), metrics)
+    return scored.reset_index(drop=True)

@@ -124,6 +124,15 @@ class BaselinesParams(NotebookParams, RewardSettings):
 RewardName = Literal["align", "cov", "spec", "div", "struct"]
 
 
+def _check_ladder_sizes(field: str, names: list[str]) -> None:
+    """``ValueError`` naming ``field`` and the ladder when a name is not a ladder size."""
+    from newsstudy.policy.ladder import LADDER
+
+    unknown = [n for n in names if n not in LADDER]
+    if unknown:
+        raise ValueError(f"{field}: {unknown} are not ladder sizes ({', '.join(LADDER)})")
+
+
 class PolicySettings(BaseModel):
     """How a query-writing policy is built and trained (SFT warm start, then Dr.GRPO)."""
 
@@ -195,11 +204,7 @@ class ScalingParams(NotebookParams, RewardSettings, PolicySettings):
 
     @model_validator(mode="after")
     def _scaling_lists(self) -> ScalingParams:
-        from newsstudy.policy.ladder import LADDER
-
-        unknown = [s for s in self.sizes if s not in LADDER]
-        if unknown:
-            raise ValueError(f"sizes: {unknown} are not ladder sizes ({', '.join(LADDER)})")
+        _check_ladder_sizes("sizes", self.sizes)
         for name in ("best_of_n", "sizes_best_of_n"):
             values = getattr(self, name)
             if any(n < 1 for n in values) or values != sorted(set(values)):
@@ -242,10 +247,7 @@ class DistillParams(NotebookParams, RewardSettings, PolicySettings):
 
     @model_validator(mode="after")
     def _student_size(self) -> DistillParams:
-        from newsstudy.policy.ladder import LADDER
-
-        if self.student not in LADDER:
-            raise ValueError(f"student: {self.student!r} is not a ladder size ({', '.join(LADDER)})")
+        _check_ladder_sizes("student", [self.student])
         return self
 
 

@@ -188,9 +188,7 @@ def settings_for_size(settings, size: str):
     :data:`newsstudy.policy.ladder.LADDER`; every other setting is kept, so the sizes of a
     scaling study differ only in what the ladder documents.
     """
-    recipe = ladder.LADDER[size] if size in ladder.LADDER else None
-    if recipe is None:
-        raise ValueError(f"unknown ladder size {size!r}; sizes are {', '.join(ladder.LADDER)}")
+    recipe = ladder.ladder_size(size)
     return settings.model_copy(update={
         "model": size, "sft_learning_rate": recipe.sft_lr, "sft_epochs": recipe.sft_epochs,
         "grpo_learning_rate": recipe.grpo_lr})

@@ -82,7 +82,15 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from newsstudy import data, distillation, distillation_report, evaluation, reporting, rewards
+from newsstudy import (
+    data,
+    distillation,
+    distillation_report,
+    evaluation,
+    reporting,
+    rewards,
+    teacher,
+)
 from newsstudy.ab.treatment import publish_policy
 from newsstudy.policy import checkpoints, distill, generate, ladder
 
@@ -178,7 +186,7 @@ table
 # the teacher on the student's own samples, against optimisation steps.
 
 # %%
-curves = {method: distill.distill_curves(distillation_report.log_of(students[method][P.seed]))
+curves = {method: distill.distill_curves(teacher.log_history(students[method][P.seed]))
           for method in ("supervised", "on-policy")}
 fig = distillation_report.plot_curves(curves)
 reporting.save_figure(fig, P.profile, "05_curves")

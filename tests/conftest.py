@@ -120,3 +120,25 @@ def static_embedder():
     from newsstudy.embed import get_embedder
 
     return get_embedder("static", cached=False)
+
+
+@pytest.fixture(scope="session")
+def smoke_world(tmp_path_factory):
+    """The smoke profile's world: the cached one, else built once into a throwaway folder."""
+    import os
+
+    from newsstudy import data, params
+
+    try:
+        return data.load_world("smoke")
+    except data.WorldMissing:
+        saved = os.environ.get("NEWSSTUDY_ARTIFACTS")
+        os.environ["NEWSSTUDY_ARTIFACTS"] = str(tmp_path_factory.mktemp("artifacts"))
+        try:
+            data.build_world(params.load_params("01_data", "smoke"), log=lambda *_: None)
+            return data.load_world("smoke")
+        finally:
+            if saved is None:
+                os.environ.pop("NEWSSTUDY_ARTIFACTS", None)
+            else:
+                os.environ["NEWSSTUDY_ARTIFACTS"] = saved

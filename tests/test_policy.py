@@ -7,7 +7,6 @@ none), so the whole file runs in well under a minute on two cores.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import pandas as pd
 import pytest
@@ -15,7 +14,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsstudy import data, params
 from newsstudy.output_format import TAGS, normalize_query, parse_completion
 from newsstudy.policy import checkpoints, generate, ladder, prompts, sft
 from newsstudy.policy import tokenizer as tok_mod
@@ -29,20 +27,8 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> data.WorldData:
-    try:
-        return data.load_world("smoke")
-    except data.WorldMissing:
-        saved = os.environ.get("NEWSSTUDY_ARTIFACTS")
-        os.environ["NEWSSTUDY_ARTIFACTS"] = str(tmp_path_factory.mktemp("artifacts"))
-        try:
-            data.build_world(params.load_params("01_data", "smoke"), log=lambda *_: None)
-            return data.load_world("smoke")
-        finally:
-            if saved is None:
-                os.environ.pop("NEWSSTUDY_ARTIFACTS", None)
-            else:
-                os.environ["NEWSSTUDY_ARTIFACTS"] = saved
+def world(smoke_world):
+    return smoke_world
 
 
 @pytest.fixture(scope="module")

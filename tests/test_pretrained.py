@@ -8,14 +8,13 @@ check the LLM-judge comparison against ``LLMJudge`` itself on a tiny random mode
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from newsstudy import data, judge, judge_compare, params, rewards
+from newsstudy import judge, judge_compare, rewards
 from newsstudy.index import NewsIndex
 from newsstudy.output_format import parse_completion
 from newsstudy.policy import generate, grpo, ladder, pretrained, prompts
@@ -61,20 +60,8 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> data.WorldData:
-    try:
-        return data.load_world("smoke")
-    except data.WorldMissing:
-        saved = os.environ.get("NEWSSTUDY_ARTIFACTS")
-        os.environ["NEWSSTUDY_ARTIFACTS"] = str(tmp_path_factory.mktemp("artifacts"))
-        try:
-            data.build_world(params.load_params("01_data", "smoke"), log=lambda *_: None)
-            return data.load_world("smoke")
-        finally:
-            if saved is None:
-                os.environ.pop("NEWSSTUDY_ARTIFACTS", None)
-            else:
-                os.environ["NEWSSTUDY_ARTIFACTS"] = saved
+def world(smoke_world):
+    return smoke_world
 
 
 @pytest.fixture(scope="module")

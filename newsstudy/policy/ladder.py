@@ -79,7 +79,7 @@ LADDER: dict[str, ModelSize] = {
 
 def parameter_count(name: str, vocab_size: int = 4096) -> int:
     """All parameters of a ladder size (tied embeddings counted once), via the meta device."""
-    size = _size(name)
+    size = ladder_size(name)
     with torch.device("meta"):
         model = LlamaForCausalLM(size.config(vocab_size))
     return sum(p.numel() for p in model.parameters())
@@ -91,7 +91,8 @@ def ladder_table(vocab_size: int = 4096) -> list[dict]:
             for name, size in LADDER.items()]
 
 
-def _size(name: str) -> ModelSize:
+def ladder_size(name: str) -> ModelSize:
+    """The rung named ``name``; ``ValueError`` naming the sizes if there is none."""
     if name not in LADDER:
         raise ValueError(f"unknown ladder size {name!r}; sizes are {', '.join(LADDER)}")
     return LADDER[name]
