@@ -315,7 +315,7 @@ def launch_command(hw: HardwareSettings, script: str = "<training script>") -> s
 def grpo_config_overrides(hw: HardwareSettings) -> dict:
     """``trl.GRPOConfig`` keyword arguments that move a Dr.GRPO run onto the GPUs."""
     return {"bf16": hw.dtype == "bfloat16", "fp16": hw.dtype == "float16", "use_cpu": False,
-            "gradient_checkpointing": hw.gradient_checkpointing,
+            "activation_checkpointing": hw.gradient_checkpointing,
             "per_device_train_batch_size": hw.per_device_batch_size,
             "use_vllm": hw.use_vllm, "vllm_mode": hw.vllm_mode,
             "vllm_gpu_memory_utilization": hw.vllm_gpu_memory_utilization,
@@ -342,11 +342,17 @@ def plan(profile: str = "paper") -> dict:
     """
     from newsstudy.params import notebooks, params_path
 
+    hw = load_hardware(profile)
+    rank = hw.lora_rank if hw.finetune == "lora" else 0
     for notebook in notebooks():
         if params_path(notebook, profile).is_file():
-            load_params(notebook, profile)
+            values = load_params(notebook, profile)
+            if getattr(values, "lora_rank", rank) != rank:
+                raise ParamsError(
+                    f"{params_path(notebook, profile)}: lora_rank {values.lora_rank} disagrees "
+                    f"with {hardware_path(profile)} (finetune {hw.finetune}, so lora_rank "
+                    f"must be {rank})")
     grpo = load_params("03_grpo", profile)
-    hw = load_hardware(profile)
     accelerate = _read_yaml(paths.PROJECT_ROOT / hw.accelerate_config)
     spread = sharding(accelerate)
     warnings = []

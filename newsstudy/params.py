@@ -67,6 +67,25 @@ def profiles() -> list[str]:
     )
 
 
+def profile_notebooks(profile: str) -> list[str]:
+    """The notebooks a profile runs, in order: those with a file in ``params/<profile>/``.
+
+    A profile need not run every notebook (``pretrained`` runs only 01_data and 03_grpo),
+    but it must run ``01_data``, whose world every other notebook reads. ``ParamsError``
+    names the folder when the profile does not exist or has no ``01_data.yaml``.
+    """
+    folder = paths.PARAMS_DIR / profile
+    if not folder.is_dir():
+        raise ParamsError(f"unknown profile {profile!r}: no folder {folder} "
+                          f"(profiles: {', '.join(profiles()) or 'none'})")
+    names = [name for name in notebooks() if (folder / f"{name}.yaml").is_file()]
+    first = notebooks()[0] if notebooks() else None
+    if first is not None and first not in names:
+        raise ParamsError(f"{folder}: no {first}.yaml; every profile runs {first}, "
+                          f"which builds the world the other notebooks read")
+    return names
+
+
 def schema_for(notebook: str) -> type[NotebookParams]:
     """The parameter schema of a notebook; ``ParamsError`` if it has none."""
     if notebook not in SCHEMAS:

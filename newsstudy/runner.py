@@ -60,7 +60,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 from newsstudy import paths
 from newsstudy.io import config_hash, read_json, sha256_file, write_json, write_text
-from newsstudy.params import ParamsError, load_params, notebooks
+from newsstudy.params import ParamsError, load_params, notebooks, profile_notebooks
 from newsstudy.schemas import NotebookParams
 
 KERNEL_NAME = "newsstudy"  # registered by `make .venv`
@@ -268,7 +268,7 @@ def plan_run(
 ) -> Plan:
     """Compare a notebook's fingerprint and outputs with its last successful run."""
     runs = load_runs(profile) if runs is None else runs
-    order = notebooks() if order is None else order
+    order = profile_notebooks(profile) if order is None else order
     parts = {
         "code": code_hash(notebook, package),
         "params": params_hash(params),
@@ -465,7 +465,11 @@ def reproduce(
     times that ``runs.json`` recorded for the notebooks still to run. Returns the paths of
     the executed notebooks (run now or earlier).
     """
-    names = notebooks()
+    names = profile_notebooks(profile)
+    left_out = [name for name in notebooks() if name not in names]
+    if left_out:
+        log(f"profile {profile} runs {', '.join(names)} (no params file for "
+            f"{', '.join(left_out)})")
     all_params = {name: load_params(name, profile) for name in names}
     for name in names:
         notebook_source(name)

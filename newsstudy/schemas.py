@@ -162,6 +162,10 @@ class PolicySettings(BaseModel):
     temperature: float = Field(default=1.0, gt=0, le=5, description="Sampling temperature in training.")
     max_completion_length: int = Field(default=64, ge=8, le=2048,
                                        description="Most tokens per completion.")
+    lora_rank: int = Field(
+        default=0, ge=0, le=1024,
+        description="LoRA rank of the SFT and Dr.GRPO updates (alpha = 2 x rank, every "
+                    "linear layer); 0 trains every weight.")
 
 
 class GRPOParams(NotebookParams, RewardSettings, PolicySettings):

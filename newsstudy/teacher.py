@@ -9,6 +9,15 @@ folders marked complete only after everything is written (``newsstudy.policy.che
 Small models train and generate on one torch thread: as fast as two on an idle 2-core
 machine, and 5-100x faster when another process holds the other core.
 
+``settings.model`` is a ladder size (a model trained from scratch with its own word-level
+tokenizer and plain-text prompts) or a pretrained instruct model
+(:mod:`newsstudy.policy.pretrained`: a registry name such as ``smollm2-135m-instruct``, or
+a local Hugging Face folder). A pretrained model keeps its own tokenizer, reads its prompts
+through its chat template, uses every torch thread, and, with ``sft_epochs = 0``, *is* the
+prompt-only policy (no warm start: the paper's prompt-only row is the instruct model as
+released). ``lora_rank > 0`` trains LoRA adapters (merged into the saved checkpoint)
+instead of every weight, in SFT and in Dr.GRPO.
+
 Simplifications, stated once: the SFT warm start is trained once (the first seed) and
 every GRPO seed starts from it; training users are a seeded sample of the world's
 training split; evaluation decodes greedily (one list per user, N = 1, as in serving).
@@ -21,11 +30,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from newsstudy import paths
 from newsstudy.io import config_hash, read_json
 from newsstudy.output_format import parse_completion
-from newsstudy.policy import checkpoints, generate, grpo, ladder, prompts, sft, tokenizer
+from newsstudy.policy import (
+    checkpoints,
+    generate,
+    grpo,
+    ladder,
+    pretrained,
+    prompts,
+    sft,
+    tokenizer,
+)
 from newsstudy.rewards import RewardScorer, RewardWeights
 
 
@@ -34,13 +53,16 @@ class PolicyPipeline:
     """Builds, caches and runs the query-writing policies for one world and settings.
 
     ``settings`` is a validated params object with the ``PolicySettings`` and
-    ``RewardSettings`` fields (e.g. ``GRPOParams``).
+    ``RewardSettings`` fields (e.g. ``GRPOParams``). ``grpo_overrides``: ``GRPOConfig``
+    arguments of a GPU run (``newsstudy.paper_plan.grpo_config_overrides``); how a run
+    executes is not part of a checkpoint's cache key.
     """
 
     world: object
     settings: object
     scorer: RewardScorer
     log: object = print
+    grpo_overrides: dict = field(default_factory=dict)
     _tokenizer: object = field(default=None, repr=False)
 
     @property
@@ -55,8 +77,21 @@ class PolicyPipeline:
         rng = np.random.default_rng(self.settings.seed)
         return np.sort(rng.permutation(users)[: self.settings.n_train_users])
 
+    @property
+    def is_pretrained(self) -> bool:
+        """Whether the policy is a pretrained model (not a ladder size trained from scratch)."""
+        return self.settings.model not in ladder.LADDER
+
+    @property
+    def threads(self) -> int:
+        """Torch threads for training and generation: 1 for ladder models, all for LLMs."""
+        return torch.get_num_threads() if self.is_pretrained else 1
+
     def prompts(self, users) -> dict[int, str]:
-        """Prompts of users, from their cleaned signals."""
+        """Prompts of users, from their cleaned signals (chat template for pretrained models)."""
+        if self.is_pretrained:
+            return prompts.build_prompts(self.world, users, max_chars=self.settings.max_prompt_chars,
+                                         chat=True, tokenizer=self.tokenizer(), bos="")
         return prompts.build_prompts(self.world, users, max_chars=self.settings.max_prompt_chars)
 
     def _base_config(self) -> dict:
@@ -64,11 +99,14 @@ class PolicyPipeline:
         return {"world": self.world.manifest["world_hash"], "model": s.model,
                 "tokenizer_kind": s.tokenizer_kind, "vocab_size": s.vocab_size,
                 "demo_query_words": s.demo_query_words, "max_prompt_chars": s.max_prompt_chars,
-                "n_train_users": s.n_train_users, "n_queries": s.n_queries, "seed": s.seed}
+                "n_train_users": s.n_train_users, "n_queries": s.n_queries, "seed": s.seed,
+                "lora_rank": s.lora_rank}
 
     # ------------------------------------------------------------------ tokenizer
     def tokenizer(self):
-        """The tokenizer trained on the world's text (cached)."""
+        """The tokenizer trained on the world's text (cached), or the pretrained model's own."""
+        if self._tokenizer is None and self.is_pretrained:
+            self._tokenizer = pretrained.load_tokenizer(self.settings.model)
         if self._tokenizer is None:
             folder = (paths.profile_artifacts(self.settings.profile) / "models"
                       / f"tokenizer-{config_hash(self._base_config())}")
@@ -90,8 +128,21 @@ class PolicyPipeline:
                 "sft_learning_rate": s.sft_learning_rate, "sft_batch_size": s.sft_batch_size}
 
     def prompt_only(self) -> Path:
-        """The SFT policy on surface demonstrations: the paper's 'prompt-only' row."""
+        """The SFT policy on surface demonstrations: the paper's 'prompt-only' row.
+
+        For a pretrained model with ``sft_epochs = 0`` it is the model itself (its
+        converted folder; nothing is trained or copied).
+        """
+        if self.is_pretrained and self.settings.sft_epochs == 0:
+            return self.base_model()
         return self.store.cached("sft", self.sft_config(), self._train_sft)
+
+    def base_model(self) -> Path:
+        """The untrained starting point of a pretrained model (its safetensors folder)."""
+        if not self.is_pretrained:
+            raise ValueError(f"{self.settings.model!r} is a ladder size: it has no pretrained "
+                             f"base model (it is built from random weights)")
+        return pretrained.model_folder(self.settings.model)
 
     def _train_sft(self):
         s = self.settings
@@ -103,11 +154,11 @@ class PolicyPipeline:
         tok = self.tokenizer()
         model = ladder.build_policy(s.model, tok, seed=s.seed)
         self.log(f"SFT {s.model} on {len(keep)} surface demonstrations, {s.sft_epochs} epochs")
-        with generate.torch_threads(1), tempfile.TemporaryDirectory() as tmp:
+        with generate.torch_threads(self.threads), tempfile.TemporaryDirectory() as tmp:
             model, history = sft.train_sft(
                 model, tok, [user_prompts[int(u)] for u in keep], [demos[int(u)] for u in keep],
                 lr=s.sft_learning_rate, epochs=s.sft_epochs, batch_size=s.sft_batch_size,
-                seed=s.seed, output_dir=tmp)
+                seed=s.seed, output_dir=tmp, peft_config=pretrained.lora_config(s.lora_rank))
         return model, tok, {"log_history": history, "n_demonstrations": len(keep)}
 
     # ------------------------------------------------------------------ GRPO
@@ -134,10 +185,12 @@ class PolicyPipeline:
             model, tok, _ = checkpoints.PolicyStore.load(base)
             self.scorer.weights = weights
             self.log(f"Dr.GRPO seed {seed}, weights {weights}, {self.settings.grpo_steps} steps")
-            with generate.torch_threads(1), tempfile.TemporaryDirectory() as tmp:
+            with generate.torch_threads(self.threads), tempfile.TemporaryDirectory() as tmp:
                 model, history = grpo.train_grpo(
                     model, tok, self.scorer, self.prompts(self.train_users()),
-                    self.grpo_settings(seed), weights, output_dir=tmp)
+                    self.grpo_settings(seed), weights, output_dir=tmp,
+                    peft_config=pretrained.lora_config(self.settings.lora_rank),
+                    config_overrides=self.grpo_overrides)
             return model, tok, {"log_history": history}
 
         return self.store.cached("grpo", self.teacher_config(seed, weights), train)
@@ -145,15 +198,18 @@ class PolicyPipeline:
     # ------------------------------------------------------------------ inference
     def complete(self, checkpoint: Path, users, n_samples: int = 1, greedy: bool = True,
                  temperature: float = 1.0, seed: int = 0, return_counts: bool = False,
-                 batch_size: int = 128) -> dict:
+                 batch_size: int | None = None) -> dict:
         """Completions of a checkpoint for users: ``{user: [n_samples texts]}``.
 
         With ``return_counts=True`` each value is ``(texts, generated token counts)``.
+        ``batch_size`` defaults to 128 sequences for ladder models, 16 for pretrained ones.
         """
         model, tok, _ = checkpoints.PolicyStore.load(checkpoint)
         user_prompts = self.prompts(users)
         order = list(user_prompts)
-        with generate.torch_threads(1):  # small models: one thread, robust to a busy core
+        if batch_size is None:
+            batch_size = 16 if self.is_pretrained else 128
+        with generate.torch_threads(self.threads):
             outputs = generate.sample_completions(
                 model, tok, [user_prompts[u] for u in order], n_samples=n_samples,
                 temperature=temperature, max_new_tokens=self.settings.max_completion_length,

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python (newsstudy)
 #     language: python
@@ -20,6 +22,10 @@
 # scratch on the world's text: first SFT on *surface* demonstrations (a heuristic copies
 # the user's most recent cleaned signals) -- our prompt-only row -- then Dr.GRPO on the five
 # rewards of notebook 02 (`newsstudy/policy/grpo.py` states what the run simplifies).
+#
+# The `pretrained` profile runs the same cells on a real instruct LLM, SmolLM2-135M-Instruct
+# (chat-template prompts, LoRA updates): its table adds the instruct model as released
+# ("zero-shot") before the SFT warm start and the RL run.
 #
 # Regenerates: the LLM rows of the paper's offline table (prompt-only, RL teacher) and its
 # reward ablation (all five rewards, and without each). Every list is scored with the shared
@@ -45,6 +51,7 @@ num_generations = 8
 beta = 0.0
 temperature = 1.0
 max_completion_length = 64
+lora_rank = 0
 reward_embedder = "static"
 serving_embedder = "minilm"
 index_kind = "exact"
@@ -73,9 +80,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from newsstudy import data, evaluation, reporting, rewards, teacher, teacher_report
+from newsstudy import data, evaluation, paper_plan, reporting, rewards, teacher, teacher_report
 from newsstudy.ab.treatment import publish_policy
-from newsstudy.policy import grpo, ladder
+from newsstudy.policy import grpo, ladder, pretrained
 
 reporting.set_style()
 W = data.load_world(P.profile)
@@ -83,12 +90,21 @@ scorer = rewards.RewardScorer.from_settings(W, P)
 weights = scorer.weights
 reward_embedder_model = scorer.retriever.embedder
 serving = evaluation.serving_retriever(W, P.serving_embedder, P.index_kind)
-pipeline = teacher.PolicyPipeline(W, P, scorer)
+hardware = (paper_plan.load_hardware(P.profile)  # GPU profiles: configs/<profile>/hardware.yaml
+            if paper_plan.hardware_path(P.profile).is_file() else None)
+pipeline = teacher.PolicyPipeline(
+    W, P, scorer, grpo_overrides=paper_plan.grpo_config_overrides(hardware) if hardware else {})
 eval_users = np.random.default_rng(P.seed).permutation(W.split_users("test"))[: P.n_eval_users]
 seeds = [P.seed + i for i in range(P.n_seeds)]
 timings = {}
-print(f"policy {P.model}: {ladder.parameter_count(P.model, P.vocab_size):,} parameters"
-      if P.model in ladder.LADDER else f"policy {P.model}")
+if P.model in ladder.LADDER:
+    parameters = ladder.parameter_count(P.model, P.vocab_size)
+elif pretrained.is_registered(P.model):
+    parameters = pretrained.PRETRAINED[P.model].parameters
+else:
+    parameters = None
+print(f"policy {P.model}: {f'{parameters:,}' if parameters else '?'} parameters, "
+      f"LoRA rank {P.lora_rank or 'none (every weight trained)'}")
 
 
 def evaluate(name: str, checkpoint, seed: int):
@@ -127,6 +143,9 @@ pd.concat(curves, names=["seed"]).groupby("seed").agg(["first", "last"]).T.round
 # %%
 started = time.perf_counter()
 frames, outputs = [], {}
+if pipeline.is_pretrained and P.sft_epochs > 0:  # the instruct model as released, before SFT
+    frame, outputs["zero-shot"] = evaluate("zero-shot", pipeline.base_model(), P.seed)
+    frames.append(frame)
 frame, outputs["prompt-only"] = evaluate("prompt-only", sft_checkpoint, P.seed)
 frames.append(frame)
 for s, checkpoint in teacher_checkpoints.items():
@@ -210,7 +229,8 @@ means = per_user.groupby("method")[["recall@5", "recall@10", "ndcg@5", "ndcg@10"
 results = {
     "profile": P.profile,
     "model": P.model,
-    "parameters": ladder.parameter_count(P.model, P.vocab_size) if P.model in ladder.LADDER else None,
+    "parameters": parameters,
+    "lora_rank": P.lora_rank,
     "seeds": seeds,
     "n_eval_users": int(len(eval_users)),
     "offline": {m: means.loc[m].to_dict() for m in means.index},

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python (newsstudy)
 #     language: python
@@ -50,6 +52,7 @@ num_generations = 8
 beta = 0.0
 temperature = 1.0
 max_completion_length = 64
+lora_rank = 0
 reward_embedder = "static"
 serving_embedder = "minilm"
 index_kind = "exact"

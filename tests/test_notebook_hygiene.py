@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from newsstudy import paths
-from newsstudy.params import load_params, notebooks, profiles, schema_for
+from newsstudy.params import load_params, notebooks, profile_notebooks, profiles, schema_for
 
 NOTEBOOKS = notebooks() or [pytest.param("none", marks=pytest.mark.skip(reason="no notebooks yet"))]
 PARAMS_FILES = [
@@ -92,10 +92,19 @@ def test_parameters_are_validated_right_after(notebook):
     )
 
 
-@pytest.mark.parametrize("profile", profiles())
+FULL_PROFILES = ("default", "smoke", "paper")  # the profiles that run the whole study
+
+
+@pytest.mark.parametrize("profile", [p for p in profiles() if p in FULL_PROFILES])
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_every_profile_has_a_valid_params_file(notebook, profile):
+def test_every_full_profile_has_a_valid_params_file(notebook, profile):
     load_params(notebook, profile)
+
+
+@pytest.mark.parametrize("profile", profiles())
+def test_every_profile_runs_the_data_notebook_first(profile):
+    names = profile_notebooks(profile)
+    assert names[0] == "01_data" and names == [n for n in notebooks() if n in names]
 
 
 @pytest.mark.parametrize("path", PARAMS_FILES)

@@ -100,8 +100,23 @@ def test_dry_run_prints_the_plan_without_loading_weights(monkeypatch, capsys):
     assert 0 < teacher["total"] <= 80
 
 
+def full_fine_tuning_params(root) -> None:
+    """Set lora_rank 0 in every paper params file that has it (full fine-tuning)."""
+    for path in (root / "params" / "paper").glob("*.yaml"):
+        text = path.read_text()
+        path.write_text("\n".join("lora_rank: 0" if line.startswith("lora_rank:") else line
+                                  for line in text.splitlines()) + "\n")
+
+
+def test_lora_rank_must_agree_with_the_hardware_file(tree):
+    edit_hardware(tree, lora_rank=32)
+    with pytest.raises(ParamsError, match=r"03_grpo.yaml: lora_rank 64 disagrees .* must be 32"):
+        paper_plan.plan("paper")
+
+
 def test_full_fine_tuning_costs_16_bytes_per_parameter(tree):
     edit_hardware(tree, finetune="full", use_vllm=False)
+    full_fine_tuning_params(tree)
     result = paper_plan.plan("paper")
     teacher = result["stages"][0]
     billions = paper_plan.QWEN25[teacher["model"]].parameters() / 2**30
@@ -112,6 +127,7 @@ def test_full_fine_tuning_costs_16_bytes_per_parameter(tree):
 
 def test_full_fine_tuning_of_32b_with_vllm_does_not_fit_8_gpus(tree):
     edit_hardware(tree, finetune="full")
+    full_fine_tuning_params(tree)
     warnings = paper_plan.plan("paper")["warnings"]
     assert any("32B" in w for w in warnings)
 
@@ -165,3 +181,20 @@ def test_vllm_tensor_parallel_auto_grows_with_the_model():
     hardware = paper_plan.load_hardware("paper")
     sizes = [paper_plan.vllm_tensor_parallel(m, hardware) for m in PAPER_MODELS]
     assert sizes == sorted(sizes) and sizes[0] == 1 and sizes[-1] > 1
+
+
+def test_gpu_overrides_keep_the_users_per_step(tmp_path):
+    from newsstudy.policy import grpo
+    from newsstudy.rewards import RewardWeights
+
+    settings = grpo.GRPOSettings(steps=1, users_per_step=4, num_generations=8)
+    cpu = grpo.grpo_config(settings, RewardWeights(), str(tmp_path))
+    assert cpu.per_device_train_batch_size == 32 and cpu.gradient_accumulation_steps == 1
+    gpu = grpo.grpo_config(settings, RewardWeights(), str(tmp_path),
+                           overrides={"per_device_train_batch_size": 4,
+                                      "gradient_checkpointing": True}, num_processes=2)
+    assert gpu.per_device_train_batch_size == 4 and gpu.gradient_accumulation_steps == 4
+    assert gpu.activation_checkpointing and gpu.loss_type == "dr_grpo"
+    with pytest.raises(ValueError, match="32 lists per step is not a multiple .* = 12"):
+        grpo.grpo_config(settings, RewardWeights(), str(tmp_path),
+                         overrides={"per_device_train_batch_size": 4}, num_processes=3)

@@ -311,6 +311,45 @@ def test_sft_reduces_training_loss(world, tokenizer, users, prompt_map, tmp_path
     assert "train_runtime" in logs[-1]
 
 
+def test_sft_loss_is_completion_cross_entropy_and_matches_trl_default(
+        world, tokenizer, users, prompt_map, tmp_path):
+    """The plain-loss trainer logs the same losses as TRL's fused-head SFTTrainer, and its
+    first loss equals a hand-computed cross-entropy over completion tokens only."""
+    import torch
+    import trl
+
+    demos = prompts.surface_demonstrations(prompts.surface_context(world), users)
+    pairs = [(prompt_map[u], demos[u]) for u in users[:16]]
+
+    def run(trainer_class):
+        model = ladder.build_policy("xs", tokenizer, seed=0)
+        original = sft.plain_loss_trainer_class
+        sft.plain_loss_trainer_class = lambda: trainer_class
+        try:
+            _, logs = sft.train_sft(model, tokenizer, *map(list, zip(*pairs, strict=True)),
+                                    lr=3e-3, epochs=1, batch_size=16, seed=0,
+                                    output_dir=tmp_path, progress=False, logging_steps=1)
+        finally:
+            sft.plain_loss_trainer_class = original
+        return [row["loss"] for row in logs if "loss" in row]
+
+    plain, fused = run(sft.plain_loss_trainer_class()), run(trl.SFTTrainer)
+    assert plain == pytest.approx(fused, rel=1e-4)
+
+    model = ladder.build_policy("xs", tokenizer, seed=0)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for prompt, completion in pairs:
+            p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            c_ids = tokenizer(completion + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+            logits = model(torch.tensor([p_ids + c_ids])).logits[0]
+            logp = torch.log_softmax(logits.double(), dim=-1)
+            for i, token in enumerate(c_ids):
+                total -= float(logp[len(p_ids) + i - 1, token])
+                count += 1
+    assert plain[0] == pytest.approx(total / count, rel=1e-3)
+
+
 def test_word_level_tokenizer_one_id_per_word_and_marker():
     texts = ["Trump signs the Order", "health care bill | senate vote", "<queries>a | b</queries>"]
     tok = tok_mod.train_tokenizer(texts * 3, vocab_size=64, kind="word")

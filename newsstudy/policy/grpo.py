@@ -92,25 +92,24 @@ def reward_functions(scorer: RewardScorer) -> list[Callable]:
     return [make(name) for name in REWARD_NAMES]
 
 
-def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str],
-               settings: GRPOSettings, weights: RewardWeights, output_dir: str,
-               progress: bool = True, peft_config=None) -> tuple[object, list[dict]]:
-    """Train ``model`` with Dr.GRPO on the given users' prompts; return it and the logs.
+def grpo_config(settings: GRPOSettings, weights: RewardWeights, output_dir: str,
+                progress: bool = True, overrides: Mapping | None = None, num_processes: int = 1):
+    """The ``trl.GRPOConfig`` of a Dr.GRPO run: the CPU recipe, with ``overrides`` laid over it.
 
-    ``peft_config`` (e.g. ``peft.LoraConfig``) trains adapters instead of every weight
-    (TRL's ``GRPOTrainer(peft_config=...)``); the adapters are merged into the returned
-    model, so callers save and load a plain model either way. ``None``: full fine-tuning.
+    Without overrides: fp32 on the CPU, one optimisation step per ``users_per_step`` users
+    x ``G`` lists. ``overrides`` are ``GRPOConfig`` keyword arguments that move the run onto
+    GPUs (``newsstudy.paper_plan.grpo_config_overrides``: bf16, vLLM, gradient
+    checkpointing, a micro-batch). When they set ``per_device_train_batch_size`` and not
+    ``gradient_accumulation_steps``, the accumulation is derived so one step still sees
+    ``users_per_step x G`` lists over ``num_processes`` processes; ``ValueError`` if that
+    total is not a multiple of the micro-batch times the processes.
     """
-    from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    users = list(prompts)
-    dataset = Dataset.from_dict({"prompt": [prompts[u] for u in users],
-                                 "user_id": [int(u) for u in users]})
-    config = GRPOConfig(
+    total = settings.users_per_step * settings.num_generations
+    args = dict(
         output_dir=output_dir, max_steps=settings.steps,
-        per_device_train_batch_size=settings.users_per_step * settings.num_generations,
+        per_device_train_batch_size=total,
         num_generations=settings.num_generations,
         max_completion_length=settings.max_completion_length,
         learning_rate=settings.learning_rate,
@@ -121,6 +120,44 @@ def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str
         logging_steps=1, save_strategy="no", seed=settings.seed, data_seed=settings.seed,
         dataloader_num_workers=0, disable_tqdm=not progress, shuffle_dataset=True,
     )
+    overrides = dict(overrides or {})
+    if "per_device_train_batch_size" in overrides and "gradient_accumulation_steps" not in overrides:
+        per_step = int(overrides["per_device_train_batch_size"]) * num_processes
+        if per_step < 1 or total % per_step:
+            raise ValueError(
+                f"users_per_step x num_generations = {total} lists per step is not a multiple "
+                f"of per_device_train_batch_size x processes = {per_step}")
+        overrides["gradient_accumulation_steps"] = total // per_step
+    if overrides.get("gradient_checkpointing"):  # TRL's name on CPU and GPU alike
+        overrides["activation_checkpointing"] = overrides.pop("gradient_checkpointing")
+    return GRPOConfig(**{**args, **overrides})
+
+
+def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str],
+               settings: GRPOSettings, weights: RewardWeights, output_dir: str,
+               progress: bool = True, peft_config=None,
+               config_overrides: Mapping | None = None) -> tuple[object, list[dict]]:
+    """Train ``model`` with Dr.GRPO on the given users' prompts; return it and the logs.
+
+    ``peft_config`` (e.g. ``peft.LoraConfig``) trains adapters instead of every weight
+    (TRL's ``GRPOTrainer(peft_config=...)``); the adapters are merged into the returned
+    model, so callers save and load a plain model either way. ``None``: full fine-tuning.
+    ``config_overrides``: ``GRPOConfig`` arguments for GPUs (see :func:`grpo_config`); under
+    ``accelerate launch`` the number of processes comes from accelerate.
+    """
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    processes = 1
+    if config_overrides:
+        from accelerate import PartialState
+
+        processes = PartialState().num_processes
+    config = grpo_config(settings, weights, output_dir, progress, config_overrides, processes)
+    users = list(prompts)
+    dataset = Dataset.from_dict({"prompt": [prompts[u] for u in users],
+                                 "user_id": [int(u) for u in users]})
     trainer = GRPOTrainer(model=model, reward_funcs=reward_functions(scorer), args=config,
                           train_dataset=dataset, processing_class=tokenizer,
                           peft_config=peft_config)

@@ -204,6 +204,36 @@ def model_folder(name_or_path: str) -> Path:
     return local_model_folder(name_or_path)
 
 
+def load_tokenizer(name_or_path: str):
+    """The tokenizer (with its chat template) of a registry name or local HF model.
+
+    Like the one :func:`load_pretrained` returns, without loading the weights.
+    """
+    from transformers import AutoTokenizer
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    tokenizer = AutoTokenizer.from_pretrained(str(model_folder(name_or_path)),
+                                              local_files_only=True)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def lora_config(rank: int):
+    """``peft.LoraConfig`` of rank ``rank`` (alpha ``2 * rank``) on every linear layer.
+
+    ``None`` for ``rank == 0`` (full fine-tuning). The output head is not adapted.
+    """
+    if rank < 0:
+        raise ValueError(f"lora_rank must be >= 0, got {rank}")
+    if rank == 0:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0,
+                      target_modules="all-linear", task_type="CAUSAL_LM")
+
+
 def load_pretrained(name_or_path: str, dtype=None):
     """``(model, tokenizer)`` of a registry name or a local Hugging Face model (offline).
 
