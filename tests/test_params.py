@@ -12,6 +12,7 @@ from newsstudy.params import (
     load_params,
     notebooks,
     parse_override,
+    profile_notebooks,
     profiles,
     schema_table,
 )
@@ -203,6 +204,15 @@ def test_schema_table_describes_every_field():
         rows["max_articles"]["type"] == "int | None" and rows["max_articles"]["default"] == "None"
     )
     assert all(row["description"] for row in rows.values())
+
+
+def test_a_profile_runs_the_notebooks_it_has_params_for(toy_project):
+    assert profile_notebooks("smoke") == ["toy"]
+    with pytest.raises(ParamsError, match=r"unknown profile 'nope': no folder .*profiles: default, smoke"):
+        profile_notebooks("nope")
+    # every profile must run the first notebook (the world): 'default' has no toy.yaml
+    with pytest.raises(ParamsError, match=r"default: no toy.yaml; every profile runs toy"):
+        profile_notebooks("default")
 
 
 def test_profiles_and_notebooks_list_folders(toy_project):

@@ -377,3 +377,45 @@ def test_surface_demonstrations_keep_the_first_words(world, users):
         queries = parse_completion(short[user]).queries
         assert all(len(q.split()) <= 3 for q in queries)
         assert list(queries) == list(dict.fromkeys(" ".join(q.split()[:3]) for q in long_queries))
+
+
+# -------------------------------------------------------------------------------- GRPO
+
+def test_cpu_logprobs_equal_trl_fused_head(tokenizer, prompt_map, tmp_path):
+    """The plain-logits log-probabilities and entropies equal TRL's fused-head kernel on
+    the completion positions (temperature 0.7, padded sequences), with equal gradients."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from newsstudy.policy import grpo
+
+    model = ladder.build_policy("xs", tokenizer, seed=0)
+    config = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4,
+                        num_generations=2, max_completion_length=8, temperature=0.7,
+                        use_cpu=True, bf16=False, report_to="none",
+                        activation_checkpointing=False)
+    trainer = grpo.cpu_logprob_trainer_class()(
+        model=model, reward_funcs=lambda completions, **kw: [0.0] * len(completions),
+        args=config, train_dataset=Dataset.from_dict({"prompt": list(prompt_map.values())[:4]}),
+        processing_class=tokenizer)
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, len(tokenizer), (4, 20), generator=generator)
+    mask = torch.ones_like(ids)
+    mask[0, :3] = 0  # left-padded prompt
+    mask[1, -4:] = 0  # a completion that ended early
+    keep = 8
+
+    def run(method):
+        trainer.model.zero_grad()
+        logps, entropies, _ = method(trainer, trainer.model, ids, mask, keep, compute_entropy=True)
+        (logps * mask[:, -keep:]).sum().backward()
+        grads = [p.grad.clone() for p in trainer.model.parameters() if p.grad is not None]
+        return logps.detach(), entropies.detach(), grads
+
+    ours = run(type(trainer)._get_per_token_logps_and_entropies)
+    trl_ = run(GRPOTrainer._get_per_token_logps_and_entropies)
+    valid = mask[:, -keep:].bool()
+    assert torch.allclose(ours[0][valid], trl_[0][valid], atol=1e-5)
+    assert torch.allclose(ours[1][valid], trl_[1][valid], atol=1e-4)
+    assert (ours[0][~valid] == 0).all()
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(ours[2], trl_[2], strict=True))

@@ -238,3 +238,38 @@ def test_one_lora_grpo_step(smollm, world, tmp_path):
     untouched = [k for k in before if "q_proj" not in k and "v_proj" not in k]
     assert all(torch.equal(before[k], after[k]) for k in untouched)
     assert any("reward" in h for h in history)
+
+
+# --------------------------------------------------------------- the policy pipeline on it
+
+def test_lora_config_of_a_rank():
+    assert pretrained.lora_config(0) is None
+    lora = pretrained.lora_config(8)
+    assert lora.r == 8 and lora.lora_alpha == 16 and lora.target_modules == "all-linear"
+    with pytest.raises(ValueError, match="lora_rank"):
+        pretrained.lora_config(-1)
+
+
+def test_pipeline_reads_a_pretrained_model_through_its_chat_template(smollm, world, tmp_path,
+                                                                     monkeypatch):
+    from newsstudy import params, paths, teacher
+
+    monkeypatch.setenv("NEWSSTUDY_ARTIFACTS", str(tmp_path))
+    settings = params.load_params("03_grpo", "pretrained").model_copy(
+        update={"profile": "probe", "sft_epochs": 0})
+    pipeline = teacher.PolicyPipeline(world, settings, scorer=None)
+    assert pipeline.is_pretrained and pipeline.threads == torch.get_num_threads()
+    assert len(pipeline.tokenizer()) == len(smollm[1])
+    user = int(world.split_users("test")[0])
+    prompt = pipeline.prompts([user])[user]
+    assert prompt.startswith("<|im_start|>system") and "signals:" in prompt
+    # With no SFT epochs the prompt-only policy is the instruct model itself: nothing is
+    # trained or copied into the profile's model store.
+    assert pipeline.prompt_only() == pipeline.base_model() == pretrained.model_folder(NAME)
+    assert not (paths.profile_artifacts("probe") / "models").exists()
+    assert teacher.log_history(pipeline.prompt_only()) == []
+    ladder_pipeline = teacher.PolicyPipeline(world, settings.model_copy(update={"model": "xs"}),
+                                             scorer=None)
+    assert not ladder_pipeline.is_pretrained and ladder_pipeline.threads == 1
+    with pytest.raises(ValueError, match="ladder size"):
+        ladder_pipeline.base_model()

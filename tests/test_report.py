@@ -242,15 +242,22 @@ def test_committed_index_html_renders_with_every_image():
 # --- committed results against the current parameters ----------------------------------
 
 
-def test_committed_default_results_match_current_params(monkeypatch):
+COMMITTED_PROFILES = ("default", "pretrained")  # profiles whose reports are in git
+
+
+@pytest.mark.parametrize("profile", COMMITTED_PROFILES)
+def test_committed_results_match_current_params(profile, monkeypatch):
     """Fails when a committed results file was produced by other parameters than
-    params/default (or rewritten outside newsstudy run/reproduce)."""
+    params/<profile> (or rewritten outside newsstudy run/reproduce)."""
     monkeypatch.delenv("NEWSSTUDY_REPORTS", raising=False)
-    checks = runner.params_status("default")
+    checks = runner.params_status(profile)
+    if not checks:
+        pytest.skip(f"no committed results in reports/{profile}/")
     unrecorded = [c.notebook for c in checks if c.status == "no finished run recorded"]
     wrong = [f"{c.notebook}: {c.status}" for c in checks
              if not c.ok and c.notebook not in unrecorded]
-    assert not wrong, "re-run these with `newsstudy reproduce --profile default`: " + "; ".join(wrong)
+    assert not wrong, (f"re-run these with `newsstudy reproduce --profile {profile}`: "
+                       + "; ".join(wrong))
     if unrecorded:
-        pytest.skip(f"no params hash recorded for {', '.join(unrecorded)} in reports/default/"
-                    "runs.json: `newsstudy reproduce --profile default` records them")
+        pytest.skip(f"no params hash recorded for {', '.join(unrecorded)} in reports/{profile}/"
+                    f"runs.json: `newsstudy reproduce --profile {profile}` records them")

@@ -77,4 +77,19 @@ class PolicyStore:
         if self.is_complete(path):
             return path
         model, tokenizer, meta = train_fn()
-        return self.save(path, model, tokenizer, {**meta, "kind": kind, "config": config})
+        state = _distributed_state()
+        if state is None:
+            return self.save(path, model, tokenizer, {**meta, "kind": kind, "config": config})
+        if state.is_main_process:  # under `accelerate launch`: one process writes
+            self.save(path, model, tokenizer, {**meta, "kind": kind, "config": config})
+        state.wait_for_everyone()
+        return path
+
+
+def _distributed_state():
+    """accelerate's process state when several processes run (``accelerate launch``), else None."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    return PartialState()
