@@ -118,6 +118,10 @@ def notebook_listing(notebook: str, profiles: list[str]) -> str:
     rows = params.schema_table(notebook)
     problems = []
     for profile in profiles:
+        if not params.params_path(notebook, profile).is_file():  # not part of that profile
+            for row in rows:
+                row[f"[{profile}]"] = "-"
+            continue
         try:
             values = params.load_params(notebook, profile).model_dump()
         except params.ParamsError as err:

@@ -56,7 +56,12 @@ def test_list_shows_notebooks_profiles_and_values(toy_project, capsys):
     assert "notebooks: toy" in out and "profiles:  default, smoke" in out
     toy_line = next(line for line in out.splitlines() if line.startswith("n "))
     assert toy_line.split()[:5] == ["n", "int", "required", "-", "3"]
-    assert "default: params/default/toy.yaml: no such params file" in out
+    # default has no toy.yaml: toy is not part of that profile, which is not an error
+    assert "default:" not in out
+    toy_project.write_params("default", "toy", {"profile": "default", "seed": 0, "n": 0})
+    assert exit_status(["list"]) == 0
+    assert ("default: params/default/toy.yaml: n: must be greater than or equal to 1 (got 0)"
+            in capsys.readouterr().out)
 
 
 def test_console_script_is_installed():

@@ -231,18 +231,21 @@ def test_index_html_renders_with_every_image_in_chromium(built):
     assert result["tables"] > 10 and result["height"] > 2000
 
 
-def test_committed_index_html_renders_with_every_image():
-    page = COMMITTED / "index.html"
+COMMITTED_PROFILES = ("default", "pretrained")  # profiles whose reports are in git
+
+
+@pytest.mark.parametrize("profile", COMMITTED_PROFILES)
+def test_committed_index_html_renders_with_every_image(profile):
+    page = COMMITTED.parent / profile / "index.html"
     if not page.is_file():
-        pytest.skip("reports/default/index.html not built yet (newsstudy report --profile default)")
+        pytest.skip(f"reports/{profile}/index.html not built yet "
+                    f"(newsstudy report --profile {profile})")
     result = render(page)
     assert result["broken"] == [] and result["images"] > 0
+    assert result["h1"] == f"Reproduction report: {profile} profile"
 
 
 # --- committed results against the current parameters ----------------------------------
-
-
-COMMITTED_PROFILES = ("default", "pretrained")  # profiles whose reports are in git
 
 
 @pytest.mark.parametrize("profile", COMMITTED_PROFILES)
