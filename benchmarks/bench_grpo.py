@@ -73,11 +73,12 @@ def main() -> None:
                                  max_completion_length=args.max_completion_length)
     initial = copy.deepcopy(model)
 
-    def run(policy) -> float:
+    def run(policy, trainer_class=None) -> float:
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
             grpo.train_grpo(policy, tok, scorer, user_prompts, settings,
-                            rewards.RewardWeights(), output_dir=tmp, progress=False)
+                            rewards.RewardWeights(), output_dir=tmp, progress=False,
+                            trainer_class=trainer_class)
             return time.perf_counter() - started
 
     seconds = run(model)
@@ -85,12 +86,7 @@ def main() -> None:
     if args.compare_trl:
         from trl import GRPOTrainer
 
-        ours = grpo.cpu_logprob_trainer_class
-        grpo.cpu_logprob_trainer_class = lambda: GRPOTrainer
-        try:
-            trl_seconds = run(initial)
-        finally:
-            grpo.cpu_logprob_trainer_class = ours
+        trl_seconds = run(initial, GRPOTrainer)
     completions = args.users_per_step * args.generations
     print(f"policy: {source} ({model.num_parameters():,} parameters)")
     print(f"completions per step: {completions} ({args.max_completion_length} tokens at most)")

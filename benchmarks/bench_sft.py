@@ -36,19 +36,13 @@ def main() -> None:
     initial = ladder.build_policy(args.model, tok, seed=0)
 
     def run(trainer_class) -> tuple[float, list[float]]:
-        original = sft.plain_loss_trainer_class
-        sft.plain_loss_trainer_class = lambda: trainer_class
-        try:
-            with generate.torch_threads(1), tempfile.TemporaryDirectory() as tmp:
-                started = time.perf_counter()
-                _, logs = sft.train_sft(copy.deepcopy(initial), tok,
-                                        [user_prompts[u] for u in users],
-                                        [demos[u] for u in users], lr=6e-3, epochs=1,
-                                        batch_size=args.batch_size, seed=0, output_dir=tmp,
-                                        progress=False, logging_steps=1)
-                return time.perf_counter() - started, [r["loss"] for r in logs if "loss" in r]
-        finally:
-            sft.plain_loss_trainer_class = original
+        with generate.torch_threads(1), tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            _, logs = sft.train_sft(copy.deepcopy(initial), tok, [user_prompts[u] for u in users],
+                                    [demos[u] for u in users], lr=6e-3, epochs=1,
+                                    batch_size=args.batch_size, seed=0, output_dir=tmp,
+                                    progress=False, logging_steps=1, trainer_class=trainer_class)
+            return time.perf_counter() - started, [r["loss"] for r in logs if "loss" in r]
 
     from trl import SFTTrainer
 

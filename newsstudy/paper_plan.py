@@ -340,19 +340,18 @@ def plan(profile: str = "paper") -> dict:
     ``models`` (parameter counts), ``stages`` (per-GPU memory, one row per stage and
     model), ``launch`` (the accelerate command and config), ``warnings``.
     """
-    from newsstudy.params import notebooks, params_path
+    from newsstudy.params import params_path, profile_notebooks
 
     hw = load_hardware(profile)
     rank = hw.lora_rank if hw.finetune == "lora" else 0
-    for notebook in notebooks():
-        if params_path(notebook, profile).is_file():
-            values = load_params(notebook, profile)
-            if getattr(values, "lora_rank", rank) != rank:
-                raise ParamsError(
-                    f"{params_path(notebook, profile)}: lora_rank {values.lora_rank} disagrees "
-                    f"with {hardware_path(profile)} (finetune {hw.finetune}, so lora_rank "
-                    f"must be {rank})")
-    grpo = load_params("03_grpo", profile)
+    loaded = {notebook: load_params(notebook, profile) for notebook in profile_notebooks(profile)}
+    for notebook, values in loaded.items():
+        if getattr(values, "lora_rank", rank) != rank:
+            raise ParamsError(
+                f"{params_path(notebook, profile)}: lora_rank {values.lora_rank} disagrees "
+                f"with {hardware_path(profile)} (finetune {hw.finetune}, so lora_rank "
+                f"must be {rank})")
+    grpo = loaded["03_grpo"] if "03_grpo" in loaded else load_params("03_grpo", profile)
     accelerate = _read_yaml(paths.PROJECT_ROOT / hw.accelerate_config)
     spread = sharding(accelerate)
     warnings = []

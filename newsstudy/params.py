@@ -78,10 +78,10 @@ def profile_notebooks(profile: str) -> list[str]:
     if not folder.is_dir():
         raise ParamsError(f"unknown profile {profile!r}: no folder {folder} "
                           f"(profiles: {', '.join(profiles()) or 'none'})")
-    names = [name for name in notebooks() if (folder / f"{name}.yaml").is_file()]
-    first = notebooks()[0] if notebooks() else None
-    if first is not None and first not in names:
-        raise ParamsError(f"{folder}: no {first}.yaml; every profile runs {first}, "
+    every = notebooks()
+    names = [name for name in every if (folder / f"{name}.yaml").is_file()]
+    if every and every[0] not in names:
+        raise ParamsError(f"{folder}: no {every[0]}.yaml; every profile runs {every[0]}, "
                           f"which builds the world the other notebooks read")
     return names
 

@@ -323,14 +323,9 @@ def test_sft_loss_is_completion_cross_entropy_and_matches_trl_default(
 
     def run(trainer_class):
         model = ladder.build_policy("xs", tokenizer, seed=0)
-        original = sft.plain_loss_trainer_class
-        sft.plain_loss_trainer_class = lambda: trainer_class
-        try:
-            _, logs = sft.train_sft(model, tokenizer, *map(list, zip(*pairs, strict=True)),
-                                    lr=3e-3, epochs=1, batch_size=16, seed=0,
-                                    output_dir=tmp_path, progress=False, logging_steps=1)
-        finally:
-            sft.plain_loss_trainer_class = original
+        _, logs = sft.train_sft(model, tokenizer, *map(list, zip(*pairs, strict=True)),
+                                lr=3e-3, epochs=1, batch_size=16, seed=0, output_dir=tmp_path,
+                                progress=False, logging_steps=1, trainer_class=trainer_class)
         return [row["loss"] for row in logs if "loss" in row]
 
     plain, fused = run(sft.plain_loss_trainer_class()), run(trl.SFTTrainer)

@@ -184,14 +184,16 @@ def cpu_logprob_trainer_class():
 def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str],
                settings: GRPOSettings, weights: RewardWeights, output_dir: str,
                progress: bool = True, peft_config=None,
-               config_overrides: Mapping | None = None) -> tuple[object, list[dict]]:
+               config_overrides: Mapping | None = None,
+               trainer_class=None) -> tuple[object, list[dict]]:
     """Train ``model`` with Dr.GRPO on the given users' prompts; return it and the logs.
 
     ``peft_config`` (e.g. ``peft.LoraConfig``) trains adapters instead of every weight
     (TRL's ``GRPOTrainer(peft_config=...)``); the adapters are merged into the returned
     model, so callers save and load a plain model either way. ``None``: full fine-tuning.
     ``config_overrides``: ``GRPOConfig`` arguments for GPUs (see :func:`grpo_config`); under
-    ``accelerate launch`` the number of processes comes from accelerate.
+    ``accelerate launch`` the number of processes comes from accelerate. ``trainer_class``
+    replaces :func:`cpu_logprob_trainer_class` (e.g. ``trl.GRPOTrainer``, to compare).
     """
     from datasets import Dataset
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -204,7 +206,7 @@ def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str
     users = list(prompts)
     dataset = Dataset.from_dict({"prompt": [prompts[u] for u in users],
                                  "user_id": [int(u) for u in users]})
-    trainer = cpu_logprob_trainer_class()(model=model, reward_funcs=reward_functions(scorer), args=config,
+    trainer = (trainer_class or cpu_logprob_trainer_class())(model=model, reward_funcs=reward_functions(scorer), args=config,
                           train_dataset=dataset, processing_class=tokenizer,
                           peft_config=peft_config)
     trainer.train()

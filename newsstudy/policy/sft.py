@@ -43,7 +43,8 @@ def plain_loss_trainer_class():
 def train_sft(model, tokenizer, prompts: Sequence[str], completions: Sequence[str], lr: float,
               epochs: float, batch_size: int, seed: int, output_dir: str | os.PathLike,
               max_length: int = 384, progress: bool = True, logging_steps: int | None = None,
-              warmup_ratio: float = 0.05, callbacks=None, peft_config=None):
+              warmup_ratio: float = 0.05, callbacks=None, peft_config=None,
+              trainer_class=None):
     """Fine-tune ``model`` in place on ``(prompt, completion)`` pairs.
 
     Returns ``(model, log_history)``; ``log_history`` is the trainer's list of logged
@@ -53,6 +54,8 @@ def train_sft(model, tokenizer, prompts: Sequence[str], completions: Sequence[st
     extra ``transformers.TrainerCallback`` objects (e.g. a periodic evaluation).
     ``peft_config`` (e.g. ``peft.LoraConfig``) trains adapters instead of every weight;
     they are merged into the returned model, so callers save and load a plain model.
+    ``trainer_class`` replaces :func:`plain_loss_trainer_class` (e.g. ``trl.SFTTrainer`` to
+    compare with TRL's own loss).
     """
     from datasets import Dataset
     from trl import SFTConfig
@@ -74,7 +77,7 @@ def train_sft(model, tokenizer, prompts: Sequence[str], completions: Sequence[st
         dataloader_num_workers=0, disable_tqdm=not progress, dataset_num_proc=None,
     )
     dataset = Dataset.from_dict({"prompt": list(prompts), "completion": completions})
-    trainer = plain_loss_trainer_class()(model=model, args=config, train_dataset=dataset,
+    trainer = (trainer_class or plain_loss_trainer_class())(model=model, args=config, train_dataset=dataset,
                          processing_class=tokenizer, callbacks=callbacks,
                                          peft_config=peft_config)
     if not progress:
