@@ -40,7 +40,7 @@ from newsstudy import __version__, cleaning, corpus, embed, paths, topics, world
 from newsstudy.io import config_hash, read_json, sha256_file, write_json, write_parquet
 from newsstudy.schemas import DataParams
 
-WORLD_FORMAT = 2
+WORLD_FORMAT = 3
 
 
 class WorldMissing(FileNotFoundError):
@@ -62,6 +62,7 @@ class WorldData:
     interests: pd.DataFrame
     test_clicks: pd.DataFrame
     cleaning: dict
+    cleaner: cleaning.CleaningModel | None = None  # set when simulated in memory
 
     @property
     def history_days(self) -> int:
@@ -122,31 +123,58 @@ def build_world(params: DataParams, force: bool = False, log=print) -> Path:
     vectors = embed.embed_cached(corpus.article_text(articles), params.embedder, show_progress=True)
     topic_model = topics.build_topics(articles, vectors, params.n_topics, params.seed)
     log(f"{topic_model.n_topics} topics; simulating {params.n_users} users")
+    built = simulate(params, articles, vectors, topic_model)
+    log(f"{len(built.events)} history events, cleaned")
+    frames = {"articles": built.articles, "users": built.users, "events": built.events,
+              "event_labels": built.event_labels, "interests": built.interests,
+              "test_clicks": built.test_clicks}
+    _write_world(target, params, wanted, frames, vectors, topic_model, built.cleaning,
+                 built.manifest["constants"], time.perf_counter() - started)
+    log(f"world {wanted} written to {target} in {time.perf_counter() - started:.1f}s")
+    return target
+
+
+def world_constants(params: DataParams) -> world.WorldConstants:
+    """The simulator's constants with the world knobs that ``params`` sets."""
+    return world.WorldConstants(**{name: getattr(params, name) for name in world.KNOBS})
+
+
+def simulate(params: DataParams, articles: pd.DataFrame, vectors: np.ndarray,
+             topic_model: topics.Topics, cleaner: cleaning.CleaningModel | None = None
+             ) -> WorldData:
+    """Simulate users over a corpus and clean their events, in memory (nothing written).
+
+    ``cleaner``: a fitted cleaner to apply as it is (the sensitivity sweep reuses one);
+    by default one is fitted on this world's training users.
+    """
     sim = world.simulate_world(
         articles, topic_model, n_users=params.n_users, history_days=params.history_days,
         test_days=params.test_days, events_per_day=params.events_per_day,
         noise_rate=params.noise_rate, cold_share=params.cold_share,
         min_interests=params.min_interests, max_interests=params.max_interests,
         terms_per_interest=params.terms_per_interest, val_share=params.val_share,
-        test_share=params.test_share, seed=params.seed)
-    log(f"{len(sim.events)} history events; fitting the cleaner")
-    events, cleaning_report = _clean(sim, params.seed)
-    art = _annotate_articles(articles, sim, params)
-    frames = {"articles": art, "users": sim.users, "events": events,
-              "event_labels": sim.event_labels, "interests": sim.interests,
-              "test_clicks": sim.test_clicks}
-    _write_world(target, params, wanted, frames, vectors, topic_model, cleaning_report,
-                 sim.constants, time.perf_counter() - started)
-    log(f"world {wanted} written to {target} in {time.perf_counter() - started:.1f}s")
-    return target
+        test_share=params.test_share, seed=params.seed, constants=world_constants(params))
+    events, cleaning_report, cleaner = _clean(sim, params.seed, cleaner)
+    return WorldData(
+        manifest={"params": params.model_dump(), "constants": sim.constants,
+                  "world_hash": world_params_hash(params)},
+        articles=_annotate_articles(articles, sim, params), article_embeddings=vectors,
+        topic_keywords=topic_model.keywords, topic_centroids=topic_model.centroids,
+        users=sim.users, events=events, event_labels=sim.event_labels,
+        interests=sim.interests, test_clicks=sim.test_clicks, cleaning=cleaning_report,
+        cleaner=cleaner)
 
 
-def _clean(sim: world.World, seed: int) -> tuple[pd.DataFrame, dict]:
-    """Fit the cleaner on training users; score it on test users; annotate all events."""
+def _clean(sim: world.World, seed: int, model: cleaning.CleaningModel | None = None
+           ) -> tuple[pd.DataFrame, dict, cleaning.CleaningModel]:
+    """Fit the cleaner on training users (unless given); score it on test users; annotate
+    all events."""
     split = sim.users["split"].to_numpy()[sim.events["user_id"].to_numpy()]
     labels = sim.event_labels
     train, test = split == "train", split == "test"
-    model = cleaning.fit_cleaner(sim.events[train], labels["is_noise"].to_numpy()[train], seed)
+    if model is None:
+        model = cleaning.fit_cleaner(sim.events[train], labels["is_noise"].to_numpy()[train],
+                                     seed)
     p_noise = model.noise_probability(sim.events)
     flagged = p_noise >= model.threshold
     truth_test = labels["is_noise"].to_numpy()[test]
@@ -162,7 +190,7 @@ def _clean(sim: world.World, seed: int) -> tuple[pd.DataFrame, dict]:
         "confusion": cleaning.confusion(truth_test, flagged[test]).to_dict(orient="index"),
     }
     events = sim.events.assign(p_noise=p_noise.astype(np.float32), kept=~flagged)
-    return events, report
+    return events, report, model
 
 
 def _annotate_articles(articles: pd.DataFrame, sim: world.World, params: DataParams

@@ -50,6 +50,25 @@ class DataParams(NotebookParams):
     max_articles: int | None = Field(
         default=None, ge=200, description="Use only this many articles (smoke runs); None: all."
     )
+    p_term_click: float = Field(
+        default=0.8, ge=0, le=1,
+        description="World knob: share of interest clicks on articles naming one of the "
+                    "user's entities (entity following; see world.WorldConstants).")
+    term_pool_size: int = Field(
+        default=40, ge=4, le=400,
+        description="World knob: a user's entities come from this many of their topic's most "
+                    "distinctive terms (larger: more niche entities).")
+    interest_drift: float = Field(
+        default=0.5, ge=0, le=3,
+        description="World knob: log-normal drift of interest weights from the first history "
+                    "day to the test window.")
+    serendipity: float = Field(
+        default=0.1, ge=0, le=0.9,
+        description="World knob: share of held-out clicks on trending articles of any topic.")
+    domain_concentration: float = Field(
+        default=2.0, gt=0, le=100,
+        description="World knob: concentration of each interest's mix over search, browsing "
+                    "and news (low: each interest shows mostly in one stream).")
     val_share: float = Field(ge=0, le=0.5, description="Share of users held out for validation.")
     test_share: float = Field(gt=0, le=0.5, description="Share of users held out for testing.")
     embedder: Literal["minilm"] = Field(
@@ -91,13 +110,32 @@ class RewardSettings(BaseModel):
     w_struct: float = Field(default=1.0, ge=0, le=10, description="Weight of R_struct.")
 
 
-class RewardsParams(NotebookParams, RewardSettings):
+class ServingSettings(BaseModel):
+    """How many hits each query takes from the serving index (chosen in notebook 02).
+
+    Kept apart from ``RewardSettings`` while notebooks 03-06 still serve with the former
+    fixed 10 hits per query; they take this field when they are re-run on notebook 02's
+    serving path.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    k_per_query: int = Field(
+        default=20, ge=1, le=200,
+        description="Hits each query takes from the serving index before fusion "
+                    "(notebook 02 chooses it on validation users).")
+
+
+class RewardsParams(NotebookParams, RewardSettings, ServingSettings):
     """02_rewards: the five rewards, checked against reference strategies."""
 
     n_users: int = Field(ge=10, le=100_000, description="Test users scored per strategy.")
+    n_val_users: int = Field(
+        ge=10, le=100_000,
+        description="Validation users on which the serving path is chosen.")
 
 
-class BaselinesParams(NotebookParams, RewardSettings):
+class BaselinesParams(NotebookParams, RewardSettings, ServingSettings):
     """03b_baselines: classic recommenders on the same split and protocol."""
 
     n_seeds: int = Field(default=3, ge=1, le=10, description="Training seeds per baseline.")
@@ -335,9 +373,36 @@ class ABParams(NotebookParams):
         return self
 
 
+class SensitivityParams(NotebookParams):
+    """02b_sensitivity: every world knob set low and high, one at a time (the world itself
+    comes from the profile's 01_data parameters)."""
+
+    n_users: int = Field(ge=100, le=100_000, description="Users of each sweep world.")
+    n_queries: int = Field(default=5, ge=1, le=16, description="Queries per list.")
+    fusion: Literal["round_robin", "rrf"] = Field(
+        description="How per-query hits fuse into one ranking (notebook 02's choice).")
+    k_per_query: int = Field(
+        ge=1, le=200, description="Hits per query before fusion (notebook 02's choice).")
+    gru_epochs: int = Field(ge=1, le=50, description="Training epochs of the GRU4Rec yardstick.")
+    knobs: list[str] = Field(
+        min_length=1,
+        description="Knobs to sweep (names in newsstudy.sensitivity.SETTINGS; all of them "
+                    "for the full table).")
+
+    @model_validator(mode="after")
+    def _known_knobs(self) -> SensitivityParams:
+        from newsstudy.sensitivity import SETTINGS
+
+        unknown = [k for k in self.knobs if k not in SETTINGS]
+        if unknown:
+            raise ValueError(f"unknown knobs {unknown} (known: {', '.join(SETTINGS)})")
+        return self
+
+
 SCHEMAS: dict[str, type[NotebookParams]] = {
     "01_data": DataParams,
     "02_rewards": RewardsParams,
+    "02b_sensitivity": SensitivityParams,
     "03_grpo": GRPOParams,
     "03b_baselines": BaselinesParams,
     "04_scaling": ScalingParams,

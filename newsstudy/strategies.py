@@ -3,11 +3,16 @@
 Each strategy maps a user to a completion string in the policy's output format. They are
 fixed heuristics, not learned policies:
 
-- ``oracle``: written from the user's *latent* interests (topic keywords and the user's
-  own terms, by weight). For analysis only: no policy or reward may see the latent truth.
-- ``infer``: the interest-inference heuristic, from cleaned signals only: map each signal
-  to the corpus topic it is nearest to, keep the user's main topics, and write each topic's
-  keywords plus the signal term seen most often with it.
+- ``oracle``: written from the user's *latent* interests at the test window: query slots
+  shared among the interests by weight, each query the interest's topic keyword and a few
+  of the user's own terms (cycling through them). For analysis only: no policy or reward
+  may see the latent truth. It is the ceiling of the serving path, not of any method.
+- ``infer``: the interest-inference heuristic, from cleaned signals and the corpus only:
+  map each signal to the corpus topic it is nearest to, share the query slots among the
+  user's topics by how many signals each holds, and write each slot as the topic's top
+  keyword plus the words the user repeats most within that topic (ranked by count times
+  their rarity across users' signals, so boilerplate such as "wikipedia" or "latest" that
+  every user emits sinks).
 - ``copy``: the user's most recent distinct cleaned signals, verbatim (the "surface").
 - ``generic``: generic news queries. ``random_words``: random corpus words.
   ``repeated``: one signal repeated. ``malformed``: not in the output format.
@@ -18,6 +23,7 @@ retrieving badly (see notebook 02).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 
@@ -37,6 +43,7 @@ class StrategyContext:
         self.rng = np.random.default_rng(seed)
         clean = world.clean_events().sort_values(["user_id", "day", "event_id"])
         self.signals = {int(u): g["text"].tolist() for u, g in clean.groupby("user_id")}
+        self.signal_days = {int(u): g["day"].to_numpy() for u, g in clean.groupby("user_id")}
         self.interests = {int(u): g.sort_values("weight", ascending=False)
                           for u, g in world.interests.groupby("user_id")}
         self.embedder = embedder
@@ -45,10 +52,21 @@ class StrategyContext:
         self.popular_titles = [t.replace("|", " ") for t in titles.head(50)]
         self.centroids = topic_centroids(world, embedder)
         self._topic_of_text: dict[str, int] = {}
+        self._user_rarity: dict[str, float] | None = None
 
     def user_signals(self, user: int) -> list[str]:
         """Cleaned signals of a user, oldest first."""
         return self.signals.get(int(user), [])
+
+    def word_rarity(self) -> dict[str, float]:
+        """log(users / users whose cleaned signals use the word): an IDF over users' logs."""
+        if self._user_rarity is None:
+            users_with = Counter()
+            for texts in self.signals.values():
+                users_with.update({w for t in texts for w in content_words(t)})
+            n = max(len(self.signals), 1)
+            self._user_rarity = {w: math.log(n / c) for w, c in users_with.items()}
+        return self._user_rarity
 
     def topics_of(self, texts: list[str]) -> list[int]:
         """Nearest corpus topic per text (centroids in the strategy embedder's space)."""
@@ -76,33 +94,87 @@ def _fmt(queries: list[str], reasoning: str) -> str:
     return render_completion(cleaned or ["news"], reasoning=reasoning)
 
 
+def share_slots(weights, n_slots: int) -> list[int]:
+    """Split ``n_slots`` among items in proportion to ``weights`` (largest remainder).
+
+    >>> share_slots([3, 1], 5)
+    [4, 1]
+    >>> share_slots([1, 1, 1], 2)
+    [1, 1, 0]
+    """
+    w = np.asarray(weights, dtype=float)
+    if len(w) == 0 or n_slots <= 0 or w.sum() <= 0:
+        return [0] * len(w)
+    exact = w / w.sum() * n_slots
+    slots = np.floor(exact).astype(int)
+    leftover = n_slots - int(slots.sum())
+    for i in np.argsort(-(exact - slots), kind="stable")[:leftover]:
+        slots[i] += 1
+    return slots.tolist()
+
+
+def _slot_queries(groups, n_slots: int, n_words: int) -> list[str]:
+    """Queries for (weight, keywords, ranked words) groups: slots by weight, words cycled."""
+    slots = share_slots([weight for weight, _, _ in groups], n_slots)
+    queries = []
+    for (_, keywords, words), k in zip(groups, slots, strict=True):
+        words = [w for w in words if w not in keywords] or list(words)
+        for j in range(k):
+            start = (j * n_words) % max(len(words), 1)
+            chunk = (words + words)[start:start + n_words]
+            queries.append(" ".join([*keywords, *chunk]))
+    return queries
+
+
+ORACLE_WORDS = 3  # the user's terms per oracle query (chosen on validation users, notebook 02)
+INFER_WORDS = 2  # the user's repeated words per inferred query (likewise)
+INFER_KEYWORDS = 1  # topic keywords per inferred query (likewise)
+INFER_HALFLIFE_DAYS = 7.0  # a signal's weight halves with every this many days of age (likewise)
+
+
 def oracle(ctx: StrategyContext, user: int) -> str:
-    """One query per latent interest, by weight: two topic keywords and two of the user's
-    own terms; leftover slots take the interests' remaining terms."""
+    """Query slots shared among the latent interests by weight; each query the topic's top
+    keyword and ``ORACLE_WORDS`` of the user's own terms, cycling through them."""
     rows = ctx.interests.get(int(user))
-    queries: list[str] = []
-    if rows is not None:
-        for topic, terms in zip(rows["topic"], rows["terms"], strict=True):
-            queries.append(" ".join([*ctx.world.topic_keywords[topic][:2], *list(terms)[:2]]))
-        queries += [" ".join(list(terms)[2:4]) for terms in rows["terms"]]
-    return _fmt(queries[: ctx.n_queries], "latent interests (oracle)")
+    if rows is None:
+        return _fmt(["news"], "no interests")
+    rows = rows.head(ctx.n_queries)
+    groups = [(w, list(ctx.world.topic_keywords[t][:1]), list(terms))
+              for t, w, terms in zip(rows["topic"], rows["weight"], rows["terms"], strict=True)]
+    return _fmt(_slot_queries(groups, ctx.n_queries, ORACLE_WORDS), "latent interests (oracle)")
 
 
-def infer(ctx: StrategyContext, user: int) -> str:
-    """Infer the main topics behind the cleaned signals; name each, with its top term."""
+def infer(ctx: StrategyContext, user: int, keywords: int | None = None,
+          n_words: int | None = None, halflife_days: float | None = None) -> str:
+    """Infer the user's topics from the cleaned signals; share the slots by the topics'
+    recency-weighted signal counts; each query: the topic's top keyword(s) and the user's
+    most telling words in that topic (count times rarity across users).
+
+    ``keywords``, ``n_words`` and ``halflife_days`` default to the module constants chosen
+    on validation users (notebook 02)."""
+    keywords = INFER_KEYWORDS if keywords is None else keywords
+    n_words = INFER_WORDS if n_words is None else n_words
+    halflife_days = INFER_HALFLIFE_DAYS if halflife_days is None else halflife_days
     signals = ctx.user_signals(user)
     if not signals:
         return _fmt(["news"], "no signals")
+    rarity = ctx.word_rarity()
     topics = ctx.topics_of(signals)
-    counts = Counter(topics)
-    queries = []
-    for topic, _ in counts.most_common(ctx.n_queries):
-        words = Counter(w for s, t in zip(signals, topics, strict=True) if t == topic
-                        for w in content_words(s))
-        keywords = ctx.world.topic_keywords[topic][:3]
-        extra = next((w for w, _ in words.most_common() if w not in " ".join(keywords)), "")
-        queries.append(" ".join([*keywords, extra]).strip())
-    return _fmt(queries, f"main topics of {len(signals)} signals")
+    age = ctx.world.history_days - ctx.signal_days[int(user)]
+    recency = np.exp2(-age / halflife_days)
+    topic_weight: Counter = Counter()
+    words: dict[int, Counter] = {}
+    for text, topic, weight in zip(signals, topics, recency, strict=True):
+        topic_weight[topic] += weight
+        for w in content_words(text):
+            words.setdefault(topic, Counter())[w] += weight
+    groups = []
+    for topic, weight in topic_weight.most_common(ctx.n_queries):
+        seen = words.get(topic, Counter())
+        ranked = sorted(seen, key=lambda w: (-seen[w] * rarity.get(w, 0.0), w))
+        groups.append((weight, list(ctx.world.topic_keywords[topic][:keywords]), ranked))
+    return _fmt(_slot_queries(groups, ctx.n_queries, n_words),
+                f"{len(groups)} inferred interests from {len(signals)} signals")
 
 
 def copy(ctx: StrategyContext, user: int) -> str:

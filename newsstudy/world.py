@@ -25,16 +25,23 @@ Generative story (every choice below is a named constant or a parameter):
    truncated, markup), off-interest (a topic the user does not follow, and trending
    clicks).
 5. **Ground truth.** In the following ``test_days`` the user clicks news articles
-   first published then (never one clicked before), drawn exactly as history clicks are, from the *interest weights*
-   (not the domain propensities: interests that only showed in search still drive news
-   reading), plus a share ``serendipity`` of clicks on popular articles of any topic.
+   first published then (never one clicked before), drawn exactly as history clicks are,
+   from the *interest weights at the test window* (not the domain propensities: interests
+   that only showed in search still drive news reading), plus a share ``serendipity`` of
+   clicks on popular articles of any topic.
+6. **Drift.** Interest weights move from the first history day to the test window by a
+   log-normal factor (``interest_drift``), linearly in time: history events use the
+   weights of their day, held-out clicks the end weights.
 
-Why copying is weak and inference strong, without writing anyone's answer in: signals are
-few per interest, each names one or two terms, some terms never surface, half the
-relevant future articles mention none of the user's terms (only the topic), noise is
-mixed in, and old clicked articles are not the future ones. A list that names the topic
-behind several signals, and the terms seen, retrieves the future better than one that
-repeats the signals. The simulator never sees a query, a model or a reward.
+Why copying is weak and inference strong, without writing anyone's answer in: a user
+follows several topics and a few entities in each; most interest clicks go to articles
+about those entities (``p_term_click``); each signal names one or two of them, with
+boilerplate (search modifiers, page templates) around, noise mixed in, and old clicked
+articles are not the future ones. A list that gathers the entities a user repeats across
+many signals, per interest and in proportion to how much of the user's (recent) behaviour
+each holds, retrieves the future better than one that repeats the last few signals. The
+simulator never sees a query, a model or a reward. The world knobs, with their
+real-world grounds, are documented on :class:`WorldConstants`.
 
 Observable and latent data are stored apart: ``events.parquet`` holds only what a
 production system would log; ``event_labels.parquet`` (noise kind, latent interest) and
@@ -74,7 +81,36 @@ NAVIGATIONAL_NEWS = ("Home", "Top stories", "Sign in", "Subscribe", "Latest head
 
 @dataclass(frozen=True)
 class WorldConstants:
-    """Modelling choices of the simulator that are not notebook parameters."""
+    """Modelling choices of the simulator.
+
+    The fields named in :data:`KNOBS` are the *world knobs*: properties of real behaviour
+    that decide how much inferring a user's interests can pay over copying their signals.
+    Each is also a parameter of notebook 01 (``DataParams``), and the sensitivity table of
+    notebook 02 shows what every conclusion does when it moves. Their real-world grounds:
+
+    - ``p_term_click`` (entity following): the share of a user's interest-driven clicks
+      that go to an article naming one of the specific entities they follow (a team, a
+      politician, a company) rather than any story of the topic. News readers follow
+      entities: most of a sports fan's clicks are on their team. Surface signals name a
+      few of those entities at a time, so a list that gathers the entities a user repeats
+      across many signals retrieves their later reading better than the last few signals.
+    - ``term_pool_size`` (how niche the entities are): a user's entities are drawn from
+      their topic's ``term_pool_size`` most distinctive terms. Larger pools mean rarer,
+      more specific entities, which only a list that names them retrieves.
+    - ``interest_drift`` (drift between the windows): each interest's weight moves by a
+      log-normal factor ``exp(interest_drift * N(0, 1))`` from the first history day to the
+      test window, linearly in time; interests wax and wane with the news cycle.
+    - ``serendipity`` (trending clicks): the share of held-out clicks on popular articles
+      of any topic, which no model of the user predicts.
+    - ``domain_concentration`` (where an interest shows): concentration of each interest's
+      Dirichlet mix over search, browsing and news. Low values make each interest show
+      mostly in one stream (some only in search or browsing, never as a news click), so
+      no single stream tells the whole story.
+
+    ``min_interests`` / ``max_interests`` (several distinct interests per user) and
+    ``noise_rate``, ``cold_share`` and ``events_per_day`` are notebook parameters of their
+    own. The other fields are fixed modelling choices.
+    """
 
     topic_size_exponent: float = 0.5
     term_pool_size: int = 40
@@ -82,7 +118,7 @@ class WorldConstants:
     domain_base: tuple[float, float, float] = (0.4, 0.25, 0.35)
     domain_concentration: float = 2.0
     cold_news_factor: float = 0.03
-    p_term_click: float = 0.5
+    p_term_click: float = 0.8
     p_two_terms: float = 0.4
     p_modifier: float = 0.3
     freshness_days: int = 7
@@ -90,10 +126,16 @@ class WorldConstants:
     popularity_sigma: float = 1.0
     test_news_share: float = 0.3
     serendipity: float = 0.1
+    interest_drift: float = 0.5
     noise_mix: dict[str, float] = field(
         default_factory=lambda: {"navigational": 0.4, "malformed": 0.25, "off_interest": 0.35}
     )
     malformed_pool_size: int = 4000
+
+
+KNOBS = ("p_term_click", "term_pool_size", "interest_drift", "serendipity",
+         "domain_concentration")
+"""The world knobs: fields of :class:`WorldConstants` that notebook 01 takes as parameters."""
 
 
 @dataclass
@@ -103,7 +145,8 @@ class World:
     users:        user_id, split, is_cold, activity (events/day, latent), n_history_events
     events:       event_id, user_id, day, domain, text, article_id (-1 if not news)
     event_labels: event_id, noise_kind, is_noise, interest_topic (-1 for noise)
-    interests:    user_id, slot, topic, weight, terms (list of str)  [latent]
+    interests:    user_id, slot, topic, weight (at the test window), start_weight (first
+                  history day), terms (list of str)  [latent]
     test_clicks:  user_id, day, article_id, interest_topic (-1 = serendipity)
     articles:     article_id, date, day (relative), title, topic, popularity
     """
@@ -160,19 +203,22 @@ def simulate_world(articles: pd.DataFrame, topics: Topics, *, n_users: int, hist
         n_users, topics, c, rng, min_interests=min_interests, max_interests=max_interests,
         terms_per_interest=terms_per_interest, events_per_day=events_per_day,
         cold_share=cold_share, val_share=val_share, test_share=test_share)
-    events, labels = _history_events(users, slot_topic, slot_weight, slot_terms, propensity,
-                                     topics, arts, pools, history_days, noise_rate, c, rng)
+    end_weight = _drifted_weights(slot_weight, c.interest_drift, rng)
+    horizon = history_days + test_days / 2
+    events, labels = _history_events(users, slot_topic, (slot_weight, end_weight, horizon),
+                                     slot_terms, propensity, topics, arts, pools, history_days,
+                                     noise_rate, c, rng)
     users["n_history_events"] = np.bincount(events["user_id"], minlength=n_users)
     # The future is news that did not exist yet: held-out clicks go to articles first
     # published in the test window, and never to one the user clicked before.
     test_pools = _DailyPools(arts, calendar.n_days, c, published_from=history_days)
-    test_clicks = _test_clicks(users, slot_topic, slot_weight, slot_terms, topics, arts,
+    test_clicks = _test_clicks(users, slot_topic, end_weight, slot_terms, topics, arts,
                                test_pools, history_days, test_days, c, rng)
     seen = events.loc[events["article_id"] >= 0, ["user_id", "article_id"]].drop_duplicates()
     test_clicks = (test_clicks.merge(seen, on=["user_id", "article_id"], how="left",
                                      indicator=True)
                    .query("_merge == 'left_only'").drop(columns="_merge").reset_index(drop=True))
-    interests = _interest_table(slot_topic, slot_weight, slot_terms, topics)
+    interests = _interest_table(slot_topic, end_weight, slot_weight, slot_terms, topics)
     return World(users, events, labels, interests, test_clicks, arts, asdict(c))
 
 
@@ -264,33 +310,51 @@ def _draw_terms(slot_topic: np.ndarray, topics: Topics, terms_per_interest: int,
     return np.where(slot_topic[:, :, None] >= 0, terms, -1)
 
 
-def _interest_table(slot_topic, slot_weight, slot_terms, topics: Topics) -> pd.DataFrame:
+def _drifted_weights(weight: np.ndarray, drift: float, rng: np.random.Generator) -> np.ndarray:
+    """Interest weights at the test window: each weight times exp(drift * N(0, 1)), renormalised."""
+    if drift <= 0:
+        return weight
+    moved = weight * np.exp(drift * rng.standard_normal(weight.shape))
+    return moved / moved.sum(axis=1, keepdims=True)
+
+
+def _interest_table(slot_topic, weight, start_weight, slot_terms, topics: Topics) -> pd.DataFrame:
     user, slot = np.nonzero(slot_topic >= 0)
     vocab = topics.vocabulary
     return pd.DataFrame({
         "user_id": user, "slot": slot, "topic": slot_topic[user, slot],
-        "weight": slot_weight[user, slot],
+        "weight": weight[user, slot], "start_weight": start_weight[user, slot],
         "terms": [list(vocab[t]) for t in slot_terms[user, slot]],
     })
 
 
 # --------------------------------------------------------------------------- events
 
-def _pick_slot(rng: np.random.Generator, slot_weight: np.ndarray, user: np.ndarray) -> np.ndarray:
-    cumulative = np.cumsum(slot_weight[user], axis=1)
+def _pick_slot(rng: np.random.Generator, slot_weight: np.ndarray, user: np.ndarray,
+               drift: tuple[np.ndarray, float] | None = None, day: np.ndarray | None = None
+               ) -> np.ndarray:
+    """Interest slot per event, by the user's weights (drifting towards ``drift``'s end weights
+    linearly in ``day`` up to its horizon, when given)."""
+    weights = slot_weight[user]
+    if drift is not None:
+        end, horizon = drift
+        f = ((day + 0.5) / horizon)[:, None]
+        weights = (1 - f) * weights + f * end[user]
+    cumulative = np.cumsum(weights, axis=1)
     draw = rng.random(len(user))[:, None] * cumulative[:, -1:]
     return np.minimum((draw > cumulative).sum(axis=1), slot_weight.shape[1] - 1)
 
 
-def _history_events(users, slot_topic, slot_weight, slot_terms, propensity, topics, arts,
+def _history_events(users, slot_topic, weights, slot_terms, propensity, topics, arts,
                     pools, history_days, noise_rate, c, rng):
+    slot_weight, end_weight, horizon = weights
     n_users = len(users)
     counts = rng.poisson(users["activity"].to_numpy() * history_days)
     user = np.repeat(np.arange(n_users), counts)
     n = len(user)
     day = rng.integers(0, history_days, n)
     is_noise = rng.random(n) < noise_rate
-    slot = _pick_slot(rng, slot_weight, user)
+    slot = _pick_slot(rng, slot_weight, user, (end_weight, horizon), day)
     cumulative = np.cumsum(propensity[user, slot], axis=1)
     domain = (rng.random(n)[:, None] > cumulative).sum(axis=1).clip(0, 2)
     noise_domain = _noise_domains(rng, users["is_cold"].to_numpy()[user], c)

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python (newsstudy)
 #     language: python
@@ -29,7 +31,7 @@
 # %% tags=["parameters"]
 profile = "default"
 seed = 0
-n_users = 3000
+n_users = 6000
 history_days = 28
 test_days = 10
 events_per_day = 3.0
@@ -37,11 +39,16 @@ noise_rate = 0.2
 cold_share = 0.2
 n_topics = 30
 min_interests = 2
-max_interests = 4
+max_interests = 5
 terms_per_interest = 4
+p_term_click = 0.8
+term_pool_size = 40
+interest_drift = 0.5
+serendipity = 0.1
+domain_concentration = 2.0
 max_articles = None
-val_share = 0.1
-test_share = 0.1
+val_share = 0.15
+test_share = 0.2
 embedder = "minilm"
 
 # %%
@@ -52,7 +59,7 @@ P = from_namespace("01_data", globals())
 # %%
 from IPython.display import Markdown, display
 
-from newsstudy import data, reporting, world_report
+from newsstudy import data, reporting, world, world_report
 
 reporting.set_style()
 data.build_world(P)
@@ -139,6 +146,10 @@ results = {
     "noise_share": float(W.event_labels["is_noise"].mean()),
     "cold_share": float(W.users["is_cold"].mean()),
     "n_test_clicks": len(W.test_clicks),
+    "n_test_users_with_clicks": int(W.test_clicks.loc[
+        W.test_clicks["user_id"].isin(W.split_users("test")), "user_id"].nunique()),
+    "n_val_users": int(len(W.split_users("val"))),
+    "world_knobs": {name: getattr(P, name) for name in world.KNOBS},
     "cleaning": W.cleaning["classifier"],
     "cleaning_rule_baseline": W.cleaning["rule_baseline"],
     "cleaning_flag_everything": W.cleaning["flag_everything"],

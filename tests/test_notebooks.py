@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from newsstudy import params, paths, runner
@@ -62,10 +64,35 @@ def test_02_rewards_results(smoke_reports):
     assert strategies["malformed output"]["total"] == 0.0
     assert strategies["oracle (latent truth)"]["recall@10"] > strategies["random words"]["recall@10"]
     assert strategies["oracle (latent truth)"]["recall@10"] > strategies["generic queries"]["recall@10"]
-    for name in ("02_rubric", "02_strategies", "02_reward_correlations", "02_reward_hacks"):
+    for name in ("02_rubric", "02_strategies", "02_reward_correlations", "02_reward_hacks",
+                 "02_serving_path", "02_degenerate_gate", "02_per_user"):
         assert (smoke_reports / "tables" / f"{name}.csv").exists()
     for name in ("02_strategies", "02_reward_vs_recall"):
         assert (smoke_reports / "figures" / f"{name}.png").stat().st_size > 5_000
+    # The gates are computed and consistent with their own numbers (their values are
+    # asserted on the committed default results, tests/test_committed_gates.py).
+    serving = results["serving_path"]
+    assert set(serving["chosen"]) == {"fusion", "k_per_query", "query_words"}
+    gate = results["gates"]["inference_pays"]
+    assert gate["reference"] == "copy surface signals" and gate["n"] >= 10
+    assert gate["passes"] == (gate["low"] > 0 and gate["relative"] >= gate["min_lift"])
+    assert gate["low"] <= gate["diff"] <= gate["high"]
+    degenerate = results["gates"]["degenerate_below_copy"]
+    assert "random words" in degenerate["strategies"]
+    assert degenerate["passes"] == all(v["passes"] for v in degenerate["strategies"].values())
+
+
+def test_02b_sensitivity_results(smoke_reports):
+    results = read_json(smoke_reports / "results" / "02b_sensitivity.json")
+    knobs = params.load_params("02b_sensitivity", "smoke").knobs
+    assert results["n_worlds"] == 1 + 2 * len(knobs)
+    rows = pd.DataFrame(results["rows"])
+    assert set(rows["knob"]) == {"default", *knobs}
+    for column in ("copy", "infer", "oracle", "content", "gru4rec"):
+        assert rows[column].between(0, 1).all()
+    ratio = rows["infer"] / rows["copy"]
+    assert np.allclose(ratio, rows["infer / copy"])
+    assert (smoke_reports / "figures" / "02b_sensitivity.png").stat().st_size > 5_000
 
 
 def test_03b_baselines_results(smoke_reports):
@@ -85,6 +112,9 @@ def test_03b_baselines_results(smoke_reports):
     per_user = pd.read_csv(smoke_reports / "tables" / "03b_per_user.csv")
     assert set(per_user["method"]) == set(methods)
     assert per_user.groupby("method")["seed"].nunique()["gru4rec"] == results["n_seeds"]
+    ceiling = results["gates"]["ceiling_clears_baselines"]
+    assert ceiling["candidate"] == "oracle" and ceiling["reference"] in per_user["method"].values
+    assert ceiling["passes"] == (ceiling["low"] > 0 and ceiling["relative"] >= ceiling["min_lift"])
     for name in ("03b_baselines", "03b_warm_cold", "03b_training_log"):
         assert (smoke_reports / "tables" / f"{name}.csv").exists()
     assert (smoke_reports / "figures" / "03b_baselines.png").stat().st_size > 5_000

@@ -12,9 +12,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from newsstudy import paths, runner
+from newsstudy.evaluation import paired_difference
 from newsstudy.io import read_json, write_json
 from newsstudy.report import build_report, claims
 from newsstudy.report.claims import Results
@@ -133,6 +136,118 @@ def test_verdict_rule():
     assert claims.verdict([clear, wrong, wrong]) == claims.NOT_REPRODUCED
     assert claims.verdict([weak, weak]) == claims.NOT_REPRODUCED  # all inside the noise
     assert claims.verdict([]) == claims.NOT_RUN
+
+
+# --- paired comparisons on the same users -----------------------------------------------
+
+
+def per_user_table(methods: dict[str, list[float]], seeds: int = 1) -> pd.DataFrame:
+    """A long per-user table as the notebooks write it: method, seed, user, recall@10."""
+    return pd.DataFrame([{"method": method, "seed": seed, "user": user, "recall@10": value}
+                         for method, values in methods.items() for seed in range(seeds)
+                         for user, value in enumerate(values)])
+
+
+def distillation_results(half: float) -> dict:
+    """05_distillation results with on-policy .26 > supervised .24 > none .18, +- half."""
+    later = json.loads(json.dumps(LATER_RESULTS))
+    later["05_distillation"]["distillation"] = {
+        "on-policy": row("R@10", .26, half), "supervised": row("R@10", .24, half),
+        "none": row("R@10", .18, half)}
+    return later
+
+
+def correlated_users(n: int = 200, noise: float = 0.005, seed: int = 0) -> dict[str, list]:
+    """Per-user R@10 that differ a lot between users and little between methods."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0, 0.5, n)
+    return {m: list(base + shift - 0.01 + rng.normal(0, noise, n))
+            for m, shift in (("on-policy", .02), ("supervised", 0.0), ("none", -.06))}
+
+
+def test_paired_difference_decides_where_separate_intervals_overlap():
+    later = distillation_results(half=0.05)  # every separate interval overlaps
+    alone = claims.evaluate("distillation_order", Results(later))
+    assert alone.verdict == claims.NOT_REPRODUCED
+    assert ("on-policy > supervised (separate intervals (no per-user data): intervals overlap)"
+            in alone.note)
+    users = correlated_users()
+    paired = claims.evaluate("distillation_order", Results(
+        later, per_user={"05": per_user_table(users, seeds=3)}))
+    assert paired.verdict == claims.REPRODUCED
+    assert all(part.clearly for part in paired.parts)
+    expected = paired_difference(pd.Series(users["on-policy"]), pd.Series(users["supervised"]))
+    assert expected.text().startswith("paired diff +0.019 [+0.018, +0.020]")
+    assert f"on-policy > supervised ({expected.text()})" in paired.note
+    assert expected.text().endswith("n = 200")
+    assert "separate intervals" not in paired.note
+
+
+def test_paired_difference_can_fail_where_separate_intervals_do_not_overlap():
+    later = distillation_results(half=0.001)  # separate intervals far apart
+    assert claims.evaluate("distillation_order", Results(later)).verdict == claims.REPRODUCED
+    supervised = np.linspace(0.1, 0.4, 20)
+    swing = np.tile([0.21, -0.19], 10)  # mean +0.01, but users disagree
+    table = per_user_table({"on-policy": list(supervised + swing),
+                            "supervised": list(supervised), "none": list(supervised - 0.06)})
+    found = claims.evaluate("distillation_order", Results(later, per_user={"05": table}))
+    assert found.verdict == claims.PARTLY
+    assert [(p.holds, p.clearly) for p in found.parts] == [(True, False), (True, True)]
+    assert re.search(r"Holds only in direction: on-policy > supervised \(paired diff \+0\.010 "
+                     r"\[-0\.\d+, \+0\.\d+\], n = 20: paired interval includes 0\)\.",
+                     found.note), found.note
+    assert "supervised > none (paired diff +0.060 [+0.060, +0.060], n = 20)" in found.note
+    assert "separate intervals" not in found.note
+
+
+def test_rl_teacher_paired_across_the_03_and_03b_tables():
+    rng = np.random.default_rng(2)
+    base = rng.uniform(0, 0.4, 100)
+    files = {"03_grpo": {"offline": {m: {"recall@10": v} for m, v in
+                                     (("RL teacher", .25), ("prompt-only", .23))},
+                         "offline_ci": {m: {"R@10 95% CI": f"[{v - .05}, {v + .05}]"} for m, v in
+                                        (("RL teacher", .25), ("prompt-only", .23))}},
+             "03b_baselines": {"methods": {"gru4rec": {"recall@10": estimate(.20, .05)},
+                                           "sasrec": {"recall@10": estimate(.24, .05)}}}}
+    per_user = {"03": per_user_table({"RL teacher": list(base + .05),
+                                      "prompt-only": list(base + .03)}),
+                "03b": per_user_table({"gru4rec": list(base), "sasrec": list(base + .04)})}
+    found = claims.evaluate("rl_teacher_best", Results(files, per_user=per_user))
+    assert found.verdict == claims.REPRODUCED, found.note
+    assert "RL teacher > GRU (paired diff +0.050 [+0.050, +0.050], n = 100)" in found.note
+    # Without 03b's per-user table those parts compare separate intervals, and say so.
+    del per_user["03b"]
+    found = claims.evaluate("rl_teacher_best", Results(files, per_user=per_user))
+    assert found.verdict == claims.PARTLY
+    assert "RL teacher > GRU (separate intervals (no per-user data): intervals overlap)" in (
+        found.note)
+    assert "RL teacher > prompt-only (paired diff +0.020" in found.note
+
+
+def test_too_few_common_users_fall_back_and_say_why():
+    table = per_user_table({"on-policy": [0.3], "supervised": [0.2], "none": [0.1]})
+    found = claims.evaluate("distillation_order",
+                            Results(distillation_results(0.001), per_user={"05": table}))
+    assert found.verdict == claims.REPRODUCED
+    assert "separate intervals (fewer than 2 users in both per-user tables)" in found.note
+
+
+def test_results_load_reads_per_user_tables_when_present(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSSTUDY_REPORTS", str(tmp_path / "reports"))
+    for notebook, results in distillation_results(half=0.05).items():
+        write_json(paths.results_path("default", notebook), results)
+    loaded = Results.load("default")
+    assert loaded.per_user == {}
+    assert "no per-user data" in claims.evaluate("distillation_order", loaded).note
+    paths.tables_dir("default").mkdir(parents=True, exist_ok=True)
+    per_user_table(correlated_users(), seeds=2).to_csv(
+        paths.tables_dir("default") / "05_per_user.csv", index=False)
+    loaded = Results.load("default")
+    assert list(loaded.per_user) == ["05"]
+    scores = loaded.user_scores("05", "supervised")
+    assert scores is not None and len(scores) == 400  # 200 users x 2 seeds
+    assert loaded.user_scores("05", "teacher") is None
+    assert claims.evaluate("distillation_order", loaded).verdict == claims.REPRODUCED
 
 
 # --- the report files ------------------------------------------------------------------
@@ -264,3 +379,25 @@ def test_committed_results_match_current_params(profile, monkeypatch):
     if unrecorded:
         pytest.skip(f"no params hash recorded for {', '.join(unrecorded)} in reports/{profile}/"
                     f"runs.json: `newsstudy reproduce --profile {profile}` records them")
+
+
+def test_failed_world_gate_makes_a_claim_untestable():
+    """A claim whose world gate failed is 'untestable in this world', not 'not
+    reproduced'; a passing or unrecorded gate leaves the verdict alone."""
+    files = {"05_distillation": {"serving": {"teacher": 2.0, "student": 80.0}},
+             "02_rewards": {"gates": {"inference_pays": {
+                 "passes": False, "candidate": "infer interests",
+                 "reference": "copy surface signals", "relative": 0.05, "low": -0.01,
+                 "min_lift": 0.15}}}}
+    found = {c.key: c for c in claims.evaluate_all(Results(files))}
+    assert found["student_speed"].verdict == claims.REPRODUCED  # needs no world gate
+    files["04_scaling"] = {"best_of_n": {"1": {"R@10 reward-picked": 0.10},
+                                         "4": {"R@10 reward-picked": 0.20},
+                                         "32": {"R@10 reward-picked": 0.21}}}
+    blocked = claims.evaluate("best_of_n", Results(files))
+    assert blocked.verdict == claims.UNTESTABLE
+    assert "World gate failed: 'inference pays'" in blocked.note and "+5.0%" in blocked.note
+    files["02_rewards"]["gates"]["inference_pays"]["passes"] = True
+    assert claims.evaluate("best_of_n", Results(files)).verdict != claims.UNTESTABLE
+    del files["02_rewards"]
+    assert claims.evaluate("best_of_n", Results(files)).verdict != claims.UNTESTABLE

@@ -124,3 +124,60 @@ def test_context_support_by_hand():
     events = pd.DataFrame({"user_id": [0, 0, 0, 1], "text": [
         "brexit vote", "brexit talks", "cooking pasta", "brexit"]})
     np.testing.assert_allclose(cleaning.context_support(events), [0.5, 0.5, 0.0, 0.0])
+
+
+# --- world knobs ---------------------------------------------------------------------------
+
+def test_knobs_are_data_params_with_the_simulators_defaults():
+    from newsstudy.schemas import DataParams
+
+    defaults = world.WorldConstants()
+    for knob in world.KNOBS:
+        field = DataParams.model_fields[knob]
+        assert field.default == getattr(defaults, knob), knob
+        assert "World knob" in field.description
+
+
+def test_no_drift_keeps_weights_and_drift_moves_them(articles, topic_model):
+    still = simulate(articles, topic_model,
+                     constants=world.WorldConstants(interest_drift=0.0)).interests
+    np.testing.assert_allclose(still["weight"], still["start_weight"])
+    moved = simulate(articles, topic_model,
+                     constants=world.WorldConstants(interest_drift=1.0)).interests
+    assert np.abs(moved["weight"] - moved["start_weight"]).mean() > 0.05
+    for frame in (still, moved):
+        np.testing.assert_allclose(frame.groupby("user_id")["weight"].sum(), 1.0)
+
+
+def test_drift_shows_in_late_history_more_than_early(articles, topic_model):
+    """Events late in the history lean to the test-window weights: the slot that gains
+    the most weight holds a larger share of late events than of early ones."""
+    sim = simulate(articles, topic_model, n_users=1500,
+                   constants=world.WorldConstants(interest_drift=1.5))
+    gain = sim.interests.assign(gain=lambda f: f["weight"] - f["start_weight"])
+    rising = gain.loc[gain.groupby("user_id")["gain"].idxmax(), ["user_id", "topic"]]
+    events = sim.events.merge(sim.event_labels, on="event_id")
+    events = events[~events["is_noise"]].merge(rising, on="user_id")
+    on_rising = events["interest_topic"] == events["topic"]
+    early = on_rising[events["day"] < 7].mean()
+    late = on_rising[events["day"] >= 14].mean()
+    assert late > early + 0.03
+
+
+def test_entity_following_sends_clicks_to_the_users_terms(articles, topic_model):
+    """With p_term_click near 1, far more held-out interest clicks name a user's term."""
+    doc_terms = topic_model.doc_terms.tocsr()
+    index = {t: i for i, t in enumerate(topic_model.vocabulary)}
+    row_of = {int(a): i for i, a in enumerate(articles["article_id"])}
+
+    def share_naming_terms(sim) -> float:
+        terms = sim.interests.groupby("user_id")["terms"].apply(
+            lambda t: {index[w] for ts in t for w in ts})
+        clicks = sim.test_clicks[sim.test_clicks["interest_topic"] >= 0]
+        hits = [bool(terms[u] & set(doc_terms[row_of[int(a)]].indices))
+                for u, a in zip(clicks["user_id"], clicks["article_id"], strict=True)]
+        return float(np.mean(hits))
+
+    low = simulate(articles, topic_model, constants=world.WorldConstants(p_term_click=0.0))
+    high = simulate(articles, topic_model, constants=world.WorldConstants(p_term_click=1.0))
+    assert share_naming_terms(high) > share_naming_terms(low) + 0.1

@@ -139,6 +139,7 @@ PAPER_TABLE_TITLES = {
 VERDICT_CSS = {
     claims_module.REPRODUCED: "ok", claims_module.PARTLY: "partly",
     claims_module.NOT_REPRODUCED: "bad", claims_module.NOT_RUN: "none",
+    claims_module.UNTESTABLE: "none",
 }
 
 INLINE = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)|`([^`]+)`")
@@ -451,8 +452,12 @@ def assemble(profile: str) -> tuple[list, list[claims_module.Claim]]:
         Heading(2, "Claims", "claims"),
         Para(f"{counts[claims_module.REPRODUCED]} reproduced, {counts[claims_module.PARTLY]} "
              f"partly, {counts[claims_module.NOT_REPRODUCED]} not reproduced, "
-             f"{counts[claims_module.NOT_RUN]} not run. A part of a claim holds clearly when "
-             "the 95% intervals do not overlap (or p < 0.05, or the threshold is met); "
+             f"{counts[claims_module.NOT_RUN]} not run, "
+             f"{counts[claims_module.UNTESTABLE]} untestable in this world (a world gate of "
+             "notebooks 02 / 03b failed). A part of a claim that compares two methods holds "
+             "clearly when the paired 95% interval of their per-user difference excludes "
+             "zero (separate intervals that do not overlap where no per-user data exist; or "
+             "p < 0.05, or the threshold is met); "
              "'reproduced' needs every part clearly, 'partly' at least one part clearly and at "
              "least half of them in direction (see `newsstudy/report/claims.py`)."),
         Table(claims_table(found), "The paper's claims, checked", verdict_column="verdict"),

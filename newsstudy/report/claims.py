@@ -5,9 +5,13 @@ by the checks below; nothing is typed by hand except the paper's numbers
 (``newsstudy.report.paper``). A claim is split into *parts* (e.g. "RL teacher > GRU"),
 each of which
 
-- **holds clearly** when ours is on the paper's side with nothing overlapping: the 95%
-  intervals of the two sides do not overlap (a conservative test), or p < 0.05 where the
-  notebook reports a p-value, or a threshold is met;
+- **holds clearly** when ours is on the paper's side beyond the noise: for a part that
+  compares two methods scored on the same users, the paired 95% interval of the per-user
+  difference (``evaluation.paired_difference``) lies above zero, read from the per-user
+  tables the notebooks wrote (below); when those are not on disk, the 95% intervals of the
+  two sides do not overlap (a conservative test), and the part says "separate intervals
+  (no per-user data)"; or p < 0.05 where the notebook reports a p-value, or a threshold is
+  met;
 - **holds in direction** when the means are ordered as in the paper but not clearly;
 - **does not hold** otherwise.
 
@@ -44,6 +48,18 @@ part without them can only hold in direction.
 - ``06_ab_simulation.json``: ``metrics["dau" | "ctr" | "cold_dau"]`` with ``"lift"``
   (relative: 0.0095 is +0.95%), ``"ci_low"``, ``"ci_high"``, ``"p_value"``;
   ``aa["fpr"][metric]`` and ``aa["alpha"]``, ``aa["replicates"]`` (optional, for the note).
+
+Per-user tables read (optional)
+-------------------------------
+
+``reports/<profile>/tables/<name>_per_user.csv`` for the names of ``PER_USER_TABLES``: one
+row per (method, seed, user) with a ``method`` column, a ``user`` column and the metric
+columns (``recall@10``). A user's seeds are averaged before pairing. Pairs compared on
+users: RL teacher (``03``) against prompt-only (``03``) and every baseline (``03b``);
+on-policy against supervised and supervised against none (``05``). Users are the unit:
+a user's scores under two methods are correlated, so the paired interval is the test of
+"A beats B on these users" (and far tighter than two separate intervals). The reward
+ablation, capacity and best-of-N have no per-user table and compare separate intervals.
 """
 
 from __future__ import annotations
@@ -51,16 +67,26 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import pandas as pd
 
 from newsstudy import paths
 from newsstudy.baselines.paper import DISPLAY_NAMES, PAPER_OFFLINE_TABLE
+from newsstudy.evaluation import PairedDifference, paired_difference
 from newsstudy.io import read_json
 from newsstudy.report import paper
 
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
-VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN)
+UNTESTABLE = "untestable in this world"
+VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN, UNTESTABLE)
+
+WORLD_GATES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "inference pays": ("02_rewards", ("gates", "inference_pays")),
+    "ceiling clears baselines": ("03b_baselines", ("gates", "ceiling_clears_baselines")),
+}
+"""World gate -> (notebook, keys of its record in that notebook's results)."""
 
 EXPECTED_KEYS: dict[str, dict[str, str]] = {
     "03_grpo": {"offline": "{method: {recall@10: float}}",
@@ -79,6 +105,12 @@ EXPECTED_KEYS: dict[str, dict[str, str]] = {
 """Notebook -> results key -> its format (see the module docstring)."""
 
 ALPHA = 0.05
+
+PER_USER_TABLES: dict[str, str] = {"03": "03_grpo", "03b": "03b_baselines",
+                                   "05": "05_distillation"}
+"""Per-user table name (``tables/<name>_per_user.csv``) -> the notebook that writes it."""
+
+NO_PER_USER = "no per-user data"
 
 
 class Missing(Exception):
@@ -185,15 +217,25 @@ def spearman(xs: list[float], ys: list[float]) -> float:
 
 
 class Results:
-    """The results files of one profile, read once; ``get`` raises ``Missing`` with a reason."""
+    """The results files of one profile, read once; ``get`` raises ``Missing`` with a reason.
 
-    def __init__(self, files: Mapping[str, Any], problems: Mapping[str, str] | None = None):
+    ``per_user``: per-user table name (``PER_USER_TABLES``) -> its long DataFrame, for the
+    paired comparisons (``paired``); absent tables make those parts compare intervals.
+    """
+
+    def __init__(self, files: Mapping[str, Any], problems: Mapping[str, str] | None = None,
+                 per_user: Mapping[str, pd.DataFrame] | None = None):
         self.files = dict(files)
         self.problems = dict(problems or {})
+        self.per_user = dict(per_user or {})
 
     @classmethod
     def load(cls, profile: str) -> Results:
-        """Every ``reports/<profile>/results/*.json``; unreadable files become problems."""
+        """Every ``reports/<profile>/results/*.json`` and the per-user tables there.
+
+        Unreadable results files become problems; a per-user table that is missing or
+        unreadable is left out (its comparisons fall back to separate intervals).
+        """
         folder = paths.results_path(profile, "x").parent
         files, problems = {}, {}
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
@@ -201,7 +243,36 @@ class Results:
                 files[path.stem] = read_json(path)
             except (OSError, ValueError) as err:
                 problems[path.stem] = f"results/{path.name} unreadable ({type(err).__name__})"
-        return cls(files, problems)
+        per_user = {}
+        for name in PER_USER_TABLES:
+            path = paths.tables_dir(profile) / f"{name}_per_user.csv"
+            try:
+                per_user[name] = pd.read_csv(path)
+            except (OSError, ValueError):
+                continue
+        return cls(files, problems, per_user)
+
+    def user_scores(self, table: str, method: str, metric: str = "recall@10") -> pd.Series | None:
+        """``metric`` of ``method`` per user (index: user) from a per-user table, or None."""
+        frame = self.per_user.get(table)
+        if frame is None or not {"method", "user", metric} <= set(frame.columns):
+            return None
+        rows = frame[frame["method"] == method]
+        return rows.set_index("user")[metric] if len(rows) else None
+
+    def paired(self, a: tuple[str, str], b: tuple[str, str],
+               metric: str = "recall@10") -> PairedDifference | str:
+        """``a`` minus ``b`` on their common users, each side a (table, method); seeds averaged.
+
+        When it cannot be paired, the reason as text (``NO_PER_USER``, or too few users).
+        """
+        scores_a, scores_b = self.user_scores(*a, metric), self.user_scores(*b, metric)
+        if scores_a is None or scores_b is None:
+            return NO_PER_USER
+        try:
+            return paired_difference(scores_a, scores_b)
+        except ValueError:
+            return "fewer than 2 users in both per-user tables"
 
     def get(self, notebook: str, *keys: str) -> Any:
         """``results/<notebook>.json[keys[0]][keys[1]]...``; ``Missing`` if absent."""
@@ -229,6 +300,7 @@ class Part:
     holds: bool
     clearly: bool
     weak: str = "intervals overlap"  # why a part that holds does not hold clearly
+    detail: str = ""  # how the two sides were compared (paired diff, or separate intervals)
 
 
 def greater(label: str, a: Estimate, b: Estimate) -> Part:
@@ -237,6 +309,21 @@ def greater(label: str, a: Estimate, b: Estimate) -> Part:
     clearly = holds and a.has_interval and b.has_interval and a.low > b.high
     weak = "intervals overlap" if a.has_interval and b.has_interval else "no interval recorded"
     return Part(label, holds, clearly, weak)
+
+
+def beats(label: str, a: Estimate, b: Estimate, paired: PairedDifference | str) -> Part:
+    """Method ``a`` > method ``b``, on the same users where ``paired`` is a difference.
+
+    Paired: holds when the mean per-user difference is positive, clearly when its 95%
+    interval is above zero; the part's detail shows the difference, interval and n.
+    ``paired`` a text (why no pairing): ``greater`` on the separate intervals, saying so.
+    """
+    if isinstance(paired, str):
+        part = greater(label, a, b)
+        both = a.has_interval and b.has_interval
+        return replace(part, detail=f"separate intervals ({paired})" if both else paired)
+    return Part(label, paired.diff > 0, paired.above_zero(), "paired interval includes 0",
+                paired.text())
 
 
 def threshold(label: str, ok: bool) -> Part:
@@ -279,14 +366,21 @@ def verdict(parts: list[Part]) -> str:
 
 
 def explain(parts: list[Part]) -> str:
-    """The parts that fall short, in one sentence each kind; empty if all hold clearly."""
-    weak = [f"{p.label} ({p.weak})" for p in parts if p.holds and not p.clearly]
-    failed = [p.label for p in parts if not p.holds]
+    """The parts that fall short, in one sentence each kind, each with how it was compared;
+    then the parts that hold clearly by a comparison of two sides (paired or separate).
+    Empty when every part holds clearly by a threshold or p-value."""
+    def described(part: Part, why: str = "") -> str:
+        inside = ": ".join(text for text in (part.detail, why) if text)
+        return f"{part.label} ({inside})" if inside else part.label
+
+    failed = [described(p) for p in parts if not p.holds]
+    weak = [described(p, p.weak) for p in parts if p.holds and not p.clearly]
+    clear = [described(p) for p in parts if p.clearly and p.detail]
     sentences = []
-    if failed:
-        sentences.append("Does not hold: " + "; ".join(failed) + ".")
-    if weak:
-        sentences.append("Holds only in direction: " + "; ".join(weak) + ".")
+    for title, items in (("Does not hold", failed), ("Holds only in direction", weak),
+                         ("Holds clearly", clear)):
+        if items:
+            sentences.append(f"{title}: " + "; ".join(items) + ".")
     return " ".join(sentences)
 
 
@@ -319,8 +413,10 @@ def check_rl_teacher_best(results: Results) -> Outcome:
                  for name, metrics in methods.items() if isinstance(metrics, Mapping)}
     if not baselines:
         raise Missing("results/03b_baselines.json has no baseline under 'methods'")
-    parts = [greater("RL teacher > prompt-only", teacher, prompt)]
-    parts += [greater(f"RL teacher > {offline_label(name)}", teacher, value)
+    parts = [beats("RL teacher > prompt-only", teacher, prompt,
+                   results.paired(("03", "RL teacher"), ("03", "prompt-only")))]
+    parts += [beats(f"RL teacher > {offline_label(name)}", teacher, value,
+                    results.paired(("03", "RL teacher"), ("03b", name)))
               for name, value in baselines.items()]
     best = max(baselines, key=lambda name: baselines[name].mean)
     ours = (f"RL teacher {teacher.text()}; prompt-only {prompt.text()}; "
@@ -340,8 +436,8 @@ def check_distillation(results: Results) -> Outcome:
             raise Missing(f"results/05_distillation.json has no ['distillation'][{method!r}]")
         value[method] = metric_estimate(found[method], "R@10",
                                         f"05_distillation distillation[{method}]", "recall@10")
-    parts = [greater("on-policy > supervised", value["on-policy"], value["supervised"]),
-             greater("supervised > none", value["supervised"], value["none"])]
+    parts = [beats(f"{a} > {b}", value[a], value[b], results.paired(("05", a), ("05", b)))
+             for a, b in (("on-policy", "supervised"), ("supervised", "none"))]
     ours = "; ".join(f"{m} {v.text()}" for m, v in value.items())
     if isinstance(found.get("teacher"), Mapping):
         teacher = metric_estimate(found["teacher"], "R@10", "teacher", "recall@10")
@@ -358,13 +454,15 @@ def check_reward_ablation(results: Results) -> Outcome:
                for name, row in rows.items() if name.startswith("without ")}
     if not dropped:
         raise Missing("results/03_grpo.json has no 'without <reward>' ablation")
-    parts = [greater(f"all five > without R_{name}", full, value) for name, value in dropped.items()]
+    parts = [beats(f"all five > without R_{name}", full, value, NO_PER_USER)
+             for name, value in dropped.items()]
     ranked = sorted(dropped, key=lambda name: dropped[name].mean)
     if "cov" in dropped:
         lowest = ranked[0]
         holds = lowest == "cov"
         clearly = holds and (len(ranked) < 2 or greater("", dropped[ranked[1]], dropped["cov"]).clearly)
-        parts.append(Part(f"dropping R_cov hurts most (ours: R_{lowest})", holds, clearly))
+        parts.append(Part(f"dropping R_cov hurts most (ours: R_{lowest})", holds, clearly,
+                          detail=f"separate intervals ({NO_PER_USER})"))
     ours = (f"all five {full.text()}; "
             + "; ".join(f"without R_{name} {dropped[name].text()}" for name in dropped))
     return Outcome(ours, parts)
@@ -379,7 +477,7 @@ def check_capacity(results: Results) -> Outcome:
                     for name, row in rows.items()), key=lambda t: t[0])
     rho = spearman([s for s, _, _ in sizes], [e.mean for _, _, e in sizes])
     (small, small_name, first), (large, large_name, last) = sizes[0], sizes[-1]
-    parts = [greater(f"largest ({large_name}) > smallest ({small_name})", last, first),
+    parts = [beats(f"largest ({large_name}) > smallest ({small_name})", last, first, NO_PER_USER),
              Part(f"R@10 rises with size (Spearman rho = {rho:.2f})", rho > 0, rho >= 0.8,
                   "rho below 0.8")]
     ours = (f"{first.text()} ({small_name}, {small / 1e6:.2f}M) to {last.text()} "
@@ -400,7 +498,7 @@ def check_best_of_n(results: Results) -> Outcome:
     middle = 4 if 4 in by_n and ns[-1] > 4 else ns[len(ns) // 2]
     first, mid, last = by_n[1], by_n[middle], by_n[ns[-1]]
     early, late = mid.mean - first.mean, last.mean - mid.mean
-    parts = [greater(f"N = {ns[-1]} > N = 1", last, first),
+    parts = [beats(f"N = {ns[-1]} > N = 1", last, first, NO_PER_USER),
              threshold(f"diminishing returns: gain N 1->{middle} ({early:+.3f}) > "
                        f"gain N {middle}->{ns[-1]} ({late:+.3f})", early > 0 and early > late)]
     ours = ", ".join(f"N={n} {by_n[n].text()}" for n in ns)
@@ -463,12 +561,38 @@ def check_efficiency(results: Results) -> Outcome:
 
 @dataclass(frozen=True)
 class ClaimSpec:
-    """A claim of the paper: what it says, its numbers, where ours come from, the check."""
+    """A claim of the paper: what it says, its numbers, where ours come from, the check,
+    and the world gates (:data:`WORLD_GATES`) without which the world cannot test it."""
 
     statement: str
     notebooks: tuple[str, ...]
     paper: str
     check: Callable[[Results], Outcome]
+    needs: tuple[str, ...] = ("inference pays",)
+
+
+def failed_gates(results: Results, needs: tuple[str, ...]) -> list[str]:
+    """The needed world gates whose recorded check failed, each with its numbers.
+
+    A gate not recorded (its notebook not run, or an older results file) does not block
+    the verdict; the claim's note says nothing of it.
+    """
+    failed = []
+    for name in needs:
+        notebook, keys = WORLD_GATES[name]
+        try:
+            gate = results.get(notebook, *keys)
+        except Missing:
+            continue
+        if isinstance(gate, Mapping) and gate.get("passes") is False:
+            relative, low = gate.get("relative"), gate.get("low")
+            numbers = (f"{gate.get('candidate')} vs {gate.get('reference')}: "
+                       f"{relative:+.1%} Recall@10, paired 95% interval low {low:+.4f}, "
+                       f"gate {gate.get('min_lift', 0):.0%}"
+                       if isinstance(relative, int | float) and isinstance(low, int | float)
+                       else "failed")
+            failed.append(f"'{name}' ({notebook}: {numbers})")
+    return failed
 
 
 def paper_offline(method: str) -> str:
@@ -486,6 +610,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         f"{paper_offline('prompt_only_32b')}; best baseline "
         f"{offline_label(PAPER_BEST_BASELINE)} {paper_offline(PAPER_BEST_BASELINE)}",
         check_rl_teacher_best,
+        needs=("inference pays", "ceiling clears baselines"),
     ),
     "distillation_order": ClaimSpec(
         "On-policy distillation beats supervised distillation, which beats none (student R@10).",
@@ -528,6 +653,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         f"{paper.THROUGHPUT['student']:.0f} users/s "
         f"({paper.THROUGHPUT['student'] / paper.THROUGHPUT['teacher']:.1f}x)",
         check_efficiency,
+        needs=(),
     ),
 }
 """Claim key -> its spec, in the order of the report's table."""
@@ -545,6 +671,12 @@ def evaluate(key: str, results: Results) -> Claim:
         return Claim(key, spec.statement, spec.notebooks, spec.paper, "-", NOT_RUN, reason)
     found = verdict(outcome.parts)
     note = " ".join(text for text in (explain(outcome.parts), outcome.context) if text)
+    blocked = failed_gates(results, spec.needs)
+    if blocked:
+        note = (f"World gate failed: {'; '.join(blocked)}. This world cannot test the claim, "
+                f"so its verdict is not read past the gate (it would have been "
+                f"'{found}'). {note}")
+        found = UNTESTABLE
     return Claim(key, spec.statement, spec.notebooks, spec.paper, outcome.ours, found, note,
                  outcome.parts)
 
