@@ -555,3 +555,14 @@ def params_status(profile: str) -> list[ParamsCheck]:
             status = "matches"
         checks.append(ParamsCheck(notebook, current, recorded, status))
     return checks
+
+
+def stale_inputs(profile: str) -> list[str]:
+    """Notebooks whose recorded run read other inputs than the earlier notebooks' current
+    results (e.g. an older world): their numbers are not comparable with those results
+    until ``reproduce`` re-runs them."""
+    runs = load_runs(profile)
+    order = profile_notebooks(profile)
+    return [name for name in order
+            if name in runs and not runs[name].get("incomplete")
+            and runs[name].get("parts", {}).get("inputs") != inputs_hash(name, order, runs)]

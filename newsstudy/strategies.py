@@ -126,22 +126,29 @@ def _slot_queries(groups, n_slots: int, n_words: int) -> list[str]:
     return queries
 
 
-ORACLE_WORDS = 3  # the user's terms per oracle query (chosen on validation users, notebook 02)
-INFER_WORDS = 2  # the user's repeated words per inferred query (likewise)
-INFER_KEYWORDS = 1  # topic keywords per inferred query (likewise)
-INFER_HALFLIFE_DAYS = 7.0  # a signal's weight halves with every this many days of age (likewise)
+# The yardsticks' settings, chosen on validation users under notebook 02's serving path
+# (``python benchmarks/tune_yardsticks.py`` prints the grid; test users never seen):
+ORACLE_WORDS = 2  # the user's terms per oracle query
+ORACLE_KEYWORDS = 2  # topic keywords per oracle query
+INFER_WORDS = 3  # the user's repeated words per inferred query
+INFER_KEYWORDS = 1  # topic keywords per inferred query
+INFER_HALFLIFE_DAYS = 14.0  # a signal's weight halves with every this many days of age
 
 
-def oracle(ctx: StrategyContext, user: int) -> str:
-    """Query slots shared among the latent interests by weight; each query the topic's top
-    keyword and ``ORACLE_WORDS`` of the user's own terms, cycling through them."""
+def oracle(ctx: StrategyContext, user: int, keywords: int | None = None,
+           n_words: int | None = None) -> str:
+    """Query slots shared among the latent interests by their test-window weight; each
+    query the topic's top ``keywords`` keywords and ``n_words`` of the user's own terms,
+    cycling through them (defaults: ``ORACLE_KEYWORDS``, ``ORACLE_WORDS``)."""
+    keywords = ORACLE_KEYWORDS if keywords is None else keywords
+    n_words = ORACLE_WORDS if n_words is None else n_words
     rows = ctx.interests.get(int(user))
     if rows is None:
         return _fmt(["news"], "no interests")
     rows = rows.head(ctx.n_queries)
-    groups = [(w, list(ctx.world.topic_keywords[t][:1]), list(terms))
+    groups = [(w, list(ctx.world.topic_keywords[t][:keywords]), list(terms))
               for t, w, terms in zip(rows["topic"], rows["weight"], rows["terms"], strict=True)]
-    return _fmt(_slot_queries(groups, ctx.n_queries, ORACLE_WORDS), "latent interests (oracle)")
+    return _fmt(_slot_queries(groups, ctx.n_queries, n_words), "latent interests (oracle)")
 
 
 def infer(ctx: StrategyContext, user: int, keywords: int | None = None,

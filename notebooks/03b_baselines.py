@@ -112,10 +112,13 @@ table
 # %%
 import pandas as pd
 
-from newsstudy import paths
+from newsstudy import paths, runner
 
 llm_csv = paths.tables_dir(P.profile) / "03_per_user.csv"
-if llm_csv.exists():
+llm_stale = "03_grpo" in runner.stale_inputs(P.profile)
+if llm_stale:
+    print("03_grpo ran on other inputs (an older world): its rows are left out until it is re-run")
+if llm_csv.exists() and not llm_stale:
     complete = baseline_report.with_llm_rows(per_user, pd.read_csv(llm_csv))
     complete_table = baseline_report.display_table(baseline_report.summarise(complete))
 else:

@@ -95,9 +95,17 @@ SECTIONS: list[Section] = [
             "A simulated 7-day experiment with the student as an extra recall path, and A/A "
             "runs (notebook 06_ab_simulation).",
             ("ab_test",)),
-    Section("world", "The simulated world and data cleaning",
+    Section("world", "The simulated world, its gates and its assumptions",
             "No production logs are public; notebook 01_data builds the users, their "
-            "cross-domain signals and the cleaning classifier. The paper has no table for this.",
+            "cross-domain signals and the cleaning classifier. The world is built to carry "
+            "the paper's premise, that inferring interests from cross-domain signals pays "
+            "over copying them: that is an assumption taken from the paper, not a finding. "
+            "Notebook 02_rewards checks that it holds here (a strategy that reads only what "
+            "production logs beats copying, paired on the same users), notebook 03b_baselines "
+            "whether any query list could beat the baselines (the oracle list served like "
+            "any other), and the sensitivity table of notebook 02b_sensitivity shows which "
+            "conclusion hangs on which assumption. Claims whose world gate fails are marked "
+            "untestable in this world. The paper has no table for this.",
             ()),
     Section("rewards", "The five rewards",
             "Notebook 02_rewards: the rubric, scripted query strategies under every reward, "
@@ -123,6 +131,9 @@ PLACEMENT: list[tuple[str, str]] = [
     ("05_*", "distillation"),
     ("06_*", "ab"),
     ("01_*", "world"),
+    ("02b_*", "world"),
+    ("02_serving_path", "world"),
+    ("02_degenerate_gate", "rewards"),
     ("02_*", "rewards"),
 ]
 
@@ -443,6 +454,13 @@ def assemble(profile: str) -> tuple[list, list[claims_module.Claim]]:
     for status, names in by_status.items():
         blocks.append(Para(f"Note: results of {', '.join(names)}: {status}, so they cannot be "
                            f"vouched for as produced by params/{profile}/ (see Provenance).",
+                           "warning"))
+    stale = runner.stale_inputs(profile)
+    if stale:
+        blocks.append(Para(f"Note: {', '.join(stale)} ran on other inputs than the current "
+                           "results of the notebooks before them (an older world or serving "
+                           "path): their numbers are not comparable with those until "
+                           f"`newsstudy reproduce --profile {profile}` re-runs them.",
                            "warning"))
     toc = [("claims", "Claims")] + [(s.key, s.title) for s in SECTIONS
                                     if s.key != "other" or outputs.get("other")]

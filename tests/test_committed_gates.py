@@ -1,0 +1,70 @@
+"""Functional tier: the world's gates on the committed default results.
+
+The smoke tests check that every gate is computed and consistent; these read what the
+default profile actually found (``reports/default/results``), so a change that breaks the
+instrument shows up as a failing test once the default profile is re-run and committed.
+A gate that fails in this world is not hidden: the claims it guards are then reported as
+untestable (``newsstudy.report.claims.WORLD_GATES``), which is checked here too.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from newsstudy import gates, params, paths
+from newsstudy.io import read_json
+from newsstudy.report import claims
+
+
+def committed(notebook: str) -> dict:
+    path = paths.PROJECT_ROOT / "reports" / "default" / "results" / f"{notebook}.json"
+    if not path.exists():
+        pytest.skip(f"no committed {path.name}")
+    return read_json(path)
+
+
+def test_enough_test_users_for_tight_intervals():
+    world = committed("01_data")
+    assert world["n_test_users_with_clicks"] >= 1000
+    assert world["n_val_users"] >= 500
+
+
+def test_inference_pays_in_the_default_world():
+    gate = committed("02_rewards")["gates"]["inference_pays"]
+    assert gate["reference"] == "copy surface signals"
+    assert gate["n"] >= 1000
+    assert gate["relative"] >= gates.INFERENCE_LIFT and gate["low"] > 0
+    assert gate["passes"]
+
+
+def test_serving_path_in_params_is_the_one_chosen_on_validation_users():
+    rewards = committed("02_rewards")
+    chosen = rewards["serving_path"]["chosen"]
+    assert rewards["serving_path"]["params_agree"]
+    for notebook in ("02_rewards", "03b_baselines", "02b_sensitivity"):
+        loaded = params.load_params(notebook, "default")
+        assert (loaded.fusion, loaded.k_per_query) == (chosen["fusion"], chosen["k_per_query"])
+    assert chosen["query_words"] is None
+
+
+def test_reward_gates_are_recorded_with_their_numbers():
+    recorded = committed("02_rewards")["gates"]
+    degenerate = recorded["degenerate_below_copy"]
+    shares = {name: row["share of copy"] for name, row in degenerate["strategies"].items()}
+    assert set(shares) >= {"random words", "generic queries", "one query repeated",
+                           "malformed output", "hack: spec", "hack: align"}
+    assert degenerate["passes"] == all(s <= 1 - gates.DEGENERATE_MARGIN for s in shares.values())
+    order = recorded["reward_order"]
+    assert order["passes"] == all(a > b for a, b in zip(order["totals"], order["totals"][1:],
+                                                        strict=False))
+
+
+def test_ceiling_gate_recorded_and_claims_follow_it():
+    baselines = committed("03b_baselines")
+    gate = baselines["gates"]["ceiling_clears_baselines"]
+    assert gate["candidate"] == "oracle" and gate["n"] >= 1000
+    assert gate["passes"] == (gate["low"] > 0 and gate["relative"] >= gates.CEILING_LIFT)
+    found = claims.evaluate("rl_teacher_best", claims.Results.load("default"))
+    if not gate["passes"]:
+        assert found.verdict == claims.UNTESTABLE
+        assert "ceiling clears baselines" in found.note
