@@ -374,7 +374,7 @@ class ABParams(NotebookParams):
 
 
 class SensitivityParams(NotebookParams):
-    """02b_sensitivity: every world knob set low and high, one at a time (the world itself
+    """01b_sensitivity: every world knob set low and high, one at a time (the world itself
     comes from the profile's 01_data parameters)."""
 
     n_users: int = Field(ge=100, le=100_000, description="Users of each sweep world.")
@@ -402,7 +402,7 @@ class SensitivityParams(NotebookParams):
 SCHEMAS: dict[str, type[NotebookParams]] = {
     "01_data": DataParams,
     "02_rewards": RewardsParams,
-    "02b_sensitivity": SensitivityParams,
+    "01b_sensitivity": SensitivityParams,
     "03_grpo": GRPOParams,
     "03b_baselines": BaselinesParams,
     "04_scaling": ScalingParams,

@@ -1,4 +1,4 @@
-"""How the world's assumptions move the study's conclusions (notebook 02b).
+"""How the world's assumptions move the study's conclusions (notebook 01b).
 
 The world is built to carry the paper's premise, that inferring interests from
 cross-domain signals pays. That is an assumption, not a finding. This module makes it

@@ -41,7 +41,7 @@ def test_serving_path_in_params_is_the_one_chosen_on_validation_users():
     rewards = committed("02_rewards")
     chosen = rewards["serving_path"]["chosen"]
     assert rewards["serving_path"]["params_agree"]
-    for notebook in ("02_rewards", "03b_baselines", "02b_sensitivity"):
+    for notebook in ("02_rewards", "03b_baselines", "01b_sensitivity"):
         loaded = params.load_params(notebook, "default")
         assert (loaded.fusion, loaded.k_per_query) == (chosen["fusion"], chosen["k_per_query"])
     assert chosen["query_words"] is None

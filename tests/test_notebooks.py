@@ -82,9 +82,9 @@ def test_02_rewards_results(smoke_reports):
     assert degenerate["passes"] == all(v["passes"] for v in degenerate["strategies"].values())
 
 
-def test_02b_sensitivity_results(smoke_reports):
-    results = read_json(smoke_reports / "results" / "02b_sensitivity.json")
-    knobs = params.load_params("02b_sensitivity", "smoke").knobs
+def test_01b_sensitivity_results(smoke_reports):
+    results = read_json(smoke_reports / "results" / "01b_sensitivity.json")
+    knobs = params.load_params("01b_sensitivity", "smoke").knobs
     assert results["n_worlds"] == 1 + 2 * len(knobs)
     rows = pd.DataFrame(results["rows"])
     assert set(rows["knob"]) == {"default", *knobs}
@@ -92,7 +92,7 @@ def test_02b_sensitivity_results(smoke_reports):
         assert rows[column].between(0, 1).all()
     ratio = rows["infer"] / rows["copy"]
     assert np.allclose(ratio, rows["infer / copy"])
-    assert (smoke_reports / "figures" / "02b_sensitivity.png").stat().st_size > 5_000
+    assert (smoke_reports / "figures" / "01b_sensitivity.png").stat().st_size > 5_000
 
 
 def test_03b_baselines_results(smoke_reports):

@@ -122,7 +122,7 @@ def test_claims_on_committed_results_are_read_from_the_files():
     found = {c.key: c for c in claims.evaluate_all(Results(files))}
     teacher = files["03_grpo"]["offline"]["RL teacher"]["recall@10"]
     assert found["rl_teacher_best"].ours.startswith(f"RL teacher {teacher:.3f} [")
-    assert found["rl_teacher_best"].verdict in claims.VERDICTS[:3]
+    assert found["rl_teacher_best"].verdict in (*claims.VERDICTS[:3], claims.UNTESTABLE)
     full = files["03_grpo"]["ablation"]["all five"]["R@10"]
     assert found["reward_ablation"].ours.startswith(f"all five {full:.3f} [")
 

@@ -103,7 +103,7 @@ SECTIONS: list[Section] = [
             "Notebook 02_rewards checks that it holds here (a strategy that reads only what "
             "production logs beats copying, paired on the same users), notebook 03b_baselines "
             "whether any query list could beat the baselines (the oracle list served like "
-            "any other), and the sensitivity table of notebook 02b_sensitivity shows which "
+            "any other), and the sensitivity table of notebook 01b_sensitivity shows which "
             "conclusion hangs on which assumption. Claims whose world gate fails are marked "
             "untestable in this world. The paper has no table for this.",
             ()),
@@ -131,7 +131,7 @@ PLACEMENT: list[tuple[str, str]] = [
     ("05_*", "distillation"),
     ("06_*", "ab"),
     ("01_*", "world"),
-    ("02b_*", "world"),
+    ("01b_*", "world"),
     ("02_serving_path", "world"),
     ("02_degenerate_gate", "rewards"),
     ("02_*", "rewards"),

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 02b · Which conclusions hang on which assumption about the world
+# # 01b · Which conclusions hang on which assumption about the world
 #
 # The world of notebook 01 is built to carry the paper's premise: that inferring a user's
 # interests from cross-domain signals pays over copying the signals. That premise is an
@@ -43,7 +43,7 @@ knobs = ["max_interests", "p_term_click", "term_pool_size", "interest_drift", "s
 # %%
 from newsstudy.params import from_namespace
 
-P = from_namespace("02b_sensitivity", globals())
+P = from_namespace("01b_sensitivity", globals())
 
 # %%
 import time
@@ -68,7 +68,7 @@ started = time.perf_counter()
 long = sensitivity.sweep(base, n_users=P.n_users, n_queries=P.n_queries, fusion=P.fusion,
                          k_per_query=P.k_per_query, gru_epochs=P.gru_epochs, settings=settings)
 seconds = time.perf_counter() - started
-reporting.save_table(long, P.profile, "02b_sensitivity_long", markdown=False)
+reporting.save_table(long, P.profile, "01b_sensitivity_long", markdown=False)
 print(f"{long[['knob', 'level']].drop_duplicates().shape[0]} worlds in {seconds:.0f}s")
 
 # %% [markdown]
@@ -79,12 +79,12 @@ print(f"{long[['knob', 'level']].drop_duplicates().shape[0]} worlds in {seconds:
 
 # %%
 table = sensitivity.sensitivity_table(long)
-reporting.save_table(table, P.profile, "02b_sensitivity")
+reporting.save_table(table, P.profile, "01b_sensitivity")
 table
 
 # %%
 fig = sensitivity.plot_sensitivity(table)
-reporting.save_figure(fig, P.profile, "02b_sensitivity")
+reporting.save_figure(fig, P.profile, "01b_sensitivity")
 
 # %% [markdown]
 # ## Key numbers
@@ -100,5 +100,5 @@ results = {
     "ceiling_clears_share": float(table["ceiling clears baselines"].mean()),
     "seconds": round(seconds, 1),
 }
-reporting.write_results(P.profile, "02b_sensitivity", results)
+reporting.write_results(P.profile, "01b_sensitivity", results)
 {k: v for k, v in results.items() if k != "rows"}
