@@ -41,13 +41,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from newsstudy import strategies
-from newsstudy.judge import (
-    ON_INTEREST_SHARE,
-    ON_INTEREST_WEIGHT,
-    RUBRIC,
-    SPEC_WEIGHTS,
-    LLMJudge,
-)
+from newsstudy.judge import RUBRIC, SPEC_WEIGHTS, LLMJudge, coverage_score
 from newsstudy.output_format import parse_completion
 
 COMPARED_STRATEGIES: dict[str, object] = {
@@ -149,10 +143,9 @@ def list_items(scorer, llm: LLMJudge, user: int, strategy: str, signals: Sequenc
     queries = list(queries)
     mine = judge.interests(user)
     vectors = scorer.retriever.embed_queries(queries)
-    clusters = judge.assign(vectors)
-    valid = clusters[clusters >= 0]
-    covered = np.isin(mine.clusters, valid) if len(valid) else np.zeros(len(mine.clusters), bool)
-    on_share = np.isin(valid, mine.clusters).mean() if len(valid) and len(mine.clusters) else 0.0
+    hit_scores, hit_ids = scorer.retriever.index.search(vectors, scorer.retriever.k_per_query)
+    covered, on_query = judge.coverage_checks(user, queries, vectors, hit_ids, hit_scores)
+    on_share = float(on_query.mean()) if len(on_query) else 0.0
     rows = []
     for cluster, hit in zip(mine.clusters, covered, strict=True):
         name = judge.cluster_names[cluster]
@@ -160,10 +153,12 @@ def list_items(scorer, llm: LLMJudge, user: int, strategy: str, signals: Sequenc
                      "rubric": bool(hit),
                      "prompt": llm._prompt(signals, queries, RUBRIC[0].question.format(
                          interest=name))})
+    # The rubric scores this criterion as the share of queries on interest (its verdict
+    # here: at least half of them); the LLM answers it yes/no for the whole list.
     rows.append({"reward": "cov", "criterion": RUBRIC[1].name, "item": "",
-                 "rubric": bool(len(valid) and on_share >= ON_INTEREST_SHARE),
+                 "rubric": on_share >= 0.5, "rubric_score": on_share,
                  "prompt": llm._prompt(signals, queries, RUBRIC[1].question)})
-    checks = judge.specificity_checks(queries, vectors)
+    checks = judge.specificity_checks(queries, vectors, hit_ids, hit_scores)
     for row, query in enumerate(queries):
         for column, criterion in enumerate(SPEC_CRITERIA):
             rows.append({"reward": "spec", "criterion": criterion.name, "item": query,
@@ -171,16 +166,6 @@ def list_items(scorer, llm: LLMJudge, user: int, strategy: str, signals: Sequenc
                          "prompt": llm._prompt([], [query], criterion.question.format(
                              query=query))})
     return ListItems(int(user), strategy, queries, mine.shares, rows)
-
-
-def coverage_score(shares: np.ndarray, interest_passes: np.ndarray, on_interest: bool,
-                   n_queries: int) -> float:
-    """R_cov from criterion verdicts, weighted as in the rubric; 0 for an empty list."""
-    if n_queries == 0:
-        return 0.0
-    weights = np.append(shares, ON_INTEREST_WEIGHT)
-    passes = np.append(np.asarray(interest_passes, dtype=float), float(on_interest))
-    return float((weights * passes).sum() / weights.sum())
 
 
 def specificity_score(passes: np.ndarray) -> float:
@@ -192,7 +177,7 @@ def specificity_score(passes: np.ndarray) -> float:
 
 
 def _scores(items: ListItems, column: str) -> tuple[float, float]:
-    cov = [r[column] for r in items.rows if r["reward"] == "cov"]
+    cov = [r.get(f"{column}_score", r[column]) for r in items.rows if r["reward"] == "cov"]
     spec = np.array([r[column] for r in items.rows if r["reward"] == "spec"], dtype=float)
     spec = spec.reshape(len(items.queries), len(SPEC_CRITERIA))
     return (coverage_score(items.interest_shares, np.array(cov[:-1]), cov[-1], len(items.queries)),

@@ -105,10 +105,15 @@ class RewardScorer:
         history = world.articles[world.articles["in_history_index"]]
         vectors = world.article_vectors(embedder.name)[history.index.to_numpy()]
         judge = RubricJudge.fit(vectors, history["embed_text"].tolist(), embedder,
-                                n_clusters=n_judge_clusters, seed=seed)
+                                n_clusters=n_judge_clusters, seed=seed,
+                                article_ids=history["article_id"].to_numpy(),
+                                k=retriever.k_per_query)
         clean = world.clean_events()
-        judge.infer_interests(clean["user_id"].to_numpy(),
-                              retriever.embed_queries(clean["text"].tolist()))
+        texts = clean["text"].tolist()
+        signal_vectors = retriever.embed_queries(texts)
+        signal_scores, signal_ids = index.search(signal_vectors, retriever.k_per_query)
+        judge.infer_interests(clean["user_id"].to_numpy(), signal_vectors, texts,
+                              hit_ids=signal_ids, hit_scores=signal_scores)
         return cls(retriever, judge, weights, parse_options)
 
     @classmethod
@@ -130,24 +135,24 @@ class RewardScorer:
         flat = [q for qs in queries for q in qs]
         vectors = self.retriever.embed_queries(flat)
         scores, ids = self.retriever.index.search(vectors, self.retriever.k_per_query)
-        clusters = self.judge.assign(vectors)
+        judged = self.judge.score_lists(users, queries, vectors, ids, scores)
         rows = []
         start = 0
-        for user, qs, p in zip(users, queries, parsed, strict=True):
+        for qs, p in zip(queries, parsed, strict=True):
             end = start + len(qs)
             part = slice(start, end)
-            cov, detail = self.judge.coverage(user, clusters[part][clusters[part] >= 0])
             rows.append({
                 "align": alignment(scores[part], ids[part]),
-                "cov": cov,
-                "spec": self.judge.specificity(qs, vectors[part]),
                 "div": diversity(vectors[part]),
                 "struct": float(p.format_ok),
                 "n_queries": len(qs),
-                **detail,
             })
             start = end
-        frame = pd.DataFrame(rows, columns=[*REWARD_NAMES, "n_queries", "interests_covered",
-                                            "interests"])
+        frame = pd.DataFrame(rows, columns=["align", "div", "struct", "n_queries"])
+        frame["cov"] = judged["cov"].to_numpy()
+        frame["spec"] = judged["spec"].to_numpy()
+        frame["interests_covered"] = judged["interests_covered"].to_numpy()
+        frame["interests"] = judged["interests"].to_numpy()
+        frame = frame[[*REWARD_NAMES, "n_queries", "interests_covered", "interests"]]
         frame["total"] = frame[list(REWARD_NAMES)].to_numpy() @ self.weights.as_array()
         return frame

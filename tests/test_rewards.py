@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -39,8 +41,10 @@ def scorer() -> rewards.RewardScorer:
     retriever = Retriever(index, embedder, k_per_query=10)
     rubric = judge.RubricJudge.fit(vectors, texts, embedder, n_clusters=6, seed=0)
     signals = [" ".join(rng.choice(words[:10], 3)) for _ in range(30)]
-    rubric.infer_interests(np.zeros(30, dtype=int), embedder.encode(signals))
-    return rewards.RewardScorer(retriever, rubric)
+    rubric.infer_interests(np.zeros(30, dtype=int), embedder.encode(signals), signals)
+    scorer = rewards.RewardScorer(retriever, rubric)
+    scorer.corpus_texts, scorer.signals = texts, signals  # for the hand checks below
+    return scorer
 
 
 def test_diversity_by_hand():
@@ -62,21 +66,37 @@ def test_alignment_by_hand():
 
 
 def test_specificity_rubric_by_hand(scorer):
+    """A query whose words an article holds together is coherent and passes the length
+    and content-word checks; a bag of words no article holds together passes nothing."""
     rubric = scorer.judge
-    checks = rubric.specificity_checks(["latest news", "wak wbl wcm"],
-                                       HashEmbedder().encode(["latest news", "wak wbl wcm"]))
-    assert checks[0].tolist()[1] is False  # generic
-    assert checks[1].tolist()[0] is True and checks[1].tolist()[3] is True
+    article = scorer.corpus_texts[0].split()
+    together = " ".join(article[:3])
+    docs = [set(text.split()) for text in scorer.corpus_texts]
+    signal_words = {w for signal in scorer.signals for w in signal.split()}  # may be boilerplate
+    frequent = [w for w in sorted(set().union(*docs) - signal_words)
+                if sum(w in d for d in docs) >= 3]
+    bag = next(" ".join(triple) for triple in itertools.combinations(frequent, 3)
+               if not any(len(doc & set(triple)) >= 2 for doc in docs))  # no article holds two
+    queries = ["latest news", together, bag]
+    checks = rubric.specificity_checks(queries, HashEmbedder().encode(queries))
+    columns = list(judge.SPEC_WEIGHTS)
+    assert not checks[0, columns.index("not_generic")]  # generic
+    assert checks[1, columns.index("coherent")] and checks[1, columns.index("sane_length")]
+    assert checks[1, columns.index("content_words")]
+    assert not checks[2].any()  # incoherent: fails every criterion
 
 
-def test_coverage_rewards_covering_more_interests(scorer):
+def test_coverage_rewards_lists_on_the_users_interests(scorer):
     mine = scorer.judge.interests(0)
     assert len(mine.clusters) >= 1
-    none = scorer.judge.coverage(0, np.array([], dtype=int))[0]
-    one = scorer.judge.coverage(0, mine.clusters[:1])[0]
-    every = scorer.judge.coverage(0, mine.clusters)[0]
-    assert none == 0.0 and 0 < one <= every <= 1.0
-    assert every == pytest.approx(1.0)
+    assert mine.shares.sum() == pytest.approx(1.0)
+    embed = HashEmbedder().encode
+    none = scorer.judge.coverage(0, [], embed([]))[0]
+    on_topic = scorer.signals[:5]
+    off_topic = ["wjp wjo wjn", "wio win wim", "whp who whn"]
+    own = scorer.judge.coverage(0, on_topic, embed(on_topic))[0]
+    other = scorer.judge.coverage(0, off_topic, embed(off_topic))[0]
+    assert none == 0.0 and 0.0 <= other < own <= 1.0
 
 
 def test_struct_and_total(scorer):
