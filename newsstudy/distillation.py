@@ -16,7 +16,7 @@ profile's checkpoint store under the hash of its configuration (including the te
 checkpoint it learned from), so re-runs load instead of training.
 
 The first seed of ``supervised`` and ``on-policy`` also records curves: Recall@10 of
-greedy lists for a fixed set of validation users and the reverse KL to the teacher on the
+lists in the policy's decoding (as served) for a fixed set of validation users and the reverse KL to the teacher on the
 student's own samples, every ``curve_every`` steps.
 """
 
@@ -116,8 +116,11 @@ class DistillPipeline:
         max_len = self.settings.max_completion_length
 
         def evaluate(model):
-            outputs = generate.sample_completions(model, tok, texts, greedy=True,
-                                                  max_new_tokens=max_len, progress=False)
+            d = self.student_pipe.decoding  # the policy's own decoding, as served
+            outputs = generate.sample_completions(model, tok, texts, temperature=d.temperature,
+                                                  top_p=d.top_p, guard=d.duplicate_guard,
+                                                  max_new_tokens=max_len, seed=seed,
+                                                  progress=False)
             frame = evaluation.evaluate_completions(
                 self.world, self.serving, {u: o[0] for u, o in zip(order, outputs, strict=True)},
                 fusion=self.settings.fusion)
@@ -144,9 +147,11 @@ class DistillPipeline:
         self.log(f"supervised distillation, seed {seed}: {s.teacher_samples} teacher lists "
                  f"per user for {len(prompts)} users")
         with generate.torch_threads(1):
+            d = self.student_pipe.decoding  # the teacher's lists as served, raw tokens kept
             samples = generate.sample_completions(
-                teacher_model, tok, prompts, n_samples=s.teacher_samples, temperature=1.0,
-                max_new_tokens=s.max_completion_length, seed=seed, batch_size=128)
+                teacher_model, tok, prompts, n_samples=s.teacher_samples,
+                temperature=d.temperature, top_p=d.top_p, guard=d.duplicate_guard,
+                expand=False, max_new_tokens=s.max_completion_length, seed=seed, batch_size=128)
             model, history = distill.supervised_distill(
                 student, tok, prompts, samples, lr=s.supervised_learning_rate,
                 epochs=s.supervised_epochs, batch_size=s.sft_batch_size, seed=seed,

@@ -16,6 +16,19 @@ difference on the same users (:func:`newsstudy.evaluation.paired_difference`).
   at least ``DEGENERATE_MARGIN`` below copying's.
 - ``reward order`` (02): the composite ranks oracle > best legal inference > copy >
   generic > random words.
+
+The teacher's gates (03), on validation users:
+
+- ``imitation``: the prompt-only policy, decoded as served, reaches at least
+  ``IMITATION_BAR`` of its demonstrations' Recall@10 (ratio of means over the same users).
+- ``format``: at least ``FORMAT_BAR`` of the lists of the prompt-only policy and of the
+  teacher are well-formed, in the serving decoding.
+- ``reward validity``: among the prompt-only policy's own G samples per user, picking the
+  best by the training reward beats a random pick in Recall@10, paired 95% interval above
+  zero (:mod:`newsstudy.reward_validity`).
+- ``GRPO improves``: the teacher's total reward is above the prompt-only policy's, paired
+  95% interval above zero; and its entropy does not drift upward (the mean of the last
+  fifth of the steps at most ``ENTROPY_DRIFT`` above the mean of the first fifth).
 """
 
 from __future__ import annotations
@@ -29,6 +42,9 @@ from newsstudy.evaluation import paired_difference
 INFERENCE_LIFT = 0.15
 CEILING_LIFT = 0.20
 DEGENERATE_MARGIN = 0.10
+IMITATION_BAR = 0.90
+FORMAT_BAR = 0.95
+ENTROPY_DRIFT = 0.10
 
 
 def _per_user(scores: pd.DataFrame, method_col: str, method: str, metric: str) -> pd.Series:
@@ -74,3 +90,39 @@ def order_gate(totals: pd.Series, order: Sequence[str]) -> dict:
     values = [float(totals[name]) for name in order]
     return {"order": list(order), "totals": values,
             "passes": all(a > b for a, b in zip(values, values[1:], strict=False))}
+
+
+def imitation_gate(policy: pd.Series, demonstrations: pd.Series, bar: float = IMITATION_BAR) -> dict:
+    """Policy's mean per-user metric over its demonstrations', on the users both have."""
+    users = policy.index.intersection(demonstrations.index)
+    ours, theirs = float(policy[users].mean()), float(demonstrations[users].mean())
+    ratio = ours / theirs if theirs > 0 else float("nan")
+    gap = paired_difference(policy[users], demonstrations[users])
+    return {"policy": ours, "demonstrations": theirs, "ratio": ratio, "bar": bar,
+            "paired": gap.to_dict(), "passes": bool(ratio >= bar)}
+
+
+def format_gate(shares: dict[str, float], bar: float = FORMAT_BAR) -> dict:
+    """Every policy's well-formed share at least ``bar`` (no shares: fails)."""
+    return {"shares": {k: float(v) for k, v in shares.items()}, "bar": bar,
+            "passes": bool(shares) and all(v >= bar for v in shares.values())}
+
+
+def interval_gate(gap, what: str) -> dict:
+    """A paired difference whose 95% interval must lie above zero."""
+    return {"what": what, **gap.to_dict(), "passes": bool(gap.above_zero())}
+
+
+def entropy_gate(curves: dict, tolerance: float = ENTROPY_DRIFT) -> dict:
+    """Per run: mean entropy of the last fifth of the steps against the first fifth."""
+    runs = {}
+    for name, frame in curves.items():
+        if "entropy" not in frame or frame["entropy"].dropna().empty:
+            continue
+        values = frame["entropy"].dropna().to_numpy(float)
+        fifth = max(len(values) // 5, 1)
+        first, last = float(values[:fifth].mean()), float(values[-fifth:].mean())
+        runs[str(name)] = {"first": first, "last": last,
+                           "passes": bool(last <= first * (1 + tolerance))}
+    return {"tolerance": tolerance, "runs": runs,
+            "passes": bool(runs) and all(r["passes"] for r in runs.values())}

@@ -10,9 +10,23 @@ Three ways in, one set of rules (``newsstudy.schemas``):
   ``-p`` name, which papermill itself would silently inject as a new global.
 - ``schema_table(notebook)`` describes the parameters for ``newsstudy list``.
 
+**The teacher recipe.** Notebooks whose schema has the ``PolicySettings`` fields (03_grpo,
+04_scaling, 05_distillation; ``uses_recipe``) share one recipe per profile,
+``params/<profile>/teacher.yaml`` (``TeacherRecipe``: model, tokenizer, prompt, SFT,
+Dr.GRPO, decoding, reward weights, serving). For them ``load_params`` validates
+``teacher.yaml | <notebook>.yaml | overrides``: the notebook's own file holds only what
+that notebook adds (``own_fields``) and may, but in the shipped profiles does not, repeat
+a recipe field to override it. ``from_namespace`` fills the recipe fields a namespace
+lacks from the teacher.yaml of the namespace's ``profile``, so those notebooks'
+``parameters`` cells define only ``profile`` and their own fields (``newsstudy run``
+injects every field, recipe included). ``load_recipe(profile)`` reads the recipe alone.
+Because the validated object holds the recipe fields, its ``params_hash`` (and so the
+runner's skip and staleness checks) changes when teacher.yaml does.
+
 Every problem is a ``ParamsError`` whose message is one line naming the file (or the
 override, or the notebook) and the key, e.g.
-``params/smoke/01_data.yaml: n_users: must be greater than or equal to 20 (got 3)``.
+``params/smoke/01_data.yaml: n_users: must be greater than or equal to 20 (got 3)`` or
+``params/default/teacher.yaml: beta: must be greater than or equal to 0 (got -1)``.
 
 The roots are read from ``newsstudy.paths`` at call time, so tests can point
 ``PARAMS_DIR`` and ``NOTEBOOKS_DIR`` at a temporary folder.
@@ -28,7 +42,10 @@ import yaml
 from pydantic import ValidationError
 
 from newsstudy import paths
-from newsstudy.schemas import SCHEMAS, NotebookParams
+from newsstudy.schemas import SCHEMAS, NotebookParams, PolicySettings, TeacherRecipe
+
+# params/<profile>/<RECIPE>.yaml holds the teacher recipe of a profile (not a notebook).
+RECIPE = "teacher"
 
 # Globals that IPython puts into every notebook namespace; never parameters.
 IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
@@ -93,12 +110,45 @@ def schema_for(notebook: str) -> type[NotebookParams]:
     return SCHEMAS[notebook]
 
 
+def uses_recipe(notebook: str) -> bool:
+    """Whether a notebook reads the teacher recipe: its schema has the ``PolicySettings``."""
+    return issubclass(schema_for(notebook), PolicySettings)
+
+
+def recipe_notebooks() -> list[str]:
+    """The notebooks that read the teacher recipe, sorted (03_grpo, 04_scaling, ...)."""
+    return [name for name in sorted(SCHEMAS) if uses_recipe(name)]
+
+
+def recipe_fields() -> list[str]:
+    """The fields of the teacher recipe (``TeacherRecipe``), in schema order."""
+    return list(TeacherRecipe.model_fields)
+
+
+def own_fields(notebook: str) -> list[str]:
+    """The fields a notebook's params file and ``parameters`` cell define.
+
+    Every field of its schema, less the teacher recipe's for a notebook that reads the
+    recipe (those come from ``params/<profile>/teacher.yaml``).
+    """
+    fields = list(schema_for(notebook).model_fields)
+    if not uses_recipe(notebook):
+        return fields
+    recipe = set(recipe_fields())
+    return [name for name in fields if name not in recipe]
+
+
 def params_path(notebook: str, profile: str) -> Path:
     """``params/<profile>/<notebook>.yaml``; ``ParamsError`` if the profile does not exist."""
     known = profiles()
     if profile not in known:
         raise ParamsError(f"unknown profile {profile!r} (known: {', '.join(known)})")
     return paths.PARAMS_DIR / profile / f"{notebook}.yaml"
+
+
+def recipe_path(profile: str) -> Path:
+    """``params/<profile>/teacher.yaml``; ``ParamsError`` if the profile does not exist."""
+    return params_path(RECIPE, profile)
 
 
 def display_path(path: Path) -> str:
@@ -141,15 +191,47 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ParamsError(f"override {text!r}: value is not valid YAML") from err
 
 
-def check_known_keys(notebook: str, keys: list[str], where: str) -> None:
-    """``ParamsError`` naming the first key that is not a field of the notebook's schema."""
-    fields = schema_for(notebook).model_fields
+def check_keys(keys: list[str], fields: Mapping[str, Any], what: str, where: str) -> None:
+    """``ParamsError`` naming the first key not in ``fields`` (the fields of ``what``)."""
     unknown = [key for key in keys if key not in fields]
     if unknown:
         raise ParamsError(
-            f"{where}: unknown parameter {unknown[0]!r} for notebook {notebook} "
-            f"(known: {', '.join(fields)})"
+            f"{where}: unknown parameter {unknown[0]!r} for {what} (known: {', '.join(fields)})"
         )
+
+
+def check_known_keys(notebook: str, keys: list[str], where: str) -> None:
+    """``ParamsError`` naming the first key that is not a field of the notebook's schema."""
+    check_keys(keys, schema_for(notebook).model_fields, f"notebook {notebook}", where)
+
+
+def check_profile(values: Mapping[str, Any], profile: str, where: str) -> None:
+    """``ParamsError`` if a params file names a profile other than its folder's."""
+    if "profile" in values and values["profile"] != profile:
+        raise ParamsError(
+            f"{where}: profile: {values['profile']!r} does not match its folder {profile!r}"
+        )
+
+
+def read_recipe(profile: str, reader: str) -> tuple[dict[str, Any], str]:
+    """The recipe values in ``params/<profile>/teacher.yaml`` and the file as shown in errors.
+
+    ``reader`` (e.g. ``notebook 04_scaling``) is named when the file is missing. The file
+    may name its own ``profile`` (checked against its folder, then dropped); any other key
+    must be a recipe field. Values are validated by the caller, with the notebook's schema.
+    """
+    path = recipe_path(profile)
+    where = display_path(path)
+    if not path.is_file():
+        raise ParamsError(
+            f"{where}: no such recipe file; {reader} reads the teacher recipe from it (every "
+            f"profile that runs {', '.join(recipe_notebooks())} needs one)"
+        )
+    values = read_params_file(path)
+    check_profile(values, profile, where)
+    values.pop("profile", None)
+    check_keys(list(values), TeacherRecipe.model_fields, "the teacher recipe", where)
+    return values, where
 
 
 def describe_error(error: Mapping[str, Any]) -> str:
@@ -163,6 +245,22 @@ def describe_error(error: Mapping[str, Any]) -> str:
     return f"{key}: {message}" if key else message
 
 
+def validate_with(
+    schema: type[Any], values: dict[str, Any], sources: Mapping[str, str], where: str
+) -> Any:
+    """Validate ``values`` with ``schema``; errors name the source of the bad key.
+
+    ``sources`` maps a key to where its value came from (e.g. an override, or the teacher
+    recipe); other keys, and checks across keys, are reported against ``where``.
+    """
+    try:
+        return schema.model_validate(values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        origin = sources.get(str(first["loc"][0]), where) if first["loc"] else where
+        raise ParamsError(f"{origin}: {describe_error(first)}") from None
+
+
 def validate(
     notebook: str, values: dict[str, Any], sources: Mapping[str, str], where: str
 ) -> NotebookParams:
@@ -171,12 +269,16 @@ def validate(
     ``sources`` maps a key to where its value came from (e.g. an override); other keys,
     and checks across keys, are reported against ``where``.
     """
-    try:
-        return schema_for(notebook).model_validate(values)
-    except ValidationError as err:
-        first = err.errors()[0]
-        origin = sources.get(str(first["loc"][0]), where) if first["loc"] else where
-        raise ParamsError(f"{origin}: {describe_error(first)}") from None
+    return validate_with(schema_for(notebook), values, sources, where)
+
+
+def load_recipe(profile: str) -> TeacherRecipe:
+    """The validated teacher recipe of a profile, from ``params/<profile>/teacher.yaml``.
+
+    ``ParamsError`` naming the file (and the key) if it is missing or a value is wrong.
+    """
+    values, where = read_recipe(profile, ", ".join(recipe_notebooks()))
+    return validate_with(TeacherRecipe, values, {}, where)
 
 
 def load_params(
@@ -185,24 +287,30 @@ def load_params(
     """The validated parameters of a notebook under a profile, with optional overrides.
 
     Reads ``params/<profile>/<notebook>.yaml``, lays ``overrides`` over it and validates the
-    result. The file must name its own profile (so plain ``papermill -f`` gets it right).
+    result. A profile named in a file must be its folder's (the shipped files name it, so
+    plain ``papermill -f`` gets it right). For a notebook that reads the teacher recipe
+    (``uses_recipe``) the values are ``teacher.yaml | <notebook>.yaml | overrides``; a bad
+    or missing recipe value is reported against ``params/<profile>/teacher.yaml``.
     """
     schema_for(notebook)
     path = params_path(notebook, profile)
     where = display_path(path)
     values = read_params_file(path)
     check_known_keys(notebook, list(values), where)
-    if "profile" in values and values["profile"] != profile:
-        raise ParamsError(
-            f"{where}: profile: {values['profile']!r} does not match its folder {profile!r}"
-        )
+    check_profile(values, profile, where)
     overrides = dict(overrides or {})
-    sources = {key: f"override {key}={value!r}" for key, value in overrides.items()}
+    override_sources = {key: f"override {key}={value!r}" for key, value in overrides.items()}
     for key in overrides:
-        check_known_keys(notebook, [key], sources[key])
+        check_known_keys(notebook, [key], override_sources[key])
     if overrides.get("profile", profile) != profile:
-        raise ParamsError(f"{sources['profile']}: choose the profile with --profile instead")
-    return validate(notebook, values | overrides, sources, where)
+        raise ParamsError(
+            f"{override_sources['profile']}: choose the profile with --profile instead")
+    recipe: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    if uses_recipe(notebook):
+        recipe, recipe_where = read_recipe(profile, f"notebook {notebook}")
+        sources = {key: recipe_where for key in recipe_fields() if key not in values}
+    return validate(notebook, recipe | values | overrides, sources | override_sources, where)
 
 
 def is_candidate_parameter(name: str, value: Any) -> bool:
@@ -215,17 +323,34 @@ def from_namespace(notebook: str, namespace: Mapping[str, Any]) -> NotebookParam
 
     Call it in the cell right after the ``parameters`` cell. A plain-typed global that is
     not a field (e.g. ``n_user`` injected by ``papermill -p n_user 5``) is an error, and so
-    is a missing field. Run the notebook top to bottom: re-running this cell after later
-    cells defined plain-typed globals (``k = 5``) reports those as unknown parameters.
+    is a missing field. For a notebook that reads the teacher recipe (``uses_recipe``),
+    recipe fields the namespace lacks are taken from ``params/<profile>/teacher.yaml`` of
+    the namespace's ``profile`` (errors in them name that file); the namespace's own values
+    win. Run the notebook top to bottom: re-running this cell after later cells defined
+    plain-typed globals (``k = 5``) reports those as unknown parameters.
     """
     fields = schema_for(notebook).model_fields
     where = f"notebook {notebook}"
     candidates = [name for name, value in namespace.items() if is_candidate_parameter(name, value)]
     check_known_keys(notebook, candidates, where)
-    missing = [name for name in fields if name not in namespace]
+    required = own_fields(notebook)
+    missing = [name for name in required if name not in namespace]
     if missing:
         raise ParamsError(f"{where}: {missing[0]}: missing (the parameters cell must define it)")
-    return validate(notebook, {name: namespace[name] for name in fields}, {}, where)
+    values = {name: namespace[name] for name in fields if name in namespace}
+    sources: dict[str, str] = {}
+    lacking = [name for name in fields if name not in namespace]
+    if lacking:  # recipe fields only: every own field is there
+        profile = namespace["profile"]
+        if not isinstance(profile, str) or profile not in profiles():
+            raise ParamsError(
+                f"{where}: profile: unknown profile {profile!r}, so no teacher recipe for "
+                f"{lacking[0]} and the other recipe fields (profiles: {', '.join(profiles())})"
+            )
+        recipe, recipe_where = read_recipe(profile, where)
+        values |= {name: recipe[name] for name in lacking if name in recipe}
+        sources = {name: recipe_where for name in lacking}
+    return validate(notebook, values, sources, where)
 
 
 def type_name(annotation: Any) -> str:

@@ -16,8 +16,8 @@ The total is ``sum(weight_r * R_r)``; with the paper's equal weights (1 each) it
 ``<queries>`` block yields (none if there is no block), so R_struct is the only term that
 punishes format alone.
 
-Rewards see only what production would: the user's cleaned signals (through the judge's
-inferred interests), the completion, and the news index of articles published before the
+Rewards see only what production would: the user's cleaned signals as the policy's prompt
+shows them (through the judge's inferred interests), the completion, and the news index of articles published before the
 test window. They never see latent interests or held-out clicks. Any string is a valid
 input; nothing here raises on model output.
 """
@@ -97,8 +97,14 @@ class RewardScorer:
     @classmethod
     def from_world(cls, world, embedder, n_judge_clusters: int, seed: int,
                    weights: RewardWeights | None = None, index_kind: str = "exact",
-                   parse_options: dict | None = None) -> RewardScorer:
-        """Build the reward stack for a world: index, judge, and every user's interests."""
+                   parse_options: dict | None = None,
+                   max_prompt_signals: int | None = 48) -> RewardScorer:
+        """Build the reward stack for a world: index, judge, and every user's interests.
+
+        The judge reads each user's signals as the policy's prompt shows them: the
+        ``max_prompt_signals`` most recent distinct ones, every occurrence counted
+        (:func:`newsstudy.policy.prompts.digest_events`); ``None`` reads every signal.
+        """
         index = NewsIndex.from_world(world, which="history", backend=embedder.name,
                                      kind=index_kind)
         retriever = Retriever(index, embedder, k_per_query=10)
@@ -108,12 +114,18 @@ class RewardScorer:
                                 n_clusters=n_judge_clusters, seed=seed,
                                 article_ids=history["article_id"].to_numpy(),
                                 k=retriever.k_per_query)
-        clean = world.clean_events()
+        from newsstudy.policy.prompts import digest_events
+
+        clean = (world.clean_events() if max_prompt_signals is None
+                 else digest_events(world, max_prompt_signals))
         texts = clean["text"].tolist()
-        signal_vectors = retriever.embed_queries(texts)
-        signal_scores, signal_ids = index.search(signal_vectors, retriever.k_per_query)
-        judge.infer_interests(clean["user_id"].to_numpy(), signal_vectors, texts,
-                              hit_ids=signal_ids, hit_scores=signal_scores)
+        # each distinct signal text is embedded and searched once (many signals repeat)
+        which, distinct = pd.factorize(pd.Series(texts, dtype=object))
+        distinct_vectors = retriever.embed_queries(list(distinct))
+        _, distinct_ids = index.search(distinct_vectors, retriever.k_per_query)
+        judge.infer_interests(clean["user_id"].to_numpy(), distinct_vectors[which], texts,
+                              hit_ids=distinct_ids[which],
+                              signal_ages=world.history_days - clean["day"].to_numpy())
         return cls(retriever, judge, weights, parse_options)
 
     @classmethod
@@ -124,7 +136,8 @@ class RewardScorer:
         return cls.from_world(world, get_embedder(settings.reward_embedder),
                               settings.n_judge_clusters, settings.seed,
                               weights=RewardWeights.from_settings(settings),
-                              index_kind=settings.index_kind)
+                              index_kind=settings.index_kind,
+                              max_prompt_signals=settings.max_prompt_signals)
 
     def score(self, users: Sequence[int], completions: Sequence[object]) -> pd.DataFrame:
         """One row per completion: the five rewards, the weighted total, and list facts."""

@@ -88,7 +88,13 @@ class DataParams(NotebookParams):
 
 
 class RewardSettings(BaseModel):
-    """Reward and serving settings shared by every notebook that scores query lists."""
+    """Reward and serving settings shared by every notebook that scores query lists.
+
+    The defaults are the values notebooks 02 and 03b run with where their params files
+    leave a field out (they have no teacher recipe). Notebooks 03, 04 and 05 take every
+    field from the profile's teacher recipe (``TeacherRecipe``, ``params/<profile>/
+    teacher.yaml``), which names each one, so these defaults never decide the teacher.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -110,12 +116,25 @@ class RewardSettings(BaseModel):
     w_struct: float = Field(default=1.0, ge=0, le=10, description="Weight of R_struct.")
 
 
+class SignalSettings(BaseModel):
+    """Which of a user's signals the policy's prompt shows and the rubric judge reads."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    max_prompt_signals: int = Field(
+        default=48, ge=1, le=64,
+        description="Distinct signals, most recent first, that the policy's prompt shows and "
+                    "the rubric judge reads.")
+
+
 class ServingSettings(BaseModel):
     """How many hits each query takes from the serving index (chosen in notebook 02).
 
     Kept apart from ``RewardSettings`` while notebooks 03-06 still serve with the former
     fixed 10 hits per query; they take this field when they are re-run on notebook 02's
-    serving path.
+    serving path. The default is the value notebooks 02 and 03b run with where their params
+    files leave it out; notebooks 03, 04 and 05 take it from the teacher recipe
+    (``TeacherRecipe``).
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -126,7 +145,7 @@ class ServingSettings(BaseModel):
                     "(notebook 02 chooses it on validation users).")
 
 
-class RewardsParams(NotebookParams, RewardSettings, ServingSettings):
+class RewardsParams(NotebookParams, RewardSettings, SignalSettings, ServingSettings):
     """02_rewards: the five rewards, checked against reference strategies."""
 
     n_users: int = Field(ge=10, le=100_000, description="Test users scored per strategy.")
@@ -172,33 +191,53 @@ def _check_ladder_sizes(field: str, names: list[str]) -> None:
 
 
 class PolicySettings(BaseModel):
-    """How a query-writing policy is built and trained (SFT warm start, then Dr.GRPO)."""
+    """How a query-writing policy is built and trained (SFT warm start, then Dr.GRPO).
+
+    Part of the teacher recipe (``TeacherRecipe``): the values come from the profile's
+    ``params/<profile>/teacher.yaml``, so most fields have no default here. The four
+    defaults left are the documented standard values (word-level tokenizer, ``lora_rank``
+    0: every weight trained, the duplicate guard on, ``top_p`` 1: no nucleus truncation);
+    every shipped teacher.yaml still names them.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    model: str = Field(default="m", min_length=1,
+    model: str = Field(min_length=1,
                        description="Ladder size name (xs..xxl) or a local Hugging Face model path.")
     tokenizer_kind: Literal["word", "bpe"] = Field(
         default="word", description="Tokenizer of the from-scratch models: word-level or BPE.")
-    vocab_size: int = Field(default=4096, ge=256, le=65536,
+    vocab_size: int = Field(ge=256, le=65536,
                             description="Tokenizer vocabulary (from-scratch models).")
-    demo_query_words: int = Field(
-        default=6, ge=1, le=64,
-        description="Words kept of each copied signal in the SFT surface demonstrations.")
-    max_prompt_chars: int = Field(default=600, ge=50, le=8000,
+    demos_per_user: int = Field(
+        ge=1, le=16,
+        description="SFT demonstrations per training user: copy's list, then recency-weighted "
+                    "draws of recent signals (newsstudy.policy.prompts.surface_demonstrations).")
+    demo_pool: int = Field(ge=1, le=64,
+                           description="Most recent signals the drawn demonstrations copy from.")
+    max_prompt_chars: int = Field(ge=50, le=16000,
                                   description="Bound on the signal text in a prompt.")
-    n_train_users: int = Field(default=2000, ge=8, le=1_000_000,
+    n_train_users: int = Field(ge=8, le=1_000_000,
                                description="Training users whose prompts SFT and GRPO use.")
-    sft_epochs: int = Field(default=3, ge=0, le=100, description="SFT epochs on surface demonstrations.")
-    sft_learning_rate: float = Field(default=2e-3, gt=0, le=1, description="SFT learning rate.")
-    sft_batch_size: int = Field(default=32, ge=1, le=4096, description="SFT batch size.")
-    grpo_steps: int = Field(default=60, ge=0, le=100_000, description="Dr.GRPO optimisation steps.")
-    grpo_learning_rate: float = Field(default=5e-4, gt=0, le=1, description="Dr.GRPO learning rate.")
-    users_per_step: int = Field(default=8, ge=1, le=4096, description="Users (prompts) per GRPO step.")
-    num_generations: int = Field(default=8, ge=2, le=256, description="G: lists sampled per user.")
-    beta: float = Field(default=0.0, ge=0, le=10, description="KL coefficient to the SFT policy.")
-    temperature: float = Field(default=1.0, gt=0, le=5, description="Sampling temperature in training.")
-    max_completion_length: int = Field(default=64, ge=8, le=2048,
+    sft_epochs: int = Field(ge=0, le=100, description="SFT epochs on surface demonstrations.")
+    sft_learning_rate: float = Field(gt=0, le=1, description="SFT learning rate.")
+    imitation_curve_users: int = Field(
+        default=100, ge=0, le=100_000,
+        description="Validation users behind the SFT imitation curve (0: no curve).")
+    imitation_curve_points: int = Field(default=6, ge=1, le=100,
+                                        description="SFT steps at which the curve is measured.")
+    sft_batch_size: int = Field(ge=1, le=4096, description="SFT batch size.")
+    grpo_steps: int = Field(ge=0, le=100_000, description="Dr.GRPO optimisation steps.")
+    grpo_learning_rate: float = Field(gt=0, le=1, description="Dr.GRPO learning rate.")
+    users_per_step: int = Field(ge=1, le=4096, description="Users (prompts) per GRPO step.")
+    num_generations: int = Field(ge=2, le=256, description="G: lists sampled per user.")
+    beta: float = Field(ge=0, le=10, description="KL coefficient to the SFT policy.")
+    temperature: float = Field(gt=0, le=5,
+                               description="Sampling temperature, in GRPO rollouts and serving.")
+    top_p: float = Field(default=1.0, gt=0, le=1,
+                         description="Nucleus sampling mass, in GRPO rollouts and serving.")
+    duplicate_guard: bool = Field(
+        default=True, description="Decode with the guard against repeated queries and pointers.")
+    max_completion_length: int = Field(ge=8, le=2048,
                                        description="Most tokens per completion.")
     lora_rank: int = Field(
         default=0, ge=0, le=1024,
@@ -206,24 +245,58 @@ class PolicySettings(BaseModel):
                     "linear layer); 0 trains every weight.")
 
 
-class GRPOParams(NotebookParams, RewardSettings, PolicySettings):
+class TeacherRecipe(RewardSettings, SignalSettings, ServingSettings, PolicySettings):
+    """The teacher recipe of a profile: ``params/<profile>/teacher.yaml``.
+
+    Model, tokenizer, prompt, SFT, Dr.GRPO, decoding, reward weights and serving: every
+    setting that decides the RL teacher, written once per profile. Notebooks 03_grpo,
+    04_scaling and 05_distillation all read it (``newsstudy.params.load_params`` lays the
+    notebook's own params file over it), so 04 and 05 reuse 03's teacher checkpoint and
+    the three notebooks cannot drift apart. Their schemas (``GRPOParams``,
+    ``ScalingParams``, ``DistillParams``) inherit these fields, so a validated notebook
+    params object carries the whole recipe (``P.model``, ``P.temperature``, ...) and its
+    ``params_hash`` changes when the recipe does.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class GRPOParams(NotebookParams, RewardSettings, SignalSettings, ServingSettings, PolicySettings):
     """03_grpo: prompt-only (SFT) and RL teacher rows, and the reward ablation."""
 
-    n_seeds: int = Field(default=3, ge=1, le=10, description="Training seeds of the RL teacher.")
-    n_eval_users: int = Field(default=300, ge=5, le=1_000_000, description="Test users evaluated.")
+    n_seeds: int = Field(ge=1, le=10, description="Training seeds of the RL teacher.")
+    n_eval_users: int = Field(ge=5, le=1_000_000, description="Test users evaluated (final numbers).")
+    n_val_users: int = Field(
+        ge=5, le=1_000_000,
+        description="Validation users of the instrument checks: imitation, reward validity, "
+                    "GRPO improvement.")
+    validity_samples: int = Field(
+        ge=3, le=64, description="Lists sampled per validation user for the reward-validity check.")
+    improvement_samples: int = Field(
+        ge=1, le=64,
+        description="Lists sampled per validation user when comparing the teacher's reward "
+                    "with the prompt-only policy's (averaged per user).")
+    imitation_sizes: list[str] = Field(
+        description="Other ladder sizes trained with the same SFT recipe for the imitation-"
+                    "against-size check (may be empty).")
     ablations: list[RewardName] = Field(
-        default_factory=lambda: ["align", "cov", "spec", "div", "struct"],
         description="Rewards to drop one at a time (each retrained, first seed only).")
 
+    @model_validator(mode="after")
+    def _imitation_sizes(self) -> GRPOParams:
+        _check_ladder_sizes("imitation_sizes", self.imitation_sizes)
+        return self
 
-class ScalingParams(NotebookParams, RewardSettings, PolicySettings):
+
+class ScalingParams(NotebookParams, RewardSettings, SignalSettings, ServingSettings, PolicySettings):
     """04_scaling: quality against model size and against best-of-N sampling.
 
     Every size in ``sizes`` runs the full recipe (SFT warm start, then Dr.GRPO) with its
     ladder learning rates and SFT epochs (``newsstudy.policy.ladder``) on
     ``capacity_train_users`` users and ``capacity_grpo_steps`` GRPO steps; the other policy
-    settings are shared. The best-of-N study samples the RL teacher of the policy settings
-    as given (``model``; with 03's settings, 03's checkpoint, reused from the cache).
+    settings, the profile's teacher recipe, are shared. The best-of-N study samples the RL
+    teacher of the recipe as given (``model``; with 03's recipe, 03's checkpoint, reused
+    from the cache).
     """
 
     sizes: list[str] = Field(min_length=2, description="Ladder sizes trained, smallest first.")
@@ -254,11 +327,12 @@ class ScalingParams(NotebookParams, RewardSettings, PolicySettings):
         return self
 
 
-class DistillParams(NotebookParams, RewardSettings, PolicySettings):
+class DistillParams(NotebookParams, RewardSettings, SignalSettings, ServingSettings, PolicySettings):
     """05_distillation: the teacher distilled into the smallest ladder size, four ways.
 
-    The policy settings are the teacher's (notebook 03's, so its checkpoint is reused);
-    the student trains with its own ladder learning rates (``newsstudy.policy.ladder``).
+    The policy settings are the teacher's (the profile's teacher recipe, as in notebook 03,
+    so its checkpoint is reused); the student trains with its own ladder learning rates
+    (``newsstudy.policy.ladder``).
     """
 
     student: str = Field(default="xs", description="Ladder size of the student.")

@@ -20,7 +20,8 @@ instead of every weight, in SFT and in Dr.GRPO.
 
 Simplifications, stated once: the SFT warm start is trained once (the first seed) and
 every GRPO seed starts from it; training users are a seeded sample of the world's
-training split; evaluation decodes greedily (one list per user, N = 1, as in serving).
+training split; evaluation decodes as serving does: one list per user (N = 1), sampled with the
+policy's decoding (:mod:`newsstudy.policy.decoding`), seeded.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from newsstudy.io import config_hash, read_json
 from newsstudy.output_format import parse_completion
 from newsstudy.policy import (
     checkpoints,
+    decoding,
     generate,
     grpo,
     ladder,
@@ -90,15 +92,26 @@ class PolicyPipeline:
     def prompts(self, users) -> dict[int, str]:
         """Prompts of users, from their cleaned signals (chat template for pretrained models)."""
         if self.is_pretrained:
-            return prompts.build_prompts(self.world, users, max_chars=self.settings.max_prompt_chars,
-                                         chat=True, tokenizer=self.tokenizer(), bos="")
-        return prompts.build_prompts(self.world, users, max_chars=self.settings.max_prompt_chars)
+            return prompts.build_prompts(self.world, users, self.settings.max_prompt_signals,
+                                         self.settings.max_prompt_chars, chat=True,
+                                         tokenizer=self.tokenizer(), bos="")
+        return prompts.build_prompts(self.world, users, self.settings.max_prompt_signals,
+                                     self.settings.max_prompt_chars)
+
+    @property
+    def decoding(self) -> decoding.Decoding:
+        """The one decoding of rollouts and serving (see :mod:`newsstudy.policy.decoding`)."""
+        s = self.settings
+        return decoding.Decoding(temperature=s.temperature, top_p=s.top_p,
+                                 max_new_tokens=s.max_completion_length,
+                                 duplicate_guard=s.duplicate_guard)
 
     def _base_config(self) -> dict:
         s = self.settings
         return {"world": self.world.manifest["world_hash"], "model": s.model,
                 "tokenizer_kind": s.tokenizer_kind, "vocab_size": s.vocab_size,
-                "demo_query_words": s.demo_query_words, "max_prompt_chars": s.max_prompt_chars,
+                "prompt_format": prompts.PROMPT_FORMAT, "max_prompt_signals": s.max_prompt_signals,
+                "max_prompt_chars": s.max_prompt_chars,
                 "n_train_users": s.n_train_users, "n_queries": s.n_queries, "seed": s.seed,
                 "lora_rank": s.lora_rank}
 
@@ -114,7 +127,7 @@ class PolicyPipeline:
                 self._tokenizer = tokenizer.load_tokenizer(folder)
             else:
                 texts = tokenizer.world_corpus_texts(self.world, n_queries=self.settings.n_queries,
-                                                     max_query_words=self.settings.demo_query_words)
+                                                     max_signals=self.settings.max_prompt_signals)
                 self._tokenizer = tokenizer.train_tokenizer(texts, self.settings.vocab_size,
                                                             kind=self.settings.tokenizer_kind)
                 tokenizer.save_tokenizer(self._tokenizer, folder)
@@ -125,7 +138,9 @@ class PolicyPipeline:
         """Everything that determines the warm-start checkpoint."""
         s = self.settings
         return {**self._base_config(), "stage": "sft", "sft_epochs": s.sft_epochs,
-                "sft_learning_rate": s.sft_learning_rate, "sft_batch_size": s.sft_batch_size}
+                "sft_learning_rate": s.sft_learning_rate, "sft_batch_size": s.sft_batch_size,
+                "demos_per_user": s.demos_per_user, "demo_pool": s.demo_pool,
+                "imitation_curve": [s.imitation_curve_users, s.imitation_curve_points]}
 
     def prompt_only(self) -> Path:
         """The SFT policy on surface demonstrations: the paper's 'prompt-only' row.
@@ -148,18 +163,52 @@ class PolicyPipeline:
         s = self.settings
         users = self.train_users()
         ctx = prompts.surface_context(self.world, n_queries=s.n_queries, seed=s.seed)
-        demos = prompts.surface_demonstrations(ctx, users, s.demo_query_words)
-        keep = [u for u in users if parse_completion(demos[int(u)]).format_ok]
-        user_prompts = self.prompts(keep)
+        demos = prompts.surface_demonstrations(ctx, users, s.max_prompt_signals,
+                                               per_user=s.demos_per_user, pool=s.demo_pool,
+                                               seed=s.seed)
+        user_prompts = self.prompts(users)
+        pairs = [(user_prompts[int(u)], demo) for u in users
+                 for demo in (demos[int(u)] if s.demos_per_user > 1 else [demos[int(u)]])
+                 if parse_completion(prompts.expand_pointers(demo, user_prompts[int(u)])).format_ok]
         tok = self.tokenizer()
         model = ladder.build_policy(s.model, tok, seed=s.seed)
-        self.log(f"SFT {s.model} on {len(keep)} surface demonstrations, {s.sft_epochs} epochs")
+        self.log(f"SFT {s.model} on {len(pairs)} surface demonstrations, {s.sft_epochs} epochs")
+        curve = self._imitation_curve(tok)
         with generate.torch_threads(self.threads), tempfile.TemporaryDirectory() as tmp:
             model, history = sft.train_sft(
-                model, tok, [user_prompts[int(u)] for u in keep], [demos[int(u)] for u in keep],
+                model, tok, [p for p, _ in pairs], [d for _, d in pairs],
                 lr=s.sft_learning_rate, epochs=s.sft_epochs, batch_size=s.sft_batch_size,
-                seed=s.seed, output_dir=tmp, peft_config=pretrained.lora_config(s.lora_rank))
-        return model, tok, {"log_history": history, "n_demonstrations": len(keep)}
+                seed=s.seed, output_dir=tmp, peft_config=pretrained.lora_config(s.lora_rank),
+                callbacks=[curve] if curve else None, progress=False)
+        return model, tok, {"log_history": history, "n_demonstrations": len(pairs),
+                            "imitation_curve": curve.rows if curve else []}
+
+    def curve_users(self) -> np.ndarray:
+        """The validation users behind the SFT imitation curve (a seeded sample)."""
+        users = self.world.split_users("val")
+        rng = np.random.default_rng(self.settings.seed + 1)
+        return np.sort(rng.permutation(users)[: self.settings.imitation_curve_users])
+
+    def _imitation_curve(self, tok):
+        s = self.settings
+        if s.imitation_curve_users < 1:
+            return None
+        from newsstudy import evaluation, imitation
+
+        users = self.curve_users()
+        serving = evaluation.serving_retriever(self.world, s.serving_embedder, s.index_kind,
+                                               k_per_query=s.k_per_query)
+        d = self.decoding
+
+        def decode(model, tokenizer, texts):
+            return [out[0] for out in generate.sample_completions(
+                model, tokenizer, texts, temperature=d.temperature, top_p=d.top_p,
+                max_new_tokens=d.max_new_tokens, seed=s.seed, guard=d.duplicate_guard,
+                progress=False)]
+
+        probe = imitation.imitation_probe(self.world, serving, self.prompts(users), tok, decode,
+                                          users, s.fusion)
+        return imitation.ImitationCurve(probe, s.imitation_curve_points)
 
     # ------------------------------------------------------------------ GRPO
     def grpo_settings(self, seed: int) -> grpo.GRPOSettings:
@@ -168,7 +217,8 @@ class PolicyPipeline:
         return grpo.GRPOSettings(
             steps=s.grpo_steps, users_per_step=s.users_per_step,
             num_generations=s.num_generations, learning_rate=s.grpo_learning_rate, beta=s.beta,
-            temperature=s.temperature, max_completion_length=s.max_completion_length, seed=seed)
+            temperature=s.temperature, top_p=s.top_p, duplicate_guard=s.duplicate_guard,
+            max_completion_length=s.max_completion_length, seed=seed)
 
     def teacher_config(self, seed: int, weights: RewardWeights) -> dict:
         """Everything that determines one GRPO checkpoint."""
@@ -196,12 +246,16 @@ class PolicyPipeline:
         return self.store.cached("grpo", self.teacher_config(seed, weights), train)
 
     # ------------------------------------------------------------------ inference
-    def complete(self, checkpoint: Path, users, n_samples: int = 1, greedy: bool = True,
-                 temperature: float = 1.0, seed: int = 0, return_counts: bool = False,
-                 batch_size: int | None = None) -> dict:
-        """Completions of a checkpoint for users: ``{user: [n_samples texts]}``.
+    def complete(self, checkpoint: Path, users, n_samples: int = 1, greedy: bool = False,
+                 temperature: float | None = None, seed: int = 0, return_counts: bool = False,
+                 batch_size: int | None = None, top_p: float | None = None,
+                 guard: bool | None = None) -> dict:
+        """Completions of a checkpoint for users: ``{user: [n_samples texts]}``, expanded.
 
-        With ``return_counts=True`` each value is ``(texts, generated token counts)``.
+        By default the policy's own decoding (:attr:`decoding`, the same as its GRPO
+        rollouts), seeded by ``seed``; ``greedy``, ``temperature``, ``top_p`` and ``guard``
+        override it (for diagnostics). Pointer tokens are expanded to the signal lines
+        they name. With ``return_counts=True`` each value is ``(texts, generated token counts)``.
         ``batch_size`` defaults to 128 sequences for ladder models, 16 for pretrained ones.
         """
         model, tok, _ = checkpoints.PolicyStore.load(checkpoint)
@@ -209,20 +263,27 @@ class PolicyPipeline:
         order = list(user_prompts)
         if batch_size is None:
             batch_size = 16 if self.is_pretrained else 128
+        d = self.decoding
         with generate.torch_threads(self.threads):
             outputs = generate.sample_completions(
                 model, tok, [user_prompts[u] for u in order], n_samples=n_samples,
-                temperature=temperature, max_new_tokens=self.settings.max_completion_length,
-                seed=seed, greedy=greedy, batch_size=batch_size, return_counts=return_counts)
+                temperature=d.temperature if temperature is None else temperature,
+                top_p=d.top_p if top_p is None else top_p, max_new_tokens=d.max_new_tokens,
+                seed=seed, greedy=greedy, batch_size=batch_size, return_counts=return_counts,
+                guard=d.duplicate_guard if guard is None else guard, progress=False)
         if return_counts:
             texts, counts = outputs
             return {u: (t, c) for u, t, c in zip(order, texts, counts, strict=True)}
         return dict(zip(order, outputs, strict=True))
 
-    def policy(self, checkpoint: Path):
-        """A function users -> {user: completion} (greedy, one list each) for evaluation."""
+    def policy(self, checkpoint: Path, seed: int = 0, **overrides):
+        """A function users -> {user: completion} (one list each, the policy's decoding).
+
+        ``overrides`` go to :meth:`complete` (e.g. ``greedy=True`` for a diagnostic).
+        """
         def complete(users):
-            return {u: texts[0] for u, texts in self.complete(checkpoint, users).items()}
+            return {u: texts[0] for u, texts in
+                    self.complete(checkpoint, users, seed=seed, **overrides).items()}
 
         return complete
 
@@ -230,6 +291,11 @@ class PolicyPipeline:
 def log_history(checkpoint: Path) -> list[dict]:
     """The training log stored with a checkpoint."""
     return read_json(Path(checkpoint) / checkpoints.COMPLETE).get("log_history", [])
+
+
+def imitation_curve(checkpoint: Path) -> list[dict]:
+    """The imitation curve recorded during a checkpoint's SFT (empty if none)."""
+    return read_json(Path(checkpoint) / checkpoints.COMPLETE).get("imitation_curve", [])
 
 
 def training_seconds(checkpoint: Path) -> float:

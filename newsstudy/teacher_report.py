@@ -83,16 +83,17 @@ def plot_offline(table: pd.DataFrame):
 
 
 def plot_training_curves(curves: Mapping[int, pd.DataFrame]):
-    """Total reward, each reward, completion length and entropy per GRPO step, per seed."""
+    """Total reward, each reward, length, entropy and KL per GRPO step, per run."""
     panels = ["total reward", "R_align", "R_cov", "R_spec", "R_div", "R_struct",
-              "completion length", "entropy"]
-    fig, axes = plt.subplots(2, 4, figsize=(14, 5.5), sharex=True)
+              "completion length", "entropy", "kl"]
+    fig, axes = plt.subplots(3, 3, figsize=(12, 8), sharex=True)
     for ax, panel in zip(axes.ravel(), panels, strict=True):
         for seed, frame in curves.items():
             if panel in frame:
                 smooth = frame[panel].rolling(5, min_periods=1).mean()
                 ax.plot(frame["step"], smooth, label=f"seed {seed}")
-        ax.set_title(panel)
+        ax.set_title("R_struct (well-formed share)" if panel == "R_struct" else
+                     "KL to the SFT policy" if panel == "kl" else panel)
         ax.set_xlabel("GRPO step")
     axes[0, 0].legend(fontsize=8)
     fig.suptitle("Dr.GRPO training curves (5-step rolling mean)", y=1.01)
@@ -128,3 +129,37 @@ def retrieved_titles(world, retriever, completion: str, k: int = 5) -> list[str]
     ranking = retriever.retrieve([list(parse_completion(completion).queries)], top_n=k)[0]
     titles = world.articles.set_index("article_id")["title"]
     return [titles.get(a, "?") for a in ranking]
+
+
+def plot_imitation(curve: pd.DataFrame, demonstrations: float, sizes: pd.DataFrame):
+    """Imitation against SFT steps (R@10 and words found in the prompt) and against size.
+
+    ``curve``: ``step``, ``recall@10``, ``words in prompt``; ``sizes``: ``size``,
+    ``parameters``, ``recall@10``, ``words in prompt``. The demonstrations' R@10 is the
+    dashed line, the gate (90% of it) dotted.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for ax, frame, x, label in ((axes[0], curve, "step", "SFT step"),
+                                (axes[1], sizes, "parameters", "parameters (log scale)")):
+        if frame.empty:
+            ax.set_visible(False)
+            continue
+        ax.plot(frame[x], frame["recall@10"], marker="o", label="policy R@10")
+        ax.axhline(demonstrations, ls="--", c="grey", label="demonstrations R@10")
+        ax.axhline(0.9 * demonstrations, ls=":", c="grey", label="gate: 90%")
+        ax.set_xlabel(label)
+        ax.set_ylabel("R@10 (validation users)")
+        twin = ax.twinx()
+        twin.plot(frame[x], frame["words in prompt"], marker="s", c="C2", label="words in prompt")
+        twin.set_ylim(0, 1.05)
+        twin.set_ylabel("share of query words in the prompt")
+        if x == "parameters":
+            ax.set_xscale("log")
+            for _, row in frame.iterrows():
+                ax.annotate(row["size"], (row["parameters"], row["recall@10"]),
+                            textcoords="offset points", xytext=(4, 4), fontsize=8)
+    axes[0].legend(fontsize=8, loc="lower right")
+    axes[0].set_title("Imitation against SFT steps")
+    axes[1].set_title("Imitation against model size")
+    fig.tight_layout()
+    return fig

@@ -55,6 +55,7 @@ index_kind = "exact"
 fusion = "rrf"
 k_per_query = 20
 n_queries = 5
+max_prompt_signals = 32
 n_judge_clusters = 24
 w_align = 1.0
 w_cov = 1.0

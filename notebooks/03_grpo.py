@@ -19,52 +19,36 @@
 # The paper trains Qwen2.5-32B with Dr.GRPO on five rewards to write interest-driven query
 # lists, and compares it with the same LLM prompted without RL ("prompt-only"). Pretrained
 # weights cannot be downloaded here, so the policy is a small Llama-style model trained from
-# scratch on the world's text: first SFT on *surface* demonstrations (a heuristic copies
-# the user's most recent cleaned signals) -- our prompt-only row -- then Dr.GRPO on the five
-# rewards of notebook 02 (`newsstudy/policy/grpo.py` states what the run simplifies).
+# scratch on the world's text: first SFT on *surface* demonstrations (copying the user's
+# recent cleaned signals) -- our prompt-only row -- then Dr.GRPO on the five rewards of
+# notebook 02 (`newsstudy/policy/grpo.py` states what the run simplifies).
 #
-# The `pretrained` profile runs the same cells on a real instruct LLM, SmolLM2-135M-Instruct
-# (chat-template prompts, LoRA updates): its table adds the instruct model as released
-# ("zero-shot") before the SFT warm start and the RL run.
+# The recipe (model, tokenizer, prompt, demonstrations, SFT, GRPO, decoding, rewards,
+# serving) is `params/<profile>/teacher.yaml`, read by 03, 04 and 05 alike.
 #
-# Regenerates: the LLM rows of the paper's offline table (prompt-only, RL teacher) and its
-# reward ablation (all five rewards, and without each). Every list is scored with the shared
-# protocol: one greedy list per test user, retrieved and fused as in serving, Recall/NDCG/
-# MRR against held-out clicks over every test-window article; 95% intervals over users.
+# **Instrument first.** Before the paper's verdict is read, four checks on validation
+# users, written to `results/03_grpo.json` under `gates`:
+#
+# 1. *imitation*: the prompt-only policy reaches 90% of its demonstrations' Recall@10;
+# 2. *format*: at least 95% of its lists, and of the teacher's, are well-formed, in the one
+#    decoding used for GRPO rollouts and for serving;
+# 3. *reward validity*: on the policy's own samples, the reward's pick of G lists beats a
+#    random pick in Recall@10;
+# 4. *GRPO improves* what it optimises (the reward, on held-out users), without entropy
+#    drifting upward.
+#
+# Then the test users (final numbers only): prompt-only against the RL teacher, paired, and
+# the reward ablation.
 
 # %% tags=["parameters"]
 profile = "default"
 seed = 0
-model = "s"
-tokenizer_kind = "word"
-vocab_size = 4096
-demo_query_words = 6
-max_prompt_chars = 300
-n_train_users = 2000
-sft_epochs = 8
-sft_learning_rate = 0.006
-sft_batch_size = 32
-grpo_steps = 60
-grpo_learning_rate = 0.0006
-users_per_step = 4
-num_generations = 8
-beta = 0.0
-temperature = 1.0
-max_completion_length = 64
-lora_rank = 0
-reward_embedder = "static"
-serving_embedder = "minilm"
-index_kind = "exact"
-fusion = "round_robin"
-n_queries = 5
-n_judge_clusters = 24
-w_align = 1.0
-w_cov = 1.0
-w_spec = 1.0
-w_div = 1.0
-w_struct = 1.0
-n_seeds = 3
+n_seeds = 2
 n_eval_users = 1000
+n_val_users = 400
+validity_samples = 8
+improvement_samples = 4
+imitation_sizes = ["xs"]
 ablations = ["align", "cov", "spec", "div", "struct"]
 
 # %%
@@ -80,43 +64,94 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from newsstudy import data, evaluation, paper_plan, reporting, rewards, teacher, teacher_report
+from newsstudy import (
+    data,
+    evaluation,
+    gates,
+    imitation,
+    paper_plan,
+    reporting,
+    reward_validity,
+    rewards,
+    strategies,
+    teacher,
+    teacher_report,
+)
 from newsstudy.ab.treatment import publish_policy
-from newsstudy.policy import grpo, ladder, pretrained
+from newsstudy.policy import grpo, ladder, pretrained, prompts
 
 reporting.set_style()
 W = data.load_world(P.profile)
 scorer = rewards.RewardScorer.from_settings(W, P)
 weights = scorer.weights
 reward_embedder_model = scorer.retriever.embedder
-serving = evaluation.serving_retriever(W, P.serving_embedder, P.index_kind)
+serving = evaluation.serving_retriever(W, P.serving_embedder, P.index_kind, P.k_per_query)
 hardware = (paper_plan.load_hardware(P.profile)  # GPU profiles: configs/<profile>/hardware.yaml
             if paper_plan.hardware_path(P.profile).is_file() else None)
 pipeline = teacher.PolicyPipeline(
     W, P, scorer, grpo_overrides=paper_plan.grpo_config_overrides(hardware) if hardware else {})
-eval_users = np.random.default_rng(P.seed).permutation(W.split_users("test"))[: P.n_eval_users]
+rng = np.random.default_rng(P.seed)
+eval_users = rng.permutation(W.split_users("test"))[: P.n_eval_users]
+val_users = rng.permutation(W.split_users("val"))[: P.n_val_users]
 seeds = [P.seed + i for i in range(P.n_seeds)]
 timings = {}
-if P.model in ladder.LADDER:
-    parameters = ladder.parameter_count(P.model, P.vocab_size)
-elif pretrained.is_registered(P.model):
-    parameters = pretrained.PRETRAINED[P.model].parameters
-else:
-    parameters = None
+gate = {}
+
+
+def parameter_count(model: str):
+    """Parameters of a ladder size or a registered pretrained model (None if unknown)."""
+    if model in ladder.LADDER:
+        return ladder.parameter_count(model, P.vocab_size)
+    if pretrained.is_registered(model):
+        return pretrained.PRETRAINED[model].parameters
+    return None
+
+
+parameters = parameter_count(P.model)
 print(f"policy {P.model}: {f'{parameters:,}' if parameters else '?'} parameters, "
-      f"LoRA rank {P.lora_rank or 'none (every weight trained)'}")
+      f"LoRA rank {P.lora_rank or 'none (every weight trained)'}; decoding {pipeline.decoding}")
 
 
-def evaluate(name: str, checkpoint, seed: int):
-    """Per-user metrics of one checkpoint, tagged with method and seed."""
+def evaluate(name: str, checkpoint, seed: int, users=eval_users, **overrides):
+    """Per-user metrics of one checkpoint (one list per user, as served), tagged."""
     frame, completions = evaluation.evaluate_policy(
-        W, serving, pipeline.policy(checkpoint), eval_users,
+        W, serving, pipeline.policy(checkpoint, seed=seed, **overrides), users,
         latent_embedder=reward_embedder_model, fusion=P.fusion)
     return frame.assign(method=name, seed=seed), completions
 
 
 # %% [markdown]
-# ## Warm start: SFT on surface demonstrations (the prompt-only policy)
+# ## The prompt and the demonstrations
+#
+# The prompt lists the user's distinct cleaned signals, most recent first, each on a line
+# named by a pointer token (`<s1>`, `<s2>`, ...), with its domain and how often it came; the
+# rubric judge of R_cov reads the same signals. The policy may copy a line by writing its
+# pointer (expanded to the line's text before any reward or retrieval sees it) and may
+# write words of its own. The demonstrations copy: the first is the `copy` heuristic's list
+# (the five most recent signals, whole, as notebook 02's serving path prefers), the others
+# draw five of the ten most recent, favouring recent ones, so the prompt-only policy samples
+# lists that differ in what they copy.
+
+# %%
+ctx = prompts.surface_context(W, n_queries=P.n_queries, seed=P.seed)
+val_prompts = pipeline.prompts(val_users)
+demos = prompts.surface_demonstrations(ctx, val_users, P.max_prompt_signals,
+                                       per_user=P.demos_per_user, pool=P.demo_pool, seed=P.seed)
+demos = {u: d if isinstance(d, list) else [d] for u, d in demos.items()}
+demo_frames = []
+for j in range(P.demos_per_user):
+    lists = {int(u): prompts.expand_pointers(demos[int(u)][j], val_prompts[int(u)]) for u in val_users}
+    demo_frames.append(evaluation.evaluate_completions(W, serving, lists, fusion=P.fusion)
+                       .assign(demonstration="copy" if j == 0 else f"drawn {j}"))
+demo_scores = pd.concat(demo_frames).rename_axis("user").reset_index()
+demo_recall = demo_scores.groupby("user")["recall@10"].mean()  # the SFT target, per user
+example = int(val_users[0])
+display(Markdown(f"Prompt of validation user {example}:\n```\n{val_prompts[example]}\n```\n"
+                 f"Demonstrations: `{demos[example]}`"))
+demo_scores.groupby("demonstration")["recall@10"].agg(["mean", "count"]).round(4)
+
+# %% [markdown]
+# ## Warm start: SFT on the demonstrations (the prompt-only policy)
 
 # %%
 started = time.perf_counter()
@@ -126,23 +161,138 @@ sft_log = pd.DataFrame([h for h in teacher.log_history(sft_checkpoint) if "loss"
 sft_log[["step", "loss"]].tail(3)
 
 # %% [markdown]
+# ### Check 1 and 2: imitation and format, in the serving decoding
+#
+# One decoding serves GRPO rollouts and serving: sampling at the recipe's temperature and
+# top-p, with the duplicate-query guard (`newsstudy/policy/decoding.py`). The table shows
+# what other decodings would give, for reference only.
+
+# %%
+decodings = {"serving (rollouts too)": {}, "greedy": {"greedy": True},
+             "serving, no guard": {"guard": False}}
+decoding_rows, val_outputs = [], {}
+for name, overrides in decodings.items():
+    frame, completions = evaluate("prompt-only", sft_checkpoint, P.seed, users=val_users, **overrides)
+    val_outputs[name] = completions
+    decoding_rows.append({
+        "decoding": name, "R@10": frame["recall@10"].mean(),
+        "share of demonstrations' R@10": frame["recall@10"].mean() / demo_recall[frame.index].mean(),
+        "well-formed": imitation.well_formed(completions),
+        "repeats a query": float(np.mean([imitation.repeats_a_query(c) for c in completions.values()])),
+        "words in prompt": imitation.words_in_prompt(completions, val_prompts)})
+    if name.startswith("serving ("):
+        prompt_only_val = frame
+decoding_table = pd.DataFrame(decoding_rows)
+reporting.save_table(decoding_table, P.profile, "03_decoding")
+gate["imitation"] = gates.imitation_gate(prompt_only_val["recall@10"], demo_recall)
+decoding_table.round(3)
+
+# %%
+curve = pd.DataFrame(teacher.imitation_curve(sft_checkpoint))
+size_rows = [{"size": P.model, "parameters": parameters,
+              "recall@10": prompt_only_val["recall@10"].mean(),
+              "words in prompt": decoding_rows[0]["words in prompt"],
+              "SFT loss": float(sft_log["loss"].iloc[-1])}]
+for size in P.imitation_sizes:  # the same SFT recipe, another size
+    other = teacher.PolicyPipeline(W, P.model_copy(update={"model": size}), scorer)
+    checkpoint = other.prompt_only()
+    frame, completions = evaluation.evaluate_policy(W, serving, other.policy(checkpoint, seed=P.seed),
+                                                    val_users, fusion=P.fusion)
+    log = [h for h in teacher.log_history(checkpoint) if "loss" in h]
+    size_rows.append({"size": size, "parameters": parameter_count(size),
+                      "recall@10": frame["recall@10"].mean(),
+                      "words in prompt": imitation.words_in_prompt(completions, val_prompts),
+                      "SFT loss": float(log[-1]["loss"]) if log else float("nan")})
+sizes = pd.DataFrame(size_rows).sort_values("parameters")
+reporting.save_table(sizes, P.profile, "03_imitation_by_size")
+if not curve.empty:
+    reporting.save_table(curve, P.profile, "03_imitation_curve")
+fig = teacher_report.plot_imitation(curve if not curve.empty else pd.DataFrame(), demo_recall.mean(), sizes)
+reporting.save_figure(fig, P.profile, "03_imitation")
+display(Markdown(f"**Imitation gate**: the prompt-only policy reaches "
+                 f"{gate['imitation']['ratio']:.1%} of its demonstrations' R@10 "
+                 f"({gate['imitation']['policy']:.4f} vs {gate['imitation']['demonstrations']:.4f}, "
+                 f"bar 90%): {'passes' if gate['imitation']['passes'] else 'FAILS'}."))
+sizes.round(4)
+
+# %% [markdown]
+# ### Check 3: does the reward prefer what retrieves better, on the policy's own samples?
+#
+# G lists per validation user from the prompt-only policy, each scored by every reward and
+# by its held-out Recall@10 (evaluation only). Within a user: the Spearman correlation of
+# each reward with R@10, and the gain of the reward's pick over a random pick (paired over
+# users). GRPO sees only this within-group ranking.
+
+# %%
+started = time.perf_counter()
+samples = reward_validity.sample_table(pipeline, sft_checkpoint, scorer, W, serving, val_users,
+                                       P.validity_samples, seed=P.seed + 7, fusion=P.fusion)
+validity = reward_validity.validity_table(samples)
+timings["validity_seconds"] = time.perf_counter() - started
+reporting.save_table(validity, P.profile, "03_reward_validity")
+training_gain = reward_validity.best_of_g_gain(samples, "total")
+gate["reward_validity"] = gates.interval_gate(
+    training_gain, f"R@10 of the best of {P.validity_samples} by the training reward minus a random pick")
+display(Markdown(f"**Reward validity gate** (training reward, weights {weights}): best of "
+                 f"{P.validity_samples} by reward minus random pick, {training_gain.text(4)}: "
+                 f"{'passes' if gate['reward_validity']['passes'] else 'FAILS'}."))
+validity.round(4)
+
+# %% [markdown]
 # ## Dr.GRPO, one run per seed
 
 # %%
 started = time.perf_counter()
 teacher_checkpoints = {s: pipeline.teacher(s, weights) for s in seeds}
 timings["grpo_seconds"] = time.perf_counter() - started
-curves = {s: grpo.training_curves(teacher.log_history(c)) for s, c in teacher_checkpoints.items()}
+curves = {f"seed {s}": grpo.training_curves(teacher.log_history(c))
+          for s, c in teacher_checkpoints.items()}
 fig = teacher_report.plot_training_curves(curves)
 reporting.save_figure(fig, P.profile, "03_grpo_training_curves")
-pd.concat(curves, names=["seed"]).groupby("seed").agg(["first", "last"]).T.round(3)
+gate["entropy"] = gates.entropy_gate(curves)
+pd.concat(curves, names=["run"]).groupby("run").agg(["first", "last"]).T.round(3)
 
 # %% [markdown]
-# ## Offline table: prompt-only vs the RL teacher
+# ### Check 4: GRPO raises what it optimises, on held-out validation users
+#
+# Each policy writes several lists per validation user (never trained on); a user's total
+# reward is their mean. The teacher's seeds are pooled per user.
+
+# %%
+def mean_reward(checkpoint) -> pd.DataFrame:
+    """Per validation user: the mean of each reward over the policy's sampled lists."""
+    lists = pipeline.complete(checkpoint, val_users, n_samples=P.improvement_samples, seed=P.seed + 11)
+    rows = [(u, text) for u, texts in lists.items() for text in texts]
+    scored = scorer.score([u for u, _ in rows], [t for _, t in rows]).assign(user=[u for u, _ in rows])
+    scored["well-formed"] = scored["struct"]
+    return scored.groupby("user")[[*rewards.REWARD_NAMES, "total", "well-formed"]].mean()
+
+
+reward_before = mean_reward(sft_checkpoint)
+reward_after = pd.concat([mean_reward(c) for c in teacher_checkpoints.values()])
+improvement = {column: evaluation.paired_difference(reward_after[column], reward_before[column])
+               for column in [*rewards.REWARD_NAMES, "total"]}
+gate["grpo_improves"] = gates.interval_gate(improvement["total"],
+                                            "teacher's total reward minus prompt-only's")
+improvement_table = pd.DataFrame([{"reward": k, **v.to_dict()} for k, v in improvement.items()])
+reporting.save_table(improvement_table, P.profile, "03_grpo_improvement")
+display(Markdown(f"**GRPO improvement gate**: total reward {improvement['total'].text(4)}: "
+                 f"{'passes' if gate['grpo_improves']['passes'] else 'FAILS'}. Entropy gate: "
+                 f"{'passes' if gate['entropy']['passes'] else 'FAILS'} ({gate['entropy']['runs']})."))
+improvement_table.round(4)
+
+# %% [markdown]
+# ## Offline table on the test users: prompt-only vs the RL teacher
+#
+# One list per test user as served. The `copy` heuristic the demonstrations start from is
+# shown for reference, scored the same way.
 
 # %%
 started = time.perf_counter()
 frames, outputs = [], {}
+copy_lists = strategies.completions_for(ctx, strategies.copy, eval_users).to_dict()
+copy_frame = evaluation.evaluate_completions(W, serving, copy_lists, fusion=P.fusion)
+frames.append(copy_frame.assign(method="copy (heuristic)", seed=P.seed))
 if pipeline.is_pretrained and P.sft_epochs > 0:  # the instruct model as released, before SFT
     frame, outputs["zero-shot"] = evaluate("zero-shot", pipeline.base_model(), P.seed)
     frames.append(frame)
@@ -155,6 +305,9 @@ for s, checkpoint in teacher_checkpoints.items():
         outputs["RL teacher"] = completions
 per_user = pd.concat(frames).rename_axis("user").reset_index()
 timings["eval_seconds"] = time.perf_counter() - started
+gate["format"] = gates.format_gate({
+    "prompt-only": imitation.well_formed(outputs["prompt-only"]),
+    "RL teacher": imitation.well_formed(outputs["RL teacher"])})
 reporting.save_table(per_user, P.profile, "03_per_user", markdown=False)
 offline = teacher_report.offline_table(per_user)
 reporting.save_table(offline, P.profile, "03_offline_table")
@@ -163,6 +316,12 @@ reporting.save_figure(fig, P.profile, "03_offline_table")
 offline
 
 # %%
+by_user = per_user.set_index("user")
+paired_rl = evaluation.paired_difference(
+    by_user[by_user["method"] == "RL teacher"]["recall@10"],
+    by_user[by_user["method"] == "prompt-only"]["recall@10"])
+display(Markdown(f"RL teacher minus prompt-only, test R@10: {paired_rl.text(4)} "
+                 f"(relative {paired_rl.relative:+.1%})."))
 lift = teacher_report.lift_table(per_user, "prompt-only", "RL teacher")
 reporting.save_table(lift, P.profile, "03_lift")
 display(lift)
@@ -180,7 +339,7 @@ teacher_report.seed_table(per_user)
 #
 # Each run drops one reward (weight 0) and is otherwise identical to the first seed's
 # teacher. The paper finds every reward helps and dropping R_cov hurts most (the policy
-# then hacks the others).
+# then hacks the others). Each row is paired with the full reward on the same test users.
 
 # %%
 started = time.perf_counter()
@@ -190,10 +349,15 @@ ablation_outputs = {"all five": outputs["RL teacher"]}
 for dropped in P.ablations:
     ablated = dataclasses.replace(weights, **{dropped: 0.0})
     frame, completions = evaluate(f"without {dropped}", pipeline.teacher(P.seed, ablated), P.seed)
-    ablation_frames.append(frame.reset_index().rename(columns={"index": "user"}))
+    ablation_frames.append(frame.rename_axis("user").reset_index())
     ablation_outputs[f"without {dropped}"] = completions
 timings["ablation_seconds"] = time.perf_counter() - started
-ablation = teacher_report.ablation_table(pd.concat(ablation_frames))
+ablation_long = pd.concat(ablation_frames)
+ablation = teacher_report.ablation_table(ablation_long)
+if P.ablations:
+    paired_ablation = evaluation.paired_table(ablation_long, "method", "recall@10", "all five")
+    reporting.save_table(paired_ablation, P.profile, "03_ablation_paired")
+    display(paired_ablation)
 reporting.save_table(ablation, P.profile, "03_reward_ablation")
 ablation
 
@@ -207,11 +371,11 @@ examples
 # ## Example users: signals, the prompt-only list, the RL list, and what each retrieves
 
 # %%
-prompts = pipeline.prompts(example_users)
+example_prompts = pipeline.prompts(example_users)
 truth = W.truth(example_users)
 titles = W.articles.set_index("article_id")["title"]
 for user in example_users:
-    display(Markdown(f"### User {user}\n```\n{prompts[user]}\n```"))
+    display(Markdown(f"### User {user}\n```\n{example_prompts[user]}\n```"))
     for method in ("prompt-only", "RL teacher"):
         completion = outputs[method][user]
         retrieved = teacher_report.retrieved_titles(W, serving, completion)
@@ -221,10 +385,13 @@ for user in example_users:
 # %% [markdown]
 # ## Key numbers
 #
-# The prompt-only policy and the first seed's teacher are published for later notebooks
-# (`artifacts/<profile>/published/`).
+# The instrument's checks come first; the paper's claims about the teacher are read only
+# if they pass. The prompt-only policy and the first seed's teacher are published for
+# later notebooks (`artifacts/<profile>/published/`).
 
 # %%
+gate_table = pd.DataFrame([{"check": name, "passes": g["passes"]} for name, g in gate.items()])
+display(gate_table)
 means = per_user.groupby("method")[["recall@5", "recall@10", "ndcg@5", "ndcg@10", "mrr"]].mean()
 results = {
     "profile": P.profile,
@@ -233,13 +400,25 @@ results = {
     "lora_rank": P.lora_rank,
     "seeds": seeds,
     "n_eval_users": int(len(eval_users)),
+    "n_val_users": int(len(val_users)),
+    "decoding": pipeline.decoding.as_dict(),
+    "gates": gate,
+    "instrument_ok": bool(all(g["passes"] for g in gate.values())),
+    "decoding_table": decoding_table.to_dict(orient="records"),
+    "imitation_by_size": sizes.to_dict(orient="records"),
+    "imitation_curve": curve.to_dict(orient="records"),
+    "demonstrations_recall@10": float(demo_recall.mean()),
+    "reward_validity": validity.to_dict(orient="records"),
+    "grpo_improvement": {k: v.to_dict() for k, v in improvement.items()},
+    "weights": dataclasses.asdict(weights),
     "offline": {m: means.loc[m].to_dict() for m in means.index},
     "offline_ci": offline.set_index("method")[["R@10 95% CI", "N@10 95% CI"]].to_dict(orient="index"),
+    "rl_minus_prompt_only": paired_rl.to_dict(),
     "lift_rl_over_prompt_only": lift.set_index("metric")["ours"].to_dict(),
     "ablation": ablation.set_index("method")[["R@10", "N@10", "R@10 low", "R@10 high"]].to_dict(orient="index"),
+    "ablation_paired": (paired_ablation.to_dict(orient="records") if P.ablations else []),
     "interest_quality": interest.to_dict(orient="index"),
-    "format_ok": {m: float(np.mean([teacher_report.parse_completion(t).format_ok for t in o.values()]))
-                  for m, o in outputs.items()},
+    "format_ok": {m: imitation.well_formed(o) for m, o in outputs.items()},
     "timings_seconds": timings,
     "training_seconds_recorded": {
         "sft": teacher.training_seconds(sft_checkpoint),
@@ -248,5 +427,6 @@ results = {
 }
 reporting.write_results(P.profile, "03_grpo", results)
 for name, checkpoint in (("prompt_only", sft_checkpoint), ("teacher", teacher_checkpoints[P.seed])):
-    publish_policy(P.profile, name, checkpoint, P.max_prompt_chars, "03_grpo")
-results
+    publish_policy(P.profile, name, checkpoint, P.max_prompt_chars, "03_grpo",
+                   P.max_prompt_signals, pipeline.decoding.as_dict())
+{k: results[k] for k in ("instrument_ok", "offline", "rl_minus_prompt_only")}

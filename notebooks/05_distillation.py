@@ -30,35 +30,7 @@
 # %% tags=["parameters"]
 profile = "default"
 seed = 0
-model = "s"
 student = "xs"
-tokenizer_kind = "word"
-vocab_size = 4096
-demo_query_words = 6
-max_prompt_chars = 300
-n_train_users = 2000
-sft_epochs = 8
-sft_learning_rate = 0.006
-sft_batch_size = 32
-grpo_steps = 60
-grpo_learning_rate = 0.0006
-users_per_step = 4
-num_generations = 8
-beta = 0.0
-temperature = 1.0
-max_completion_length = 64
-lora_rank = 0
-reward_embedder = "static"
-serving_embedder = "minilm"
-index_kind = "exact"
-fusion = "round_robin"
-n_queries = 5
-n_judge_clusters = 24
-w_align = 1.0
-w_cov = 1.0
-w_spec = 1.0
-w_div = 1.0
-w_struct = 1.0
 n_seeds = 3
 n_eval_users = 500
 teacher_samples = 2
@@ -230,7 +202,8 @@ serving_table
 offline = distillation_report.offline_rows(per_user)
 reporting.save_table(offline, P.profile, "05_offline_student_row")
 published = publish_policy(P.profile, "student", students["on-policy"][P.seed],
-                           P.max_prompt_chars, "05_distillation")
+                           P.max_prompt_chars, "05_distillation", P.max_prompt_signals,
+                           pipe.student_pipe.decoding.as_dict())
 display(offline)
 print("published", published)
 

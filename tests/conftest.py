@@ -39,6 +39,63 @@ VALID_DATA_PARAMS: dict[str, Any] = {
 }
 
 
+# A valid teacher recipe (params/<profile>/teacher.yaml), every field given.
+VALID_RECIPE: dict[str, Any] = {
+    "model": "xs",
+    "tokenizer_kind": "word",
+    "vocab_size": 1024,
+    "lora_rank": 0,
+    "max_prompt_signals": 48,
+    "max_prompt_chars": 300,
+    "demos_per_user": 2,
+    "demo_pool": 10,
+    "n_train_users": 150,
+    "sft_epochs": 8,
+    "sft_learning_rate": 0.008,
+    "sft_batch_size": 32,
+    "imitation_curve_users": 10,
+    "imitation_curve_points": 2,
+    "grpo_steps": 3,
+    "grpo_learning_rate": 0.0008,
+    "users_per_step": 2,
+    "num_generations": 4,
+    "beta": 0.0,
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "duplicate_guard": True,
+    "max_completion_length": 32,
+    "reward_embedder": "static",
+    "n_queries": 5,
+    "n_judge_clusters": 8,
+    "w_align": 1.0,
+    "w_cov": 1.0,
+    "w_spec": 1.0,
+    "w_div": 1.0,
+    "w_struct": 1.0,
+    "serving_embedder": "minilm",
+    "index_kind": "exact",
+    "fusion": "round_robin",
+    "k_per_query": 20,
+}
+
+# Valid own parameters (no recipe field) of the notebooks that read the teacher recipe.
+VALID_OWN_PARAMS: dict[str, dict[str, Any]] = {
+    "03_grpo": {"profile": "smoke", "seed": 0, "n_seeds": 1, "n_eval_users": 20,
+                "n_val_users": 12, "validity_samples": 4, "improvement_samples": 2,
+                "imitation_sizes": [], "ablations": ["cov"]},
+    "04_scaling": {"profile": "smoke", "seed": 0, "sizes": ["xs", "s"],
+                   "capacity_train_users": 150, "capacity_grpo_steps": 3, "n_eval_users": 20,
+                   "best_of_n": [1, 2, 4], "sizes_best_of_n": [1, 2],
+                   "sample_temperature": 1.0, "n_draws": 4},
+    "05_distillation": {"profile": "smoke", "seed": 0, "student": "xs", "n_seeds": 1,
+                        "n_eval_users": 20, "teacher_samples": 1, "supervised_epochs": 1,
+                        "supervised_learning_rate": 0.002, "distill_steps": 4,
+                        "distill_learning_rate": 0.002, "distill_batch_size": 4,
+                        "grpo_after_steps": 2, "curve_every": 2, "n_curve_users": 5,
+                        "n_serving_users": 16, "serving_batch_size": 8},
+}
+
+
 class ToyParams(NotebookParams):
     """Parameters of the two-cell toy notebook."""
 
@@ -98,6 +155,21 @@ def data_project(project: Project) -> Project:
     """A project with a valid ``params/smoke/01_data.yaml``."""
     project.write_params("smoke", "01_data", VALID_DATA_PARAMS)
     return project
+
+
+@pytest.fixture
+def recipe_project(project: Project) -> Project:
+    """A project whose smoke profile has a teacher recipe and 03/04/05 params files."""
+    project.write_params("smoke", "teacher", {"profile": "smoke", **VALID_RECIPE})
+    for notebook, values in VALID_OWN_PARAMS.items():
+        project.write_params("smoke", notebook, values)
+    return project
+
+
+@pytest.fixture
+def recipe_values() -> dict[str, Any]:
+    """A fresh copy of a valid teacher recipe."""
+    return dict(VALID_RECIPE)
 
 
 @pytest.fixture

@@ -362,7 +362,7 @@ def published_tiny_policy(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSSTUDY_ARTIFACTS", str(tmp_path / "artifacts"))
     texts = ["signals: search brexit vote news oil prices", "write news search queries:",
              "<think>recent: search</think><queries>brexit | oil | tennis</queries>"] * 20
-    tokenizer = train_tokenizer(texts, vocab_size=300)
+    tokenizer = train_tokenizer(texts, vocab_size=400)
     model = build_policy("xs", tokenizer, seed=0)
     folder = tmp_path / "artifacts" / "smoke" / "models" / "tiny"
     PolicyStore(folder.parent).save(folder, model, tokenizer, {"kind": "test"})

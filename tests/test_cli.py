@@ -110,3 +110,13 @@ def test_plan_prints_the_paper_profile_without_loading_weights(capsys):
     main(["plan", "--profile", "paper"])
     out = capsys.readouterr().out
     assert "Qwen/Qwen2.5-32B-Instruct" in out
+
+
+def test_list_shows_the_recipe_values_of_a_recipe_notebook(recipe_project, capsys):
+    recipe_project.write_notebook("04_scaling", "profile = 'smoke'")
+    assert exit_status(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    model = next(line for line in lines if line.startswith("model "))
+    assert model.split()[:4] == ["model", "str", "required", "-"] and "'xs'" in model
+    sizes = next(line for line in lines if line.startswith("sizes "))
+    assert "['xs', 's']" in sizes

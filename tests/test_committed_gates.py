@@ -44,7 +44,9 @@ def test_serving_path_in_params_is_the_one_chosen_on_validation_users():
     for notebook in ("02_rewards", "03b_baselines", "01b_sensitivity"):
         loaded = params.load_params(notebook, "default")
         assert (loaded.fusion, loaded.k_per_query) == (chosen["fusion"], chosen["k_per_query"])
-    assert chosen["query_words"] is None
+    recipe = params.load_recipe("default")  # the teacher (03, 04, 05) serves the same way
+    assert (recipe.fusion, recipe.k_per_query) == (chosen["fusion"], chosen["k_per_query"])
+    assert chosen["query_words"] is None  # whole queries: the demonstrations copy whole signals
 
 
 def test_reward_gates_are_recorded_with_their_numbers():
@@ -68,3 +70,33 @@ def test_ceiling_gate_recorded_and_claims_follow_it():
     if not gate["passes"]:
         assert found.verdict == claims.UNTESTABLE
         assert "ceiling clears baselines" in found.note
+
+
+def test_teacher_gates_are_recorded_and_consistent_with_their_numbers():
+    results = committed("03_grpo")
+    recorded = results["gates"]
+    assert set(recorded) == {"imitation", "format", "reward_validity", "grpo_improves", "entropy"}
+    imitation = recorded["imitation"]
+    assert imitation["passes"] == (imitation["ratio"] >= gates.IMITATION_BAR)
+    assert imitation["ratio"] == pytest.approx(imitation["policy"] / imitation["demonstrations"])
+    shares = recorded["format"]["shares"]
+    assert set(shares) == {"prompt-only", "RL teacher"}
+    assert recorded["format"]["passes"] == all(v >= gates.FORMAT_BAR for v in shares.values())
+    for name in ("reward_validity", "grpo_improves"):
+        assert recorded[name]["passes"] == (recorded[name]["low"] > 0), name
+        assert recorded[name]["low"] <= recorded[name]["diff"] <= recorded[name]["high"], name
+    assert results["n_val_users"] >= 200  # the reward-validity check needs at least 200 users
+    assert recorded["reward_validity"]["n"] >= 200
+    assert results["instrument_ok"] == all(g["passes"] for g in recorded.values())
+
+
+def test_teacher_claims_wait_for_the_teacher_gates():
+    """A failed teacher gate makes the teacher's claims untestable; passing ones do not."""
+    files = {name: committed(name) for name in ("02_rewards", "03_grpo", "03b_baselines")}
+    failed = [name for name in claims.TEACHER_GATES
+              if claims.WORLD_GATES[name][0] == "03_grpo"
+              and files["03_grpo"]["gates"][claims.WORLD_GATES[name][1][1]]["passes"] is False]
+    found = {c.key: c for c in claims.evaluate_all(claims.Results(files))}
+    if failed:
+        assert found["rl_teacher_best"].verdict == claims.UNTESTABLE
+        assert found["reward_ablation"].verdict == claims.UNTESTABLE

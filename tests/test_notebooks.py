@@ -122,14 +122,27 @@ def test_03b_baselines_results(smoke_reports):
 
 def test_03_grpo_results(smoke_reports):
     results = read_json(smoke_reports / "results" / "03_grpo.json")
-    assert set(results["offline"]) == {"prompt-only", "RL teacher"}
+    assert set(results["offline"]) == {"prompt-only", "RL teacher", "copy (heuristic)"}
     for method, values in results["offline"].items():
         assert 0.0 <= values["recall@5"] <= values["recall@10"] <= 1.0, method
     assert set(results["ablation"]) >= {"all five", "without cov"}
     assert 0.0 <= results["format_ok"]["RL teacher"] <= 1.0
-    for name in ("03_offline_table", "03_reward_ablation", "03_per_user", "03_warm_cold"):
-        assert (smoke_reports / "tables" / f"{name}.csv").exists()
-    for name in ("03_grpo_training_curves", "03_offline_table"):
+    # the instrument's checks are recorded beside the verdict, each consistent with its numbers
+    gates = results["gates"]
+    assert set(gates) == {"imitation", "format", "reward_validity", "grpo_improves", "entropy"}
+    assert gates["imitation"]["passes"] == (gates["imitation"]["ratio"] >= 0.9)
+    assert gates["format"]["passes"] == all(v >= 0.95 for v in gates["format"]["shares"].values())
+    for name in ("reward_validity", "grpo_improves"):
+        assert gates[name]["passes"] == (gates[name]["low"] > 0), name
+    assert results["instrument_ok"] == all(g["passes"] for g in gates.values())
+    assert results["decoding"]["duplicate_guard"] is True
+    assert {row["reward"] for row in results["reward_validity"]} == {
+        "align", "cov", "spec", "div", "struct", "total"}
+    for name in ("03_offline_table", "03_reward_ablation", "03_per_user", "03_warm_cold",
+                 "03_decoding", "03_reward_validity", "03_grpo_improvement",
+                 "03_imitation_by_size", "03_ablation_paired"):
+        assert (smoke_reports / "tables" / f"{name}.csv").exists(), name
+    for name in ("03_grpo_training_curves", "03_offline_table", "03_imitation"):
         assert (smoke_reports / "figures" / f"{name}.png").stat().st_size > 5_000
 
 

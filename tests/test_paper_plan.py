@@ -151,7 +151,8 @@ def test_gpu_count_must_match_the_accelerate_config(tree):
 
 
 def test_bad_notebook_params_stop_the_plan(tree):
-    path = tree / "params" / "paper" / "03_grpo.yaml"
+    path = tree / "params" / "paper" / "teacher.yaml"
+    assert "grpo_steps: 500" in path.read_text()
     path.write_text(path.read_text().replace("grpo_steps: 500", "grpo_steps: -1"))
     with pytest.raises(ParamsError, match="grpo_steps"):
         paper_plan.plan("paper")

@@ -5,19 +5,37 @@ from __future__ import annotations
 import types
 
 import pytest
+import yaml
 
+from newsstudy import paths
 from newsstudy.params import (
+    RECIPE,
     ParamsError,
     from_namespace,
     load_params,
+    load_recipe,
     notebooks,
+    own_fields,
     parse_override,
     profile_notebooks,
     profiles,
+    recipe_fields,
+    recipe_notebooks,
     schema_table,
+    uses_recipe,
+)
+from newsstudy.schemas import (
+    SCHEMAS,
+    PolicySettings,
+    RewardSettings,
+    ServingSettings,
+    SignalSettings,
+    TeacherRecipe,
 )
 
 FILE = "params/smoke/01_data.yaml"
+RECIPE_FILE = "params/smoke/teacher.yaml"
+RECIPE_NOTEBOOKS = ["03_grpo", "04_scaling", "05_distillation"]
 
 
 def error_of(call, *args, **kwargs) -> str:
@@ -219,3 +237,225 @@ def test_profiles_and_notebooks_list_folders(toy_project):
     (toy_project.params / ".hidden").mkdir()
     assert profiles() == ["default", "smoke"]
     assert notebooks() == ["toy"]
+
+
+# --- the teacher recipe: params/<profile>/teacher.yaml, read by 03, 04 and 05 -----------
+
+
+def test_the_recipe_is_the_policy_reward_and_serving_settings(recipe_values):
+    every = {*PolicySettings.model_fields, *RewardSettings.model_fields,
+             *SignalSettings.model_fields, *ServingSettings.model_fields}
+    assert set(recipe_fields()) == every
+    required = {name for name in every if TeacherRecipe.model_fields[name].is_required()}
+    assert required <= set(recipe_values) <= every  # the fixture is a whole, valid recipe
+    assert recipe_notebooks() == RECIPE_NOTEBOOKS
+    assert not uses_recipe("01_data") and not uses_recipe("02_rewards")
+    for notebook in RECIPE_NOTEBOOKS:
+        fields = SCHEMAS[notebook].model_fields
+        assert every <= set(fields)  # a validated params object carries the whole recipe
+        assert set(own_fields(notebook)) == set(fields) - every
+        assert {"profile", "seed"} <= set(own_fields(notebook))
+
+
+def test_recipe_schema_is_strict_and_frozen(recipe_values):
+    recipe = TeacherRecipe.model_validate(recipe_values)
+    with pytest.raises(ValueError):
+        TeacherRecipe.model_validate({**recipe_values, "seed": 0})
+    with pytest.raises(ValueError):
+        TeacherRecipe.model_validate({**recipe_values, "grpo_steps": "3"})
+    with pytest.raises(ValueError):
+        recipe.beta = 1.0  # frozen
+
+
+def test_recipe_fields_without_a_default_must_come_from_the_recipe():
+    for name in ("model", "vocab_size", "demos_per_user", "demo_pool", "grpo_steps", "beta",
+                 "temperature", "max_completion_length"):
+        assert TeacherRecipe.model_fields[name].is_required(), name
+    for name in ("tokenizer_kind", "lora_rank", "duplicate_guard", "top_p"):
+        assert not TeacherRecipe.model_fields[name].is_required(), name
+
+
+@pytest.mark.parametrize("notebook", RECIPE_NOTEBOOKS)
+def test_recipe_notebooks_read_teacher_yaml(recipe_project, recipe_values, notebook):
+    params = load_params(notebook, "smoke")
+    assert {name: getattr(params, name) for name in recipe_values} == recipe_values
+    recipe = load_recipe("smoke")
+    assert recipe == TeacherRecipe.model_validate(recipe_values)
+    assert {name: getattr(params, name) for name in recipe_fields()} == recipe.model_dump()
+
+
+def test_recipe_notebooks_share_one_recipe(recipe_project):
+    recipe_project.write_params("smoke", RECIPE, {"profile": "smoke", **{
+        **yaml.safe_load((recipe_project.params / "smoke" / "teacher.yaml").read_text()),
+        "model": "s", "grpo_steps": 7}})
+    for notebook in RECIPE_NOTEBOOKS:
+        params = load_params(notebook, "smoke")
+        assert (params.model, params.grpo_steps) == ("s", 7)
+
+
+def test_non_recipe_notebooks_need_no_teacher_yaml(data_project):
+    assert not (data_project.params / "smoke" / "teacher.yaml").exists()
+    assert load_params("01_data", "smoke").n_users == 50
+
+
+def test_an_override_wins_over_the_recipe(recipe_project):
+    params = load_params("04_scaling", "smoke", {"beta": 0.1, "model": "s"})
+    assert (params.beta, params.model) == (0.1, "s")
+    assert load_params("03_grpo", "smoke").beta == 0.0  # the recipe itself is untouched
+
+
+def test_a_bad_override_of_a_recipe_field_names_the_override(recipe_project):
+    message = error_of(load_params, "05_distillation", "smoke", {"beta": -1.0})
+    assert message == ("override beta=-1.0: beta: must be greater than or equal to 0 "
+                       "(got -1.0)")
+
+
+def own_values(project, notebook: str) -> dict:
+    """The own parameters the recipe project wrote for a notebook."""
+    return yaml.safe_load((project.params / "smoke" / f"{notebook}.yaml").read_text())
+
+
+def test_a_notebook_file_repeating_a_recipe_field_overrides_it(recipe_project):
+    recipe_project.write_params("smoke", "04_scaling",
+                                {**own_values(recipe_project, "04_scaling"), "temperature": 0.7})
+    assert load_params("04_scaling", "smoke").temperature == 0.7
+    assert load_params("05_distillation", "smoke").temperature == 1.0
+    # and a bad repeated value is the notebook file's error, not the recipe's
+    recipe_project.write_params("smoke", "04_scaling",
+                                {**own_values(recipe_project, "04_scaling"), "temperature": 0.0})
+    message = error_of(load_params, "04_scaling", "smoke")
+    assert message.startswith("params/smoke/04_scaling.yaml: temperature: must be greater than 0")
+
+
+def test_missing_teacher_yaml_names_the_path(recipe_project):
+    (recipe_project.params / "smoke" / "teacher.yaml").unlink()
+    message = error_of(load_params, "04_scaling", "smoke")
+    assert message.startswith(f"{RECIPE_FILE}: no such recipe file; notebook 04_scaling reads")
+    assert error_of(load_recipe, "smoke").startswith(f"{RECIPE_FILE}: no such recipe file")
+
+
+def test_a_bad_value_in_teacher_yaml_names_the_file_and_key(recipe_project, recipe_values):
+    recipe_project.write_params("smoke", RECIPE, {**recipe_values, "beta": -1.0})
+    expected = f"{RECIPE_FILE}: beta: must be greater than or equal to 0 (got -1.0)"
+    for notebook in RECIPE_NOTEBOOKS:
+        assert error_of(load_params, notebook, "smoke") == expected
+    assert error_of(load_recipe, "smoke") == expected
+
+
+def test_a_recipe_field_missing_from_teacher_yaml_names_it(recipe_project, recipe_values):
+    del recipe_values["grpo_steps"]
+    recipe_project.write_params("smoke", RECIPE, recipe_values)
+    message = error_of(load_params, "03_grpo", "smoke")
+    assert message == f"{RECIPE_FILE}: grpo_steps: missing (required)"
+
+
+def test_an_own_field_missing_from_the_notebook_file_names_that_file(recipe_project):
+    values = own_values(recipe_project, "04_scaling")
+    del values["sizes"]
+    recipe_project.write_params("smoke", "04_scaling", values)
+    assert (error_of(load_params, "04_scaling", "smoke")
+            == "params/smoke/04_scaling.yaml: sizes: missing (required)")
+
+
+def test_unknown_key_in_teacher_yaml(recipe_project, recipe_values):
+    recipe_project.write_params("smoke", RECIPE, {**recipe_values, "sizes": ["xs", "s"]})
+    message = error_of(load_params, "04_scaling", "smoke")
+    assert message.startswith(f"{RECIPE_FILE}: unknown parameter 'sizes' for the teacher recipe")
+
+
+def test_teacher_yaml_may_name_only_its_own_profile(recipe_project, recipe_values):
+    recipe_project.write_params("smoke", RECIPE, {"profile": "default", **recipe_values})
+    message = error_of(load_params, "03_grpo", "smoke")
+    assert message == f"{RECIPE_FILE}: profile: 'default' does not match its folder 'smoke'"
+    recipe_project.write_params("smoke", RECIPE, recipe_values)  # naming none is fine
+    assert load_recipe("smoke").model == "xs"
+
+
+def test_teacher_yaml_syntax_error(recipe_project):
+    recipe_project.write_params("smoke", RECIPE, "model: [xs\n")
+    assert error_of(load_params, "03_grpo", "smoke").startswith(f"{RECIPE_FILE}: YAML syntax")
+
+
+def test_from_namespace_fills_the_recipe_from_the_profile(recipe_project, recipe_values):
+    own = own_values(recipe_project, "05_distillation")
+    params = from_namespace("05_distillation", ipython_like_namespace(own))
+    assert params == load_params("05_distillation", "smoke")
+    assert {name: getattr(params, name) for name in recipe_values} == recipe_values
+    # what the namespace defines (papermill injects every field) wins over the recipe
+    params = from_namespace("05_distillation", ipython_like_namespace({**own, "beta": 0.2}))
+    assert params.beta == 0.2 and params.model == "xs"
+
+
+def test_from_namespace_with_the_whole_recipe_needs_no_teacher_yaml(recipe_project):
+    recipe = load_recipe("smoke").model_dump()  # every field, as papermill injects them
+    (recipe_project.params / "smoke" / "teacher.yaml").unlink()
+    own = own_values(recipe_project, "03_grpo")
+    assert from_namespace("03_grpo", ipython_like_namespace({**own, **recipe})).model == "xs"
+    message = error_of(from_namespace, "03_grpo", ipython_like_namespace(own))
+    assert message.startswith(f"{RECIPE_FILE}: no such recipe file; notebook 03_grpo reads")
+
+
+def test_from_namespace_recipe_errors_name_teacher_yaml(recipe_project, recipe_values):
+    recipe_project.write_params("smoke", RECIPE, {**recipe_values, "num_generations": 1})
+    own = own_values(recipe_project, "04_scaling")
+    message = error_of(from_namespace, "04_scaling", ipython_like_namespace(own))
+    assert message == f"{RECIPE_FILE}: num_generations: must be greater than or equal to 2 (got 1)"
+
+
+def test_from_namespace_recipe_notebook_still_checks_globals(recipe_project):
+    own = own_values(recipe_project, "04_scaling")
+    message = error_of(from_namespace, "04_scaling", ipython_like_namespace({**own, "beat": 0.1}))
+    assert message.startswith("notebook 04_scaling: unknown parameter 'beat'")
+    del own["n_draws"]
+    message = error_of(from_namespace, "04_scaling", ipython_like_namespace(own))
+    assert message.startswith("notebook 04_scaling: n_draws: missing")
+
+
+def test_from_namespace_unknown_profile_for_the_recipe(recipe_project):
+    own = {**own_values(recipe_project, "04_scaling"), "profile": "nope"}
+    message = error_of(from_namespace, "04_scaling", ipython_like_namespace(own))
+    assert message.startswith("notebook 04_scaling: profile: unknown profile 'nope'")
+
+
+def test_schema_table_of_a_recipe_notebook_lists_the_recipe(recipe_project):
+    rows = {row["name"]: row for row in schema_table("04_scaling")}
+    assert set(recipe_fields()) | {"sizes", "k_per_query"} <= set(rows)
+    assert rows["model"]["default"] == "required" and rows["top_p"]["default"] == "1.0"
+
+
+# --- the shipped profiles: one recipe, one place --------------------------------------
+
+
+def shipped_recipe_profiles() -> list[str]:
+    """Shipped profiles with a params file of a notebook that reads the recipe."""
+    return [profile for profile in profiles()
+            if any((paths.PARAMS_DIR / profile / f"{n}.yaml").is_file()
+                   for n in RECIPE_NOTEBOOKS)]
+
+
+def test_shipped_profiles_with_03_04_05_have_a_recipe():
+    assert {"default", "smoke", "paper", "pretrained"} <= set(shipped_recipe_profiles())
+
+
+@pytest.mark.parametrize("profile", shipped_recipe_profiles())
+def test_shipped_notebook_files_hold_no_recipe_field(profile):
+    folder = paths.PARAMS_DIR / profile
+    recipe = set(recipe_fields())
+    for notebook in RECIPE_NOTEBOOKS:
+        path = folder / f"{notebook}.yaml"
+        if path.is_file():
+            repeated = sorted(recipe & set(yaml.safe_load(path.read_text(encoding="utf-8"))))
+            assert not repeated, f"{profile}/{notebook}.yaml repeats recipe fields {repeated}"
+            load_params(notebook, profile)
+
+
+@pytest.mark.parametrize("profile", shipped_recipe_profiles())
+def test_shipped_teacher_yaml_names_every_recipe_field(profile):
+    path = paths.PARAMS_DIR / profile / "teacher.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == (
+        f"# The teacher recipe of the {profile} profile: read by 03, 04 and 05.")
+    values = yaml.safe_load(text)
+    assert values.pop("profile") == profile  # like every other params file
+    assert set(values) == set(recipe_fields())
+    load_recipe(profile)

@@ -7,6 +7,7 @@ none), so the whole file runs in well under a minute on two cores.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pandas as pd
 import pytest
@@ -44,6 +45,29 @@ def users(world) -> list[int]:
 @pytest.fixture(scope="module")
 def prompt_map(world, users) -> dict[int, str]:
     return prompts.build_prompts(world, users)
+
+
+def expected_lines(events: pd.DataFrame, max_signals: int = 48) -> list[str]:
+    """The digest lines, rebuilt with pandas: distinct signals (normalised, case-folded),
+    most recent first, each with the domain and text of its last occurrence, a count for
+    repeats and at most 12 words; before any ``max_chars`` cut."""
+    ordered = events.sort_values(["day", "event_id"])
+    frame = pd.DataFrame({
+        "domain": ordered["domain"].astype(str).to_numpy(),
+        "clean": [normalize_query(t, max_chars=None) for t in ordered["text"]]})
+    frame["key"] = [normalize_query(t.replace("|", " "), max_chars=None).casefold()
+                    for t in frame["clean"]]
+    frame = frame[frame["key"] != ""]
+    counts = frame["key"].value_counts()
+    last = frame.drop_duplicates("key", keep="last").iloc[::-1].head(min(max_signals, 64))
+    return [f"<s{n}> {domain}{f' {counts[key]}x' if counts[key] > 1 else ''}: "
+            + " ".join(clean.split()[:12])
+            for n, (domain, clean, key) in enumerate(
+                zip(last["domain"], last["clean"], last["key"], strict=True), start=1)]
+
+
+def body_lines(prompt: str) -> list[str]:
+    return prompt.split("\n")[1:-2]
 
 
 # ------------------------------------------------------------------------- tokenizer
@@ -99,7 +123,8 @@ def test_parameter_count_matches_instantiation(tokenizer, name):
     model = ladder.build_policy(name, tokenizer, seed=0)
     assert sum(p.numel() for p in model.parameters()) == ladder.parameter_count(
         name, len(tokenizer))
-    assert model.config.tie_word_embeddings and model.config.max_position_embeddings == 512
+    assert model.config.tie_word_embeddings and model.config.max_position_embeddings == 1024
+    assert ladder.MAX_POSITIONS == 1024
     assert model.config.eos_token_id == tokenizer.eos_token_id
     assert model.config.pad_token_id == tokenizer.pad_token_id
 
@@ -129,23 +154,53 @@ def test_prompts_use_only_kept_events(world, users, prompt_map):
         prompt = prompt_map[user]
         assert prompt.startswith("<bos>signals:\n")
         assert prompt.endswith("\nwrite news search queries:\n")
-        lines = prompt.split("\n")[1:-2]
-        mine = clean[clean["user_id"] == user].sort_values(["day", "event_id"])
-        expected = [f"{d}: {normalize_query(t, max_chars=None)}"
-                    for d, t in zip(mine["domain"], mine["text"], strict=True)]
-        assert lines and lines == expected[-len(lines):]  # the most recent, oldest first
-        own_dropped = set(dropped.loc[dropped["user_id"] == user, "text"]) - set(mine["text"])
-        assert not any(line.split(": ", 1)[1] in own_dropped for line in lines)
+        lines = body_lines(prompt)
+        mine = clean[clean["user_id"] == user]
+        expected = expected_lines(mine)
+        assert lines and lines == expected[:len(lines)]  # the most recent first
+        assert len(lines) == len(expected)  # nothing dropped at the default bounds
+        # line 1 is the user's latest kept event
+        latest = mine.sort_values(["day", "event_id"]).iloc[-1]
+        assert lines[0].split(": ", 1)[1] == " ".join(
+            normalize_query(latest["text"], max_chars=None).split()[:12])
+        own_kept = {normalize_query(t, max_chars=None).casefold() for t in mine["text"]}
+        own_dropped = {normalize_query(t, max_chars=None).casefold()
+                       for t in dropped.loc[dropped["user_id"] == user, "text"]} - own_kept
+        assert not any(line.split(": ", 1)[1].casefold() in own_dropped for line in lines)
+
+
+def test_prompt_lines_are_numbered_pointers_counted_and_distinct(world, users, prompt_map):
+    for user in users:
+        lines = body_lines(prompt_map[user])
+        numbers = [int(re.match(r"<s(\d+)> ", line).group(1)) for line in lines]
+        assert numbers == list(range(1, len(lines) + 1))
+        texts = [line.split(": ", 1)[1] for line in lines]
+        assert len({t.casefold() for t in texts}) == len(texts)
+        assert all(1 <= len(t.split()) <= prompts.MAX_LINE_WORDS for t in texts)
+        assert prompts.pointed_lines(prompt_map[user]) == dict(enumerate(texts, start=1))
 
 
 def test_prompts_are_bounded_and_deterministic(world, users, prompt_map):
+    clean = world.clean_events()
     small = prompts.build_prompts(world, users, max_signals=5, max_chars=120)
     for user in users:
         body = small[user].removeprefix("<bos>signals:\n").removesuffix(
             "write news search queries:\n")
         assert len(body) <= 120 and 1 <= body.count("\n") <= 5
+        lines = body.splitlines()
+        expected = expected_lines(clean[clean["user_id"] == user], max_signals=5)
+        assert lines == expected[:len(lines)]  # the oldest lines are the ones dropped
+        if len(lines) < len(expected):  # one more line would not have fit
+            assert len(body) + len(expected[len(lines)]) + 1 > 120
     assert prompts.build_prompts(world, users) == prompt_map
-    assert all(len(p) <= 600 + 60 for p in prompt_map.values())
+    overhead = len("<bos>signals:\nwrite news search queries:\n")
+    assert all(len(p) <= 4000 + overhead for p in prompt_map.values())
+    # never more lines than pointers, however many are asked for
+    counts = clean.groupby("user_id")["text"].nunique()
+    many = [int(u) for u in counts[counts > 80].index[:3]]
+    assert many, "the smoke world should have users with many distinct signals"
+    for prompt in prompts.build_prompts(world, many, max_signals=200, max_chars=16000).values():
+        assert len(body_lines(prompt)) == prompts.MAX_POINTERS
 
 
 def test_prompts_never_read_latent_frames(world, users, prompt_map):
@@ -157,8 +212,15 @@ def test_prompts_never_read_latent_frames(world, users, prompt_map):
 def test_signal_lines_cut_one_long_line():
     events = pd.DataFrame({"day": [0, 1], "event_id": [0, 1], "domain": ["search", "news"],
                            "text": ["old", "x" * 50]})
-    assert prompts.signal_lines(events, max_chars=20) == ["news: " + "x" * 13]
+    assert prompts.signal_lines(events, max_chars=20) == ["<s1> news: " + "x" * 8]
+    assert prompts.signal_lines(events) == ["<s1> news: " + "x" * 50, "<s2> search: old"]
     assert prompts.signal_lines(events.iloc[:0]) == []
+    words = " ".join(f"w{i}" for i in range(20))
+    long = pd.DataFrame({"day": [0, 1], "event_id": [0, 1], "domain": ["browse", "browse"],
+                         "text": [words, words.upper()]})
+    assert prompts.signal_lines(long) == ["<s1> browse 2x: " + words.upper().rsplit(" ", 8)[0]]
+    with pytest.raises(ValueError):
+        prompts.signal_lines(events, max_signals=0)
 
 
 def test_chat_prompts_use_the_chat_template(world, users):
@@ -175,20 +237,26 @@ def test_chat_prompts_use_the_chat_template(world, users):
         prompts.build_prompts(world, users[:1], chat=True)
 
 
-def test_surface_demonstrations_copy_recent_signals(world, users):
+def test_surface_demonstrations_copy_recent_signals(world, users, prompt_map):
     ctx = prompts.surface_context(world, n_queries=5)
     demos = prompts.surface_demonstrations(ctx, users)
-    clean = world.clean_events()
     for user in users:
-        parsed = parse_completion(demos[user])
-        assert parsed.reasoning.startswith("recent: ")
-        assert not set(parsed.problems) - {"query_too_long", "too_few_queries"}
-        own = {normalize_query(t.replace("|", " ")).casefold()
-               for t in clean.loc[clean["user_id"] == user, "text"]}
-        assert {q.casefold() for q in parsed.queries} <= own
-        domains = parsed.reasoning.removeprefix("recent: ").split(", ")
-        assert 1 <= len(domains) <= 3 and len(set(domains)) == len(domains)
+        lines = body_lines(prompt_map[user])
+        k = min(5, len(lines))
+        raw = parse_completion(demos[user])
+        # the raw demonstration points at lines 1..k, most recent first
+        assert demos[user].endswith(
+            "<queries>" + " | ".join(f"<s{i}>" for i in range(1, k + 1)) + "</queries>")
+        assert raw.reasoning.startswith("recent: ")
+        domains = raw.reasoning.removeprefix("recent: ").split(", ")
+        line_domains = [line.split(" ")[1].rstrip(":") for line in lines[:k]]
+        assert domains == list(dict.fromkeys(line_domains))[:3]
         assert set(domains) <= {"search", "browse", "news"}
+        # expanded, it is the copied lines' texts
+        parsed = parse_completion(prompts.expand_pointers(demos[user], prompt_map[user]))
+        assert not set(parsed.problems) - {"too_few_queries"}
+        assert list(parsed.queries) == [normalize_query(line.split(": ", 1)[1].replace("|", " "))
+                                        for line in lines[:k]]
     assert prompts.surface_demonstration(ctx, users[0]) == demos[users[0]]
 
 
@@ -196,11 +264,18 @@ def test_history_until_cuts_observable_history(world, users):
     early = prompts.history_until(world, 7)
     assert early.events["day"].max() < 7 and len(early.users) == len(world.users)
     clean, early_clean = world.clean_events(), early.clean_events()
+
+    def shown(texts) -> set[str]:  # as a prompt line shows a text
+        return {" ".join(normalize_query(t, max_chars=None).split()[:12]).casefold()
+                for t in texts}
+
     for user, prompt in prompts.build_prompts(early, users).items():
-        late_only = set(clean.loc[(clean["user_id"] == user) & (clean["day"] >= 7), "text"])
-        early_texts = set(early_clean.loc[early_clean["user_id"] == user, "text"])
-        assert not any(line.split(": ", 1)[1] in late_only - early_texts
-                       for line in prompt.split("\n")[1:-2])
+        late_only = shown(clean.loc[(clean["user_id"] == user) & (clean["day"] >= 7), "text"])
+        early_texts = shown(early_clean.loc[early_clean["user_id"] == user, "text"])
+        assert not any(line.split(": ", 1)[1].casefold() in late_only - early_texts
+                       for line in body_lines(prompt))
+        assert body_lines(prompt) == expected_lines(
+            early_clean[early_clean["user_id"] == user])
 
 
 # -------------------------------------------------------------------------- generate
@@ -347,11 +422,19 @@ def test_sft_loss_is_completion_cross_entropy_and_matches_trl_default(
 
 def test_word_level_tokenizer_one_id_per_word_and_marker():
     texts = ["Trump signs the Order", "health care bill | senate vote", "<queries>a | b</queries>"]
-    tok = tok_mod.train_tokenizer(texts * 3, vocab_size=64, kind="word")
+    tok = tok_mod.train_tokenizer(texts * 3, vocab_size=100, kind="word")
     ids = tok("Trump signs", add_special_tokens=False)["input_ids"]
     assert len(ids) == 2 and tok.unk_token_id not in ids
+    assert tok_mod.FORMAT_TOKENS == TAGS + prompts.POINTER_TOKENS
+    assert len(prompts.POINTER_TOKENS) == 64 and prompts.POINTER_TOKENS[-1] == "<s64>"
     for marker in tok_mod.FORMAT_TOKENS:
         assert len(tok(marker, add_special_tokens=False)["input_ids"]) == 1
+    assert len(set(tok.convert_tokens_to_ids(list(tok_mod.FORMAT_TOKENS)))) == 68
+    pointed = tok("<queries><s1>|<s64> trump</queries>", add_special_tokens=False)["input_ids"]
+    assert tok.decode(pointed, skip_special_tokens=True).split() == [
+        "<queries>", "<s1>", "|", "<s64>", "trump", "</queries>"]
+    with pytest.raises(ValueError, match="extra tokens"):
+        tok_mod.train_tokenizer(texts, vocab_size=64, kind="word")
     text = "<queries> trump order | zebra </queries>"
     decoded = tok.decode(tok(text, add_special_tokens=False)["input_ids"], skip_special_tokens=True)
     assert decoded.split() == ["<queries>", "trump", "order", "|", "</queries>"]  # zebra: unk
@@ -363,15 +446,54 @@ def test_tokenizer_kind_is_checked():
         tok_mod.train_tokenizer(["a b"], kind="chars")
 
 
-def test_surface_demonstrations_keep_the_first_words(world, users):
+def _pointers(demo: str) -> list[int]:
+    body = demo.split("<queries>", 1)[1].removesuffix("</queries>")
+    return [int(part.strip()[2:-1]) for part in body.split("|")]
+
+
+def test_surface_demonstrations_draw_recent_lines(world, users, prompt_map):
     ctx = prompts.surface_context(world, n_queries=5)
-    whole = prompts.surface_demonstrations(ctx, users)
-    short = prompts.surface_demonstrations(ctx, users, max_query_words=3)
+    single = prompts.surface_demonstrations(ctx, users)
+    many = prompts.surface_demonstrations(ctx, users, per_user=6, pool=8, decay=0.7, seed=3)
+    assert prompts.surface_demonstrations(ctx, users, per_user=6, pool=8, decay=0.7,
+                                          seed=3) == many
+    other = prompts.surface_demonstrations(ctx, users, per_user=6, pool=8, decay=0.7, seed=4)
+    assert other != many
+    drawn_counts: dict[int, int] = {}
     for user in users:
-        long_queries = parse_completion(whole[user]).queries
-        queries = parse_completion(short[user]).queries
-        assert all(len(q.split()) <= 3 for q in queries)
-        assert list(queries) == list(dict.fromkeys(" ".join(q.split()[:3]) for q in long_queries))
+        demos = many[user]
+        lines = body_lines(prompt_map[user])
+        k, pool = min(5, len(lines)), min(8, len(lines))
+        assert isinstance(demos, list) and len(demos) == 6
+        assert demos[0] == single[user] and other[user][0] == single[user]
+        for demo in demos[1:]:
+            numbers = _pointers(demo)
+            assert numbers == sorted(set(numbers)) and len(numbers) == k  # distinct, in order
+            assert 1 <= numbers[0] and numbers[-1] <= pool
+            domains = [lines[n - 1].split(" ")[1].rstrip(":") for n in numbers]
+            assert parse_completion(demo).reasoning == "recent: " + ", ".join(
+                list(dict.fromkeys(domains))[:3])
+            for n in numbers:
+                drawn_counts[n] = drawn_counts.get(n, 0) + 1
+    # recency-weighted: the most recent line is copied more often than the oldest of the pool
+    assert drawn_counts[1] > drawn_counts.get(8, 0)
+    # a pool smaller than n_queries: the drawn lists copy the whole pool
+    small = prompts.surface_demonstrations(ctx, users[:5], per_user=3, pool=3)
+    for user in users[:5]:
+        assert all(_pointers(demo) == [1, 2, 3] for demo in small[user][1:])
+    with pytest.raises(ValueError):
+        prompts.surface_demonstrations(ctx, users[:1], per_user=0)
+    with pytest.raises(ValueError):
+        prompts.surface_demonstrations(ctx, users[:1], per_user=2, decay=0.0)
+
+
+def test_surface_demonstrations_of_a_user_without_signals(world, users):
+    empty = dataclasses.replace(world, events=world.events[world.events["user_id"] != users[0]])
+    ctx = prompts.surface_context(empty, n_queries=5)
+    demos = prompts.surface_demonstrations(ctx, users[:2], per_user=3)
+    assert demos[users[0]] == ["<think>recent: </think><queries></queries>"] * 3
+    assert not parse_completion(demos[users[0]][0]).format_ok
+    assert len(demos[users[1]]) == 3
 
 
 # -------------------------------------------------------------------------------- GRPO

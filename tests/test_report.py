@@ -396,7 +396,7 @@ def test_failed_world_gate_makes_a_claim_untestable():
                                          "32": {"R@10 reward-picked": 0.21}}}
     blocked = claims.evaluate("best_of_n", Results(files))
     assert blocked.verdict == claims.UNTESTABLE
-    assert "World gate failed: 'inference pays'" in blocked.note and "+5.0%" in blocked.note
+    assert "Instrument gate failed: 'inference pays'" in blocked.note and "+5.0%" in blocked.note
     files["02_rewards"]["gates"]["inference_pays"]["passes"] = True
     assert claims.evaluate("best_of_n", Results(files)).verdict != claims.UNTESTABLE
     del files["02_rewards"]

@@ -70,3 +70,32 @@ def test_reproduce_runs_every_notebook_in_order(toy_project, monkeypatch):
     lines.clear()
     assert runner.reproduce("smoke", log=lines.append, report=False) == reports
     assert all("up to date, skipped" in line for line in lines)
+
+
+def test_the_teacher_recipe_is_part_of_the_params_hash(recipe_project, monkeypatch):
+    """Editing teacher.yaml re-runs every notebook that reads it and flags their results."""
+    calls = []
+
+    def fake_execute(source, target, parameters):
+        calls.append(parameters)
+        target.write_text("{}", encoding="utf-8")
+
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    for notebook in ("03_grpo", "04_scaling"):
+        recipe_project.write_notebook(notebook, "profile = 'smoke'")
+        runner.run_notebook(notebook, "smoke")
+    # the runner injects the whole recipe, so the parameters cell need not define it
+    assert calls[1]["model"] == "xs" and calls[1]["sizes"] == ["xs", "s"]
+    assert all(check.ok for check in runner.params_status("smoke"))
+    before = runner.params_hash(runner.load_params("04_scaling", "smoke"))
+
+    recipe = recipe_project.params / "smoke" / "teacher.yaml"
+    recipe.write_text(recipe.read_text().replace("grpo_steps: 3", "grpo_steps: 4"))
+    assert runner.params_hash(runner.load_params("04_scaling", "smoke")) != before
+    status = {check.notebook: check.status for check in runner.params_status("smoke")}
+    assert all(text.startswith("run used other parameters") for text in status.values())
+    plan = runner.plan_run("04_scaling", "smoke", runner.load_params("04_scaling", "smoke"))
+    assert not plan.up_to_date and "parameters changed" in plan.reason
+    calls.clear()
+    runner.run_notebook("04_scaling", "smoke")
+    assert [call["grpo_steps"] for call in calls] == [4]

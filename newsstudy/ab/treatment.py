@@ -65,6 +65,8 @@ class PublishedPolicy:
     checkpoint: Path
     max_prompt_chars: int
     source_notebook: str
+    max_prompt_signals: int = 48
+    decoding: dict | None = None  # newsstudy.policy.decoding.Decoding fields; None: greedy
 
 
 def published_path(profile: str, name: str) -> Path:
@@ -73,11 +75,18 @@ def published_path(profile: str, name: str) -> Path:
 
 
 def publish_policy(profile: str, name: str, checkpoint: str | Path, max_prompt_chars: int,
-                   source_notebook: str) -> Path:
-    """Write the published-policy file (atomically); return its path."""
+                   source_notebook: str, max_prompt_signals: int = 48,
+                   decoding: dict | None = None) -> Path:
+    """Write the published-policy file (atomically); return its path.
+
+    ``max_prompt_signals`` and ``decoding`` (the policy's own, e.g.
+    ``PolicyPipeline.decoding.as_dict()``) make the treatment prompt and decode the
+    policy as it was trained and served.
+    """
     return write_json(published_path(profile, name), {
         "checkpoint": str(checkpoint), "max_prompt_chars": int(max_prompt_chars),
-        "source_notebook": source_notebook})
+        "source_notebook": source_notebook, "max_prompt_signals": int(max_prompt_signals),
+        "decoding": decoding})
 
 
 def _resolve_checkpoint(profile: str, text: str) -> Path:
@@ -112,7 +121,9 @@ def load_published(profile: str, name: str) -> PublishedPolicy:
             f"{meta['source_notebook']} for profile {profile}")
     return PublishedPolicy(name=name, checkpoint=checkpoint,
                            max_prompt_chars=int(meta["max_prompt_chars"]),
-                           source_notebook=str(meta["source_notebook"]))
+                           source_notebook=str(meta["source_notebook"]),
+                           max_prompt_signals=int(meta.get("max_prompt_signals", 48)),
+                           decoding=meta.get("decoding"))
 
 
 def checkpoint_fingerprint(checkpoint: Path) -> str:
@@ -126,7 +137,7 @@ def checkpoint_fingerprint(checkpoint: Path) -> str:
 def generate_lists(world, users: np.ndarray, policy: PublishedPolicy, cache_dir: Path,
                    max_new_tokens: int = 64, batch_size: int = 128, log=print
                    ) -> tuple[pd.DataFrame, dict]:
-    """One greedy query list per user (cached; see the module doc).
+    """One query list per user, decoded as the policy was served (cached; see the module doc).
 
     Returns ``(lists, info)``: ``lists`` has ``user_id``, ``completion``, ``queries`` (a
     list of strings, possibly empty) and ``format_ok``; ``info`` holds the cache key and
@@ -137,7 +148,8 @@ def generate_lists(world, users: np.ndarray, policy: PublishedPolicy, cache_dir:
         "format": LISTS_FORMAT, "world": world.manifest["world_hash"],
         "users": config_hash(users.tolist()), "checkpoint": checkpoint_fingerprint(policy.checkpoint),
         "max_prompt_chars": policy.max_prompt_chars, "max_new_tokens": max_new_tokens,
-        "decoding": "greedy"})
+        "max_prompt_signals": policy.max_prompt_signals,
+        "decoding": policy.decoding or "greedy"})
     table_path = cache_dir / f"lists-{key}.parquet"
     info_path = cache_dir / f"lists-{key}.json"
     if table_path.is_file() and info_path.is_file():
@@ -148,7 +160,7 @@ def generate_lists(world, users: np.ndarray, policy: PublishedPolicy, cache_dir:
     from newsstudy.policy.prompts import build_prompts
 
     started = time.perf_counter()
-    prompts = build_prompts(world, users, max_chars=policy.max_prompt_chars)
+    prompts = build_prompts(world, users, policy.max_prompt_signals, policy.max_prompt_chars)
     prompt_seconds = time.perf_counter() - started
     distinct = list(dict.fromkeys(prompts.values()))
     log(f"generating lists with {policy.name} ({policy.checkpoint.name}) for {len(users)} users "
@@ -158,9 +170,14 @@ def generate_lists(world, users: np.ndarray, policy: PublishedPolicy, cache_dir:
     texts = []
     if distinct:
         with generate.torch_threads(1):  # small models: one thread (see generate.torch_threads)
+            d = policy.decoding
+            sampling = ({"greedy": True} if d is None else
+                        {"temperature": d["temperature"], "top_p": d["top_p"],
+                         "guard": d["duplicate_guard"], "seed": 0})
             texts = generate.sample_completions(
-                model, tokenizer, distinct, n_samples=1, max_new_tokens=max_new_tokens,
-                batch_size=batch_size, greedy=True, progress=False)
+                model, tokenizer, distinct, n_samples=1,
+                max_new_tokens=max_new_tokens if d is None else d["max_new_tokens"],
+                batch_size=batch_size, progress=False, **sampling)
     seconds = time.perf_counter() - started
     completion_of = {prompt: out[0] for prompt, out in zip(distinct, texts, strict=True)}
     completions = [completion_of[prompts[int(u)]] for u in users]

@@ -15,14 +15,22 @@ from collections.abc import Iterator, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from newsstudy.policy import decoding
+from newsstudy.policy.prompts import expand_pointers
+
 
 def sample_completions(model, tokenizer, prompts: Sequence[str], n_samples: int = 1,
                        temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 64,
                        batch_size: int = 64, seed: int = 0, greedy: bool = False,
-                       progress: bool = True, return_counts: bool = False):
+                       progress: bool = True, return_counts: bool = False,
+                       guard: bool = True, expand: bool = True):
     """``n_samples`` completions per prompt: ``out[i][j]`` is sample ``j`` of prompt ``i``.
 
-    ``greedy=True`` decodes greedily (temperature and top_p are ignored). Generation
+    ``greedy=True`` decodes greedily (temperature and top_p are ignored). ``guard`` applies
+    the policy's :class:`~newsstudy.policy.decoding.DuplicateQueryGuard`; ``expand``
+    replaces pointer tokens by the prompt lines they point at
+    (:func:`~newsstudy.policy.prompts.expand_pointers`; ``False`` keeps the raw text, e.g.
+    to train a student on the teacher's own tokens). Generation
     stops at the tokenizer's eos or after ``max_new_tokens``. With ``return_counts=True``
     the result is ``(out, counts)``, ``counts[i][j]`` the number of tokens generated for
     that sample (eos included, padding after it not).
@@ -49,7 +57,7 @@ def sample_completions(model, tokenizer, prompts: Sequence[str], n_samples: int 
             texts = [prompts[i] for i, _ in batch]
             encoded = tokenizer(texts, add_special_tokens=False, padding=True,
                                 return_tensors="pt").to(model.device)
-            with torch.inference_mode():
+            with torch.inference_mode(), decoding.guarded(model, tokenizer, guard):
                 generated = model.generate(
                     **encoded, do_sample=not greedy, max_new_tokens=max_new_tokens,
                     pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
@@ -58,7 +66,8 @@ def sample_completions(model, tokenizer, prompts: Sequence[str], n_samples: int 
             lengths_new = _lengths_to_eos(new, tokenizer.eos_token_id, tokenizer.pad_token_id)
             texts_new = tokenizer.batch_decode(new, skip_special_tokens=True)
             for (i, j), text, n in zip(batch, texts_new, lengths_new, strict=True):
-                out[i][j], counts[i][j] = text, n
+                out[i][j] = expand_pointers(text, prompts[i]) if expand else text
+                counts[i][j] = n
             bar.update(len(batch))
         bar.close()
     finally:

@@ -10,6 +10,9 @@ What runs (and what it simplifies):
   a parameter. One policy update per generation batch (``num_iterations = 1``), so the
   PPO ratio is 1 and clipping is inactive: the update is the plain policy gradient with a
   group baseline.
+- **Decoding**: rollouts sample with the policy's serving decoding (temperature, top-p,
+  the duplicate-query guard of ``newsstudy.policy.decoding``), and rewards score the
+  completions with their pointer tokens expanded, exactly as serving sees them.
 - **Rewards**: five reward functions, one per paper reward, combined by TRL with
   ``reward_weights`` (so each component is logged as ``rewards/<name>/mean``). They share
   one batched scoring call per generation batch (``_ScoreMemo``).
@@ -32,6 +35,8 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
+from newsstudy.policy.decoding import guarded
+from newsstudy.policy.prompts import expand_pointers
 from newsstudy.rewards import REWARD_NAMES, RewardScorer, RewardWeights
 
 
@@ -44,7 +49,9 @@ class GRPOSettings:
     num_generations: int = 8  # G: lists sampled per user [num_generations]
     learning_rate: float = 5e-4
     beta: float = 0.0  # KL coefficient to the reference (SFT) policy
-    temperature: float = 1.0  # sampling temperature during training
+    temperature: float = 1.0  # sampling temperature of rollouts (and of serving)
+    top_p: float = 1.0  # nucleus mass of rollouts (and of serving)
+    duplicate_guard: bool = True  # newsstudy.policy.decoding.DuplicateQueryGuard
     max_completion_length: int = 64  # tokens; also Dr.GRPO's normalising constant
     epsilon: float = 0.2  # PPO clip range (inactive with one update per batch)
     seed: int = 0
@@ -70,6 +77,15 @@ class _ScoreMemo:
         return self._frame
 
 
+def prompt_text(prompt) -> str:
+    """The text of a TRL prompt (a string, or a chat message list: its contents joined)."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, list):
+        return "\n".join(str(m.get("content", "")) for m in prompt if isinstance(m, dict))
+    return str(prompt)
+
+
 def completion_text(completion) -> str:
     """TRL passes plain strings for text prompts and message lists for chat prompts."""
     if isinstance(completion, str):
@@ -89,7 +105,8 @@ def reward_functions(scorer: RewardScorer) -> list[Callable]:
 
     def make(name: str) -> Callable:
         def reward(prompts, completions, user_id, **kwargs) -> list[float]:
-            texts = [completion_text(c) for c in completions]
+            texts = [expand_pointers(completion_text(c), prompt_text(p))
+                     for c, p in zip(completions, prompts, strict=True)]
             return memo.frame(user_id, texts)[name].astype(float).tolist()
 
         reward.__name__ = f"r_{name}"
@@ -120,6 +137,7 @@ def grpo_config(settings: GRPOSettings, weights: RewardWeights, output_dir: str,
         max_completion_length=settings.max_completion_length,
         learning_rate=settings.learning_rate,
         beta=settings.beta, epsilon=settings.epsilon, temperature=settings.temperature,
+        top_p=settings.top_p,
         loss_type="dr_grpo", scale_rewards="none", num_iterations=1,
         reward_weights=list(weights.as_array()),
         bf16=False, use_cpu=True, report_to="none", activation_checkpointing=False,
@@ -209,7 +227,8 @@ def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str
     trainer = (trainer_class or cpu_logprob_trainer_class())(model=model, reward_funcs=reward_functions(scorer), args=config,
                           train_dataset=dataset, processing_class=tokenizer,
                           peft_config=peft_config)
-    trainer.train()
+    with guarded(trainer.model, tokenizer, settings.duplicate_guard):
+        trainer.train()
     trained = trainer.model
     if peft_config is not None:
         trained = trained.merge_and_unload()

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedModel
 
-MAX_POSITIONS = 512
+MAX_POSITIONS = 1024
 
 
 @dataclass(frozen=True)

@@ -1,33 +1,44 @@
-"""Prompts from a user's cleaned signals, and the surface demonstrations for SFT.
+"""Prompts from a user's cleaned signals, pointer expansion, and the SFT demonstrations.
 
 The prompt is a plain-text template (the from-scratch models have no chat template)::
 
     <bos>signals:
-    search: donald trump order latest
-    browse: northern party : discussion thread - Reddit
-    news: Trump suggests Obama was 'behind' town hall protests
+    <s1> news: Trump suggests Obama was 'behind' town hall protests
+    <s2> search 3x: donald trump order latest
+    <s3> browse: northern party : discussion thread - Reddit
     write news search queries:
 
-The signals are the user's most recent *cleaned* events (``world.clean_events()``),
-oldest first and most recent last, at most ``max_signals`` lines and ``max_chars``
-characters of signal lines (oldest dropped first). Signal texts pass through
+Its lines are the user's *digest* (:func:`digest`): the distinct cleaned signals
+(``world.clean_events()``; two signals are the same when their normalised, case-folded
+texts are), most recent first, at most ``max_signals`` of them (and
+:data:`MAX_POINTERS`), each with its domain, how often it came (``3x``) and at most 12
+words of its text (a copied line is always a valid query); the oldest lines are dropped
+to fit ``max_chars``. The rubric judge reads the same signals (:func:`digest_events`), so
+policy and reward see the same user. Signal texts pass through
 :func:`~newsstudy.output_format.normalize_query` (no control characters, no ``<``/``>``,
-one line each), so no event can inject a format marker or a special token. Latent labels
-are never read.
+one line each), so no event can inject a format marker, a pointer or a special token.
+Latent labels are never read.
 
-For Hugging Face instruct models, ``chat=True`` puts the same signals in a user turn
-after a short system text and renders it with ``tokenizer.apply_chat_template``.
+Each line is named by a *pointer token* ``<sN>`` (one id in the ladder tokenizers). The
+policy copies a signal by writing its pointer and may write words of its own around it;
+:func:`expand_pointers` replaces each pointer by its line's text, deterministically, before
+any reward, retrieval or A/B path sees the list.
 
-The surface demonstration is what a heuristic writes from the user's own observed
-signals: the ``copy`` strategy of :mod:`newsstudy.strategies` (the most recent distinct
-signals, verbatim) with a short reasoning naming the domains they came from, e.g.
-``<think>recent: search, news, browse</think><queries>a | b | c</queries>``. It plays the
-paper's "prompt-only" role as the SFT warm start.
+For Hugging Face instruct models, ``chat=True`` puts the same lines in a user turn after a
+short system text and renders it with ``tokenizer.apply_chat_template``.
+
+The surface demonstrations (:func:`surface_demonstrations`) are what a heuristic writes
+from the observed signals: ``copy`` of :mod:`newsstudy.strategies` (the most recent
+distinct signals, whole) as pointers, e.g.
+``<think>recent: news, search</think><queries><s1> | <s2> | <s3> | <s4> | <s5></queries>``,
+plus recency-weighted draws of recent lines. They play the paper's "prompt-only" role as
+the SFT warm start.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -36,9 +47,13 @@ import pandas as pd
 from newsstudy import strategies
 from newsstudy.output_format import (
     FORMAT_SPEC,
+    MAX_QUERY_WORDS,
+    QUERIES_CLOSE,
+    QUERIES_OPEN,
+    SEPARATOR,
+    THINK_CLOSE,
+    THINK_OPEN,
     normalize_query,
-    parse_completion,
-    render_completion,
 )
 
 BOS = "<bos>"
@@ -52,30 +67,119 @@ SYSTEM_TEXT = (
 DOMAINS = ("search", "browse", "news")
 
 
-def signal_lines(events: pd.DataFrame, max_signals: int = 24, max_chars: int = 600) -> list[str]:
-    """``domain: text`` lines of one user's cleaned events, oldest first, bounded.
+PROMPT_FORMAT = 3  # bump when the prompt text changes (part of every checkpoint's cache key)
+MAX_POINTERS = 64
+POINTER_TOKENS: tuple[str, ...] = tuple(f"<s{i}>" for i in range(1, MAX_POINTERS + 1))
+MAX_LINE_WORDS = MAX_QUERY_WORDS  # a copied line is always a valid query
+_POINTER = re.compile(r"<s(\d{1,3})>")
+_LINE = re.compile(r"^<s(\d{1,3})> [a-z]+(?: \d+x)?: (.*)$")
 
-    Keeps the ``max_signals`` most recent events, then drops the oldest lines until the
-    lines (with their newlines) fit in ``max_chars``; a single line longer than that is cut.
+
+@dataclasses.dataclass(frozen=True)
+class Signal:
+    """One line of the digest: a distinct cleaned signal, its domain and how often it came."""
+
+    text: str
+    domain: str
+    count: int
+    last_day: int
+
+
+def digest(events: pd.DataFrame, max_signals: int = 48) -> list[Signal]:
+    """One user's distinct cleaned signals, most recent first, at most ``max_signals``.
+
+    Signals are the same when their normalised, case-folded texts are; each keeps the
+    domain and text of its latest occurrence, and counts all of them. This is what the
+    policy reads and what the rubric judge reads (:func:`digest_events`).
+    """
+    if max_signals < 1:
+        raise ValueError(f"max_signals must be >= 1, got {max_signals}")
+    ordered = events.sort_values(["day", "event_id"])
+    latest: dict[str, Signal] = {}
+    for day, domain, text in zip(ordered["day"], ordered["domain"], ordered["text"], strict=True):
+        clean = normalize_query(text, max_chars=None)
+        key = _signal_key(clean)
+        if not key:
+            continue
+        count = latest[key].count + 1 if key in latest else 1
+        latest.pop(key, None)  # re-insert: dict order is recency order
+        latest[key] = Signal(clean, str(domain), count, int(day))
+    return list(reversed(latest.values()))[:max_signals]
+
+
+def digest_events(world, max_signals: int = 48) -> pd.DataFrame:
+    """The cleaned events behind every user's digest (all occurrences of its signals).
+
+    The rubric judge infers interests from these rows, so it reads what the prompt shows
+    (with repeats counted, as the prompt's ``3x`` does).
+    """
+    clean = world.clean_events()
+    keys = pd.Series([_signal_key(normalize_query(t, max_chars=None)) for t in clean["text"]],
+                     index=clean.index)
+    clean, keys = clean[keys != ""], keys[keys != ""]  # no signal, as in digest()
+    last = (clean.assign(key=keys).sort_values(["day", "event_id"])
+            .drop_duplicates(["user_id", "key"], keep="last"))
+    last = last.iloc[::-1]
+    last = last[last.groupby("user_id").cumcount() < max_signals]
+    kept = pd.MultiIndex.from_frame(last[["user_id", "key"]])
+    mine = pd.MultiIndex.from_arrays([clean["user_id"], keys])
+    return clean[mine.isin(kept)]
+
+
+def signal_line(number: int, signal: Signal) -> str:
+    """``<sN> domain: text`` (``domain 3x:`` for a repeated signal), at most 12 words of text."""
+    words = signal.text.split()[:MAX_LINE_WORDS]
+    count = f" {signal.count}x" if signal.count > 1 else ""
+    return f"{POINTER_TOKENS[number - 1]} {signal.domain}{count}: {' '.join(words)}"
+
+
+def signal_lines(events: pd.DataFrame, max_signals: int = 48, max_chars: int = 4000) -> list[str]:
+    """The digest as numbered prompt lines, most recent first, bounded.
+
+    Keeps the ``max_signals`` most recent distinct signals (at most :data:`MAX_POINTERS`),
+    then drops the oldest lines until the lines (with their newlines) fit in ``max_chars``.
     """
     if max_signals < 1 or max_chars < 1:
         raise ValueError(f"max_signals and max_chars must be >= 1, got {max_signals}, {max_chars}")
-    recent = events.sort_values(["day", "event_id"]).tail(max_signals)
-    lines = [f"{d}: {normalize_query(t, max_chars=None)}"
-             for d, t in zip(recent["domain"], recent["text"], strict=True)]
-    kept: list[str] = []
-    used = 0
-    for line in reversed(lines):
+    lines, used = [], 0
+    for number, signal in enumerate(digest(events, min(max_signals, MAX_POINTERS)), start=1):
+        line = signal_line(number, signal)
         if used + len(line) + 1 > max_chars:
-            if not kept:
-                kept.append(line[: max_chars - 1].rstrip())
+            if not lines:
+                lines.append(line[: max_chars - 1].rstrip())
             break
-        kept.append(line)
+        lines.append(line)
         used += len(line) + 1
-    return kept[::-1]
+    return lines
 
 
-def build_prompts(world, users: Iterable[int], max_signals: int = 24, max_chars: int = 600,
+def pointed_lines(prompt: str) -> dict[int, str]:
+    """``{N: text}`` of the numbered signal lines of a prompt (any text: never raises)."""
+    out: dict[int, str] = {}
+    for line in str(prompt).splitlines():
+        match = _LINE.match(line.strip())
+        if match:
+            out.setdefault(int(match.group(1)), match.group(2).strip())
+    return out
+
+
+def expand_pointers(completion, prompt) -> str:
+    """The completion with every ``<sN>`` replaced by the text of the prompt's line N.
+
+    The policy may copy a signal by writing its line's pointer token and may write words
+    of its own around it; expansion is deterministic and part of the policy (rewards and
+    serving see expanded lists). A pointer to a line the prompt lacks becomes nothing.
+    Never raises.
+    """
+    if not isinstance(completion, str):
+        return completion
+    if "<s" not in completion:
+        return completion
+    lines = pointed_lines(prompt)
+    return _POINTER.sub(lambda m: lines.get(int(m.group(1)), "").replace("|", " "), completion)
+
+
+def build_prompts(world, users: Iterable[int], max_signals: int = 48, max_chars: int = 4000,
                   chat: bool = False, tokenizer=None, bos: str = BOS) -> dict[int, str]:
     """Prompt per user id, from the user's cleaned signals only (see the module doc).
 
@@ -128,34 +232,58 @@ def _signal_key(text: str) -> str:
     return normalize_query(text.replace("|", " "), max_chars=None).casefold()
 
 
+def _render_pointers(lines: Sequence[Signal], numbers: Sequence[int]) -> str:
+    sources = list(dict.fromkeys(lines[n - 1].domain for n in numbers))[:3]
+    body = f" {SEPARATOR} ".join(POINTER_TOKENS[n - 1] for n in numbers)
+    return f"{THINK_OPEN}recent: {', '.join(sources)}{THINK_CLOSE}{QUERIES_OPEN}{body}{QUERIES_CLOSE}"
+
+
 def surface_demonstrations(ctx: strategies.StrategyContext, users: Iterable[int],
-                           max_query_words: int | None = None) -> dict[int, str]:
-    """Surface demonstration per user: ``copy``'s queries, reasoning naming their domains.
+                           max_signals: int = 48, per_user: int = 1, pool: int = 10,
+                           decay: float = 0.8, seed: int = 0) -> dict[int, list[str]] | dict[int, str]:
+    """Surface demonstrations per user: ``copy`` as pointers to the prompt's lines.
 
-    ``max_query_words`` keeps the first words of each copied signal (a headline becomes a
-    search-length query; ``None`` keeps them whole).
+    ``copy`` writes the user's most recent distinct signals verbatim; in the prompt they
+    are lines ``<s1>``, ``<s2>``, ... (most recent first), so its demonstration is
+    ``<think>recent: news, search</think><queries><s1> | <s2> | <s3> | <s4> | <s5></queries>``
+    (``n_queries`` of the context; fewer when the user has fewer distinct signals). Its
+    expansion (:func:`expand_pointers`) is ``copy``'s list. The reasoning lists the
+    distinct domains of the copied signals, most recent first (at most three).
 
-    The reasoning lists the distinct domains of the copied signals, most recent first
-    (at most three words, so a small model learns to close it rather than loop).
+    With ``per_user = 1`` the result is ``{user: demonstration}``. With more, it is
+    ``{user: [demonstrations]}``: the first is ``copy``'s, each other copies ``n_queries``
+    lines (all ``pool`` of them if fewer) drawn without replacement from the ``pool`` most
+    recent, line ``r`` (0 the most
+    recent) with weight ``decay ** r``, listed most recent first: a prompted model that
+    copies *some* recent signals, not always the same ones, so its samples differ in what
+    they copy (the variation GRPO learns from). Draws are seeded by ``(seed, user, j)``.
 
     A user with fewer than three distinct signals gets fewer queries than the format
-    asks for (``copy`` does not pad); filter with ``parse_completion(...).format_ok`` if
-    only well-formed demonstrations should be trained on.
+    asks for; filter on the expanded text with ``parse_completion(...).format_ok`` if only
+    well-formed demonstrations should be trained on.
     """
+    if per_user < 1 or pool < 1 or not 0 < decay <= 1:
+        raise ValueError(f"per_user and pool must be >= 1 and decay in (0, 1], got "
+                         f"{per_user}, {pool}, {decay}")
     users = [int(u) for u in users]
     clean = ctx.world.clean_events()
-    clean = clean[clean["user_id"].isin(users)].sort_values(["day", "event_id"])
-    domain_of = {int(u): dict(zip(map(_signal_key, g["text"]), g["domain"], strict=True))
-                 for u, g in clean.groupby("user_id")}
-    out = {}
+    clean = clean[clean["user_id"].isin(users)]
+    groups = {int(u): g for u, g in clean.groupby("user_id")}
+    empty = clean.iloc[:0]
+    out: dict = {}
     for user in users:
-        queries = parse_completion(strategies.copy(ctx, user)).queries
-        domains = domain_of.get(user, {})
-        sources = dict.fromkeys(domains.get(q.casefold(), "signal") for q in queries)
-        reasoning = "recent: " + ", ".join(sources)
-        if max_query_words is not None:
-            queries = list(dict.fromkeys(" ".join(q.split()[:max_query_words]) for q in queries))
-        out[user] = render_completion(queries, reasoning=reasoning)
+        lines = digest(groups.get(user, empty), min(max_signals, MAX_POINTERS))
+        k = min(ctx.n_queries, len(lines))
+        demos = [_render_pointers(lines, range(1, k + 1))]
+        candidates = np.arange(1, min(pool, len(lines)) + 1)
+        weights = decay ** (candidates - 1.0)
+        size = min(k, len(candidates))  # a pool smaller than n_queries: copy all of it
+        for j in range(1, per_user):
+            rng = np.random.default_rng([seed, user, j])
+            drawn = (rng.choice(candidates, size=size, replace=False, p=weights / weights.sum())
+                     if size else [])
+            demos.append(_render_pointers(lines, sorted(int(n) for n in drawn)))
+        out[user] = demos if per_user > 1 else demos[0]
     return out
 
 

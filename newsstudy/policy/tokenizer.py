@@ -14,9 +14,10 @@ Two kinds of extra tokens in both:
 
 - ``<pad>``, ``<bos>``, ``<eos>``: special tokens; ``decode(..., skip_special_tokens=True)``
   drops them.
-- the format markers ``<think>``, ``</think>``, ``<queries>``, ``</queries>``: added
-  tokens that are *not* special, so each is always one id and decoding keeps them
-  (the reward parser needs them in the generated text).
+- the format markers ``<think>``, ``</think>``, ``<queries>``, ``</queries>`` and the
+  pointer tokens ``<s1>`` ... ``<s64>`` that name the prompt's signal lines: added tokens
+  that are *not* special, so each is always one id and decoding keeps them (the reward
+  parser needs the tags, pointer expansion the pointers).
 
 The wrapper pads on the left (for batched generation) and adds no tokens by itself:
 prompts carry their own ``<bos>`` (see :mod:`newsstudy.policy.prompts`).
@@ -40,10 +41,11 @@ from tokenizers import (
 from transformers import PreTrainedTokenizerFast
 
 from newsstudy.output_format import TAGS
+from newsstudy.policy.prompts import POINTER_TOKENS
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIAL_TOKENS: tuple[str, ...] = (PAD, BOS, EOS)
-FORMAT_TOKENS: tuple[str, ...] = TAGS
+FORMAT_TOKENS: tuple[str, ...] = TAGS + POINTER_TOKENS
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096, min_frequency: int = 2,
@@ -59,7 +61,8 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096, min_frequency:
         raise ValueError(f"tokenizer kind must be 'word' or 'bpe', got {kind!r}")
     n_extra = len(FORMAT_TOKENS)
     if vocab_size < 256 + len(SPECIAL_TOKENS) + n_extra:
-        raise ValueError(f"vocab_size must cover the 256 bytes and 7 extra tokens, got {vocab_size}")
+        raise ValueError(f"vocab_size must cover the 256 bytes and {3 + n_extra} extra tokens, "
+                         f"got {vocab_size}")
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
@@ -94,8 +97,7 @@ def _train_word_level(texts: Iterable[str], vocab_size: int, min_frequency: int
         padding_side="left", model_max_length=512)
 
 
-def world_corpus_texts(world, n_queries: int = 5, max_query_words: int | None = None
-                       ) -> list[str]:
+def world_corpus_texts(world, n_queries: int = 5, max_signals: int = 48) -> list[str]:
     """The text the tokenizer is trained on: what the policy reads and writes.
 
     Cleaned event texts, article titles, topic keywords, every user's prompt and surface
@@ -109,8 +111,8 @@ def world_corpus_texts(world, n_queries: int = 5, max_query_words: int | None = 
         *world.clean_events()["text"].tolist(),
         *world.articles["title"].tolist(),
         *(" ".join(words) for words in world.topic_keywords),
-        *build_prompts(world, users).values(),
-        *surface_demonstrations(ctx, users, max_query_words).values(),
+        *build_prompts(world, users, max_signals=max_signals).values(),
+        *surface_demonstrations(ctx, users, max_signals).values(),
     ]
 
 

@@ -85,8 +85,15 @@ VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN, UNTESTABLE)
 WORLD_GATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "inference pays": ("02_rewards", ("gates", "inference_pays")),
     "ceiling clears baselines": ("03b_baselines", ("gates", "ceiling_clears_baselines")),
+    "teacher imitates": ("03_grpo", ("gates", "imitation")),
+    "lists well-formed": ("03_grpo", ("gates", "format")),
+    "reward valid on policy samples": ("03_grpo", ("gates", "reward_validity")),
+    "GRPO improves its reward": ("03_grpo", ("gates", "grpo_improves")),
 }
-"""World gate -> (notebook, keys of its record in that notebook's results)."""
+"""Instrument gate (of the world or of the teacher) -> (notebook, keys of its record)."""
+
+TEACHER_GATES = ("teacher imitates", "lists well-formed", "reward valid on policy samples",
+                 "GRPO improves its reward")
 
 EXPECTED_KEYS: dict[str, dict[str, str]] = {
     "03_grpo": {"offline": "{method: {recall@10: float}}",
@@ -571,6 +578,25 @@ class ClaimSpec:
     needs: tuple[str, ...] = ("inference pays",)
 
 
+def gate_numbers(gate: Mapping) -> str:
+    """The numbers behind a failed gate, in words."""
+    def isnum(*values) -> bool:
+        return all(isinstance(v, int | float) for v in values)
+
+    relative, low, high = gate.get("relative"), gate.get("low"), gate.get("high")
+    if "candidate" in gate and isnum(relative, low):
+        return (f"{gate.get('candidate')} vs {gate.get('reference')}: {relative:+.1%} "
+                f"Recall@10, paired 95% interval low {low:+.4f}, gate {gate.get('min_lift', 0):.0%}")
+    if isnum(gate.get("ratio"), gate.get("bar")):
+        return f"ratio {gate['ratio']:.1%}, bar {gate['bar']:.0%}"
+    if isinstance(gate.get("shares"), Mapping):
+        shares = ", ".join(f"{k} {v:.1%}" for k, v in gate["shares"].items())
+        return f"well-formed {shares}, bar {gate.get('bar', 0):.0%}"
+    if isnum(gate.get("diff"), low, high):
+        return f"{gate.get('what', 'difference')} {gate['diff']:+.4f} [{low:+.4f}, {high:+.4f}]"
+    return "failed"
+
+
 def failed_gates(results: Results, needs: tuple[str, ...]) -> list[str]:
     """The needed world gates whose recorded check failed, each with its numbers.
 
@@ -585,12 +611,7 @@ def failed_gates(results: Results, needs: tuple[str, ...]) -> list[str]:
         except Missing:
             continue
         if isinstance(gate, Mapping) and gate.get("passes") is False:
-            relative, low = gate.get("relative"), gate.get("low")
-            numbers = (f"{gate.get('candidate')} vs {gate.get('reference')}: "
-                       f"{relative:+.1%} Recall@10, paired 95% interval low {low:+.4f}, "
-                       f"gate {gate.get('min_lift', 0):.0%}"
-                       if isinstance(relative, int | float) and isinstance(low, int | float)
-                       else "failed")
+            numbers = gate_numbers(gate)
             failed.append(f"'{name}' ({notebook}: {numbers})")
     return failed
 
@@ -610,7 +631,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         f"{paper_offline('prompt_only_32b')}; best baseline "
         f"{offline_label(PAPER_BEST_BASELINE)} {paper_offline(PAPER_BEST_BASELINE)}",
         check_rl_teacher_best,
-        needs=("inference pays", "ceiling clears baselines"),
+        needs=("inference pays", "ceiling clears baselines", *TEACHER_GATES),
     ),
     "distillation_order": ClaimSpec(
         "On-policy distillation beats supervised distillation, which beats none (student R@10).",
@@ -624,6 +645,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         "; ".join(f"{m.replace('without ', 'without R_')} {f3(r)}"
                   for m, (r, _) in paper.REWARD_ABLATION.items()),
         check_reward_ablation,
+        needs=("inference pays", *TEACHER_GATES),
     ),
     "capacity_scaling": ClaimSpec(
         "Retrieval quality grows with model size (R@10).",
@@ -673,9 +695,9 @@ def evaluate(key: str, results: Results) -> Claim:
     note = " ".join(text for text in (explain(outcome.parts), outcome.context) if text)
     blocked = failed_gates(results, spec.needs)
     if blocked:
-        note = (f"World gate failed: {'; '.join(blocked)}. This world cannot test the claim, "
-                f"so its verdict is not read past the gate (it would have been "
-                f"'{found}'). {note}")
+        note = (f"Instrument gate failed: {'; '.join(blocked)}. The instrument cannot test "
+                f"the claim here, so its verdict is not read past the gate (it would have "
+                f"been '{found}'). {note}")
         found = UNTESTABLE
     return Claim(key, spec.statement, spec.notebooks, spec.paper, outcome.ours, found, note,
                  outcome.parts)

@@ -1,0 +1,94 @@
+"""Does the policy do what it was trained to do? Imitation of its demonstrations.
+
+The prompt-only policy is trained (SFT) to copy the user's recent signals as its
+demonstrations do. Two measures, on validation users, under the serving decoding:
+
+* Recall@10 of its lists against Recall@10 of its demonstrations (the *imitation ratio*;
+  the gate asks for at least :data:`newsstudy.gates.IMITATION_BAR`);
+* the share of its query words found in its prompt (copying writes only prompt words;
+  the demonstrations score 1.0).
+
+:class:`ImitationCurve` records both during SFT, at a few evenly spaced steps, so the
+notebook can plot them against SFT steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from transformers import TrainerCallback
+
+from newsstudy.output_format import parse_completion
+
+
+def words_in_prompt(completions: Mapping[int, str], prompts: Mapping[int, str]) -> float:
+    """Mean over lists of the share of their query words (lower-cased) found in the prompt."""
+    shares = []
+    for user, completion in completions.items():
+        words = [w for q in parse_completion(completion).queries for w in q.lower().split()]
+        if words:
+            seen = set(str(prompts.get(user, "")).lower().split())
+            shares.append(np.mean([w in seen for w in words]))
+    return float(np.mean(shares)) if shares else float("nan")
+
+
+def repeats_a_query(completion: str) -> bool:
+    """Whether the raw ``<queries>`` block names a query twice (ignoring case)."""
+    text = str(completion)
+    start, end = text.find("<queries>"), text.find("</queries>")
+    if start < 0:
+        return False
+    body = text[start + len("<queries>"): end if end > start else None]
+    queries = [" ".join(q.split()).casefold() for q in body.split("|") if q.strip()]
+    return len(queries) != len(set(queries))
+
+
+def well_formed(completions: Mapping[int, str]) -> float:
+    """Share of completions in the strict output format."""
+    values = [parse_completion(c).format_ok for c in completions.values()]
+    return float(np.mean(values)) if values else float("nan")
+
+
+class ImitationCurve(TrainerCallback):
+    """Runs ``probe(model)`` at ``points`` evenly spaced SFT steps (and the last).
+
+    ``probe`` returns a dict of measures (e.g. Recall@10, words in prompt); each call's
+    result, with its ``step``, is appended to :attr:`rows`.
+    """
+
+    def __init__(self, probe: Callable[[object], dict], points: int):
+        self.probe = probe
+        self.points = max(int(points), 1)
+        self.rows: list[dict] = []
+        self._at: set[int] = set()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        total = max(int(state.max_steps), 1)
+        self._at = {max(1, round(total * i / self.points)) for i in range(1, self.points + 1)}
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step in self._at and model is not None:
+            self.rows.append({"step": int(state.global_step), **self.probe(model)})
+
+
+def imitation_probe(world, serving, prompts: Mapping[int, str], tokenizer, decode: Callable,
+                    users: Sequence[int], fusion: str) -> Callable[[object], dict]:
+    """A probe for :class:`ImitationCurve`: lists for ``users``, their R@10 and words in prompt.
+
+    ``decode(model, tokenizer, prompt_texts) -> list[str]`` writes one expanded list per
+    prompt with the policy's decoding.
+    """
+    from newsstudy.evaluation import evaluate_completions
+
+    users = [int(u) for u in users]
+
+    def probe(model) -> dict:
+        texts = decode(model, tokenizer, [prompts[u] for u in users])
+        completions = dict(zip(users, texts, strict=True))
+        frame = evaluate_completions(world, serving, completions, fusion=fusion)
+        return {"recall@10": float(frame["recall@10"].mean()),
+                "words in prompt": words_in_prompt(completions, prompts),
+                "well-formed": well_formed(completions)}
+
+    return probe
