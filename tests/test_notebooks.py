@@ -191,7 +191,8 @@ def test_05_distillation_results(smoke_reports):
     assert set(table) == {"teacher", "student warm start", "none", "supervised", "on-policy",
                           "on-policy + GRPO"}
     for row in table.values():
-        assert 0.0 <= row["R@10 low"] <= row["R@10"] <= row["R@10 high"] <= 1.0
+        # a t interval over the smoke profile's 20 users may reach below 0; the mean may not
+        assert row["R@10 low"] <= row["R@10"] <= row["R@10 high"] and 0.0 <= row["R@10"] <= 1.0
     for method in ("supervised", "on-policy", "student warm start"):
         assert table[method]["reverse KL to teacher"] >= 0.0
     assert table["on-policy"]["gap closed paper"] == pytest.approx(0.074 / 0.084)
