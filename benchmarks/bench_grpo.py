@@ -22,7 +22,7 @@ import time
 import torch
 
 from newsstudy import data, rewards, teacher
-from newsstudy.params import load_recipe
+from newsstudy.params import load_params
 from newsstudy.policy import checkpoints, grpo
 
 
@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    recipe = load_recipe(args.profile)
+    recipe = load_params("03_grpo", args.profile)  # the teacher recipe and its seed
     world = data.load_world(args.profile)
     real = rewards.RewardScorer.from_settings(world, recipe)
     scorer = TimedScorer(real)
