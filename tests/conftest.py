@@ -219,3 +219,13 @@ def smoke_world(tmp_path_factory):
                 os.environ.pop("NEWSSTUDY_ARTIFACTS", None)
             else:
                 os.environ["NEWSSTUDY_ARTIFACTS"] = saved
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run as fast on one torch thread, and far faster when the other core is
+    busy; modules that train or generate use it (``pytest.mark.usefixtures``)."""
+    from newsstudy.policy import generate
+
+    with generate.torch_threads(1):
+        yield

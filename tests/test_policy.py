@@ -19,12 +19,7 @@ from newsstudy.output_format import TAGS, normalize_query, parse_completion
 from newsstudy.policy import checkpoints, generate, ladder, prompts, sft
 from newsstudy.policy import tokenizer as tok_mod
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run as fast on one thread, and far faster when the other core is busy."""
-    with generate.torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

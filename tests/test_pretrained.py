@@ -52,11 +52,7 @@ def toy_scorer(users) -> rewards.RewardScorer:
     return rewards.RewardScorer(retriever, rubric)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: 4-5x faster than two when another process holds the other core."""
-    with generate.torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -28,10 +28,7 @@ from newsstudy.policy import tokenizer as tok_mod
 FAST = settings(max_examples=200, deadline=None)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    with generate.torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
