@@ -1,19 +1,23 @@
-"""The students of notebook 05: four ways to get a small query writer from the RL teacher.
+"""The students of notebook 05: four ways to get a small query writer from the teacher.
 
 Every student is the ``student`` ladder size and starts from the same place, its own SFT
 warm start on surface demonstrations (the recipe of notebook 03 at that size), so the
 methods differ only in what comes after:
 
 - ``none``: Dr.GRPO on the five rewards, the teacher's recipe (no teacher involved);
-- ``supervised``: SFT on lists the teacher sampled for the training users;
+- ``supervised``: SFT on the teacher's lists as served (its own decoding, raw tokens)
+  for the distillation users;
 - ``on-policy``: the student samples, and learns per-token reverse KL to the teacher on
   its own samples (:func:`newsstudy.policy.distill.on_policy_distill`, beta = 1);
 - ``on-policy + GRPO`` (beyond the paper): on-policy, then a short Dr.GRPO phase.
 
-The teacher is notebook 03's RL teacher (first seed), loaded from the checkpoint cache.
-Teacher and student share the teacher's tokenizer. Every student is cached in the
-profile's checkpoint store under the hash of its configuration (including the teacher
-checkpoint it learned from), so re-runs load instead of training.
+The teacher is the checkpoint notebook 04 publishes as ``distillation-teacher`` (its
+largest ladder size); teacher and student share the world's tokenizer. Supervised and
+on-policy distillation read the prompts of ``distill_train_users`` of the student's
+training users. Every student is cached in the profile's checkpoint store under the hash
+of its configuration (including the teacher checkpoint it learned from), so re-runs load
+instead of training. :func:`train_student` trains and measures one (method, seed) in its
+own process (:func:`newsstudy.parallel.map_jobs`).
 
 The first seed of ``supervised`` and ``on-policy`` also records curves: Recall@10 of
 lists in the policy's decoding (as served) for a fixed set of validation users and the reverse KL to the teacher on the
@@ -30,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from newsstudy import evaluation
+from newsstudy.imitation import well_formed
 from newsstudy.policy import checkpoints, distill, generate, grpo
 from newsstudy.rewards import RewardScorer
 from newsstudy.teacher import PolicyPipeline, settings_for_size
@@ -59,6 +64,7 @@ class DistillPipeline:
         self.student_pipe = PolicyPipeline(self.world, settings_for_size(s, s.student),
                                            self.scorer, log=self.log)
         self.student_pipe._tokenizer = self.teacher_pipe.tokenizer()
+        self._published = None
 
     @property
     def store(self) -> checkpoints.PolicyStore:
@@ -66,9 +72,30 @@ class DistillPipeline:
         return self.teacher_pipe.store
 
     # ------------------------------------------------------------------ fixed points
+    @property
+    def published_teacher(self):
+        """The :class:`~newsstudy.ab.treatment.PublishedPolicy` notebook 04 published."""
+        if self._published is None:
+            from newsstudy.ab.treatment import load_published
+
+            self._published = load_published(self.settings.profile, "distillation-teacher")
+        return self._published
+
     def teacher(self) -> Path:
-        """Notebook 03's RL teacher (first seed, all five rewards)."""
-        return self.teacher_pipe.teacher(self.settings.seed, self.scorer.weights)
+        """The distillation teacher: 04's largest size (its published checkpoint)."""
+        return Path(self.published_teacher.checkpoint)
+
+    def teacher_size(self) -> str:
+        """The ladder size of the teacher checkpoint (from its stored configuration)."""
+        from newsstudy.io import read_json
+
+        return str(read_json(self.teacher() / checkpoints.COMPLETE)["config"]["model"])
+
+    def distill_users(self) -> np.ndarray:
+        """The seeded sample of training users whose prompts distillation reads."""
+        users = self.student_pipe.train_users()
+        rng = np.random.default_rng(self.settings.seed + 2)
+        return np.sort(rng.permutation(users)[: self.settings.distill_train_users])
 
     def warm_start(self) -> Path:
         """The student's SFT warm start (its prompt-only policy)."""
@@ -86,6 +113,7 @@ class DistillPipeline:
                 "method": method, "seed": seed, "steps": s.distill_steps,
                 "lr": s.distill_learning_rate, "batch": s.distill_batch_size,
                 "teacher_samples": s.teacher_samples, "sup_epochs": s.supervised_epochs,
+                "distill_users": s.distill_train_users,
                 "sup_lr": s.supervised_learning_rate, "grpo_after": s.grpo_after_steps,
                 "curve_every": s.curve_every, "curve_users": s.n_curve_users if seed == s.seed
                 else 0, "max_completion_length": s.max_completion_length}
@@ -137,7 +165,7 @@ class DistillPipeline:
         return student, teacher_model, tok
 
     def _train_prompts(self) -> list[str]:
-        prompts = self.student_pipe.prompts(self.student_pipe.train_users())
+        prompts = self.student_pipe.prompts(self.distill_users())
         return list(prompts.values())
 
     def _supervised(self, seed: int):
@@ -182,3 +210,33 @@ class DistillPipeline:
                 model, tok, self.scorer, self.student_pipe.prompts(self.student_pipe.train_users()),
                 settings, self.scorer.weights, output_dir=tmp)
         return model, tok, {"log_history": history}
+
+
+def train_student(notebook: str, params: dict, method: str, seed: int, eval_users: list[int],
+                  kl_users: list[int]) -> dict:
+    """Train (or load) one student and measure it: plain data out, for a worker process.
+
+    Returns the checkpoint, the per-user metrics of its lists as served on ``eval_users``
+    (the shared protocol), their well-formed share, and the token-mean reverse
+    KL(student || teacher) on the student's own samples for ``kl_users``' prompts.
+    """
+    from newsstudy import data, protocol
+    from newsstudy.params import schema_for
+
+    P = schema_for(notebook).model_validate(params)
+    world = data.load_world(P.profile)
+    scorer = RewardScorer.from_settings(world, P)
+    serving = protocol.serving(world, P)
+    pipe = DistillPipeline(world, P, scorer, serving, log=lambda *a: None)
+    checkpoint = pipe.warm_start() if method == "student warm start" else pipe.student(method, seed)
+    frame, lists = evaluation.evaluate_policy(
+        world, serving, pipe.student_pipe.policy(checkpoint, seed=seed), eval_users,
+        fusion=P.fusion)
+    model, tok, _ = checkpoints.PolicyStore.load(checkpoint)
+    teacher_model, _, _ = checkpoints.PolicyStore.load(pipe.teacher())
+    kl_prompts = list(pipe.student_pipe.prompts(kl_users).values())
+    kl = distill.sampled_reverse_kl(model, teacher_model, tok, kl_prompts,
+                                    max_new_tokens=P.max_completion_length, seed=seed)
+    return {"method": method, "seed": seed, "checkpoint": str(checkpoint),
+            "test": frame.rename_axis("user").reset_index().to_dict(orient="records"),
+            "well_formed": well_formed(lists), "reverse_kl": kl}

@@ -109,3 +109,43 @@ def offline_rows(per_user: pd.DataFrame) -> pd.DataFrame:
                                    f"{summary[f'{metric} high'].iloc[0]:.3f}]")
         row[f"{metric} paper"] = PAPER_STUDENT_ROW[metric]
     return pd.DataFrame([row])
+
+
+def gap_share_table(per_user: pd.DataFrame, methods, metric: str = "recall@10",
+                    teacher: str = "teacher", base: str = "none", n_boot: int = 2000,
+                    seed: int = 0) -> pd.DataFrame:
+    """Per method: paired gains over ``base`` and the share of the teacher's gap they close.
+
+    Seeds are averaged per user first; every difference is on the users all of ``teacher``,
+    ``base`` and the method have. ``share = mean(method - base) / mean(teacher - base)``,
+    with a percentile bootstrap interval over users (both means resampled together); NaN
+    when the teacher does not beat ``base`` on the resampled users. Also the paired
+    difference against the teacher (``vs teacher``).
+    """
+    from newsstudy.evaluation import paired_difference
+
+    wide = per_user.groupby(["user", "method"])[metric].mean().unstack("method")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for method in methods:
+        cols = wide[[teacher, base, method]].dropna()
+        gain = (cols[method] - cols[base]).to_numpy()
+        gap = (cols[teacher] - cols[base]).to_numpy()
+        over_base = paired_difference(cols[method], cols[base])
+        vs_teacher = paired_difference(cols[method], cols[teacher])
+        share = gain.mean() / gap.mean() if gap.mean() > 0 else np.nan
+        boots = []
+        for _ in range(n_boot):
+            idx = rng.integers(0, len(cols), len(cols))
+            g = gap[idx].mean()
+            boots.append(gain[idx].mean() / g if g > 0 else np.nan)
+        boots = np.asarray(boots)
+        low, high = (np.nanpercentile(boots, [2.5, 97.5]) if np.isfinite(boots).any()
+                     else (np.nan, np.nan))
+        rows.append({"method": method, "n": over_base.n,
+                     f"gain over {base}": over_base.diff, "gain low": over_base.low,
+                     "gain high": over_base.high, "vs teacher": vs_teacher.diff,
+                     "vs teacher low": vs_teacher.low, "vs teacher high": vs_teacher.high,
+                     "teacher gap": float(gap.mean()), "share of gap closed": share,
+                     "share low": float(low), "share high": float(high)})
+    return pd.DataFrame(rows)

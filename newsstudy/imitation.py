@@ -92,3 +92,31 @@ def imitation_probe(world, serving, prompts: Mapping[int, str], tokenizer, decod
                 "well-formed": well_formed(completions)}
 
     return probe
+
+
+def demonstration_scores(world, serving, settings, user_prompts: Mapping[int, str],
+                         users: Sequence[int]):
+    """Retrieval metrics of every SFT demonstration of ``users`` (what imitation is measured against).
+
+    One row per (user, demonstration): ``copy`` (the first) and ``drawn j``, each expanded
+    against the user's prompt and retrieved with ``serving``. ``settings`` carries the
+    recipe's demonstration fields (``n_queries``, ``seed``, ``max_prompt_signals``,
+    ``demos_per_user``, ``demo_pool``, ``fusion``).
+    """
+    import pandas as pd
+
+    from newsstudy.evaluation import evaluate_completions
+    from newsstudy.policy import prompts
+
+    ctx = prompts.surface_context(world, n_queries=settings.n_queries, seed=settings.seed)
+    demos = prompts.surface_demonstrations(ctx, users, settings.max_prompt_signals,
+                                           per_user=settings.demos_per_user,
+                                           pool=settings.demo_pool, seed=settings.seed)
+    demos = {u: d if isinstance(d, list) else [d] for u, d in demos.items()}
+    frames = []
+    for j in range(settings.demos_per_user):
+        lists = {int(u): prompts.expand_pointers(demos[int(u)][j], user_prompts[int(u)])
+                 for u in users}
+        frames.append(evaluate_completions(world, serving, lists, fusion=settings.fusion)
+                      .assign(demonstration="copy" if j == 0 else f"drawn {j}"))
+    return pd.concat(frames).rename_axis("user").reset_index()

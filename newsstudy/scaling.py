@@ -146,3 +146,58 @@ def _ranking_metrics(serving, query_lists, relevant, metrics, fusion) -> pd.Data
     rankings = serving.retrieve(query_lists, fusion=fusion, top_n=100)
     scored = evaluate_users(dict(enumerate(rankings)), dict(enumerate(relevant)), metrics)
     return scored.reset_index(drop=True)
+
+
+def random_pick(samples: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Per user, the expected metrics of a list picked at random: the mean over its samples.
+
+    The same for every N (a random one of N random samples is a random sample), so it is
+    the baseline each N's pick is paired with.
+    """
+    return samples.groupby("user")[list(metrics)].mean()
+
+
+def pick_gains(picked: pd.DataFrame, baseline: pd.DataFrame, metric: str = "recall@10"
+               ) -> pd.DataFrame:
+    """Per N: mean gain of a pick over the random pick on the same users, with its 95% interval.
+
+    ``picked``: one row per (user, n) (:func:`best_of_n`); ``baseline``: per-user values
+    indexed by user (:func:`random_pick`). Paired over users
+    (:func:`newsstudy.evaluation.paired_difference`, t interval).
+    """
+    from newsstudy.evaluation import paired_difference
+
+    rows = []
+    for n, group in picked.groupby("n", sort=True):
+        d = paired_difference(group.set_index("user")[metric], baseline[metric])
+        rows.append({"N": int(n), "gain": d.diff, "low": d.low, "high": d.high, "n": d.n,
+                     "p_value": d.p_value})
+    return pd.DataFrame(rows)
+
+
+def diminishing_returns(picked: pd.DataFrame, metric: str = "recall@10", split: int = 4
+                        ) -> dict[str, float]:
+    """Is the gain per doubling of N smaller after ``split`` than before it?
+
+    Per user: ``early`` = (pick at ``split`` - pick at the smallest N) / doublings from the
+    smallest N to ``split``; ``late`` = (pick at the largest N - pick at ``split``) /
+    doublings from ``split`` to the largest N. Returns both means and the paired difference
+    ``early - late`` with its 95% interval: diminishing returns hold clearly when the
+    interval lies above zero. ``ValueError`` if ``split`` is not strictly between the
+    smallest and largest N sampled.
+    """
+    from newsstudy.evaluation import paired_difference
+
+    wide = picked.pivot_table(index="user", columns="n", values=metric)
+    ns = sorted(int(n) for n in wide.columns)
+    if split not in ns or not ns[0] < split < ns[-1]:
+        raise ValueError(f"split N = {split} must be one of the sampled N strictly between "
+                         f"{ns[0]} and {ns[-1]}; sampled: {ns}")
+    early = (wide[split] - wide[ns[0]]) / np.log2(split / ns[0])
+    late = (wide[ns[-1]] - wide[split]) / np.log2(ns[-1] / split)
+    d = paired_difference(early, late)
+    return {"split": split, "first_n": ns[0], "last_n": ns[-1],
+            "early_gain_per_doubling": float(early.mean()),
+            "late_gain_per_doubling": float(late.mean()),
+            "difference": d.diff, "low": d.low, "high": d.high, "n": d.n, "p_value": d.p_value,
+            "holds": bool(d.low > 0)}

@@ -159,3 +159,134 @@ def matches_at_lower_compute(points: pd.DataFrame) -> pd.DataFrame:
                         "FLOPs ratio": best["flops_per_user"] / target["flops_per_user"]})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------- capacity study records
+# (the plain records of newsstudy.capacity.measure_size, one per size)
+
+def capacity_facts(records) -> pd.DataFrame:
+    """Per size: parameters, recipe, training compute and wall time, smallest first."""
+    keys = ("size", "params", "sft_epochs", "sft_learning_rate", "grpo_learning_rate",
+            "train_flops", "train_seconds")
+    return (pd.DataFrame([{k: r[k] for k in keys} for r in records])
+            .set_index("size").sort_values("params"))
+
+
+def capacity_per_user(records, part: str = "test") -> pd.DataFrame:
+    """Per (size, user): the lists as served on ``part`` (``test`` or ``val``) users."""
+    return pd.concat([pd.DataFrame(r[part]).assign(size=r["size"]) for r in records],
+                     ignore_index=True)
+
+
+def validation_table(records, demo_recall: pd.Series) -> pd.DataFrame:
+    """Per size: held-out SFT loss, warm start's validation R@10, its share of the
+    demonstrations' R@10 and its well-formed share, smallest first."""
+    from newsstudy.gates import FORMAT_BAR, IMITATION_BAR, imitation_gate
+
+    rows = []
+    for r in sorted(records, key=lambda r: r["params"]):
+        val = pd.DataFrame(r["val"]).set_index("user")["recall@10"]
+        gate = imitation_gate(val, demo_recall)
+        rows.append({"size": r["size"], "params": r["params"], "validation SFT loss": r["val_loss"],
+                     "R@10 (warm start, val)": gate["policy"],
+                     "demonstrations' R@10": gate["demonstrations"],
+                     "share of demonstrations'": gate["ratio"],
+                     "well-formed": r["val_well_formed"],
+                     "imitation passes": gate["ratio"] >= IMITATION_BAR,
+                     "format passes": r["val_well_formed"] >= FORMAT_BAR})
+    return pd.DataFrame(rows)
+
+
+def plot_validation_loss(table: pd.DataFrame):
+    """Held-out SFT loss and the imitation share against parameters (log axis)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    axes[0].plot(table["params"], table["validation SFT loss"], "o-", color=OURS_COLOR)
+    for _, row in table.iterrows():
+        axes[0].annotate(row["size"], (row["params"], row["validation SFT loss"]),
+                         textcoords="offset points", xytext=(4, 5), fontsize=8)
+    axes[0].set(xscale="log", xlabel="parameters", ylabel="nats per completion token",
+                title="Held-out SFT loss on validation demonstrations")
+    axes[1].plot(table["params"], table["share of demonstrations'"], "o-", color=OURS_COLOR,
+                 label="R@10 share of demonstrations'")
+    axes[1].plot(table["params"], table["well-formed"], "s--", color="grey", label="well-formed")
+    axes[1].axhline(0.9, color=PAPER_COLOR, lw=0.8, ls=":", label="imitation bar 0.90")
+    axes[1].axhline(0.95, color="black", lw=0.8, ls=":", label="format bar 0.95")
+    axes[1].set(xscale="log", xlabel="parameters", ylabel="share",
+                title="Warm start on validation users, as served")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def frontier_picks(records, ns, n_draws: int, seed: int) -> pd.DataFrame:
+    """Per (size, user, n): R@10 / N@10 of the list the reward picks among n samples."""
+    from newsstudy.scaling import best_of_n
+
+    frames = []
+    for r in records:
+        samples = pd.DataFrame(r["samples"])
+        picked = best_of_n(samples, ns, "total", ("recall@10", "ndcg@10"), n_draws, seed)
+        frames.append(picked.assign(size=r["size"], params=r["params"]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def frontier_points(records, picks: pd.DataFrame) -> pd.DataFrame:
+    """Per (size, n): mean picked R@10 / N@10 and inference FLOPs per user."""
+    from newsstudy.scaling import inference_flops
+
+    meta = {r["size"]: r for r in records}
+    points = (picks.groupby(["size", "n"], sort=False)[["recall@10", "ndcg@10"]].mean()
+              .reset_index())
+    points["params"] = points["size"].map(lambda s: meta[s]["params"])
+    points["flops_per_user"] = [
+        n * inference_flops(meta[s]["params"], meta[s]["prompt_tokens"],
+                            meta[s]["generated_tokens_per_list"])
+        for s, n in zip(points["size"], points["n"], strict=True)]
+    return points.sort_values(["params", "n"]).reset_index(drop=True)
+
+
+def compute_matched(picks: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
+    """Each larger size at N = 1 against each smaller size's best-of-N at no more FLOPs.
+
+    For a larger size L and a smaller size S, the largest sampled N with
+    ``FLOPs_S(N) <= FLOPs_L(1)``; the paired difference of R@10 (S at N minus L at 1) on
+    the same users, with its 95% interval.
+    """
+    from newsstudy.evaluation import paired_difference
+
+    rows = []
+    single = points[points["n"] == 1].set_index("size")
+    for large, target in single.sort_values("params").iterrows():
+        for small, base in single.sort_values("params").iterrows():
+            if base["params"] >= target["params"]:
+                continue
+            options = points[(points["size"] == small)
+                             & (points["flops_per_user"] <= target["flops_per_user"])]
+            if options.empty:
+                continue
+            n = int(options["n"].max())
+            a = picks[(picks["size"] == small) & (picks["n"] == n)].set_index("user")["recall@10"]
+            b = picks[(picks["size"] == large) & (picks["n"] == 1)].set_index("user")["recall@10"]
+            d = paired_difference(a, b)
+            flops = float(options.loc[options["n"] == n, "flops_per_user"].iloc[0])
+            rows.append({"larger at N=1": large, "smaller": small, "N": n,
+                         "FLOPs ratio": flops / target["flops_per_user"],
+                         "R@10 smaller": d.mean_a, "R@10 larger": d.mean_b,
+                         "paired diff": d.diff, "low": d.low, "high": d.high, "n": d.n})
+    return pd.DataFrame(rows)
+
+
+def plot_pick_gains(gains: pd.DataFrame, oracle_gains: pd.DataFrame):
+    """Gain of the reward pick (and the oracle pick) over a random pick, against N, 95% CI."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for table, label, style in ((gains, "reward pick", "o-"), (oracle_gains, "oracle pick", "^:")):
+        ax.errorbar(table["N"], table["gain"],
+                    yerr=[table["gain"] - table["low"], table["high"] - table["gain"]],
+                    fmt=style, capsize=3, label=label)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set(xscale="log", xlabel="N (lists sampled per user)",
+           ylabel="R@10 gain over a random pick", title="Best-of-N: paired gain over random")
+    ax.set_xticks(gains["N"], [str(n) for n in gains["N"]])
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -243,6 +243,14 @@ class PolicySettings(BaseModel):
         default=0, ge=0, le=1024,
         description="LoRA rank of the SFT and Dr.GRPO updates (alpha = 2 x rank, every "
                     "linear layer); 0 trains every weight.")
+    n_eval_users: int = Field(
+        ge=5, le=1_000_000,
+        description="Test users of the final numbers, shared by 03, 04 and 05 "
+                    "(newsstudy.protocol.eval_users).")
+    n_val_users: int = Field(
+        ge=5, le=1_000_000,
+        description="Validation users of the instrument checks (imitation, format, reward "
+                    "validity, GRPO improvement), shared by 03, 04 and 05.")
 
 
 class TeacherRecipe(RewardSettings, SignalSettings, ServingSettings, PolicySettings):
@@ -265,11 +273,6 @@ class GRPOParams(NotebookParams, RewardSettings, SignalSettings, ServingSettings
     """03_grpo: prompt-only (SFT) and RL teacher rows, and the reward ablation."""
 
     n_seeds: int = Field(ge=1, le=10, description="Training seeds of the RL teacher.")
-    n_eval_users: int = Field(ge=5, le=1_000_000, description="Test users evaluated (final numbers).")
-    n_val_users: int = Field(
-        ge=5, le=1_000_000,
-        description="Validation users of the instrument checks: imitation, reward validity, "
-                    "GRPO improvement.")
     validity_samples: int = Field(
         ge=3, le=64, description="Lists sampled per validation user for the reward-validity check.")
     improvement_samples: int = Field(
@@ -305,7 +308,9 @@ class ScalingParams(NotebookParams, RewardSettings, SignalSettings, ServingSetti
         description="Training users of every size in the capacity study.")
     capacity_grpo_steps: int = Field(
         default=30, ge=0, le=100_000, description="Dr.GRPO steps of every size in the capacity study.")
-    n_eval_users: int = Field(default=300, ge=5, le=1_000_000, description="Test users evaluated.")
+    n_best_of_n_users: int = Field(
+        ge=5, le=1_000_000,
+        description="Best-of-N and compute-frontier users: the first of the evaluation users.")
     best_of_n: list[int] = Field(
         default_factory=lambda: [1, 2, 4, 8, 16, 32], min_length=1,
         description="N values of best-of-N sampling from the teacher.")
@@ -328,16 +333,20 @@ class ScalingParams(NotebookParams, RewardSettings, SignalSettings, ServingSetti
 
 
 class DistillParams(NotebookParams, RewardSettings, SignalSettings, ServingSettings, PolicySettings):
-    """05_distillation: the teacher distilled into the smallest ladder size, four ways.
+    """05_distillation: 04's largest size distilled into the smallest ladder size, four ways.
 
-    The policy settings are the teacher's (the profile's teacher recipe, as in notebook 03,
-    so its checkpoint is reused); the student trains with its own ladder learning rates
-    (``newsstudy.policy.ladder``).
+    The teacher is the checkpoint notebook 04 publishes (``distillation-teacher``: its
+    largest size). The student trains with the profile's teacher recipe at its own ladder
+    size (``newsstudy.policy.ladder`` learning rates and epochs); distillation uses the
+    prompts of ``distill_train_users`` of its training users.
     """
 
     student: str = Field(default="xs", description="Ladder size of the student.")
     n_seeds: int = Field(default=3, ge=1, le=10, description="Training seeds per student.")
-    n_eval_users: int = Field(default=500, ge=5, le=1_000_000, description="Test users evaluated.")
+    distill_train_users: int = Field(
+        ge=4, le=1_000_000,
+        description="Training users whose prompts supervised and on-policy distillation use "
+                    "(a seeded sample of the recipe's training users).")
     teacher_samples: int = Field(default=2, ge=1, le=64,
                                  description="Lists the teacher samples per training user (supervised).")
     supervised_epochs: int = Field(default=2, ge=1, le=100,

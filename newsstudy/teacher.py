@@ -115,6 +115,13 @@ class PolicyPipeline:
                 "n_train_users": s.n_train_users, "n_queries": s.n_queries, "seed": s.seed,
                 "lora_rank": s.lora_rank}
 
+    def _tokenizer_config(self) -> dict:
+        """What the world's tokenizer depends on: the same for every ladder size and seed."""
+        s = self.settings
+        return {"world": self.world.manifest["world_hash"], "tokenizer_kind": s.tokenizer_kind,
+                "vocab_size": s.vocab_size, "prompt_format": prompts.PROMPT_FORMAT,
+                "max_prompt_signals": s.max_prompt_signals, "n_queries": s.n_queries}
+
     # ------------------------------------------------------------------ tokenizer
     def tokenizer(self):
         """The tokenizer trained on the world's text (cached), or the pretrained model's own."""
@@ -122,7 +129,7 @@ class PolicyPipeline:
             self._tokenizer = pretrained.load_tokenizer(self.settings.model)
         if self._tokenizer is None:
             folder = (paths.profile_artifacts(self.settings.profile) / "models"
-                      / f"tokenizer-{config_hash(self._base_config())}")
+                      / f"tokenizer-{config_hash(self._tokenizer_config())}")
             if (folder / "tokenizer.json").exists():
                 self._tokenizer = tokenizer.load_tokenizer(folder)
             else:

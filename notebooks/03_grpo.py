@@ -44,8 +44,6 @@
 profile = "default"
 seed = 0
 n_seeds = 2
-n_eval_users = 1000
-n_val_users = 400
 validity_samples = 8
 improvement_samples = 4
 imitation_sizes = ["xs"]
@@ -70,6 +68,7 @@ from newsstudy import (
     gates,
     imitation,
     paper_plan,
+    protocol,
     reporting,
     reward_validity,
     rewards,
@@ -85,14 +84,13 @@ W = data.load_world(P.profile)
 scorer = rewards.RewardScorer.from_settings(W, P)
 weights = scorer.weights
 reward_embedder_model = scorer.retriever.embedder
-serving = evaluation.serving_retriever(W, P.serving_embedder, P.index_kind, P.k_per_query)
+serving = protocol.serving(W, P)
 hardware = (paper_plan.load_hardware(P.profile)  # GPU profiles: configs/<profile>/hardware.yaml
             if paper_plan.hardware_path(P.profile).is_file() else None)
 pipeline = teacher.PolicyPipeline(
     W, P, scorer, grpo_overrides=paper_plan.grpo_config_overrides(hardware) if hardware else {})
-rng = np.random.default_rng(P.seed)
-eval_users = rng.permutation(W.split_users("test"))[: P.n_eval_users]
-val_users = rng.permutation(W.split_users("val"))[: P.n_val_users]
+eval_users = np.array(protocol.eval_users(W, P.seed, P.n_eval_users))  # shared with 04 and 05
+val_users = np.array(protocol.val_users(W, P.seed, P.n_val_users))
 seeds = [P.seed + i for i in range(P.n_seeds)]
 timings = {}
 gate = {}

@@ -23,20 +23,23 @@
 # leaves open: per unit of inference compute, is a larger model or more samples the
 # better buy?
 #
-# Every size runs the full recipe of notebook 03 (SFT warm start, then Dr.GRPO with the
-# five rewards), same data, same seed, with the size's own documented learning rates and
-# epochs (`newsstudy/policy/ladder.py`); to keep five sizes affordable on a CPU, on fewer
-# training users and GRPO steps than 03 (`capacity_train_users`, `capacity_grpo_steps`).
-# Best-of-N samples 03's RL teacher itself, reused from the cache. Evaluation is the shared
-# protocol of 03.
+# Every size runs one recipe (`newsstudy/capacity.py`): the teacher recipe of 03 (prompt,
+# demonstrations, decoding, rewards, GRPO steps and group size) on `capacity_train_users`
+# training users and `capacity_grpo_steps` Dr.GRPO steps, with the size's own learning
+# rates and SFT epochs (`newsstudy/policy/ladder.py`). Before a size's number is read, its
+# warm start must pass 03's imitation and format bars on validation users. Sizes train in
+# parallel single-thread processes (`newsstudy/parallel.py`); the numbers are those of a
+# serial run. Best-of-N samples 03's RL teacher itself, from the checkpoint cache. All
+# evaluation is the shared protocol (`newsstudy/protocol.py`): the same test users,
+# serving path and decoding as 03.
 
 # %% tags=["parameters"]
 profile = "default"
 seed = 0
 sizes = ["xs", "s", "m", "l", "xl"]
-capacity_train_users = 500
+capacity_train_users = 250
 capacity_grpo_steps = 20
-n_eval_users = 200
+n_best_of_n_users = 200
 best_of_n = [1, 2, 4, 8, 16, 32]
 sizes_best_of_n = [1, 2, 4, 8]
 sample_temperature = 1.0
@@ -52,28 +55,37 @@ import time
 
 import numpy as np
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 
-from newsstudy import data, evaluation, reporting, rewards, scaling, scaling_report, teacher
+from newsstudy import (
+    capacity,
+    data,
+    imitation,
+    parallel,
+    protocol,
+    reporting,
+    rewards,
+    scaling,
+    scaling_report,
+    teacher,
+)
+from newsstudy.ab.treatment import publish_policy
 from newsstudy.policy import ladder
 
 reporting.set_style()
 W = data.load_world(P.profile)
 scorer = rewards.RewardScorer.from_settings(W, P)
-weights = scorer.weights
-serving = evaluation.serving_retriever(W, P.serving_embedder, P.index_kind)
-eval_users = np.random.default_rng(P.seed).permutation(W.split_users("test"))[: P.n_eval_users]
-eval_users = [int(u) for u in eval_users]
-timings = {}
-capacity_settings = P.model_copy(update={"n_train_users": P.capacity_train_users,
-                                         "grpo_steps": P.capacity_grpo_steps})
-pipelines = {size: teacher.PolicyPipeline(W, teacher.settings_for_size(capacity_settings, size),
-                                          scorer) for size in P.sizes}
+serving = protocol.serving(W, P)
+eval_users = protocol.eval_users(W, P.seed, P.n_eval_users)
+val_users = protocol.val_users(W, P.seed, P.n_val_users)
+bon_users = eval_users[: P.n_best_of_n_users]
 teacher_pipeline = teacher.PolicyPipeline(W, P, scorer)
+teacher_pipeline.tokenizer()  # trained once here (if not cached), shared by every size
+timings = {}
 pd.DataFrame(ladder.ladder_table(P.vocab_size)).set_index("name").loc[P.sizes]
 
 # %% [markdown]
-# ## Model capacity: the full recipe at every size
+# ## Model capacity: one recipe at every size
 #
 # Training compute is estimated as 6 x parameters x tokens processed (SFT and GRPO, as
 # logged by the trainers; GRPO's sampling is counted as training tokens too). Wall time is
@@ -81,143 +93,167 @@ pd.DataFrame(ladder.ladder_table(P.vocab_size)).set_index("name").loc[P.sizes]
 
 # %%
 started = time.perf_counter()
-checkpoints = {size: pipe.teacher(P.seed, weights) for size, pipe in pipelines.items()}
-timings["training_seconds"] = time.perf_counter() - started
-
-
-def trained_tokens(checkpoint) -> float:
-    """Tokens the trainer processed for one checkpoint (last logged running count)."""
-    counts = [h["num_tokens"] for h in teacher.log_history(checkpoint) if "num_tokens" in h]
-    return float(counts[-1]) if counts else 0.0
-
-
-facts = []
-for size, pipe in pipelines.items():
-    n_params = ladder.parameter_count(size, len(pipe.tokenizer()))
-    sft_ckpt = pipe.prompt_only()
-    tokens = trained_tokens(sft_ckpt) + trained_tokens(checkpoints[size])
-    facts.append({"size": size, "params": n_params,
-                  "train_flops": scaling.training_flops(n_params, tokens),
-                  "train_seconds": teacher.training_seconds(sft_ckpt)
-                  + teacher.training_seconds(checkpoints[size])})
-facts = pd.DataFrame(facts).set_index("size").sort_values("params")
-
-started = time.perf_counter()
-frames = []
-for size in facts.index:
-    frame, _ = evaluation.evaluate_policy(W, serving, pipelines[size].policy(checkpoints[size]),
-                                          eval_users, fusion=P.fusion)
-    frames.append(frame.rename_axis("user").reset_index().assign(size=size))
-capacity_per_user = pd.concat(frames)
-timings["capacity_eval_seconds"] = time.perf_counter() - started
-capacity = scaling_report.capacity_table(capacity_per_user, facts)
-fit = scaling.fit_log_linear(
-    capacity["params"],
-    [capacity_per_user.loc[capacity_per_user["size"] == s, "recall@10"].to_numpy()
-     for s in capacity["size"]], seed=P.seed)
-reporting.save_table(capacity, P.profile, "04_capacity")
-reporting.save_table(scaling_report.paper_capacity_table(), P.profile, "04_capacity_paper")
-fig = scaling_report.plot_capacity(capacity, fit)
-reporting.save_figure(fig, P.profile, "04_capacity")
-display(capacity.round(4))
-fit
+order = sorted(P.sizes, key=lambda s: -ladder.parameter_count(s, P.vocab_size))  # longest first
+jobs = [("04_scaling", P.model_dump(), size, eval_users, val_users, bon_users,
+         max(P.sizes_best_of_n)) for size in order]
+records = sorted(parallel.map_jobs(capacity.measure_size, jobs), key=lambda r: r["params"])
+timings["capacity_seconds"] = time.perf_counter() - started
+facts = scaling_report.capacity_facts(records)
+facts
 
 # %% [markdown]
-# The fitted slope is the gain in Recall@10 per tenfold parameters, with a bootstrap 95%
-# interval over test users. An interval that includes 0 means this study cannot tell
+# ### Check: every size imitates its demonstrations and writes well-formed lists
+#
+# 03's bars, on the same validation users: the warm start's lists as served reach at
+# least 90% of the Recall@10 of the demonstrations it was trained on, and at least 95% are
+# well-formed. The held-out SFT loss on the validation users' demonstrations should fall
+# with size.
+
+# %%
+val_prompts = teacher_pipeline.prompts(val_users)
+demo_scores = imitation.demonstration_scores(W, serving, P, val_prompts, val_users)
+demo_recall = demo_scores.groupby("user")["recall@10"].mean()
+validation = scaling_report.validation_table(records, demo_recall)
+reporting.save_table(validation, P.profile, "04_validation")
+fig = scaling_report.plot_validation_loss(validation)
+reporting.save_figure(fig, P.profile, "04_validation")
+loss_slope = float(np.polyfit(np.log10(validation["params"]), validation["validation SFT loss"], 1)[0])
+gate = {
+    "sizes imitate": {"passes": bool(validation["imitation passes"].all()),
+                      "failing": validation.loc[~validation["imitation passes"], "size"].tolist(),
+                      "shares": dict(zip(validation["size"],
+                                         validation["share of demonstrations'"], strict=True))},
+    "sizes well-formed": {"passes": bool(validation["format passes"].all()),
+                          "failing": validation.loc[~validation["format passes"], "size"].tolist()},
+    "span 30x": {"passes": bool(validation["params"].max() / validation["params"].min() >= 30),
+                 "span": float(validation["params"].max() / validation["params"].min())},
+}
+display(Markdown(
+    f"Imitation: {'every size passes' if gate['sizes imitate']['passes'] else 'FAILS for ' + ', '.join(gate['sizes imitate']['failing'])}; "
+    f"format: {'every size passes' if gate['sizes well-formed']['passes'] else 'FAILS for ' + ', '.join(gate['sizes well-formed']['failing'])}; "
+    f"parameter span {gate['span 30x']['span']:.1f}x. Held-out SFT loss changes by "
+    f"{loss_slope:+.3f} nats per tenfold parameters."))
+validation.round(4)
+
+# %% [markdown]
+# ### Quality against size, on the test users
+#
+# Recall@10 of each size's Dr.GRPO policy, lists as served, and the composite reward of
+# those lists. Each fit is `metric = a + b log10(parameters)`; the interval on the slope `b`
+# is a bootstrap over test users. An interval that includes 0 means this study cannot tell
 # whether size helps at all on this data.
+
+# %%
+capacity_users = scaling_report.capacity_per_user(records, "test")
+reporting.save_table(capacity_users, P.profile, "04_capacity_per_user", markdown=False)
+capacity_table = scaling_report.capacity_table(capacity_users, facts)
+reward_means = capacity_users.groupby("size")["reward"].mean()
+capacity_table["reward"] = capacity_table["size"].map(reward_means)
+per_size = {metric: [capacity_users.loc[capacity_users["size"] == s, metric].to_numpy()
+                     for s in capacity_table["size"]] for metric in ("recall@10", "reward")}
+fit = scaling.fit_log_linear(capacity_table["params"], per_size["recall@10"], seed=P.seed)
+reward_fit = scaling.fit_log_linear(capacity_table["params"], per_size["reward"], seed=P.seed)
+largest = capacity_table.iloc[-1]
+gate["largest size retrieves"] = {"passes": bool(largest["recall@10"] > 0),
+                                  "size": largest["size"], "recall@10": float(largest["recall@10"])}
+reporting.save_table(capacity_table, P.profile, "04_capacity")
+reporting.save_table(scaling_report.paper_capacity_table(), P.profile, "04_capacity_paper")
+fig = scaling_report.plot_capacity(capacity_table, fit)
+reporting.save_figure(fig, P.profile, "04_capacity")
+display(capacity_table.round(4))
+pd.DataFrame({"R@10": fit, "reward": reward_fit}).round(4)
+
+# %% [markdown]
+# The largest size is published as the teacher notebook 05 distils (the only size at least
+# 30x the student's parameters when the ladder spans xs to xl); 05 reads its numbers from
+# `04_capacity_per_user` rather than evaluating it again.
+
+# %%
+largest_record = records[-1]
+distillation_teacher = publish_policy(
+    P.profile, "distillation-teacher", largest_record["checkpoint"], P.max_prompt_chars,
+    "04_scaling", P.max_prompt_signals, teacher_pipeline.decoding.as_dict())
+print("published", distillation_teacher)
 
 # %% [markdown]
 # ## Inference-time sampling: best-of-N from the RL teacher
 #
-# 03's RL teacher (first seed). For every test user we sample the largest N lists once, at
-# the sampling temperature, and
-# estimate best-of-N for each smaller N by averaging over random N-subsets. Three ways to
-# use N lists: keep the one the composite reward scores highest (no ground truth needed,
-# the paper's method); keep the one with the best Recall@10 (an oracle, an upper bound);
-# fuse all N into one ranking (the union).
+# 03's RL teacher (first seed). For each of the first `n_best_of_n_users` test users we
+# sample the largest N lists once, at the sampling temperature, and estimate best-of-N for
+# each smaller N by averaging over random N-subsets. Three picks among N lists: the one
+# the composite reward scores highest (the paper's method, no ground truth needed), one at
+# random (the baseline: its expected value is the mean over the user's samples), and the
+# one with the best Recall@10 (an oracle, an upper bound). Also shown: fusing all N lists
+# into one ranking (the union).
 
 # %%
 started = time.perf_counter()
-samples, counts = {}, {}
-
-
-def draw(name, pipeline, checkpoint, n):
-    texts = pipeline.complete(checkpoint, eval_users, n_samples=n, greedy=False,
-                              temperature=P.sample_temperature, seed=P.seed, return_counts=True)
-    samples[name] = {u: t for u, (t, _) in texts.items()}
-    counts[name] = {u: c for u, (_, c) in texts.items()}
-
-
-draw("teacher", teacher_pipeline, teacher_pipeline.teacher(P.seed, weights), max(P.best_of_n))
-for size in facts.index:
-    draw(size, pipelines[size], checkpoints[size], max(P.sizes_best_of_n))
+rl_teacher = teacher_pipeline.teacher(P.seed, scorer.weights)
+drawn = teacher_pipeline.complete(rl_teacher, bon_users, n_samples=max(P.best_of_n),
+                                  temperature=P.sample_temperature, seed=P.seed,
+                                  return_counts=True)
+samples = {u: texts for u, (texts, _) in drawn.items()}
 timings["sampling_seconds"] = time.perf_counter() - started
-
 started = time.perf_counter()
-scored = {name: scaling.score_samples(W, serving, scorer, texts, fusion=P.fusion)
-          for name, texts in samples.items()}
-teacher_scored = scored["teacher"]
-selected = scaling.best_of_n(teacher_scored, P.best_of_n, "total", ("recall@10", "ndcg@10"),
-                             P.n_draws, P.seed)
-oracle = scaling.best_of_n(teacher_scored, P.best_of_n, "recall@10", ("recall@10", "ndcg@10"),
-                           P.n_draws, P.seed)
-union = scaling.union_scores(W, serving, samples["teacher"], P.best_of_n, fusion=P.fusion)
-tokens = {n: float(np.mean([sum(c[:n]) for c in counts["teacher"].values()]))
-          for n in P.best_of_n}
+scored = scaling.score_samples(W, serving, scorer, samples, fusion=P.fusion)
+metrics = ("recall@10", "ndcg@10")
+selected = scaling.best_of_n(scored, P.best_of_n, "total", metrics, P.n_draws, P.seed)
+oracle = scaling.best_of_n(scored, P.best_of_n, "recall@10", metrics, P.n_draws, P.seed)
+random_pick = scaling.random_pick(scored, metrics)
+union = scaling.union_scores(W, serving, samples, P.best_of_n, fusion=P.fusion)
+tokens = {n: float(np.mean([sum(c[:n]) for _, c in drawn.values()])) for n in P.best_of_n}
 best_table = scaling_report.best_of_n_table(selected, oracle, union, tokens)
+best_table.insert(3, "R@10 random pick", random_pick["recall@10"].mean())
+gains = scaling.pick_gains(selected, random_pick)
+oracle_gains = scaling.pick_gains(oracle, random_pick)
 timings["best_of_n_seconds"] = time.perf_counter() - started
 reporting.save_table(best_table, P.profile, "04_best_of_n")
+reporting.save_table(gains, P.profile, "04_best_of_n_gains")
 fig = scaling_report.plot_best_of_n(best_table)
 reporting.save_figure(fig, P.profile, "04_best_of_n")
-best_table.round(4)
+fig = scaling_report.plot_pick_gains(gains, oracle_gains)
+reporting.save_figure(fig, P.profile, "04_best_of_n_gains")
+display(best_table.round(4))
+gains.round(4)
 
 # %% [markdown]
-# How much of the gain comes early: the share of the N = max gain (reward-picked, over
-# N = 1) already reached at each N. The paper's curve reaches 77% of its gain by N = 4.
+# Diminishing returns, tested on the paired gains: per user, the gain per doubling of N up
+# to N = 4 against the gain per doubling from 4 to the largest N. The paper's curve reaches
+# 77% of its N = 32 gain by N = 4. And the share of the N = max gain (reward pick, over
+# N = 1) already reached at each N.
 
 # %%
+diminishing = (scaling.diminishing_returns(selected, split=4)
+               if len(P.best_of_n) >= 3 and 4 in P.best_of_n[1:-1] else None)
 gain = best_table["R@10 reward-picked"] - best_table["R@10 reward-picked"].iloc[0]
 paper_gain = best_table["R@10 paper"] - best_table["R@10 paper"].iloc[0]
 share = pd.DataFrame({"N": best_table["N"],
                       "ours: share of gain": gain / gain.iloc[-1] if gain.iloc[-1] else np.nan,
                       "paper: share of gain": paper_gain / paper_gain.iloc[-1]})
 reporting.save_table(share, P.profile, "04_best_of_n_gain_share")
-share.round(3)
+display(share.round(3))
+pd.Series(diminishing if diminishing else {"diminishing returns": "not tested (needs N = 4 inside)"})
 
 # %% [markdown]
 # ## Beyond the paper: quality per unit of inference compute
 #
-# Every size of the capacity study, sampled N times and picked by the composite reward.
-# Inference compute per
-# user is 2 x parameters x (prompt tokens + generated tokens) per list, times N (the
-# reward's own cost is left out: it is the same small embedder for every size).
+# Every size of the capacity study, sampled N times and picked by the composite reward, on
+# the same users. Inference compute per user is 2 x parameters x (prompt tokens +
+# generated tokens) per list, times N (the reward's own cost is left out: it is the same
+# small embedder for every size). The compute-matched table pairs each larger size at
+# N = 1 with each smaller size at the largest N that costs no more.
 
 # %%
-prompt_tokens = {}
-points = []
-for size in facts.index:
-    tok = pipelines[size].tokenizer()
-    prompts_ = pipelines[size].prompts(eval_users)
-    prompt_tokens[size] = float(np.mean([len(ids) for ids in tok(
-        list(prompts_.values()), add_special_tokens=False)["input_ids"]]))
-    ns = P.sizes_best_of_n
-    picked = scaling.best_of_n(scored[size], ns, "total", ("recall@10", "ndcg@10"),
-                               P.n_draws, P.seed).groupby("n")[["recall@10", "ndcg@10"]].mean()
-    per_list = float(np.mean([np.mean(c) for c in counts[size].values()]))
-    for n in ns:
-        points.append({"size": size, "params": facts.loc[size, "params"], "n": n,
-                       "recall@10": picked.loc[n, "recall@10"],
-                       "ndcg@10": picked.loc[n, "ndcg@10"],
-                       "flops_per_user": n * scaling.inference_flops(
-                           facts.loc[size, "params"], prompt_tokens[size], per_list)})
-points = pd.DataFrame(points)
+picks = scaling_report.frontier_picks(records, P.sizes_best_of_n, P.n_draws, P.seed)
+points = scaling_report.frontier_points(records, picks)
+matched = scaling_report.compute_matched(picks, points)
 reporting.save_table(points, P.profile, "04_compute_frontier")
+reporting.save_table(matched, P.profile, "04_compute_matched")
 fig = scaling_report.plot_compute_frontier(points)
 reporting.save_figure(fig, P.profile, "04_compute_frontier")
 matches = scaling_report.matches_at_lower_compute(points)
 reporting.save_table(matches, P.profile, "04_small_model_matches")
-matches
+matched.round(4)
 
 # %%
 answer = []
@@ -242,16 +278,29 @@ results = {
     "capacity_grpo_steps": P.capacity_grpo_steps,
     "sizes": list(facts.index),
     "n_eval_users": len(eval_users),
-    "capacity": capacity.set_index("size")[
+    "n_val_users": len(val_users),
+    "n_best_of_n_users": len(bon_users),
+    "gates": gate,
+    "validation": validation.set_index("size").to_dict(orient="index"),
+    "validation_loss_slope_per_decade": loss_slope,
+    "capacity": capacity_table.set_index("size")[
         ["params", "recall@10", "recall@10 low", "recall@10 high", "ndcg@10", "ndcg@10 low",
-         "ndcg@10 high", "train_flops", "train_seconds", "R@10 relative"]].to_dict(orient="index"),
+         "ndcg@10 high", "reward", "train_flops", "train_seconds", "R@10 relative"]
+    ].to_dict(orient="index"),
     "capacity_fit": fit,
-    "param_span": float(capacity["params"].max() / capacity["params"].min()),
+    "capacity_reward_fit": reward_fit,
+    "param_span": float(capacity_table["params"].max() / capacity_table["params"].min()),
+    "distillation_teacher": {"size": largest_record["size"], "params": largest_record["params"],
+                             "checkpoint": str(distillation_teacher)},
     "best_of_n": best_table.set_index("N").to_dict(orient="index"),
+    "best_of_n_gains": gains.set_index("N").to_dict(orient="index"),
+    "best_of_n_oracle_gains": oracle_gains.set_index("N").to_dict(orient="index"),
+    "best_of_n_diminishing": diminishing,
     "best_of_n_gain_share": share.set_index("N")["ours: share of gain"].to_dict(),
     "compute_frontier": points.to_dict(orient="records"),
+    "compute_matched": matched.to_dict(orient="records"),
     "small_model_matches": answer,
     "timings_seconds": timings,
 }
 reporting.write_results(P.profile, "04_scaling", results)
-{k: results[k] for k in ("capacity_fit", "param_span", "small_model_matches")}
+{k: results[k] for k in ("gates", "capacity_fit", "param_span", "small_model_matches")}

@@ -47,6 +47,7 @@ LISTS_FORMAT = 1
 
 PUBLISHERS: dict[str, str] = {
     "student": "05_distillation",
+    "distillation-teacher": "04_scaling",
     "prompt_only": "03_grpo",
     "teacher": "03_grpo",
 }

@@ -89,3 +89,49 @@ def train_sft(model, tokenizer, prompts: Sequence[str], completions: Sequence[st
     if peft_config is not None:
         trained = trained.merge_and_unload()
     return trained, list(trainer.state.log_history)
+
+
+def completion_loss(model, tokenizer, prompts: Sequence[str], completions: Sequence[str],
+                    batch_size: int = 32) -> float:
+    """Token-mean cross-entropy (nats) of ``completions`` given ``prompts``, as SFT trains it.
+
+    The held-out counterpart of the training loss: each pair is the prompt's ids followed
+    by the completion's ids and the eos id; only completion tokens (eos included) are
+    scored. Batched with right padding under ``torch.inference_mode``; the model's mode is
+    restored. NaN when there is no completion token.
+    """
+    import torch
+
+    if len(prompts) != len(completions):
+        raise ValueError(f"need as many prompts as completions, got {len(prompts)} "
+                         f"and {len(completions)}")
+    prompt_ids = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+    completion_ids = [ids + [tokenizer.eos_token_id] for ids in
+                      tokenizer(list(completions), add_special_tokens=False)["input_ids"]]
+    pairs = sorted(zip(prompt_ids, completion_ids, strict=True), key=lambda p: len(p[0]) + len(p[1]))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(pairs), batch_size):
+                batch = pairs[start:start + batch_size]
+                width = max(len(p) + len(c) for p, c in batch)
+                ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+                attention = torch.zeros((len(batch), width), dtype=torch.long)
+                labels = torch.full((len(batch), width), -100, dtype=torch.long)
+                for row, (p, c) in enumerate(batch):
+                    ids[row, :len(p) + len(c)] = torch.tensor(p + c)
+                    attention[row, :len(p) + len(c)] = 1
+                    labels[row, len(p):len(p) + len(c)] = torch.tensor(c)
+                logits = model(input_ids=ids, attention_mask=attention, use_cache=False).logits
+                log_probs = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+                target = labels[:, 1:]
+                scored = target != -100
+                picked = log_probs.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+                total -= float(picked[scored].sum())
+                count += int(scored.sum())
+    finally:
+        model.train(was_training)
+    return total / count if count else math.nan

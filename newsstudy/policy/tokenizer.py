@@ -117,9 +117,26 @@ def world_corpus_texts(world, n_queries: int = 5, max_signals: int = 48) -> list
 
 
 def save_tokenizer(tokenizer: PreTrainedTokenizerFast, folder: str | os.PathLike) -> Path:
-    """Save with ``save_pretrained``; return the folder."""
-    tokenizer.save_pretrained(str(folder))
-    return Path(folder)
+    """Save with ``save_pretrained`` into a temporary sibling, then rename it into place.
+
+    A reader never sees a half-written folder: either the old one (or none) or the new one.
+    Returns the folder.
+    """
+    import shutil
+    import tempfile
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        tokenizer.save_pretrained(str(staging))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
 
 
 def load_tokenizer(folder: str | os.PathLike) -> PreTrainedTokenizerFast:

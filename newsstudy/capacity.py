@@ -1,0 +1,114 @@
+"""The capacity study of notebook 04: one ladder size trained, checked and measured.
+
+Every size runs the same recipe: the profile's teacher recipe (prompt, demonstrations,
+decoding, rewards, GRPO steps and group size) on ``capacity_train_users`` training users
+and ``capacity_grpo_steps`` Dr.GRPO steps, with the size's own learning rates and SFT
+epochs from :data:`newsstudy.policy.ladder.LADDER` (:func:`size_settings`).
+
+:func:`measure_size` is one job of the study, run in its own single-thread process
+(:func:`newsstudy.parallel.map_jobs`): it trains (or loads from the checkpoint cache) the
+size's SFT warm start and its Dr.GRPO policy, then measures, with the shared protocol
+(:mod:`newsstudy.protocol`):
+
+- on validation users: the warm start's lists as served (for the imitation and format
+  checks) and its held-out SFT loss on the validation users' demonstrations;
+- on the evaluation (test) users: the GRPO policy's lists as served, their Recall@10 /
+  NDCG@10 and their composite reward;
+- on the first ``n_best_of_n_users`` of them: ``max(sizes_best_of_n)`` sampled lists per
+  user, each scored by the reward and by retrieval (the compute frontier).
+
+It returns plain records, so the notebook assembles every table from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from newsstudy import data, evaluation, protocol, scaling, teacher
+from newsstudy.imitation import well_formed
+from newsstudy.params import schema_for
+from newsstudy.policy import checkpoints, ladder, prompts, sft
+from newsstudy.rewards import RewardScorer
+
+
+def size_settings(settings, size: str):
+    """The capacity study's settings for one size (see the module doc)."""
+    lighter = settings.model_copy(update={"n_train_users": settings.capacity_train_users,
+                                          "grpo_steps": settings.capacity_grpo_steps})
+    return teacher.settings_for_size(lighter, size)
+
+
+def trained_tokens(checkpoint) -> float:
+    """Tokens the trainer processed for one checkpoint (its last logged running count)."""
+    counts = [h["num_tokens"] for h in teacher.log_history(checkpoint) if "num_tokens" in h]
+    return float(counts[-1]) if counts else 0.0
+
+
+def validation_loss(pipe, checkpoint, users: Sequence[int]) -> float:
+    """Held-out SFT loss of a checkpoint on the validation users' demonstrations."""
+    s = pipe.settings
+    ctx = prompts.surface_context(pipe.world, n_queries=s.n_queries, seed=s.seed)
+    demos = prompts.surface_demonstrations(ctx, users, s.max_prompt_signals,
+                                           per_user=s.demos_per_user, pool=s.demo_pool,
+                                           seed=s.seed)
+    user_prompts = pipe.prompts(users)
+    pairs = [(user_prompts[int(u)], demo) for u in users
+             for demo in (demos[int(u)] if s.demos_per_user > 1 else [demos[int(u)]])]
+    model, tok, _ = checkpoints.PolicyStore.load(checkpoint)
+    return sft.completion_loss(model, tok, [p for p, _ in pairs], [d for _, d in pairs])
+
+
+def _records(frame) -> list[dict]:
+    return frame.rename_axis("user").reset_index().to_dict(orient="records")
+
+
+def measure_size(notebook: str, params: dict, size: str, eval_users: list[int],
+                 val_users: list[int], frontier_users: list[int], frontier_n: int) -> dict:
+    """Train (or load) one size and measure it; see the module doc. Plain data out."""
+    P = schema_for(notebook).model_validate(params)
+    world = data.load_world(P.profile)
+    scorer = RewardScorer.from_settings(world, P)
+    serving = protocol.serving(world, P)
+    pipe = teacher.PolicyPipeline(world, size_settings(P, size), scorer, log=lambda *a: None)
+    warm = pipe.prompt_only()
+    policy = pipe.teacher(P.seed, scorer.weights)
+
+    val_frame, val_lists = evaluation.evaluate_policy(
+        world, serving, pipe.policy(warm, seed=P.seed), val_users, fusion=P.fusion)
+    test_frame, test_lists = evaluation.evaluate_policy(
+        world, serving, pipe.policy(policy, seed=P.seed), eval_users, fusion=P.fusion)
+    users = [int(u) for u in test_frame.index]
+    rewards = scorer.score(users, [test_lists[u] for u in users])
+    test_frame = test_frame.assign(reward=rewards["total"].to_numpy())
+
+    drawn = pipe.complete(policy, frontier_users, n_samples=frontier_n,
+                          temperature=P.sample_temperature, seed=P.seed, return_counts=True)
+    samples = {u: texts for u, (texts, _) in drawn.items()}
+    scored = scaling.score_samples(world, serving, scorer, samples, fusion=P.fusion)
+    tok = pipe.tokenizer()
+    prompt_texts = list(pipe.prompts(frontier_users).values())
+    prompt_tokens = float(np.mean([len(ids) for ids in tok(prompt_texts,
+                                                            add_special_tokens=False)["input_ids"]]))
+    n_params = ladder.parameter_count(size, len(tok))
+    return {
+        "size": size,
+        "params": n_params,
+        "checkpoint": str(policy),
+        "warm_start": str(warm),
+        "train_flops": scaling.training_flops(n_params, trained_tokens(warm)
+                                              + trained_tokens(policy)),
+        "train_seconds": teacher.training_seconds(warm) + teacher.training_seconds(policy),
+        "sft_epochs": pipe.settings.sft_epochs,
+        "sft_learning_rate": pipe.settings.sft_learning_rate,
+        "grpo_learning_rate": pipe.settings.grpo_learning_rate,
+        "val_loss": validation_loss(pipe, warm, val_users),
+        "val": _records(val_frame),
+        "val_well_formed": well_formed(val_lists),
+        "test": _records(test_frame),
+        "test_well_formed": well_formed(test_lists),
+        "samples": scored.to_dict(orient="records"),
+        "generated_tokens_per_list": float(np.mean([np.mean(c) for _, c in drawn.values()])),
+        "prompt_tokens": prompt_tokens,
+    }
