@@ -118,8 +118,9 @@ def gap_share_table(per_user: pd.DataFrame, methods, metric: str = "recall@10",
 
     Seeds are averaged per user first; every difference is on the users all of ``teacher``,
     ``base`` and the method have. ``share = mean(method - base) / mean(teacher - base)``,
-    with a percentile bootstrap interval over users (both means resampled together); NaN
-    when the teacher does not beat ``base`` on the resampled users. Also the paired
+    with a percentile bootstrap interval over users (both means resampled together); share
+    and interval are NaN when the teacher does not beat ``base`` on these users (there is
+    no gap to close). Also the paired
     difference against the teacher (``vs teacher``).
     """
     from newsstudy.evaluation import paired_difference
@@ -140,8 +141,8 @@ def gap_share_table(per_user: pd.DataFrame, methods, metric: str = "recall@10",
             g = gap[idx].mean()
             boots.append(gain[idx].mean() / g if g > 0 else np.nan)
         boots = np.asarray(boots)
-        low, high = (np.nanpercentile(boots, [2.5, 97.5]) if np.isfinite(boots).any()
-                     else (np.nan, np.nan))
+        low, high = (np.nanpercentile(boots, [2.5, 97.5])
+                     if np.isfinite(share) and np.isfinite(boots).any() else (np.nan, np.nan))
         rows.append({"method": method, "n": over_base.n,
                      f"gain over {base}": over_base.diff, "gain low": over_base.low,
                      "gain high": over_base.high, "vs teacher": vs_teacher.diff,

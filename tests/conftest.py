@@ -76,19 +76,20 @@ VALID_RECIPE: dict[str, Any] = {
     "index_kind": "exact",
     "fusion": "round_robin",
     "k_per_query": 20,
+    "n_eval_users": 20,
+    "n_val_users": 12,
 }
 
 # Valid own parameters (no recipe field) of the notebooks that read the teacher recipe.
 VALID_OWN_PARAMS: dict[str, dict[str, Any]] = {
-    "03_grpo": {"profile": "smoke", "seed": 0, "n_seeds": 1, "n_eval_users": 20,
-                "n_val_users": 12, "validity_samples": 4, "improvement_samples": 2,
+    "03_grpo": {"profile": "smoke", "seed": 0, "n_seeds": 1, "validity_samples": 4, "improvement_samples": 2,
                 "imitation_sizes": [], "ablations": ["cov"]},
     "04_scaling": {"profile": "smoke", "seed": 0, "sizes": ["xs", "s"],
-                   "capacity_train_users": 150, "capacity_grpo_steps": 3, "n_eval_users": 20,
-                   "best_of_n": [1, 2, 4], "sizes_best_of_n": [1, 2],
+                   "capacity_train_users": 150, "capacity_grpo_steps": 3,
+                   "n_best_of_n_users": 10, "best_of_n": [1, 2, 4], "sizes_best_of_n": [1, 2],
                    "sample_temperature": 1.0, "n_draws": 4},
     "05_distillation": {"profile": "smoke", "seed": 0, "student": "xs", "n_seeds": 1,
-                        "n_eval_users": 20, "teacher_samples": 1, "supervised_epochs": 1,
+                        "distill_train_users": 16, "teacher_samples": 1, "supervised_epochs": 1,
                         "supervised_learning_rate": 0.002, "distill_steps": 4,
                         "distill_learning_rate": 0.002, "distill_batch_size": 4,
                         "grpo_after_steps": 2, "curve_every": 2, "n_curve_users": 5,

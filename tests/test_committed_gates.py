@@ -110,3 +110,56 @@ def test_teacher_imitates_writes_well_formed_lists_and_improves_its_reward():
     assert recorded["format"]["passes"]
     assert recorded["grpo_improves"]["passes"] and recorded["grpo_improves"]["n"] >= 200
     assert recorded["entropy"]["passes"]
+
+
+def test_ladder_gates_are_recorded_and_consistent_with_their_numbers():
+    """04: every size's imitation and format check, from its validation record."""
+    results = committed("04_scaling")
+    recorded, validation = results["gates"], results["validation"]
+    assert set(validation) == set(results["sizes"]) and len(validation) >= 5
+    assert results["param_span"] >= 30 and recorded["span 30x"]["passes"]
+    for size, row in validation.items():
+        assert row["share of demonstrations'"] == pytest.approx(
+            row["R@10 (warm start, val)"] / row["demonstrations' R@10"]), size
+        assert row["imitation passes"] == (row["share of demonstrations'"] >= gates.IMITATION_BAR)
+        assert row["format passes"] == (row["well-formed"] >= gates.FORMAT_BAR)
+    failing = sorted(s for s, row in validation.items() if not row["imitation passes"])
+    assert sorted(recorded["sizes imitate"]["failing"]) == failing
+    assert recorded["sizes imitate"]["passes"] == (not failing)
+    assert recorded["largest size retrieves"]["recall@10"] > 0  # the largest size is not dead
+    assert results["n_eval_users"] == committed("03_grpo")["n_eval_users"]  # one user set
+
+
+def test_best_of_n_gains_are_paired_and_the_claim_waits_for_the_ladder_and_teacher():
+    results = committed("04_scaling")
+    gains = results["best_of_n_gains"]
+    assert [int(n) for n in gains] == sorted(int(n) for n in results["best_of_n"])
+    for row in gains.values():
+        assert row["low"] <= row["gain"] <= row["high"] and row["n"] >= 150
+    d = results["best_of_n_diminishing"]
+    assert d["holds"] == (d["low"] > 0)
+    files = {name: committed(name) for name in ("02_rewards", "03_grpo", "04_scaling")}
+    found = {c.key: c for c in claims.evaluate_all(claims.Results(files))}
+    if not results["gates"]["sizes imitate"]["passes"] or not results["gates"]["sizes well-formed"]["passes"]:
+        assert found["capacity_scaling"].verdict == claims.UNTESTABLE
+
+
+def test_distillation_teacher_is_the_largest_size_and_read_not_re_evaluated():
+    distilled, scaled = committed("05_distillation"), committed("04_scaling")
+    assert distilled["teacher_model"] == scaled["distillation_teacher"]["size"]
+    assert distilled["params"]["teacher"] / distilled["params"]["student"] >= 30
+    assert distilled["gates"]["student 30x smaller"]["passes"]
+    assert len(distilled["seeds"]) >= 3
+    teacher = distilled["distillation"]["teacher"]["R@10"]
+    assert teacher == pytest.approx(scaled["capacity"][distilled["teacher_model"]]["recall@10"])
+
+
+def test_distillation_claim_waits_for_a_teacher_that_beats_no_distillation():
+    results = committed("05_distillation")
+    gate = results["gates"]["teacher beats no distillation"]
+    assert gate["passes"] == (gate["low"] > 0)
+    files = {name: committed(name) for name in ("02_rewards", "04_scaling", "05_distillation")}
+    found = {c.key: c for c in claims.evaluate_all(claims.Results(files))}
+    if not gate["passes"]:
+        assert found["distillation_order"].verdict == claims.UNTESTABLE
+        assert all(row["share of gap closed"] is None for row in results["gap_share"].values())

@@ -75,3 +75,42 @@ def test_small_model_match_is_the_cheapest():
     assert matches.loc["s", "matched by"] == "xs" and matches.loc["s", "N"] == 4
     assert matches.loc["s", "FLOPs ratio"] == pytest.approx(4 / 3)
     assert matches.loc["m", "matched by"] == "none"
+
+
+def _picked(values: dict[int, list[float]]) -> pd.DataFrame:
+    """{n: per-user values} -> rows (user, n, recall@10)."""
+    return pd.DataFrame([{"user": u, "n": n, "recall@10": v}
+                         for n, vs in values.items() for u, v in enumerate(vs)])
+
+
+def test_random_pick_is_the_mean_of_a_users_samples():
+    samples = pd.DataFrame({"user": [1, 1, 1, 2, 2, 2], "sample": [0, 1, 2, 0, 1, 2],
+                            "recall@10": [0.0, 0.3, 0.6, 1.0, 1.0, 0.4]})
+    got = scaling.random_pick(samples, ["recall@10"])["recall@10"]
+    assert got.loc[1] == pytest.approx(0.3) and got.loc[2] == pytest.approx(0.8)
+
+
+def test_pick_gains_are_paired_differences_by_hand():
+    picked = _picked({1: [0.1, 0.2, 0.3], 4: [0.3, 0.5, 0.4]})
+    baseline = pd.DataFrame({"recall@10": [0.1, 0.2, 0.2]}, index=[0, 1, 2])
+    gains = scaling.pick_gains(picked, baseline).set_index("N")
+    d = np.array([0.2, 0.3, 0.2])  # N = 4 minus the random pick, per user
+    half = 4.302652729911275 * d.std(ddof=1) / np.sqrt(3)  # t_{0.975, 2}
+    assert gains.loc[4, "gain"] == pytest.approx(d.mean())
+    assert gains.loc[4, "low"] == pytest.approx(d.mean() - half)
+    assert gains.loc[1, "gain"] == pytest.approx(0.1 / 3)
+    assert gains.loc[4, "n"] == 3
+
+
+def test_diminishing_returns_by_hand():
+    # per user: +0.2 over two doublings (1 -> 4), then +0.03 over three (4 -> 32)
+    picked = _picked({1: [0.1, 0.2, 0.0, 0.1], 4: [0.3, 0.4, 0.2, 0.3],
+                      32: [0.33, 0.43, 0.23, 0.33]})
+    out = scaling.diminishing_returns(picked, split=4)
+    assert out["early_gain_per_doubling"] == pytest.approx(0.1)
+    assert out["late_gain_per_doubling"] == pytest.approx(0.01)
+    assert out["difference"] == pytest.approx(0.09) and out["holds"]
+    rising = _picked({1: [0.0, 0.1, 0.0], 4: [0.01, 0.11, 0.0], 32: [0.4, 0.5, 0.3]})
+    assert not scaling.diminishing_returns(rising, split=4)["holds"]
+    with pytest.raises(ValueError, match="strictly between"):
+        scaling.diminishing_returns(picked, split=32)

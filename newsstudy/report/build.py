@@ -26,7 +26,7 @@ import pandas as pd
 from newsstudy import params, paths, runner
 from newsstudy.io import config_hash, write_text
 from newsstudy.report import claims as claims_module
-from newsstudy.report import paper
+from newsstudy.report import headline, paper
 
 LONG_TABLE_ROWS = 25  # longer tables are folded (HTML) or linked (Markdown)
 FLOAT_FORMAT = ".3f"
@@ -432,9 +432,14 @@ class Built:
     claims: list[claims_module.Claim]
 
 
+HEADLINE = "headline.png"
+"""The headline figure, beside REPORT.md (not under figures/, which holds the notebooks')."""
+
+
 def assemble(profile: str) -> tuple[list, list[claims_module.Claim]]:
-    """Every block of the report, and the claims it found."""
+    """Every block of the report, and the claims it found (writes the headline figure)."""
     found = claims_module.evaluate_all(claims_module.Results.load(profile))
+    headline.save_headline(found, paths.report_dir(profile) / HEADLINE)
     outputs = output_blocks(profile)
     paper_tables = paper.tables()
     counts = {v: sum(c.verdict == v for c in found) for v in claims_module.VERDICTS}
@@ -446,6 +451,9 @@ def assemble(profile: str) -> tuple[list, list[claims_module.Claim]]:
              "numbers are those of PAPER.md. Regenerate with "
              f"`newsstudy reproduce --profile {profile}` (or `newsstudy report --profile "
              f"{profile}` for this page alone)."),
+        Figure(f"{HEADLINE}", "Each claim's headline effect: the paper's (diamond) beside "
+               "ours (dot, 95% interval, paired where per-user data exist), and the verdict. "
+               "The claims table below gives every part of every claim."),
     ]
     by_status: dict[str, list[str]] = {}
     for check in runner.params_status(profile):

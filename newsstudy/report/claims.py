@@ -89,11 +89,17 @@ WORLD_GATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "lists well-formed": ("03_grpo", ("gates", "format")),
     "reward valid on policy samples": ("03_grpo", ("gates", "reward_validity")),
     "GRPO improves its reward": ("03_grpo", ("gates", "grpo_improves")),
+    "every size imitates": ("04_scaling", ("gates", "sizes imitate")),
+    "every size well-formed": ("04_scaling", ("gates", "sizes well-formed")),
+    "sizes span 30x": ("04_scaling", ("gates", "span 30x")),
+    "student 30x smaller": ("05_distillation", ("gates", "student 30x smaller")),
+    "teacher beats no distillation": ("05_distillation", ("gates", "teacher beats no distillation")),
 }
 """Instrument gate (of the world or of the teacher) -> (notebook, keys of its record)."""
 
 TEACHER_GATES = ("teacher imitates", "lists well-formed", "reward valid on policy samples",
                  "GRPO improves its reward")
+LADDER_GATES = ("every size imitates", "every size well-formed")
 
 EXPECTED_KEYS: dict[str, dict[str, str]] = {
     "03_grpo": {"offline": "{method: {recall@10: float}}",
@@ -114,7 +120,7 @@ EXPECTED_KEYS: dict[str, dict[str, str]] = {
 ALPHA = 0.05
 
 PER_USER_TABLES: dict[str, str] = {"03": "03_grpo", "03b": "03b_baselines",
-                                   "05": "05_distillation"}
+                                   "04_capacity": "04_scaling", "05": "05_distillation"}
 """Per-user table name (``tables/<name>_per_user.csv``) -> the notebook that writes it."""
 
 NO_PER_USER = "no per-user data"
@@ -254,9 +260,12 @@ class Results:
         for name in PER_USER_TABLES:
             path = paths.tables_dir(profile) / f"{name}_per_user.csv"
             try:
-                per_user[name] = pd.read_csv(path)
+                frame = pd.read_csv(path)
             except (OSError, ValueError):
                 continue
+            if "method" not in frame.columns and "size" in frame.columns:
+                frame = frame.assign(method=frame["size"])  # 04: one "method" per size
+            per_user[name] = frame
         return cls(files, problems, per_user)
 
     def user_scores(self, table: str, method: str, metric: str = "recall@10") -> pd.Series | None:
@@ -338,13 +347,28 @@ def threshold(label: str, ok: bool) -> Part:
     return Part(label, ok, ok)
 
 
+@dataclass(frozen=True)
+class Effect:
+    """A claim's headline effect: what is compared, the paper's value and ours.
+
+    ``ours`` carries our 95% interval where one exists (paired where per-user data
+    exist); ``unit`` is how to print it (``"R@10"``, ``"%"``, ``"x"``).
+    """
+
+    label: str
+    paper: float
+    ours: Estimate
+    unit: str = "R@10"
+
+
 @dataclass
 class Outcome:
-    """What a check found: the numbers in words and the parts of the claim."""
+    """What a check found: the numbers in words, the parts of the claim, its headline."""
 
     ours: str
     parts: list[Part]
     context: str = ""
+    effect: Effect | None = None
 
 
 @dataclass
@@ -359,6 +383,23 @@ class Claim:
     verdict: str
     note: str
     parts: list[Part] = field(default_factory=list)
+    effect: Effect | None = None
+
+
+def paired_estimate(paired: PairedDifference | str, a: Estimate, b: Estimate) -> Estimate:
+    """The difference ``a - b``: paired with its interval, else the difference of means."""
+    if isinstance(paired, PairedDifference):
+        return Estimate(paired.diff, paired.low, paired.high)
+    return Estimate(a.mean - b.mean)
+
+
+def as_paired(row: Mapping[str, Any]) -> PairedDifference:
+    """A ``PairedDifference`` from its ``to_dict`` form (a results file's record)."""
+    return PairedDifference(
+        mean_a=float(row["mean_a"]), mean_b=float(row["mean_b"]), diff=float(row["diff"]),
+        low=float(row["low"]), high=float(row["high"]), n=int(row["n"]),
+        p_value=float(row["p_value"]) if row.get("p_value") is not None else math.nan,
+        relative=float(row["relative"]) if row.get("relative") is not None else math.nan)
 
 
 def verdict(parts: list[Part]) -> str:
@@ -426,13 +467,18 @@ def check_rl_teacher_best(results: Results) -> Outcome:
                     results.paired(("03", "RL teacher"), ("03b", name)))
               for name, value in baselines.items()]
     best = max(baselines, key=lambda name: baselines[name].mean)
+    effect = Effect(
+        "RL teacher - best baseline", PAPER_OFFLINE_TABLE["rl_teacher_32b"]["recall@10"]
+        - PAPER_OFFLINE_TABLE[PAPER_BEST_BASELINE]["recall@10"],
+        paired_estimate(results.paired(("03", "RL teacher"), ("03b", best)), teacher,
+                        baselines[best]))
     ours = (f"RL teacher {teacher.text()}; prompt-only {prompt.text()}; "
             f"best baseline {offline_label(best)} {baselines[best].text()}")
     size = results.files.get("03_grpo", {}).get("parameters")
     context = (f"Our teacher is a {size / 1e6:.2f}M-parameter model trained from scratch on the "
                f"simulated world; the paper's is Qwen2.5-32B on production logs."
                if isinstance(size, int | float) and size else "")
-    return Outcome(ours, parts, context)
+    return Outcome(ours, parts, context, effect)
 
 
 def check_distillation(results: Results) -> Outcome:
@@ -449,7 +495,16 @@ def check_distillation(results: Results) -> Outcome:
     if isinstance(found.get("teacher"), Mapping):
         teacher = metric_estimate(found["teacher"], "R@10", "teacher", "recall@10")
         ours += f"; teacher {teacher.text()}"
-    return Outcome(ours, parts)
+    shares = results.files.get("05_distillation", {}).get("gap_share", {})
+    if isinstance(shares, Mapping) and shares:
+        ours += "; share of the teacher's gap closed: " + ", ".join(
+            f"{m} {row['share of gap closed']:.2f}" for m, row in shares.items()
+            if isinstance(row, Mapping) and isinstance(row.get("share of gap closed"), int | float))
+    paper_rows = paper.DISTILLATION
+    effect = Effect("on-policy - supervised", paper_rows["on-policy"][0] - paper_rows["supervised"][0],
+                    paired_estimate(results.paired(("05", "on-policy"), ("05", "supervised")),
+                                    value["on-policy"], value["supervised"]))
+    return Outcome(ours, parts, effect=effect)
 
 
 def check_reward_ablation(results: Results) -> Outcome:
@@ -461,7 +516,20 @@ def check_reward_ablation(results: Results) -> Outcome:
                for name, row in rows.items() if name.startswith("without ")}
     if not dropped:
         raise Missing("results/03_grpo.json has no 'without <reward>' ablation")
-    parts = [beats(f"all five > without R_{name}", full, value, NO_PER_USER)
+    recorded = results.files.get("03_grpo", {}).get("ablation_paired", [])
+    paired = {str(row["method"]).removeprefix("without ").strip(): as_paired(row)
+              for row in recorded if isinstance(row, Mapping) and "diff" in row
+              and row.get("reference") == "all five"}
+
+    def full_minus(name: str) -> PairedDifference | str:
+        """All five minus without R_name, on the same users (the record is the reverse)."""
+        if name not in paired:
+            return NO_PER_USER
+        d = paired[name]
+        return replace(d, mean_a=d.mean_b, mean_b=d.mean_a, diff=-d.diff, low=-d.high,
+                       high=-d.low)
+
+    parts = [beats(f"all five > without R_{name}", full, value, full_minus(name))
              for name, value in dropped.items()]
     ranked = sorted(dropped, key=lambda name: dropped[name].mean)
     if "cov" in dropped:
@@ -472,7 +540,12 @@ def check_reward_ablation(results: Results) -> Outcome:
                           detail=f"separate intervals ({NO_PER_USER})"))
     ours = (f"all five {full.text()}; "
             + "; ".join(f"without R_{name} {dropped[name].text()}" for name in dropped))
-    return Outcome(ours, parts)
+    effect = None
+    if "cov" in dropped:
+        effect = Effect("all five - without R_cov", paper.REWARD_ABLATION["all five"][0]
+                        - paper.REWARD_ABLATION["without cov"][0],
+                        paired_estimate(full_minus("cov"), full, dropped["cov"]))
+    return Outcome(ours, parts, effect=effect)
 
 
 def check_capacity(results: Results) -> Outcome:
@@ -484,13 +557,24 @@ def check_capacity(results: Results) -> Outcome:
                     for name, row in rows.items()), key=lambda t: t[0])
     rho = spearman([s for s, _, _ in sizes], [e.mean for _, _, e in sizes])
     (small, small_name, first), (large, large_name, last) = sizes[0], sizes[-1]
-    parts = [beats(f"largest ({large_name}) > smallest ({small_name})", last, first, NO_PER_USER),
+    paired = results.paired(("04_capacity", large_name), ("04_capacity", small_name))
+    parts = [beats(f"largest ({large_name}) > smallest ({small_name})", last, first, paired),
              Part(f"R@10 rises with size (Spearman rho = {rho:.2f})", rho > 0, rho >= 0.8,
                   "rho below 0.8")]
+    fit = results.files.get("04_scaling", {}).get("capacity_fit")
+    if isinstance(fit, Mapping) and all(isinstance(fit.get(k), int | float)
+                                        for k in ("slope_per_decade", "slope_low", "slope_high")):
+        slope = Estimate(fit["slope_per_decade"], fit["slope_low"], fit["slope_high"])
+        parts.append(Part("fitted R@10 slope per tenfold parameters > 0", slope.mean > 0,
+                          slope.low > 0, "bootstrap interval includes 0",
+                          f"slope {slope.mean:+.4f} [{slope.low:+.4f}, {slope.high:+.4f}]"))
     ours = (f"{first.text()} ({small_name}, {small / 1e6:.2f}M) to {last.text()} "
             f"({large_name}, {large / 1e6:.2f}M); {len(sizes)} sizes spanning "
             f"{large / small:.0f}x; rho = {rho:.2f}")
-    return Outcome(ours, parts)
+    effect = Effect(f"largest - smallest size ({large / small:.0f}x ours, 64x paper)",
+                    paper.SCALING["32B"][1] - paper.SCALING["0.5B"][1],
+                    paired_estimate(paired, last, first))
+    return Outcome(ours, parts, effect=effect)
 
 
 def check_best_of_n(results: Results) -> Outcome:
@@ -502,17 +586,39 @@ def check_best_of_n(results: Results) -> Outcome:
     ns = sorted(by_n)
     if ns[0] != 1 or len(ns) < 3:
         raise Missing("results/04_scaling.json ['best_of_n'] needs N = 1 and at least two more N")
-    middle = 4 if 4 in by_n and ns[-1] > 4 else ns[len(ns) // 2]
-    first, mid, last = by_n[1], by_n[middle], by_n[ns[-1]]
-    early, late = mid.mean - first.mean, last.mean - mid.mean
-    parts = [beats(f"N = {ns[-1]} > N = 1", last, first, NO_PER_USER),
-             threshold(f"diminishing returns: gain N 1->{middle} ({early:+.3f}) > "
-                       f"gain N {middle}->{ns[-1]} ({late:+.3f})", early > 0 and early > late)]
+    gains = results.files.get("04_scaling", {}).get("best_of_n_gains")
+    diminishing = results.files.get("04_scaling", {}).get("best_of_n_diminishing")
+    top = ns[-1]
+    if isinstance(gains, Mapping) and str(top) in gains:
+        g = gains[str(top)]
+        gain = Estimate(number(g.get("gain"), "best_of_n_gains"), g.get("low"), g.get("high"))
+        parts = [Part(f"reward pick of N = {top} > a random pick", gain.mean > 0,
+                      gain.has_interval and gain.low > 0, "paired interval includes 0",
+                      f"paired diff {gain.mean:+.3f} [{gain.low:+.3f}, {gain.high:+.3f}], "
+                      f"n = {g.get('n')}")]
+    else:
+        gain = Estimate(by_n[top].mean - by_n[1].mean)
+        parts = [beats(f"N = {top} > N = 1", by_n[top], by_n[1], NO_PER_USER)]
+    if isinstance(diminishing, Mapping) and "difference" in diminishing:
+        d = diminishing
+        parts.append(Part(
+            f"diminishing returns: gain per doubling up to N = {d['split']} "
+            f"({d['early_gain_per_doubling']:+.4f}) > after it ({d['late_gain_per_doubling']:+.4f})",
+            d["difference"] > 0 and d["early_gain_per_doubling"] > 0, bool(d.get("holds")),
+            "paired interval includes 0",
+            f"paired diff {d['difference']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}], n = {d['n']}"))
+    else:
+        middle = 4 if 4 in by_n and top > 4 else ns[len(ns) // 2]
+        early, late = by_n[middle].mean - by_n[1].mean, by_n[top].mean - by_n[middle].mean
+        parts.append(threshold(f"diminishing returns: gain N 1->{middle} ({early:+.3f}) > "
+                               f"gain N {middle}->{top} ({late:+.3f})", early > 0 and early > late))
     ours = ", ".join(f"N={n} {by_n[n].text()}" for n in ns)
     oracle = rows[max(rows, key=int)].get("R@10 oracle")
     if isinstance(oracle, int | float):
-        ours += f"; oracle pick at N={ns[-1]} {oracle:.3f}"
-    return Outcome(ours, parts)
+        ours += f"; oracle pick at N={top} {oracle:.3f}"
+    effect = Effect(f"reward pick of N = {top} - N = 1", paper.BEST_OF_N[32][0]
+                    - paper.BEST_OF_N[1][0], gain)
+    return Outcome(ours, parts, effect=effect)
 
 
 def check_ab(results: Results) -> Outcome:
@@ -534,11 +640,12 @@ def check_ab(results: Results) -> Outcome:
         texts.append(f"{label} {lift.percent()} (p = {p:.3f})")
     parts.append(greater("cold-user DAU lift > DAU lift", lifts["cold_dau"], lifts["dau"]))
     ours = "; ".join(texts)
+    effect = Effect("DAU lift", paper.AB_TEST["dau"][0], lifts["dau"], "%")
     aa = results.files.get("06_ab_simulation", {}).get("aa")
     if isinstance(aa, Mapping) and isinstance(aa.get("fpr"), Mapping) and "dau" in aa["fpr"]:
         ours += (f"; A/A false-positive rate (DAU) {aa['fpr']['dau']:.3f} at alpha = "
                  f"{aa.get('alpha', ALPHA)} over {aa.get('replicates', '?')} splits")
-    return Outcome(ours, parts)
+    return Outcome(ours, parts, effect=effect)
 
 
 def users_per_second(value: Any, where: str) -> float:
@@ -560,7 +667,9 @@ def check_efficiency(results: Results) -> Outcome:
                        ratio >= paper.SPEEDUP_CLAIMED)]
     ours = (f"teacher {speed['teacher']:.1f} users/s, student {speed['student']:.1f} users/s "
             f"({ratio:.1f}x)")
-    return Outcome(ours, parts)
+    effect = Effect("student / teacher users per second",
+                    paper.THROUGHPUT["student"] / paper.THROUGHPUT["teacher"], Estimate(ratio), "x")
+    return Outcome(ours, parts, effect=effect)
 
 
 # --- the table -------------------------------------------------------------------------
@@ -584,6 +693,16 @@ def gate_numbers(gate: Mapping) -> str:
         return all(isinstance(v, int | float) for v in values)
 
     relative, low, high = gate.get("relative"), gate.get("low"), gate.get("high")
+    if isinstance(gate.get("failing"), list):
+        shares = gate.get("shares")
+        numbers = (", ".join(f"{k} {v:.1%}" for k, v in shares.items())
+                   if isinstance(shares, Mapping) else "")
+        return (f"fails for {', '.join(map(str, gate['failing']))}"
+                + (f"; share of demonstrations' R@10 {numbers}, bar 90%" if numbers else ""))
+    if isnum(gate.get("span")):
+        return f"parameter span {gate['span']:.1f}x, bar 30x"
+    if isnum(gate.get("ratio")) and "bar" not in gate:
+        return f"parameter ratio {gate['ratio']:.1f}x, bar 30x"
     if "candidate" in gate and isnum(relative, low):
         return (f"{gate.get('candidate')} vs {gate.get('reference')}: {relative:+.1%} "
                 f"Recall@10, paired 95% interval low {low:+.4f}, gate {gate.get('min_lift', 0):.0%}")
@@ -638,6 +757,8 @@ CLAIMS: dict[str, ClaimSpec] = {
         ("05_distillation",),
         "; ".join(f"{m} {f3(r)}" for m, (r, _) in paper.DISTILLATION.items()),
         check_distillation,
+        needs=("inference pays", *LADDER_GATES, "student 30x smaller",
+               "teacher beats no distillation"),
     ),
     "reward_ablation": ClaimSpec(
         "Dropping any one reward lowers R@10; dropping R_cov lowers it most.",
@@ -653,12 +774,14 @@ CLAIMS: dict[str, ClaimSpec] = {
         f"{f3(paper.SCALING['0.5B'][1])} (0.5B) to {f3(paper.SCALING['32B'][1])} (32B), "
         f"monotone over {len(paper.SCALING)} sizes spanning 64x",
         check_capacity,
+        needs=("inference pays", *LADDER_GATES, "sizes span 30x"),
     ),
     "best_of_n": ClaimSpec(
         "Best-of-N by the composite reward raises R@10, with diminishing returns.",
         ("04_scaling",),
         ", ".join(f"N={n} {f3(r)}" for n, (r, _) in paper.BEST_OF_N.items()),
         check_best_of_n,
+        needs=("inference pays", *TEACHER_GATES),
     ),
     "ab_test": ClaimSpec(
         "In the A/B test DAU, CTR and cold-user DAU rise significantly, cold users most.",
@@ -675,7 +798,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         f"{paper.THROUGHPUT['student']:.0f} users/s "
         f"({paper.THROUGHPUT['student'] / paper.THROUGHPUT['teacher']:.1f}x)",
         check_efficiency,
-        needs=(),
+        needs=("student 30x smaller",),
     ),
 }
 """Claim key -> its spec, in the order of the report's table."""
@@ -700,7 +823,7 @@ def evaluate(key: str, results: Results) -> Claim:
                 f"been '{found}'). {note}")
         found = UNTESTABLE
     return Claim(key, spec.statement, spec.notebooks, spec.paper, outcome.ours, found, note,
-                 outcome.parts)
+                 outcome.parts, outcome.effect)
 
 
 def evaluate_all(results: Results) -> list[Claim]:

@@ -1,0 +1,107 @@
+"""Held-out SFT loss, the distillation gap share, the tokenizer cache, the headline figure,
+and the claims that read 04's paired records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from newsstudy.distillation_report import gap_share_table
+from newsstudy.policy import generate, ladder, sft
+from newsstudy.policy import tokenizer as tok_mod
+from newsstudy.report import claims, headline
+
+TEXTS = ["brexit vote result news", "football league match report",
+         "stock market falls on rate fears", "climate summit paris deal"]
+
+
+@pytest.fixture(scope="module")
+def tok():
+    with generate.torch_threads(1):
+        yield tok_mod.train_tokenizer(TEXTS * 4, vocab_size=400, min_frequency=1)
+
+
+def test_completion_loss_matches_the_models_own_masked_loss(tok):
+    model = ladder.build_policy("xs", tok, seed=0)
+    prompt, completion = "<bos>signals:\nsearch: brexit vote\n", "<queries>brexit vote</queries>"
+    got = sft.completion_loss(model, tok, [prompt], [completion])
+    p = tok(prompt, add_special_tokens=False)["input_ids"]
+    c = tok(completion, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    ids = torch.tensor([p + c])
+    labels = torch.tensor([[-100] * len(p) + c])
+    with torch.no_grad():
+        expected = float(model(input_ids=ids, labels=labels).loss)  # HF's shifted CE
+    assert got == pytest.approx(expected, rel=1e-5)
+    # a batch of unequal lengths is the token-weighted mean of the pairs
+    other = ("<bos>signals:\nsearch: football league match report now\n", "<queries>football</queries>")
+    both = sft.completion_loss(model, tok, [prompt, other[0]], [completion, other[1]], batch_size=2)
+    alone = sft.completion_loss(model, tok, [other[0]], [other[1]])
+    n1, n2 = len(c), len(tok(other[1], add_special_tokens=False)["input_ids"]) + 1
+    assert both == pytest.approx((got * n1 + alone * n2) / (n1 + n2), rel=1e-5)
+
+
+def test_gap_share_by_hand():
+    rows = []
+    for user, (teacher, none, student) in enumerate([(0.4, 0.2, 0.3), (0.6, 0.2, 0.5),
+                                                     (0.5, 0.3, 0.3)]):
+        rows += [{"user": user, "method": "teacher", "recall@10": teacher},
+                 {"user": user, "method": "none", "recall@10": none},
+                 {"user": user, "method": "on-policy", "recall@10": student}]
+    table = gap_share_table(pd.DataFrame(rows), ["on-policy"], n_boot=200).iloc[0]
+    gain, gap = np.mean([0.1, 0.3, 0.0]), np.mean([0.2, 0.4, 0.2])
+    assert table["share of gap closed"] == pytest.approx(gain / gap)
+    assert table["gain over none"] == pytest.approx(gain)
+    assert table["vs teacher"] == pytest.approx(np.mean([-0.1, -0.1, -0.2]))
+    assert table["share low"] <= table["share of gap closed"] <= table["share high"]
+
+
+def test_tokenizer_save_replaces_atomically(tok, tmp_path):
+    folder = tmp_path / "tokenizer-x"
+    tok_mod.save_tokenizer(tok, folder)
+    (folder / "tokenizer.json").write_text("{truncated")
+    tok_mod.save_tokenizer(tok, folder)  # over a damaged copy
+    assert len(tok_mod.load_tokenizer(folder)) == len(tok)
+    assert [p.name for p in tmp_path.iterdir()] == ["tokenizer-x"]  # no staging left behind
+
+
+def _results(files):
+    return claims.Results(files)
+
+
+def test_best_of_n_claim_reads_the_paired_gain_and_the_diminishing_test():
+    best = {str(n): {"R@10 reward-picked": r, "R@10 oracle": 0.3}
+            for n, r in {1: 0.10, 4: 0.12, 32: 0.13}.items()}
+    gains = {"32": {"gain": 0.03, "low": 0.01, "high": 0.05, "n": 100}}
+    diminishing = {"split": 4, "early_gain_per_doubling": 0.01, "late_gain_per_doubling": 0.003,
+                   "difference": 0.007, "low": 0.002, "high": 0.012, "n": 100, "holds": True}
+    outcome = claims.check_best_of_n(_results({"04_scaling": {
+        "best_of_n": best, "best_of_n_gains": gains, "best_of_n_diminishing": diminishing}}))
+    assert [p.clearly for p in outcome.parts] == [True, True]
+    assert claims.verdict(outcome.parts) == claims.REPRODUCED
+    assert outcome.effect.ours.low == 0.01
+    diminishing |= {"low": -0.001, "holds": False}
+    outcome = claims.check_best_of_n(_results({"04_scaling": {
+        "best_of_n": best, "best_of_n_gains": gains, "best_of_n_diminishing": diminishing}}))
+    assert claims.verdict(outcome.parts) == claims.PARTLY
+
+
+def test_capacity_claim_waits_for_every_size_to_pass_its_bars():
+    capacity = {s: {"params": p, "recall@10": r, "recall@10 low": r - 0.01,
+                    "recall@10 high": r + 0.01} for s, p, r in (("xs", 1e5, 0.1), ("xl", 4e6, 0.2))}
+    files = {"04_scaling": {"capacity": capacity, "gates": {
+        "sizes imitate": {"passes": False, "failing": ["xl"], "shares": {"xl": 0.8}},
+        "sizes well-formed": {"passes": True, "failing": []},
+        "span 30x": {"passes": True, "span": 40.0}}}}
+    claim = claims.evaluate("capacity_scaling", _results(files))
+    assert claim.verdict == claims.UNTESTABLE
+    assert "fails for xl" in claim.note and "xl 80.0%" in claim.note
+
+
+def test_headline_figure_is_written_for_every_claim(tmp_path):
+    found = claims.evaluate_all(_results({}))
+    path = headline.save_headline(found, tmp_path / "headline.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = headline.save_headline(found, tmp_path / "again.png")
+    assert again.read_bytes() == path.read_bytes()  # same claims, same bytes
