@@ -103,11 +103,12 @@ reporting.save_table(table, P.profile, "03b_baselines")
 table
 
 # %% [markdown]
-# ## The complete offline table (paper row order)
+# ## The baselines beside the LLM rows (paper row order)
 #
 # The baselines beside notebook 03's LLM rows (prompt-only and the RL teacher), on the test
 # users both notebooks scored. Needs 03_grpo to have run for this profile; otherwise only
-# the baselines are shown.
+# the baselines are shown. The complete offline table, with the distilled student's row,
+# is written once, by notebook 05 (`offline_table`).
 
 # %%
 import pandas as pd
@@ -123,7 +124,6 @@ if llm_csv.exists() and not llm_stale:
     complete_table = baseline_report.display_table(baseline_report.summarise(complete))
 else:
     complete_table = table
-reporting.save_table(complete_table, P.profile, "offline_table")
 complete_table
 
 # %% [markdown]

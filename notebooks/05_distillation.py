@@ -229,17 +229,35 @@ serving_table
 # arithmetic, so the speed-up stays below the parameter ratio.
 
 # %% [markdown]
-# ## The student row of the offline table, and the published student
+# ## The offline table, completed: baselines (03b), LLM rows (03) and the student
 #
-# The on-policy student (first seed) is what the A/B notebook serves.
+# The paper's main table in one place, on the test users every notebook scored. A part
+# whose notebook ran on other inputs (an older world) is left out, and said so. The
+# on-policy student (first seed) is what the A/B notebook serves.
 
 # %%
+from newsstudy import runner
+from newsstudy.baselines import report as baseline_report
+
 offline = distillation_report.offline_rows(per_user)
 reporting.save_table(offline, P.profile, "05_offline_student_row")
+stale = set(runner.stale_inputs(P.profile))
+parts = {}
+for notebook, table_name in (("03b_baselines", "03b_per_user"), ("03_grpo", "03_per_user")):
+    csv = paths.tables_dir(P.profile) / f"{table_name}.csv"
+    if notebook in stale or not csv.exists():
+        print(f"{notebook}: left out of the offline table (not run, or run on other inputs)")
+        parts[notebook] = None
+    else:
+        parts[notebook] = pd.read_csv(csv)
+complete = baseline_report.complete_offline(parts["03b_baselines"], parts["03_grpo"], per_user)
+offline_table = baseline_report.display_table(baseline_report.summarise(complete))
+offline_table.insert(1, "n users", complete["user"].nunique())
+reporting.save_table(offline_table, P.profile, "offline_table")
 published = publish_policy(P.profile, "student", students["on-policy"][P.seed],
                            P.max_prompt_chars, "05_distillation", P.max_prompt_signals,
                            pipe.student_pipe.decoding.as_dict())
-display(offline)
+display(offline_table)
 print("published", published)
 
 # %% [markdown]

@@ -105,3 +105,26 @@ def test_headline_figure_is_written_for_every_claim(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     again = headline.save_headline(found, tmp_path / "again.png")
     assert again.read_bytes() == path.read_bytes()  # same claims, same bytes
+
+
+def test_complete_offline_table_has_every_part_on_common_users():
+    from newsstudy.baselines import report as baseline_report
+
+    def rows(methods, users):
+        return pd.DataFrame([{"method": m, "seed": 0, "user": u, "is_cold": False,
+                              **{k: 0.1 * (i + 1) for k in ("recall@5", "recall@10", "ndcg@5",
+                                                           "ndcg@10", "mrr")}}
+                             for i, m in enumerate(methods) for u in users])
+
+    complete = baseline_report.complete_offline(
+        rows(["gru4rec", "hstu", "popularity"], [1, 2, 3, 4]),
+        rows(["prompt-only", "RL teacher", "copy (heuristic)"], [2, 3, 4]),
+        rows(["on-policy", "none"], [3, 4, 5]))
+    assert set(complete["user"]) == {3, 4}
+    assert set(complete["method"]) == {"gru4rec", "hstu", "popularity", "prompt_only_32b", "rl_teacher_32b",
+                                       "student_0_5b"}
+    table = baseline_report.display_table(baseline_report.summarise(complete))
+    assert list(table["method"])[-1].startswith("Distilled student")
+    assert table["method"].str.contains(r"\(best\)").sum() == 1
+    only_student = baseline_report.complete_offline(None, None, rows(["on-policy"], [1, 2]))
+    assert baseline_report.display_table(baseline_report.summarise(only_student)).shape[0] == 1

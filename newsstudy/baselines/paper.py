@@ -22,7 +22,9 @@ DISPLAY_NAMES: dict[str, str] = {
     "hstu": "HSTU", "popularity": "Popularity", "content": "Content (mean embedding)",
     "prompt_only_32b": "LLM prompt-only (ours: SFT on surface demos)",
     "rl_teacher_32b": "RL teacher (ours: Dr.GRPO)",
+    "student_0_5b": "Distilled student (ours: on-policy, from 04's largest size)",
 }
 
 # Method names of notebook 03's per-user table -> keys of PAPER_OFFLINE_TABLE.
 LLM_ROWS = {"prompt-only": "prompt_only_32b", "RL teacher": "rl_teacher_32b"}
+STUDENT_ROWS = {"on-policy": "student_0_5b"}  # notebook 05's method -> the paper's row

@@ -16,7 +16,7 @@ import pandas as pd
 from newsstudy import evaluation
 from newsstudy.baselines import BASELINES, TRAINED, TrainSettings
 from newsstudy.baselines.common import BaselineData
-from newsstudy.baselines.paper import DISPLAY_NAMES, LLM_ROWS, PAPER_OFFLINE_TABLE
+from newsstudy.baselines.paper import DISPLAY_NAMES, LLM_ROWS, PAPER_OFFLINE_TABLE, STUDENT_ROWS
 from newsstudy.metrics import DEFAULT_METRICS, mean_with_ci
 
 SHORT = {"recall@5": "R@5", "recall@10": "R@10", "ndcg@5": "N@5", "ndcg@10": "N@10",
@@ -64,8 +64,8 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     paper beside; the best baseline is marked."""
     out = []
     baseline_rows = summary[summary["method"].isin(BASELINES) & (summary["metric"] == "recall@10")]
-    best = baseline_rows.set_index("method")["mean"].idxmax()
-    order = [*BASELINES, *LLM_ROWS.values()]
+    best = baseline_rows.set_index("method")["mean"].idxmax() if len(baseline_rows) else None
+    order = [*BASELINES, *LLM_ROWS.values(), *STUDENT_ROWS.values()]
     for method in [m for m in order if m in set(summary["method"])]:
         rows = summary[summary["method"] == method].set_index("metric")
         row = {"method": DISPLAY_NAMES.get(method, method) + (" (best)" if method == best
@@ -88,6 +88,28 @@ def with_llm_rows(per_user: pd.DataFrame, llm_per_user: pd.DataFrame) -> pd.Data
     common = set(per_user["user"]) & set(llm["user"])
     columns = ["method", "seed", "user", "is_cold", *DEFAULT_METRICS]
     both = pd.concat([per_user[columns], llm[columns]], ignore_index=True)
+    return both[both["user"].isin(common)]
+
+
+def complete_offline(baselines: pd.DataFrame | None, llm_per_user: pd.DataFrame | None,
+                     student_per_user: pd.DataFrame) -> pd.DataFrame:
+    """The paper's whole offline table as one per-user frame, on the users every part scored.
+
+    ``baselines``: 03b's per-user table (or None); ``llm_per_user``: 03's (prompt-only and
+    the RL teacher; or None); ``student_per_user``: 05's (its on-policy student becomes the
+    distilled-student row). Rows are renamed to the paper's keys (``display_table`` order).
+    """
+    columns = ["method", "seed", "user", *DEFAULT_METRICS]
+    parts = []
+    if baselines is not None:
+        parts.append(baselines[baselines["method"].isin(BASELINES)][columns])
+    if llm_per_user is not None:
+        llm = llm_per_user[llm_per_user["method"].isin(LLM_ROWS)]
+        parts.append(llm.assign(method=llm["method"].map(LLM_ROWS))[columns])
+    student = student_per_user[student_per_user["method"].isin(STUDENT_ROWS)]
+    parts.append(student.assign(method=student["method"].map(STUDENT_ROWS))[columns])
+    common = set.intersection(*(set(p["user"]) for p in parts))
+    both = pd.concat(parts, ignore_index=True)
     return both[both["user"].isin(common)]
 
 
