@@ -180,9 +180,23 @@ def test_04_scaling_results(smoke_reports):
     assert tokens == sorted(tokens) and tokens[0] > 0
     for row in best.values():  # the oracle pick is an upper bound of the reward pick
         assert row["R@10 oracle"] >= row["R@10 reward-picked"] - 1e-12
-    for name in ("04_capacity", "04_best_of_n", "04_compute_frontier"):
+    for name in ("04_capacity", "04_best_of_n", "04_compute_frontier", "04_validation",
+                 "04_best_of_n_gains"):
         assert (smoke_reports / "figures" / f"{name}.png").stat().st_size > 5_000
         assert (smoke_reports / "tables" / f"{name}.csv").exists()
+    # every size is checked, on the shared user sets, and the gates follow the numbers
+    assert set(results["validation"]) == {"xs", "s"}
+    assert set(results["gates"]) == {"sizes imitate", "sizes well-formed", "span 30x",
+                                     "largest size retrieves"}
+    for size, row in results["validation"].items():
+        assert row["validation SFT loss"] > 0, size
+        assert (size in results["gates"]["sizes imitate"]["failing"]) == (not row["imitation passes"])
+    for n, row in results["best_of_n_gains"].items():
+        assert row["low"] <= row["gain"] <= row["high"], n
+        assert row["n"] == results["best_of_n_gains"]["1"]["n"]  # one user set for every N
+    per_user = pd.read_csv(smoke_reports / "tables" / "04_capacity_per_user.csv")
+    assert per_user.groupby("size")["user"].nunique().nunique() == 1
+    assert results["distillation_teacher"]["size"] == "s"  # the largest size is published
 
 
 def test_05_distillation_results(smoke_reports):
@@ -204,6 +218,15 @@ def test_05_distillation_results(smoke_reports):
     assert published["source_notebook"] == "05_distillation"
     for name in ("05_distillation", "05_curves"):
         assert (smoke_reports / "figures" / f"{name}.png").stat().st_size > 5_000
+    # the teacher is 04's largest size, read from 04's evaluation, not evaluated again
+    scaling = read_json(smoke_reports / "results" / "04_scaling.json")
+    assert results["teacher_model"] == scaling["distillation_teacher"]["size"]
+    assert table["teacher"]["R@10"] == pytest.approx(
+        scaling["capacity"][results["teacher_model"]]["recall@10"])
+    assert set(results["gates"]) == {"student 30x smaller", "teacher beats no distillation"}
+    assert results["gates"]["student 30x smaller"]["passes"] is False  # smoke: s against xs
+    offline = pd.read_csv(smoke_reports / "tables" / "offline_table.csv")
+    assert offline["method"].iloc[-1].startswith("Distilled student")
 
 
 def test_06_ab_simulation_results(smoke_reports):
