@@ -27,6 +27,7 @@ policy's decoding (:mod:`newsstudy.policy.decoding`), seeded.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,8 +132,12 @@ class PolicyPipeline:
             folder = (paths.profile_artifacts(self.settings.profile) / "models"
                       / f"tokenizer-{config_hash(self._tokenizer_config())}")
             if (folder / "tokenizer.json").exists():
-                self._tokenizer = tokenizer.load_tokenizer(folder)
-            else:
+                try:
+                    self._tokenizer = tokenizer.load_tokenizer(folder)
+                except Exception as error:  # a damaged cache entry (truncated, not JSON)
+                    warnings.warn(f"tokenizer cache {folder} is unreadable "
+                                  f"({type(error).__name__}); rebuilding it", stacklevel=2)
+            if self._tokenizer is None:
                 texts = tokenizer.world_corpus_texts(self.world, n_queries=self.settings.n_queries,
                                                      max_signals=self.settings.max_prompt_signals)
                 self._tokenizer = tokenizer.train_tokenizer(texts, self.settings.vocab_size,

@@ -531,3 +531,24 @@ def test_cpu_logprobs_equal_trl_fused_head(tokenizer, prompt_map, tmp_path):
     assert torch.allclose(ours[1][valid], trl_[1][valid], atol=1e-4)
     assert (ours[0][~valid] == 0).all()
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(ours[2], trl_[2], strict=True))
+
+
+def test_tokenizer_cache_is_shared_by_sizes_and_rebuilt_when_damaged(world, tmp_path, monkeypatch):
+    """One tokenizer per world and prompt format, whatever the size; a truncated cache entry
+    is rebuilt with a warning instead of failing every later run."""
+    from newsstudy import params, teacher
+
+    monkeypatch.setenv("NEWSSTUDY_ARTIFACTS", str(tmp_path))
+    settings = params.load_params("03_grpo", "smoke").model_copy(update={"profile": "probe"})
+    first = teacher.PolicyPipeline(world, settings, scorer=None)
+    ids = first.tokenizer()("search brexit vote", add_special_tokens=False)["input_ids"]
+    other = teacher.PolicyPipeline(world, teacher.settings_for_size(settings, "s"), scorer=None)
+    assert other._tokenizer_config() == first._tokenizer_config()
+    folders = list((tmp_path / "probe" / "models").glob("tokenizer-*"))
+    assert len(folders) == 1
+    (folders[0] / "tokenizer.json").write_text('{"truncat')
+    again = teacher.PolicyPipeline(world, settings, scorer=None)
+    with pytest.warns(UserWarning, match="unreadable"):
+        rebuilt = again.tokenizer()
+    assert rebuilt("search brexit vote", add_special_tokens=False)["input_ids"] == ids
+    assert teacher.PolicyPipeline(world, settings, scorer=None).tokenizer() is not None
