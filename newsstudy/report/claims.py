@@ -496,10 +496,11 @@ def check_distillation(results: Results) -> Outcome:
         teacher = metric_estimate(found["teacher"], "R@10", "teacher", "recall@10")
         ours += f"; teacher {teacher.text()}"
     shares = results.files.get("05_distillation", {}).get("gap_share", {})
-    if isinstance(shares, Mapping) and shares:
-        ours += "; share of the teacher's gap closed: " + ", ".join(
-            f"{m} {row['share of gap closed']:.2f}" for m, row in shares.items()
-            if isinstance(row, Mapping) and isinstance(row.get("share of gap closed"), int | float))
+    closed = [f"{m} {row['share of gap closed']:.2f}" for m, row in
+              (shares.items() if isinstance(shares, Mapping) else [])
+              if isinstance(row, Mapping) and isinstance(row.get("share of gap closed"), int | float)]
+    if closed:
+        ours += "; share of the teacher's gap closed: " + ", ".join(closed)
     paper_rows = paper.DISTILLATION
     effect = Effect("on-policy - supervised", paper_rows["on-policy"][0] - paper_rows["supervised"][0],
                     paired_estimate(results.paired(("05", "on-policy"), ("05", "supervised")),
@@ -616,7 +617,7 @@ def check_best_of_n(results: Results) -> Outcome:
     oracle = rows[max(rows, key=int)].get("R@10 oracle")
     if isinstance(oracle, int | float):
         ours += f"; oracle pick at N={top} {oracle:.3f}"
-    effect = Effect(f"reward pick of N = {top} - N = 1", paper.BEST_OF_N[32][0]
+    effect = Effect(f"reward pick of N = {top} - a random pick (paper: - N = 1)", paper.BEST_OF_N[32][0]
                     - paper.BEST_OF_N[1][0], gain)
     return Outcome(ours, parts, effect=effect)
 
