@@ -170,6 +170,11 @@ def main(argv: list[str] | None = None) -> None:
     except runner.NotebookFailed as err:
         print(f"newsstudy: notebook failed: {err}", file=sys.stderr)
         sys.exit(1)
+    except BrokenPipeError:  # e.g. `newsstudy list | head`: the reader left, nothing is wrong
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except KeyboardInterrupt:
         print("newsstudy: interrupted; finished notebooks are recorded, the next call "
               "resumes with the one that was running", file=sys.stderr)

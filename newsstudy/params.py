@@ -92,7 +92,7 @@ def profile_notebooks(profile: str) -> list[str]:
     names the folder when the profile does not exist or has no ``01_data.yaml``.
     """
     folder = paths.PARAMS_DIR / profile
-    if not folder.is_dir():
+    if not profile or "/" in profile or profile.startswith(".") or not folder.is_dir():
         raise ParamsError(f"unknown profile {profile!r}: no folder {folder} "
                           f"(profiles: {', '.join(profiles()) or 'none'})")
     every = notebooks()
@@ -159,18 +159,69 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+MAX_DEPTH = 20
+"""Deepest nesting a parameter value may have (lists and mappings inside each other)."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping with the same key twice."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ParamsError(f"duplicate key {key!r} at lines {seen[key]} and {line} "
+                                  f"(each key may appear once)")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """Nesting depth of lists and mappings, counted up to ``limit + 1`` (no recursion)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return depth
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """YAML text as Python values: duplicate keys, deep nesting and bad syntax refused.
+
+    Every failure is a one-line ``ParamsError`` naming ``where`` (the file or ``-p``).
+    """
+    try:
+        value = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except ParamsError as err:
+        raise ParamsError(f"{where}: {err}") from None
+    except RecursionError:
+        raise ParamsError(f"{where}: nested deeper than {MAX_DEPTH} levels") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise ParamsError(f"{where}: YAML syntax error{line}: {problem}") from None
+    if _depth(value) > MAX_DEPTH:
+        raise ParamsError(f"{where}: nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
 def read_params_file(path: Path) -> dict[str, Any]:
     """The mapping in a YAML params file; ``ParamsError`` if missing, malformed or not a mapping."""
     where = display_path(path)
     if not path.is_file():
         raise ParamsError(f"{where}: no such params file (every notebook needs one per profile)")
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or type(err).__name__
-        raise ParamsError(f"{where}: YAML syntax error{line}: {problem}") from err
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ParamsError(f"{where}: not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+    values = load_yaml(text, where)
     if not isinstance(values, dict):
         raise ParamsError(
             f"{where}: top level must be a mapping of parameter: value "
@@ -185,10 +236,13 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not key:
         raise ParamsError(f"override {text!r}: expected KEY=VALUE, e.g. seed=3")
+    shown = repr(text if len(text) <= 60 else text[:57] + "...")
     try:
-        return key, yaml.safe_load(raw)
-    except yaml.YAMLError as err:
-        raise ParamsError(f"override {text!r}: value is not valid YAML") from err
+        return key, load_yaml(raw, f"override {shown} (-p)")
+    except ParamsError as err:
+        if "nested deeper" in str(err) or "duplicate key" in str(err):
+            raise
+        raise ParamsError(f"override {shown} (-p): value is not valid YAML") from None
 
 
 def check_keys(keys: list[str], fields: Mapping[str, Any], what: str, where: str) -> None:

@@ -120,3 +120,20 @@ def test_list_shows_the_recipe_values_of_a_recipe_notebook(recipe_project, capsy
     assert model.split()[:4] == ["model", "str", "required", "-"] and "'xs'" in model
     sizes = next(line for line in lines if line.startswith("sizes "))
     assert "['xs', 's']" in sizes
+
+
+def test_an_empty_profile_is_named_as_unknown(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["reproduce", "--profile", ""])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("newsstudy: error: unknown profile ''") and "\n" not in err
+
+
+def test_list_into_a_closed_pipe_exits_quietly():
+    script = Path(sys.executable).parent / "newsstudy"
+    done = subprocess.run(
+        f"set -o pipefail; '{script}' list | head -1", shell=True, capture_output=True,
+        text=True, check=False, executable="/bin/bash")
+    assert done.returncode == 0 and "BrokenPipeError" not in done.stderr
+    assert done.stdout.startswith("notebooks:")

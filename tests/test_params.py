@@ -459,3 +459,23 @@ def test_shipped_teacher_yaml_names_every_recipe_field(profile):
     assert values.pop("profile") == profile  # like every other params file
     assert set(values) == set(recipe_fields())
     load_recipe(profile)
+
+
+def test_duplicate_keys_are_refused_with_both_lines(data_project):
+    data_project.write_params("smoke", "01_data", "profile: smoke\nn_users: 300\nseed: 0\nn_users: 301\n")
+    message = error_of(load_params, "01_data", "smoke")
+    assert message == f"{FILE}: duplicate key 'n_users' at lines 2 and 4 (each key may appear once)"
+
+
+def test_a_params_file_that_is_not_utf8_is_one_line(data_project):
+    path = data_project.write_params("smoke", "01_data", "profile: smoke\n")
+    path.write_bytes(b"profile: smoke\nn_users: \xff\xfe300\n")
+    assert error_of(load_params, "01_data", "smoke").startswith(f"{FILE}: not UTF-8 text (byte 24)")
+
+
+def test_deep_nesting_is_refused_in_a_file_and_in_an_override(data_project):
+    data_project.write_params("smoke", "01_data", "profile: smoke\nseed: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert error_of(load_params, "01_data", "smoke") == f"{FILE}: nested deeper than 20 levels"
+    message = error_of(parse_override, "seed=" + "[" * 3000 + "]" * 3000)
+    assert message.startswith("override 'seed=[[[") and message.endswith("nested deeper than 20 levels")
+    assert parse_override("seed=" + "[" * 5 + "1" + "]" * 5) == ("seed", [[[[[1]]]]])
