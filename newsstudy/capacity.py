@@ -29,7 +29,7 @@ import numpy as np
 from newsstudy import data, evaluation, protocol, scaling, teacher
 from newsstudy.imitation import well_formed
 from newsstudy.params import schema_for
-from newsstudy.policy import checkpoints, ladder, prompts, sft
+from newsstudy.policy import checkpoints, ladder, sft
 from newsstudy.rewards import RewardScorer
 
 
@@ -48,14 +48,7 @@ def trained_tokens(checkpoint) -> float:
 
 def validation_loss(pipe, checkpoint, users: Sequence[int]) -> float:
     """Held-out SFT loss of a checkpoint on the validation users' demonstrations."""
-    s = pipe.settings
-    ctx = prompts.surface_context(pipe.world, n_queries=s.n_queries, seed=s.seed)
-    demos = prompts.surface_demonstrations(ctx, users, s.max_prompt_signals,
-                                           per_user=s.demos_per_user, pool=s.demo_pool,
-                                           seed=s.seed)
-    user_prompts = pipe.prompts(users)
-    pairs = [(user_prompts[int(u)], demo) for u in users
-             for demo in (demos[int(u)] if s.demos_per_user > 1 else [demos[int(u)]])]
+    pairs = pipe.demonstration_pairs(users, well_formed_only=False)
     model, tok, _ = checkpoints.PolicyStore.load(checkpoint)
     return sft.completion_loss(model, tok, [p for p, _ in pairs], [d for _, d in pairs])
 

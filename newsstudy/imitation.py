@@ -108,11 +108,7 @@ def demonstration_scores(world, serving, settings, user_prompts: Mapping[int, st
     from newsstudy.evaluation import evaluate_completions
     from newsstudy.policy import prompts
 
-    ctx = prompts.surface_context(world, n_queries=settings.n_queries, seed=settings.seed)
-    demos = prompts.surface_demonstrations(ctx, users, settings.max_prompt_signals,
-                                           per_user=settings.demos_per_user,
-                                           pool=settings.demo_pool, seed=settings.seed)
-    demos = {u: d if isinstance(d, list) else [d] for u, d in demos.items()}
+    demos = prompts.recipe_demonstrations(world, settings, users)
     frames = []
     for j in range(settings.demos_per_user):
         lists = {int(u): prompts.expand_pointers(demos[int(u)][j], user_prompts[int(u)])

@@ -163,6 +163,10 @@ MAX_DEPTH = 20
 """Deepest nesting a parameter value may have (lists and mappings inside each other)."""
 
 
+class YAMLSyntaxError(ParamsError):
+    """Text that is not YAML at all (as opposed to YAML the study refuses)."""
+
+
 class _StrictLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses a mapping with the same key twice."""
 
@@ -206,7 +210,7 @@ def load_yaml(text: str, where: str) -> Any:
         mark = getattr(err, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or type(err).__name__
-        raise ParamsError(f"{where}: YAML syntax error{line}: {problem}") from None
+        raise YAMLSyntaxError(f"{where}: YAML syntax error{line}: {problem}") from None
     if _depth(value) > MAX_DEPTH:
         raise ParamsError(f"{where}: nested deeper than {MAX_DEPTH} levels")
     return value
@@ -239,9 +243,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     shown = repr(text if len(text) <= 60 else text[:57] + "...")
     try:
         return key, load_yaml(raw, f"override {shown} (-p)")
-    except ParamsError as err:
-        if "nested deeper" in str(err) or "duplicate key" in str(err):
-            raise
+    except YAMLSyntaxError:
         raise ParamsError(f"override {shown} (-p): value is not valid YAML") from None
 
 

@@ -171,17 +171,21 @@ class PolicyPipeline:
                              f"base model (it is built from random weights)")
         return pretrained.model_folder(self.settings.model)
 
+    def demonstration_pairs(self, users, well_formed_only: bool = True) -> list[tuple[str, str]]:
+        """(prompt, raw demonstration) pairs of the recipe's SFT demonstrations for ``users``.
+
+        ``well_formed_only`` drops a demonstration whose expanded list does not parse (what
+        SFT trains on); the held-out loss keeps them all.
+        """
+        demos = prompts.recipe_demonstrations(self.world, self.settings, users)
+        user_prompts = self.prompts(users)
+        return [(user_prompts[int(u)], demo) for u in users for demo in demos[int(u)]
+                if not well_formed_only or parse_completion(
+                    prompts.expand_pointers(demo, user_prompts[int(u)])).format_ok]
+
     def _train_sft(self):
         s = self.settings
-        users = self.train_users()
-        ctx = prompts.surface_context(self.world, n_queries=s.n_queries, seed=s.seed)
-        demos = prompts.surface_demonstrations(ctx, users, s.max_prompt_signals,
-                                               per_user=s.demos_per_user, pool=s.demo_pool,
-                                               seed=s.seed)
-        user_prompts = self.prompts(users)
-        pairs = [(user_prompts[int(u)], demo) for u in users
-                 for demo in (demos[int(u)] if s.demos_per_user > 1 else [demos[int(u)]])
-                 if parse_completion(prompts.expand_pointers(demo, user_prompts[int(u)])).format_ok]
+        pairs = self.demonstration_pairs(self.train_users())
         tok = self.tokenizer()
         model = ladder.build_policy(s.model, tok, seed=s.seed)
         self.log(f"SFT {s.model} on {len(pairs)} surface demonstrations, {s.sft_epochs} epochs")

@@ -81,10 +81,15 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _paper_rows(per_user: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """The rows of the methods in ``names``, renamed to the paper's keys."""
+    rows = per_user[per_user["method"].isin(names)]
+    return rows.assign(method=rows["method"].map(names))
+
+
 def with_llm_rows(per_user: pd.DataFrame, llm_per_user: pd.DataFrame) -> pd.DataFrame:
     """Baselines' per-user table plus notebook 03's LLM rows, on the users both scored."""
-    llm = llm_per_user[llm_per_user["method"].isin(LLM_ROWS)]
-    llm = llm.assign(method=llm["method"].map(LLM_ROWS))
+    llm = _paper_rows(llm_per_user, LLM_ROWS)
     common = set(per_user["user"]) & set(llm["user"])
     columns = ["method", "seed", "user", "is_cold", *DEFAULT_METRICS]
     both = pd.concat([per_user[columns], llm[columns]], ignore_index=True)
@@ -104,10 +109,8 @@ def complete_offline(baselines: pd.DataFrame | None, llm_per_user: pd.DataFrame 
     if baselines is not None:
         parts.append(baselines[baselines["method"].isin(BASELINES)][columns])
     if llm_per_user is not None:
-        llm = llm_per_user[llm_per_user["method"].isin(LLM_ROWS)]
-        parts.append(llm.assign(method=llm["method"].map(LLM_ROWS))[columns])
-    student = student_per_user[student_per_user["method"].isin(STUDENT_ROWS)]
-    parts.append(student.assign(method=student["method"].map(STUDENT_ROWS))[columns])
+        parts.append(_paper_rows(llm_per_user, LLM_ROWS)[columns])
+    parts.append(_paper_rows(student_per_user, STUDENT_ROWS)[columns])
     common = set.intersection(*(set(p["user"]) for p in parts))
     both = pd.concat(parts, ignore_index=True)
     return both[both["user"].isin(common)]

@@ -276,16 +276,8 @@ def reverse_kl(student, teacher, tokenizer, prompts: Sequence[str], completions:
     try:
         with torch.inference_mode():
             for start in range(0, len(pairs), batch_size):
-                batch = pairs[start:start + batch_size]
-                width = max(len(p) + len(c) for p, c in batch)
-                ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-                attention = torch.zeros((len(batch), width), dtype=torch.long)
                 # scored[i, t]: the logits at t predict completion token t + 1 of row i
-                scored = torch.zeros((len(batch), width - 1), dtype=torch.bool)
-                for row, (p, c) in enumerate(batch):
-                    ids[row, :len(p) + len(c)] = torch.tensor(p + c)
-                    attention[row, :len(p) + len(c)] = 1
-                    scored[row, len(p) - 1:len(p) + len(c) - 1] = True
+                ids, attention, scored = sft.right_padded(pairs[start:start + batch_size], pad_id)
                 log_s = _log_probs(student, ids, attention)[:, :-1]
                 log_t = _log_probs(teacher, ids, attention)[:, :-1].to(log_s.device)
                 kl = (log_s.exp() * (log_s - log_t)).sum(-1)

@@ -300,3 +300,17 @@ def history_until(world, day: int):
 def surface_demonstration(ctx: strategies.StrategyContext, user: int) -> str:
     """The surface demonstration of one user (see :func:`surface_demonstrations`)."""
     return surface_demonstrations(ctx, [user])[int(user)]
+
+
+def recipe_demonstrations(world, settings, users: Iterable[int]) -> dict[int, list[str]]:
+    """The recipe's surface demonstrations per user, always as a list (raw pointer text).
+
+    ``settings`` carries ``n_queries``, ``seed``, ``max_prompt_signals``,
+    ``demos_per_user`` and ``demo_pool`` (the teacher recipe); see
+    :func:`surface_demonstrations`.
+    """
+    ctx = surface_context(world, n_queries=settings.n_queries, seed=settings.seed)
+    demos = surface_demonstrations(ctx, users, settings.max_prompt_signals,
+                                   per_user=settings.demos_per_user, pool=settings.demo_pool,
+                                   seed=settings.seed)
+    return {int(u): d if isinstance(d, list) else [d] for u, d in demos.items()}

@@ -91,14 +91,34 @@ def train_sft(model, tokenizer, prompts: Sequence[str], completions: Sequence[st
     return trained, list(trainer.state.log_history)
 
 
+def right_padded(pairs: Sequence[tuple[list[int], list[int]]], pad_id: int):
+    """One batch of (prompt ids, completion ids) pairs, right-padded: ``(ids, attention, scored)``.
+
+    Every sequence keeps positions from 0 and causal attention never reaches the pads after
+    it. ``scored[i, t]`` (one column fewer than ``ids``) is True where the logits at
+    position ``t`` of row ``i`` predict a completion token, i.e. ``ids[i, t + 1]``.
+    """
+    import torch
+
+    width = max(len(p) + len(c) for p, c in pairs)
+    ids = torch.full((len(pairs), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(pairs), width), dtype=torch.long)
+    scored = torch.zeros((len(pairs), width - 1), dtype=torch.bool)
+    for row, (p, c) in enumerate(pairs):
+        ids[row, :len(p) + len(c)] = torch.tensor(p + c)
+        attention[row, :len(p) + len(c)] = 1
+        scored[row, len(p) - 1:len(p) + len(c) - 1] = True
+    return ids, attention, scored
+
+
 def completion_loss(model, tokenizer, prompts: Sequence[str], completions: Sequence[str],
                     batch_size: int = 32) -> float:
     """Token-mean cross-entropy (nats) of ``completions`` given ``prompts``, as SFT trains it.
 
     The held-out counterpart of the training loss: each pair is the prompt's ids followed
     by the completion's ids and the eos id; only completion tokens (eos included) are
-    scored. Batched with right padding under ``torch.inference_mode``; the model's mode is
-    restored. NaN when there is no completion token.
+    scored. Batched with right padding (:func:`right_padded`) under
+    ``torch.inference_mode``; the model's mode is restored. NaN when there is no completion token.
     """
     import torch
 
@@ -116,20 +136,10 @@ def completion_loss(model, tokenizer, prompts: Sequence[str], completions: Seque
     try:
         with torch.inference_mode():
             for start in range(0, len(pairs), batch_size):
-                batch = pairs[start:start + batch_size]
-                width = max(len(p) + len(c) for p, c in batch)
-                ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-                attention = torch.zeros((len(batch), width), dtype=torch.long)
-                labels = torch.full((len(batch), width), -100, dtype=torch.long)
-                for row, (p, c) in enumerate(batch):
-                    ids[row, :len(p) + len(c)] = torch.tensor(p + c)
-                    attention[row, :len(p) + len(c)] = 1
-                    labels[row, len(p):len(p) + len(c)] = torch.tensor(c)
+                ids, attention, scored = right_padded(pairs[start:start + batch_size], pad_id)
                 logits = model(input_ids=ids, attention_mask=attention, use_cache=False).logits
                 log_probs = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-                target = labels[:, 1:]
-                scored = target != -100
-                picked = log_probs.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+                picked = log_probs.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
                 total -= float(picked[scored].sum())
                 count += int(scored.sum())
     finally:
