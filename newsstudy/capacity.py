@@ -34,9 +34,14 @@ from newsstudy.rewards import RewardScorer
 
 
 def size_settings(settings, size: str):
-    """The capacity study's settings for one size (see the module doc)."""
+    """The capacity study's settings for one size (see the module doc).
+
+    The SFT imitation curve (a diagnostic of 03, stored with the warm start) is not drawn:
+    04 checks each warm start's finished lists instead.
+    """
     lighter = settings.model_copy(update={"n_train_users": settings.capacity_train_users,
-                                          "grpo_steps": settings.capacity_grpo_steps})
+                                          "grpo_steps": settings.capacity_grpo_steps,
+                                          "imitation_curve_users": 0})
     return teacher.settings_for_size(lighter, size)
 
 

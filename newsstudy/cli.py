@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override one parameter (value read as YAML); repeatable",
     )
-    run.add_argument("--force", action="store_true", help="run even if the report is up to date")
+    run.add_argument("--force", action="store_true",
+                     help="run even if the report is up to date or the memory check refuses")
 
     reproduce = commands.add_parser(
         "reproduce", help="execute every notebook in order (skipping those up to date), "
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reproduce.add_argument("--profile", required=True, help="params/<profile>/ to use")
     reproduce.add_argument(
-        "--force", action="store_true", help="run even if reports are up to date"
+        "--force", action="store_true",
+        help="run even if reports are up to date or the memory check refuses"
     )
 
     report = commands.add_parser(

@@ -34,6 +34,8 @@ The roots are read from ``newsstudy.paths`` at call time, so tests can point
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -313,7 +315,13 @@ def validate_with(
         return schema.model_validate(values)
     except ValidationError as err:
         first = err.errors()[0]
-        origin = sources.get(str(first["loc"][0]), where) if first["loc"] else where
+        if first["loc"]:
+            origin = sources.get(str(first["loc"][0]), where)
+        else:  # a check across keys: name the sources of the keys its message names
+            message = str(first.get("msg", ""))
+            named = [source for key, source in sources.items()
+                     if re.search(rf"\b{re.escape(key)}\b", message)]
+            origin = f"{'; '.join(named)} (with {where})" if named else where
         raise ParamsError(f"{origin}: {describe_error(first)}") from None
 
 

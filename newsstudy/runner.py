@@ -60,7 +60,14 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 from newsstudy import paths
 from newsstudy.io import config_hash, read_json, sha256_file, write_json, write_text
-from newsstudy.params import ParamsError, load_params, notebooks, profile_notebooks
+from newsstudy.params import (
+    ParamsError,
+    display_path,
+    load_params,
+    notebooks,
+    params_path,
+    profile_notebooks,
+)
 from newsstudy.schemas import NotebookParams
 
 KERNEL_NAME = "newsstudy"  # registered by `make .venv`
@@ -377,6 +384,28 @@ def remove_stale_partials(report: Path) -> None:
             partial.unlink(missing_ok=True)
 
 
+def restorable(record: Mapping[str, Any] | None) -> bool:
+    """Whether a recorded run is a finished one (it has a fingerprint)."""
+    return bool(record) and not record.get("incomplete") and "fingerprint" in record
+
+
+def outputs_written_since(profile: str, notebook: str, since: float) -> list[Path]:
+    """Files of a notebook's outputs modified at or after ``since`` (a ``time.time()``).
+
+    Outputs: its results file, its tables and figures (named ``<notebook prefix>_*``) and
+    the profile's published policies. A failed run that wrote none of them left the last
+    finished run's outputs as they were, so that run's record can stand.
+    """
+    prefix = notebook.split("_", 1)[0] + "_"
+    report_root = paths.reports_root() / profile
+    candidates = [paths.results_path(profile, notebook)]
+    for folder in ("tables", "figures"):
+        candidates += sorted((report_root / folder).glob(f"{prefix}*"))
+    candidates += sorted((paths.profile_artifacts(profile) / "published").glob("*"))
+    return [path for path in candidates
+            if path.is_file() and path.stat().st_mtime >= since - 1.0]
+
+
 def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path:
     """Run a planned notebook; record it in ``runs.json`` once its report is in place."""
     notebook, profile = plan.notebook, plan.profile
@@ -391,10 +420,14 @@ def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path
                                     "estimate_seconds": plan.expected_seconds})
     remove_stale_partials(report)
     partial = report.with_name(f".{report.stem}.{os.getpid()}.tmp.ipynb")
+    written_after = time.time()
     try:
         execute(source, partial, plan.params.model_dump())
     except BaseException as err:
         kept = keep_failed(partial, report)
+        if restorable(plan.previous) and not outputs_written_since(profile, notebook,
+                                                                   written_after):
+            save_record(profile, notebook, plan.previous)  # nothing changed: the last run stands
         if isinstance(err, NotebookFailed) and kept is not None:
             raise NotebookFailed(f"{notebook}: {err}; output so far in {kept}") from err
         raise
@@ -403,6 +436,74 @@ def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path
     save_record(profile, notebook, make_record(plan, overrides or {}, started,
                                                time.perf_counter() - began))
     return report
+
+
+# Resident memory per simulated user of a world build (the cleaner's featurisation
+# dominates), measured: 06's build of 100,000 users peaked at 14.2 GB (README, budgets).
+WORLD_BYTES_PER_USER = 142_000
+BASE_BYTES = 1.5e9  # a kernel with torch, the corpus and its embeddings loaded
+WORLD_BUILDERS = ("01_data", "01b_sensitivity", "06_ab_simulation")
+
+
+def machine_memory_bytes() -> int | None:
+    """Physical memory of this machine (None where the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory_estimate(notebook: str, params: NotebookParams) -> float | None:
+    """Bytes a notebook's world build is expected to hold at its peak (None: no estimate)."""
+    n_users = getattr(params, "n_users", None)
+    if notebook not in WORLD_BUILDERS or not isinstance(n_users, int):
+        return None
+    return BASE_BYTES + WORLD_BYTES_PER_USER * n_users
+
+
+def check_memory(notebook: str, profile: str, params: NotebookParams,
+                 overrides: Mapping[str, Any] | None = None,
+                 available: int | None = None) -> None:
+    """``ParamsError`` before any kernel starts when the run cannot fit in memory.
+
+    The estimate is :func:`memory_estimate`; the message names where ``n_users`` came from,
+    the estimate and the machine's memory, and ``--force`` (which skips this check).
+    """
+    need = memory_estimate(notebook, params)
+    have = machine_memory_bytes() if available is None else available
+    if need is None or have is None or need <= have:
+        return
+    overrides = dict(overrides or {})
+    origin = (f"override n_users={overrides['n_users']!r}" if "n_users" in overrides
+              else display_path(params_path(notebook, profile)))
+    raise ParamsError(
+        f"{origin}: n_users: {params.n_users:,} users need about {need / 1e9:.0f} GB of memory "
+        f"({WORLD_BYTES_PER_USER / 1e3:.0f} kB per user, measured), and this machine has "
+        f"{have / 1e9:.1f} GB; lower n_users, or pass --force to try anyway")
+
+
+def check_model_available(notebook: str, profile: str, params: NotebookParams,
+                          overrides: Mapping[str, Any] | None = None) -> None:
+    """``ParamsError`` before any kernel starts when ``model`` names no model on this machine.
+
+    The schema checks a model name's form; a Hugging Face id must also be in the local
+    cache, since nothing is downloaded.
+    """
+    model = getattr(params, "model", None)
+    if not isinstance(model, str):
+        return
+    from newsstudy.policy.ladder import check_model_name
+
+    try:
+        check_model_name(model, in_cache=True)
+    except ValueError as error:
+        overrides = dict(overrides or {})
+        from newsstudy.params import recipe_path, uses_recipe
+
+        origin = (f"override model={overrides['model']!r}" if "model" in overrides
+                  else display_path(recipe_path(profile) if uses_recipe(notebook)
+                                    else params_path(notebook, profile)))
+        raise ParamsError(f"{origin}: model: {error}") from None
 
 
 def run_notebook(
@@ -421,6 +522,9 @@ def run_notebook(
     """
     params = load_params(notebook, profile, overrides)
     notebook_source(notebook)
+    check_model_available(notebook, profile, params, overrides)
+    if not force:
+        check_memory(notebook, profile, params, overrides)
     plan = plan_run(notebook, profile, params)
     if plan.up_to_date and not force:
         if log is not None:
@@ -473,6 +577,9 @@ def reproduce(
     all_params = {name: load_params(name, profile) for name in names}
     for name in names:
         notebook_source(name)
+        check_model_available(name, profile, all_params[name])
+        if not force:
+            check_memory(name, profile, all_params[name])
     package = package_hash()
 
     def plans_from(index: int) -> list[Plan]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class NotebookParams(BaseModel):
@@ -206,6 +206,14 @@ class PolicySettings(BaseModel):
                        description="Ladder size name (xs..xxl) or a local Hugging Face model path.")
     tokenizer_kind: Literal["word", "bpe"] = Field(
         default="word", description="Tokenizer of the from-scratch models: word-level or BPE.")
+
+    @field_validator("model")
+    @classmethod
+    def _model_exists(cls, value: str) -> str:
+        from newsstudy.policy.ladder import check_model_name
+
+        return check_model_name(value)
+
     vocab_size: int = Field(ge=256, le=65536,
                             description="Tokenizer vocabulary (from-scratch models).")
     demos_per_user: int = Field(
@@ -389,6 +397,17 @@ class ABParams(NotebookParams):
         default="student", pattern=r"^[a-z][a-z0-9_-]*$",
         description="Published policy that writes the treatment's query lists "
                     "(artifacts/<profile>/published/<name>.json).")
+
+    @field_validator("treatment_policy")
+    @classmethod
+    def _policy_is_published_by_a_notebook(cls, value: str) -> str:
+        from newsstudy.ab.treatment import PUBLISHERS
+
+        if value not in PUBLISHERS:
+            raise ValueError(f"no notebook publishes a policy {value!r}; the published "
+                             f"policies are {', '.join(sorted(PUBLISHERS))}")
+        return value
+
     serving_embedder: Literal["static", "minilm"] = Field(
         default="static",
         description="Embedder of the treatment's queries and ANN index (static: fast enough "

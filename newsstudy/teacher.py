@@ -109,7 +109,9 @@ class PolicyPipeline:
 
     def _base_config(self) -> dict:
         s = self.settings
+        architecture = (vars(ladder.LADDER[s.model]) if s.model in ladder.LADDER else None)
         return {"world": self.world.manifest["world_hash"], "model": s.model,
+                "architecture": architecture,
                 "tokenizer_kind": s.tokenizer_kind, "vocab_size": s.vocab_size,
                 "prompt_format": prompts.PROMPT_FORMAT, "max_prompt_signals": s.max_prompt_signals,
                 "max_prompt_chars": s.max_prompt_chars,
@@ -152,7 +154,9 @@ class PolicyPipeline:
         return {**self._base_config(), "stage": "sft", "sft_epochs": s.sft_epochs,
                 "sft_learning_rate": s.sft_learning_rate, "sft_batch_size": s.sft_batch_size,
                 "demos_per_user": s.demos_per_user, "demo_pool": s.demo_pool,
-                "imitation_curve": [s.imitation_curve_users, s.imitation_curve_points]}
+                "imitation_curve": [s.imitation_curve_users, s.imitation_curve_points],
+                # the curve decodes with the policy's decoding (its guard rules included)
+                "curve_decoding": self.decoding.as_dict() if s.imitation_curve_users else None}
 
     def prompt_only(self) -> Path:
         """The SFT policy on surface demonstrations: the paper's 'prompt-only' row.

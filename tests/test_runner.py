@@ -27,6 +27,7 @@ def test_run_writes_report_and_failure_keeps_it(toy_project):
     assert report == toy_project.reports / "smoke" / "toy.ipynb"
     assert "result 6" in outputs_text(report)  # n=3 from the params file reached the kernel
     good = report.read_bytes()
+    good_record = runner.load_runs("smoke")["toy"]
 
     with pytest.raises(runner.NotebookFailed, match="RuntimeError: boom"):
         runner.run_notebook("toy", "smoke", {"fail": True})
@@ -36,7 +37,25 @@ def test_run_writes_report_and_failure_keeps_it(toy_project):
     assert "boom" in failed.read_text(encoding="utf-8")
     assert sorted(p.name for p in report.parent.iterdir()) == [
         "runs.json", "toy.failed.ipynb", "toy.ipynb"]
-    assert "fingerprint" not in runner.load_runs("smoke")["toy"]
+    # the failed run wrote none of the notebook's outputs: the last good run's record stands
+    assert runner.load_runs("smoke")["toy"] == good_record
+    assert runner.plan_run("toy", "smoke", runner.load_params("toy", "smoke")).up_to_date
+
+
+def test_a_failed_run_that_wrote_outputs_leaves_no_fingerprint(toy_project, monkeypatch):
+    runner.run_notebook("toy", "smoke")
+    table = toy_project.reports / "smoke" / "tables" / "toy_numbers.csv"
+
+    def write_then_fail(source, target, parameters):
+        table.parent.mkdir(parents=True, exist_ok=True)
+        table.write_text("n\n1\n", encoding="utf-8")
+        raise runner.NotebookFailed("boom after a table")
+
+    monkeypatch.setattr(runner, "execute", write_then_fail)
+    with pytest.raises(runner.NotebookFailed, match="boom after a table"):
+        runner.run_notebook("toy", "smoke", force=True)
+    record = runner.load_runs("smoke")["toy"]
+    assert record["incomplete"] and "fingerprint" not in record
 
 
 def test_missing_notebook_file_is_a_params_error(toy_project):

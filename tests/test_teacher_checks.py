@@ -222,22 +222,57 @@ def test_guard_rules_on_hand_made_ids(tiny_tokenizer):
     tok = tiny_tokenizer
     p = "<bos> alpha"
     assert len(_ids(tok, "<queries> <s1> | alpha beta")) == 5
+    # inside an open block eos is always forbidden (see the next test); here the other rules
+    E = {"<eos>"}
     # a used pointer; then | and </queries> after an empty query
-    assert _blocked(tok, p, "<think> x </think> <queries> <s1> |") == {"<s1>", "|", "</queries>"}
-    assert _blocked(tok, p, "<queries> <s1> | <s7> alpha") == {"<s1>", "<s7>"}
+    assert _blocked(tok, p, "<think> x </think> <queries> <s1> |") == {"<s1>", "|", "</queries>"} | E
+    # two queries so far: the block cannot close yet
+    assert _blocked(tok, p, "<queries> <s1> | <s7> alpha") == {"<s1>", "<s7>", "</queries>"} | E
     # right after <queries>: nothing to close
-    assert _blocked(tok, p, "<queries>") == {"|", "</queries>"}
+    assert _blocked(tok, p, "<queries>") == {"|", "</queries>"} | E
     # a query equal token-for-token to an earlier one cannot be closed
-    assert _blocked(tok, p, "<queries> alpha beta | alpha beta") == {"|", "</queries>"}
-    assert _blocked(tok, p, "<queries> alpha beta | gamma | alpha beta") == {"|", "</queries>"}
-    assert _blocked(tok, p, "<queries> alpha beta | alpha") == set()
-    assert _blocked(tok, p, "<queries> alpha | beta") == set()
+    assert _blocked(tok, p, "<queries> alpha beta | alpha beta") == {"|", "</queries>"} | E
+    assert _blocked(tok, p, "<queries> alpha beta | gamma | alpha beta") == {"|", "</queries>"} | E
+    assert _blocked(tok, p, "<queries> alpha beta | alpha") == {"</queries>"} | E
+    assert _blocked(tok, p, "<queries> alpha | beta | gamma") == E
     # before <queries> nothing changes, whatever was written
     assert _blocked(tok, p, "<think> <s1> alpha | | alpha |") == set()
     assert _blocked(tok, p, "") == set()
     # only generated tokens count: the prompt's <queries> and pointers do not
     assert _blocked(tok, "<bos> <queries> <s1> |", "alpha") == set()
-    assert _blocked(tok, "<bos> <s2>", "<queries> <s2>") == {"<s2>"}
+    assert _blocked(tok, "<bos> <s2>", "<queries> <s2>") == {"<s2>", "</queries>"} | E
+
+
+def test_guard_keeps_the_block_open_until_it_may_close(tiny_tokenizer):
+    tok = tiny_tokenizer
+    p = "<bos> alpha"
+    # eos is forbidden inside an open block, allowed before <queries> and after </queries>
+    assert "<eos>" in _blocked(tok, p, "<queries> alpha | beta | gamma")
+    assert "<eos>" not in _blocked(tok, p, "<think> alpha")
+    assert _blocked(tok, p, "<queries> alpha | beta | gamma </queries>") == set()
+    # fewer than MIN_QUERIES queries: the block cannot close yet, a separator can come
+    assert _blocked(tok, p, "<queries> alpha | beta") == {"</queries>", "<eos>"}
+    # MAX_QUERIES queries written: no separator, only the close
+    eight = " | ".join(["alpha", "beta", "gamma", "delta", "alpha beta", "beta alpha",
+                        "gamma delta", "delta gamma"])
+    assert _blocked(tok, p, f"<queries> {eight}") == {"|", "<eos>"}
+
+
+def test_guard_closes_the_list_on_the_last_token_of_the_budget(tiny_tokenizer):
+    tok = tiny_tokenizer
+    head = _ids(tok, "<bos> alpha")
+    tail = _ids(tok, "<queries> alpha | beta | gamma")
+    scores = torch.zeros(1, len(tok))
+    last = decoding.DuplicateQueryGuard(tok, len(head), max_new_tokens=len(tail) + 1)
+    out = last(torch.tensor([head + tail]), scores.clone())
+    allowed = tok.convert_ids_to_tokens(torch.where(torch.isfinite(out[0]))[0].tolist())
+    assert allowed == ["</queries>"]
+    earlier = decoding.DuplicateQueryGuard(tok, len(head), max_new_tokens=len(tail) + 2)
+    assert torch.isfinite(earlier(torch.tensor([head + tail]), scores.clone())[0]).sum() > 1
+    # a list that may not close yet is left to the model (it will be cut by the budget)
+    short = _ids(tok, "<queries> alpha | beta")
+    guard = decoding.DuplicateQueryGuard(tok, len(head), max_new_tokens=len(short) + 1)
+    assert torch.isfinite(guard(torch.tensor([head + short]), scores.clone())[0]).sum() > 1
 
 
 def test_guard_acts_row_by_row(tiny_tokenizer):
@@ -248,7 +283,8 @@ def test_guard_acts_row_by_row(tiny_tokenizer):
     out = guard(torch.tensor(rows), torch.zeros(3, len(tok)))
     blocked = [set(tok.convert_ids_to_tokens(torch.where(torch.isinf(row))[0].tolist()))
                for row in out]
-    assert blocked == [{"<s1>", "<s2>"}, set(), {"|", "</queries>"}]
+    assert blocked == [{"<s1>", "<s2>", "</queries>", "<eos>"}, set(),
+                       {"|", "</queries>", "<eos>"}]
 
 
 def _blocks(completion: str) -> list[list[str]]:
@@ -298,7 +334,9 @@ def test_guarded_is_a_no_op_when_disabled(tiny_tokenizer):
         assert model.generate is wrapper
     assert "generate" not in vars(model)
     assert decoding.Decoding().as_dict() == {"temperature": 1.0, "top_p": 1.0,
-                                            "max_new_tokens": 64, "duplicate_guard": True}
+                                            "max_new_tokens": 64, "duplicate_guard": True,
+                                            "guard_version": decoding.GUARD_VERSION}
+    assert decoding.Decoding(duplicate_guard=False).as_dict()["guard_version"] == 0
 
 
 # ---------------------------------------------------------------------- reward validity

@@ -103,7 +103,12 @@ def _resolve_checkpoint(profile: str, text: str) -> Path:
 def load_published(profile: str, name: str) -> PublishedPolicy:
     """The published policy ``name`` of ``profile``; a clear error if it is not there."""
     path = published_path(profile, name)
-    notebook = PUBLISHERS.get(name, "the notebook that trains it")
+    if name not in PUBLISHERS and not path.is_file():
+        raise PolicyNotPublished(
+            f"no published policy {name!r} for profile {profile!r} ({path}), and no notebook "
+            f"publishes one by that name; the published policies are "
+            f"{', '.join(sorted(PUBLISHERS))}")
+    notebook = PUBLISHERS.get(name, "its notebook")
     if not path.is_file():
         raise PolicyNotPublished(
             f"no published policy {name!r} for profile {profile!r} ({path}): run {notebook} "

@@ -133,6 +133,40 @@ def build_policy(name_or_path: str, tokenizer, seed: int) -> PreTrainedModel:
     return AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)
 
 
+def check_model_name(value: str, in_cache: bool = False) -> str:
+    """``value`` if it names a model, else ``ValueError`` saying what would.
+
+    A ladder size, a registry name of :mod:`newsstudy.policy.pretrained`, a local folder
+    holding a Hugging Face ``config.json``, or a Hugging Face id (``org/name``); with
+    ``in_cache`` the id must be in the local cache (as ``newsstudy run`` checks before a
+    kernel starts; a profile can name GPU checkpoints this machine lacks). Reads no weights.
+    """
+    from newsstudy.policy import pretrained
+
+    known = (f"a ladder size ({', '.join(LADDER)}), a pretrained model "
+             f"({', '.join(pretrained.PRETRAINED)}), or a local Hugging Face model folder")
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise ValueError(f"must be {known}; got a blank or space-padded name")
+    if value in LADDER or pretrained.is_registered(value):
+        return value
+    path = Path(value).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"folder {value!r} holds no config.json: it is not a Hugging "
+                             f"Face model folder (must be {known})")
+        return value
+    if path.exists() or value.startswith((".", "/", "~")) or value.count("/") != 1:
+        raise ValueError(f"unknown model {value!r}: no such folder (must be {known})")
+    if not in_cache:
+        return value
+    try:
+        local_model_folder(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not in the local Hugging Face cache and nothing is "
+                         f"downloaded (must be {known})") from None
+    return value
+
+
 def local_model_folder(name_or_path: str) -> Path:
     """The local folder of a Hugging Face model: an existing path, or a cached hub id.
 
