@@ -35,7 +35,6 @@ The roots are read from ``newsstudy.paths`` at call time, so tests can point
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
