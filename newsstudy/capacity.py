@@ -3,7 +3,10 @@
 Every size runs the same recipe: the profile's teacher recipe (prompt, demonstrations,
 decoding, rewards, GRPO steps and group size) on ``capacity_train_users`` training users
 and ``capacity_grpo_steps`` Dr.GRPO steps, with the size's own learning rates and SFT
-epochs from :data:`newsstudy.policy.ladder.LADDER` (:func:`size_settings`).
+epochs from :data:`newsstudy.policy.ladder.LADDER` (:func:`size_settings`), except where
+``capacity_sft_epochs`` / ``capacity_sft_learning_rates`` name a size: on 04's smaller
+training set a size may need more passes to reach the imitation and format bars, chosen
+on validation users.
 
 :func:`measure_size` is one job of the study, run in its own single-thread process
 (:func:`newsstudy.parallel.map_jobs`): it trains (or loads from the checkpoint cache) the
@@ -42,7 +45,13 @@ def size_settings(settings, size: str):
     lighter = settings.model_copy(update={"n_train_users": settings.capacity_train_users,
                                           "grpo_steps": settings.capacity_grpo_steps,
                                           "imitation_curve_users": 0})
-    return teacher.settings_for_size(lighter, size)
+    sized = teacher.settings_for_size(lighter, size)
+    update = {}
+    if size in getattr(settings, "capacity_sft_epochs", {}):
+        update["sft_epochs"] = settings.capacity_sft_epochs[size]
+    if size in getattr(settings, "capacity_sft_learning_rates", {}):
+        update["sft_learning_rate"] = settings.capacity_sft_learning_rates[size]
+    return sized.model_copy(update=update) if update else sized
 
 
 def trained_tokens(checkpoint) -> float:

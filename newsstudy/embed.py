@@ -39,6 +39,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
@@ -286,6 +287,24 @@ def _cache_key(backend: str) -> str:
     return f"static-{STATIC_VERSION}" if backend == "static" else backend
 
 
+def load_vectors(path: Path, rows: int) -> np.ndarray | None:
+    """A cached ``.npy`` of ``rows`` vectors; None (with a warning) if it is unreadable.
+
+    A truncated or foreign file is treated as missing, so the caller rebuilds it.
+    """
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        warnings.warn(f"embedding cache {path} is unreadable ({type(error).__name__}): "
+                      f"rebuilding it", stacklevel=2)
+        return None
+    if vectors.ndim != 2 or len(vectors) != rows:
+        warnings.warn(f"embedding cache {path} holds {vectors.shape}, not {rows} rows: "
+                      f"rebuilding it", stacklevel=2)
+        return None
+    return vectors
+
+
 def embed_cached(texts: Sequence[str], backend: str = "minilm", show_progress: bool = False
                  ) -> np.ndarray:
     """Embed a fixed list of texts, reusing a ``.npy`` cache keyed by backend and texts.
@@ -296,7 +315,9 @@ def embed_cached(texts: Sequence[str], backend: str = "minilm", show_progress: b
     _check_backend(backend)
     path = paths.data_root() / "embeddings" / f"{_cache_key(backend)}-{texts_hash(texts)}.npy"
     if path.exists():
-        return np.load(path, allow_pickle=False)
+        cached = load_vectors(path, len(texts))
+        if cached is not None:
+            return cached
     vectors = get_embedder(backend, cached=False).encode(texts, show_progress=show_progress)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:

@@ -103,3 +103,15 @@ def config_hash(config: Any, length: int = 12) -> str:
     """Stable short hash of a JSON-serialisable configuration."""
     text = json.dumps(config, sort_keys=True, default=_json_default)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def damaged_files(folder: str | os.PathLike, sha256: dict[str, str]) -> list[str]:
+    """Names in ``sha256`` whose file in ``folder`` is missing or has other bytes.
+
+    How a cache entry written by a staged folder (a world, a checkpoint) proves it is whole:
+    a file truncated or altered after it was written no longer matches its recorded sha256.
+    """
+    folder = Path(folder)
+    return [name for name, digest in sorted(sha256.items())
+            if not (folder / name).is_file() or sha256_file(folder / name) != digest]
+

@@ -262,7 +262,19 @@ def outputs_problem(record: Mapping[str, Any], notebook: str, profile: str) -> s
         return "its results file changed since the run"
     if record.get("store") is None or record.get("store") != store_id(profile):
         return "the artifact store it used is not here (fresh checkout or cleaned artifacts)"
+    if notebook in WORLD_OWNERS and not world_is_whole(profile):
+        return "the world it built is missing or damaged"
     return None
+
+
+WORLD_OWNERS = ("01_data",)  # notebooks whose output includes artifacts/<profile>/world
+
+
+def world_is_whole(profile: str) -> bool:
+    """Whether the profile's world folder is complete and undamaged (see ``newsstudy.data``)."""
+    from newsstudy.data import _complete_world_hash
+
+    return _complete_world_hash(paths.world_dir(profile)) is not None
 
 
 def plan_run(

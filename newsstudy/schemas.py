@@ -316,6 +316,14 @@ class ScalingParams(NotebookParams, RewardSettings, SignalSettings, ServingSetti
         description="Training users of every size in the capacity study.")
     capacity_grpo_steps: int = Field(
         default=30, ge=0, le=100_000, description="Dr.GRPO steps of every size in the capacity study.")
+    capacity_sft_epochs: dict[str, int] = Field(
+        default_factory=dict,
+        description="SFT epochs of a size in the capacity study where they differ from the "
+                    "ladder's recipe (chosen on validation users: the imitation and format bars).")
+    capacity_sft_learning_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description="SFT learning rate of a size in the capacity study where it differs from "
+                    "the ladder's recipe (chosen on validation users).")
     n_best_of_n_users: int = Field(
         ge=5, le=1_000_000,
         description="Best-of-N and compute-frontier users: the first of the evaluation users.")
@@ -333,6 +341,13 @@ class ScalingParams(NotebookParams, RewardSettings, SignalSettings, ServingSetti
     @model_validator(mode="after")
     def _scaling_lists(self) -> ScalingParams:
         _check_ladder_sizes("sizes", self.sizes)
+        for name in ("capacity_sft_epochs", "capacity_sft_learning_rates"):
+            values = getattr(self, name)
+            extra = [size for size in values if size not in self.sizes]
+            if extra:
+                raise ValueError(f"{name}: {extra} are not among sizes {self.sizes}")
+            if any(not value > 0 for value in values.values()):
+                raise ValueError(f"{name}: values must be positive, got {values}")
         for name in ("best_of_n", "sizes_best_of_n"):
             values = getattr(self, name)
             if any(n < 1 for n in values) or values != sorted(set(values)):

@@ -30,6 +30,7 @@ vectorised over all the day's treated visitors and gives the same ranking as
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,7 +160,11 @@ def generate_lists(world, users: np.ndarray, policy: PublishedPolicy, cache_dir:
     table_path = cache_dir / f"lists-{key}.parquet"
     info_path = cache_dir / f"lists-{key}.json"
     if table_path.is_file() and info_path.is_file():
-        return pd.read_parquet(table_path), {**read_json(info_path), "cached": True}
+        try:
+            return pd.read_parquet(table_path), {**read_json(info_path), "cached": True}
+        except (OSError, ValueError) as error:  # truncated or foreign: generate again
+            warnings.warn(f"list cache {table_path} is unreadable ({type(error).__name__}): "
+                          f"regenerating it", stacklevel=2)
 
     from newsstudy.policy import generate
     from newsstudy.policy.checkpoints import PolicyStore
@@ -283,8 +288,10 @@ def cached_query_vectors(lists: pd.DataFrame, key: str, backend: str, cache_dir:
     path = cache_dir / f"vectors-{key}-{backend}-{max_queries}.npy"
     flat = [q for queries in lists["queries"] for q in list(queries)[:max_queries]]
     if path.is_file():
-        vectors = np.load(path, allow_pickle=False)
-        if len(vectors) == len(flat):
+        from newsstudy.embed import load_vectors
+
+        vectors = load_vectors(path, len(flat))
+        if vectors is not None:
             return vectors
     vectors = embed_queries(flat, get_embedder(backend))
     with atomic_path(path) as tmp:

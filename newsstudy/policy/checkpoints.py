@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from newsstudy.io import config_hash, read_json, write_json
+from newsstudy.io import config_hash, damaged_files, read_json, sha256_file, write_json
 
 COMPLETE = "complete.json"
 
@@ -34,8 +35,27 @@ class PolicyStore:
 
     @staticmethod
     def is_complete(path: str | os.PathLike) -> bool:
-        """True when the folder holds a fully saved checkpoint."""
-        return (Path(path) / COMPLETE).is_file()
+        """True when the folder holds a fully saved, undamaged checkpoint.
+
+        The marker file (written last) must read, and every file it lists must still have
+        its recorded sha256: a truncated or altered checkpoint counts as missing (and is
+        retrained by :meth:`cached`), with a warning.
+        """
+        marker = Path(path) / COMPLETE
+        if not marker.is_file():
+            return False
+        try:
+            files = read_json(marker).get("files", {})
+        except (ValueError, OSError, AttributeError):
+            warnings.warn(f"checkpoint {path}: unreadable {COMPLETE}, treated as missing",
+                          stacklevel=2)
+            return False
+        damaged = damaged_files(path, files)
+        if damaged:
+            warnings.warn(f"checkpoint {path}: {', '.join(damaged)} damaged, treated as missing",
+                          stacklevel=2)
+            return False
+        return True
 
     def save(self, path: str | os.PathLike, model, tokenizer, meta: dict[str, Any]) -> Path:
         """Save model, tokenizer and ``meta`` to ``path`` atomically (staging, then rename)."""
@@ -46,7 +66,8 @@ class PolicyStore:
         staging.mkdir(parents=True)
         model.save_pretrained(str(staging))  # safetensors: the only format transformers 5 writes
         tokenizer.save_pretrained(str(staging))
-        write_json(staging / COMPLETE, meta)  # last: marks the checkpoint complete
+        files = {p.name: sha256_file(p) for p in sorted(staging.iterdir()) if p.is_file()}
+        write_json(staging / COMPLETE, {**meta, "files": files})  # last: marks it complete
         if path.exists():
             shutil.rmtree(path)
         staging.rename(path)
