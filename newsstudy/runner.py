@@ -396,6 +396,54 @@ def remove_stale_partials(report: Path) -> None:
             partial.unlink(missing_ok=True)
 
 
+class PeakMemory:
+    """Samples the resident memory of this process's children (the kernel and what it
+    starts) in a background thread: ``peak_bytes`` is the largest sum seen at one time.
+
+    ``largest_bytes`` is the largest single process seen. Sampling every ``interval``
+    seconds can miss a spike shorter than that.
+    """
+
+    def __init__(self, interval: float = 0.5):
+        import threading
+
+        self.interval = interval
+        self.peak_bytes = 0
+        self.largest_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> list[int]:
+        import psutil
+
+        try:
+            children = psutil.Process().children(recursive=True)
+        except psutil.Error:
+            return []
+        sizes = []
+        for child in children:
+            try:
+                sizes.append(child.memory_info().rss)
+            except psutil.Error:
+                continue
+        return sizes
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            sizes = self._sample()
+            self.peak_bytes = max(self.peak_bytes, sum(sizes))
+            self.largest_bytes = max([self.largest_bytes, *sizes])
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 def restorable(record: Mapping[str, Any] | None) -> bool:
     """Whether a recorded run is a finished one (it has a fingerprint)."""
     return bool(record) and not record.get("incomplete") and "fingerprint" in record
@@ -434,7 +482,8 @@ def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path
     partial = report.with_name(f".{report.stem}.{os.getpid()}.tmp.ipynb")
     written_after = time.time()
     try:
-        execute(source, partial, plan.params.model_dump())
+        with PeakMemory() as memory:
+            execute(source, partial, plan.params.model_dump())
     except BaseException as err:
         kept = keep_failed(partial, report)
         if restorable(plan.previous) and not outputs_written_since(profile, notebook,
@@ -445,8 +494,10 @@ def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path
         raise
     os.replace(partial, report)
     failed_path(report).unlink(missing_ok=True)
-    save_record(profile, notebook, make_record(plan, overrides or {}, started,
-                                               time.perf_counter() - began))
+    record = make_record(plan, overrides or {}, started, time.perf_counter() - began)
+    record["peak_rss_gb"] = round(memory.peak_bytes / 1e9, 3)
+    record["largest_process_rss_gb"] = round(memory.largest_bytes / 1e9, 3)
+    save_record(profile, notebook, record)
     return report
 
 

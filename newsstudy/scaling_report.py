@@ -179,15 +179,17 @@ def capacity_per_user(records, part: str = "test") -> pd.DataFrame:
 
 
 def validation_table(records, demo_recall: pd.Series) -> pd.DataFrame:
-    """Per size: held-out SFT loss, warm start's validation R@10, its share of the
-    demonstrations' R@10 and its well-formed share, smallest first."""
+    """Per size: its SFT recipe, held-out SFT loss, warm start's validation R@10, its share
+    of the demonstrations' R@10 and its well-formed share, smallest first."""
     from newsstudy.gates import FORMAT_BAR, IMITATION_BAR, imitation_gate
 
     rows = []
     for r in sorted(records, key=lambda r: r["params"]):
         val = pd.DataFrame(r["val"]).set_index("user")["recall@10"]
         gate = imitation_gate(val, demo_recall)
-        rows.append({"size": r["size"], "params": r["params"], "validation SFT loss": r["val_loss"],
+        rows.append({"size": r["size"], "params": r["params"],
+                     "SFT epochs": r.get("sft_epochs"), "SFT learning rate": r.get("sft_learning_rate"),
+                     "validation SFT loss": r["val_loss"],
                      "R@10 (warm start, val)": gate["policy"],
                      "demonstrations' R@10": gate["demonstrations"],
                      "share of demonstrations'": gate["ratio"],

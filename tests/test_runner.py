@@ -118,3 +118,24 @@ def test_the_teacher_recipe_is_part_of_the_params_hash(recipe_project, monkeypat
     calls.clear()
     runner.run_notebook("04_scaling", "smoke")
     assert [call["grpo_steps"] for call in calls] == [4]
+
+
+def test_peak_memory_sums_the_children_it_sees():
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time; data = bytearray(200_000_000); time.sleep(3)"])
+    try:
+        with runner.PeakMemory(interval=0.1) as memory:
+            child.wait(timeout=30)
+    finally:
+        child.kill()
+    assert memory.peak_bytes >= 150_000_000 and memory.largest_bytes >= 150_000_000
+    assert memory.largest_bytes <= memory.peak_bytes
+
+
+def test_a_finished_run_records_its_peak_memory(toy_project):
+    runner.run_notebook("toy", "smoke")
+    record = runner.load_runs("smoke")["toy"]
+    assert 0.01 < record["peak_rss_gb"] < 10 and 0 < record["largest_process_rss_gb"] <= record["peak_rss_gb"]
