@@ -25,7 +25,7 @@ It returns plain records, so the notebook assembles every table from them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -35,22 +35,41 @@ from newsstudy.params import schema_for
 from newsstudy.policy import checkpoints, ladder, sft
 from newsstudy.rewards import RewardScorer
 
+REGIME_FIELDS = ("capacity_train_users", "capacity_grpo_steps", "capacity_sft_epochs",
+                 "capacity_sft_learning_rates")
+"""04's fields that set how every size is trained: the capacity regime."""
 
-def size_settings(settings, size: str):
+
+def regime_of(profile: str) -> dict:
+    """The capacity regime of a profile, from its ``params/<profile>/04_scaling.yaml``.
+
+    Notebook 05 trains its student in this regime, so that the student sees the same
+    users and GRPO steps as the teacher 04 trained.
+    """
+    from newsstudy.params import load_params
+
+    scaling = load_params("04_scaling", profile)
+    return {name: getattr(scaling, name) for name in REGIME_FIELDS}
+
+
+def size_settings(settings, size: str, regime: Mapping | None = None):
     """The capacity study's settings for one size (see the module doc).
 
+    ``regime`` (:data:`REGIME_FIELDS`) defaults to the fields of ``settings`` (04's own).
     The SFT imitation curve (a diagnostic of 03, stored with the warm start) is not drawn:
     04 checks each warm start's finished lists instead.
     """
-    lighter = settings.model_copy(update={"n_train_users": settings.capacity_train_users,
-                                          "grpo_steps": settings.capacity_grpo_steps,
+    regime = {name: getattr(settings, name) for name in REGIME_FIELDS} if regime is None \
+        else dict(regime)
+    lighter = settings.model_copy(update={"n_train_users": regime["capacity_train_users"],
+                                          "grpo_steps": regime["capacity_grpo_steps"],
                                           "imitation_curve_users": 0})
     sized = teacher.settings_for_size(lighter, size)
     update = {}
-    if size in getattr(settings, "capacity_sft_epochs", {}):
-        update["sft_epochs"] = settings.capacity_sft_epochs[size]
-    if size in getattr(settings, "capacity_sft_learning_rates", {}):
-        update["sft_learning_rate"] = settings.capacity_sft_learning_rates[size]
+    if size in regime["capacity_sft_epochs"]:
+        update["sft_epochs"] = regime["capacity_sft_epochs"][size]
+    if size in regime["capacity_sft_learning_rates"]:
+        update["sft_learning_rate"] = regime["capacity_sft_learning_rates"][size]
     return sized.model_copy(update=update) if update else sized
 
 

@@ -1,8 +1,11 @@
 """The students of notebook 05: four ways to get a small query writer from the teacher.
 
 Every student is the ``student`` ladder size and starts from the same place, its own SFT
-warm start on surface demonstrations (the recipe of notebook 03 at that size), so the
-methods differ only in what comes after:
+warm start on surface demonstrations, so the methods differ only in what comes after.
+The student trains as notebook 04 trained the teacher: 04's capacity regime
+(:func:`newsstudy.capacity.regime_of`: its training users, GRPO steps and that size's SFT
+recipe), so teacher and student see the same users and the no-distillation student is
+04's own policy at the student's size:
 
 - ``none``: Dr.GRPO on the five rewards, the teacher's recipe (no teacher involved);
 - ``supervised``: SFT on the teacher's lists as served (its own decoding, raw tokens)
@@ -37,7 +40,7 @@ from newsstudy import evaluation
 from newsstudy.imitation import well_formed
 from newsstudy.policy import checkpoints, distill, generate, grpo
 from newsstudy.rewards import RewardScorer
-from newsstudy.teacher import PolicyPipeline, settings_for_size
+from newsstudy.teacher import PolicyPipeline
 
 METHODS = ("none", "supervised", "on-policy", "on-policy + GRPO")
 
@@ -61,8 +64,11 @@ class DistillPipeline:
     def __post_init__(self):
         s = self.settings
         self.teacher_pipe = PolicyPipeline(self.world, s, self.scorer, log=self.log)
-        self.student_pipe = PolicyPipeline(self.world, settings_for_size(s, s.student),
-                                           self.scorer, log=self.log)
+        from newsstudy.capacity import regime_of, size_settings
+
+        self.student_pipe = PolicyPipeline(
+            self.world, size_settings(s, s.student, regime_of(s.profile)), self.scorer,
+            log=self.log)
         self.student_pipe._tokenizer = self.teacher_pipe.tokenizer()
         self._published = None
 
@@ -90,6 +96,13 @@ class DistillPipeline:
         from newsstudy.io import read_json
 
         return str(read_json(self.teacher() / checkpoints.COMPLETE)["config"]["model"])
+
+    def same_training_users(self) -> bool:
+        """Whether teacher and student trained on the same number of users (the regime)."""
+        from newsstudy.io import read_json
+
+        teacher_users = read_json(self.teacher() / checkpoints.COMPLETE)["config"]["n_train_users"]
+        return int(teacher_users) == int(self.student_pipe.settings.n_train_users)
 
     def distill_users(self) -> np.ndarray:
         """The seeded sample of training users whose prompts distillation reads."""

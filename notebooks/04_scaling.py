@@ -26,8 +26,11 @@
 # Every size runs one recipe (`newsstudy/capacity.py`): the teacher recipe of 03 (prompt,
 # demonstrations, decoding, rewards, GRPO steps and group size) on `capacity_train_users`
 # training users and `capacity_grpo_steps` Dr.GRPO steps, with the size's own learning
-# rates and SFT epochs (`newsstudy/policy/ladder.py`). Before a size's number is read, its
-# warm start must pass 03's imitation and format bars on validation users. Sizes train in
+# rates and SFT epochs (`newsstudy/policy/ladder.py`; `capacity_sft_epochs` and
+# `capacity_sft_learning_rates` name the sizes whose SFT was given more passes or another
+# rate on this smaller training set, chosen on validation users against the same bars).
+# Before a size's number is read, its warm start must pass 03's imitation and format bars
+# on validation users. Sizes train in
 # parallel single-thread processes (`newsstudy/parallel.py`); the numbers are those of a
 # serial run. Best-of-N samples 03's RL teacher itself, from the checkpoint cache. All
 # evaluation is the shared protocol (`newsstudy/protocol.py`): the same test users,

@@ -25,10 +25,13 @@
 # Here the teacher is the largest size of notebook 04's capacity study (published there as
 # `distillation-teacher`, and evaluated there once: its numbers are read from
 # `04_capacity_per_user`), the student the smallest ladder size, at least 30x fewer
-# parameters. Every student starts from its own SFT warm start (the teacher recipe at the
-# student's size); the methods differ only after it (`newsstudy/distillation.py`):
+# parameters. The student trains as 04 trained the teacher (04's capacity regime: the same
+# training users and GRPO steps, the student size's SFT recipe), so the teacher's
+# advantage is its size, not more data. Every student starts from its own SFT warm start;
+# the methods differ only after it (`newsstudy/distillation.py`):
 #
-# - **none**: Dr.GRPO directly, the teacher recipe at the student's size;
+# - **none**: Dr.GRPO directly, 04's recipe at the student's size (04's own policy at that
+#   size for the first seed);
 # - **supervised**: SFT on the teacher's lists as served, for the distillation users;
 # - **on-policy**: reverse KL to the teacher on the student's own samples (TRL's
 #   `DistillationTrainer`);
@@ -42,7 +45,7 @@ profile = "default"
 seed = 0
 student = "xs"
 n_seeds = 3
-distill_train_users = 500
+distill_train_users = 250
 teacher_samples = 1
 supervised_epochs = 2
 supervised_learning_rate = 0.002
@@ -100,9 +103,12 @@ sizes = pd.DataFrame([{"role": "teacher", "size": teacher_size,
                        "params": ladder.parameter_count(P.student, vocab)}])
 ratio = sizes["params"].iloc[0] / sizes["params"].iloc[1]
 gate = {"student 30x smaller": {"passes": bool(ratio >= 30), "ratio": float(ratio)}}
+same_users = pipe.same_training_users()
 display(Markdown(f"Teacher {teacher_size} ({pipe.teacher().name}), student {P.student}: "
                  f"{ratio:.1f}x fewer parameters "
-                 f"({'at least 30x' if ratio >= 30 else 'FAILS the 30x bar'})."))
+                 f"({'at least 30x' if ratio >= 30 else 'FAILS the 30x bar'}); both trained on "
+                 f"{pipe.student_pipe.settings.n_train_users} users: "
+                 f"{'yes' if same_users else 'NO, the teacher saw other users'}."))
 sizes
 
 # %% [markdown]
@@ -269,6 +275,8 @@ results = {
     "teacher_model": teacher_size,
     "teacher_checkpoint": pipe.teacher().name,
     "student_model": P.student,
+    "student_train_users": pipe.student_pipe.settings.n_train_users,
+    "same_training_users": same_users,
     "params": sizes.set_index("role")["params"].to_dict(),
     "gates": gate,
     "seeds": seeds,

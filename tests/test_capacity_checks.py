@@ -128,3 +128,34 @@ def test_complete_offline_table_has_every_part_on_common_users():
     assert table["method"].str.contains(r"\(best\)").sum() == 1
     only_student = baseline_report.complete_offline(None, None, rows(["on-policy"], [1, 2]))
     assert baseline_report.display_table(baseline_report.summarise(only_student)).shape[0] == 1
+
+
+def test_capacity_settings_take_a_sizes_own_sft_recipe_where_04_names_one():
+    from newsstudy import capacity
+    from newsstudy.params import ParamsError, load_params
+
+    P = load_params("04_scaling", "smoke", {"capacity_sft_epochs": {"xs": 11},
+                                            "capacity_sft_learning_rates": {"s": 0.005}})
+    xs, s = capacity.size_settings(P, "xs"), capacity.size_settings(P, "s")
+    assert (xs.sft_epochs, xs.sft_learning_rate) == (11, ladder.LADDER["xs"].sft_lr)
+    assert (s.sft_epochs, s.sft_learning_rate) == (ladder.LADDER["s"].sft_epochs, 0.005)
+    assert xs.n_train_users == P.capacity_train_users and xs.grpo_steps == P.capacity_grpo_steps
+    assert xs.imitation_curve_users == 0
+    with pytest.raises(ParamsError, match=r"capacity_sft_epochs: \['m'\] are not among sizes"):
+        load_params("04_scaling", "smoke", {"capacity_sft_epochs": {"m": 3}})
+
+
+def test_the_distillation_student_trains_in_04s_regime():
+    """05's student sees 04's users and GRPO steps, so its no-distillation policy is 04's."""
+    from newsstudy import capacity
+    from newsstudy.params import load_params
+
+    regime = capacity.regime_of("smoke")
+    scaling = load_params("04_scaling", "smoke")
+    distill = load_params("05_distillation", "smoke")
+    assert regime["capacity_train_users"] == scaling.capacity_train_users
+    student = capacity.size_settings(distill, distill.student, regime)
+    own = capacity.size_settings(scaling, distill.student)
+    fields = ("model", "n_train_users", "grpo_steps", "sft_epochs", "sft_learning_rate",
+              "grpo_learning_rate", "imitation_curve_users")
+    assert {f: getattr(student, f) for f in fields} == {f: getattr(own, f) for f in fields}
