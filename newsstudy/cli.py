@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from newsstudy import params, paths, runner
+from newsstudy.io import write_text
 
 TABLE_COLUMNS = ("name", "type", "default")
 
@@ -67,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--profile", default="paper", help="params/<profile>/ to plan")
 
     commands.add_parser("list", help="show notebooks, profiles and every parameter")
+
+    budgets = commands.add_parser(
+        "budgets", help="each notebook's time budget beside its last recorded run (markdown)")
+    budgets.add_argument("--profile", default="default", help="reports/<profile>/runs.json to read")
+    budgets.add_argument("--readme", action="store_true",
+                         help="rewrite the generated block of README.md instead of printing")
     return parser
 
 
@@ -145,7 +152,26 @@ def command_list(args: argparse.Namespace) -> None:
         print(notebook_listing(notebook, profiles))
 
 
+def command_budgets(args: argparse.Namespace) -> None:
+    """``newsstudy budgets``: the budgets table from runs.json (or README's block rewritten)."""
+    from newsstudy.report import budgets
+
+    if not args.readme:
+        print(budgets.budget_markdown(args.profile))
+        return
+    readme = paths.PROJECT_ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if budgets.MARK_BEGIN not in text or budgets.MARK_END not in text:
+        raise params.ParamsError(f"{readme}: no generated budgets block "
+                                 f"({budgets.MARK_BEGIN} ... {budgets.MARK_END})")
+    head, rest = text.split(budgets.MARK_BEGIN, 1)
+    _, tail = rest.split(budgets.MARK_END, 1)
+    write_text(readme, head + budgets.readme_block(args.profile) + tail)
+    print(f"rewrote the budgets block of {readme}")
+
+
 COMMANDS = {
+    "budgets": command_budgets,
     "run": command_run,
     "reproduce": command_reproduce,
     "report": command_report,

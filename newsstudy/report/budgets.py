@@ -1,0 +1,112 @@
+"""The budgets table: each notebook's time budget beside what its last run took.
+
+Read from ``reports/<profile>/runs.json`` (wall time and peak resident memory of the
+kernel and its children, recorded by ``newsstudy run``/``reproduce``) and from the
+notebooks' own results files (where the time went, as each notebook timed its parts).
+``newsstudy budgets --profile P`` prints it; the README's table is this output, and a test
+keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from newsstudy import paths
+
+BUDGET_MINUTES: dict[str, dict[str, float]] = {
+    "smoke": {"01_data": 1, "01b_sensitivity": 1, "02_rewards": 1, "03_grpo": 1.5,
+              "03b_baselines": 1, "04_scaling": 1, "05_distillation": 1,
+              "06_ab_simulation": 1},
+    "default": {"01_data": 3, "01b_sensitivity": 8, "02_rewards": 3, "03_grpo": 15,
+                "03b_baselines": 6, "04_scaling": 10, "05_distillation": 8,
+                "06_ab_simulation": 8},
+}
+"""Minutes each notebook may take on 2 idle cores (the issues' budgets)."""
+
+MEMORY_BUDGET_GB = 6.0
+
+MARK_BEGIN = "<!-- budgets:begin (newsstudy budgets --profile default) -->"
+MARK_END = "<!-- budgets:end -->"
+
+
+def _results(profile: str, notebook: str) -> Mapping:
+    path = paths.results_path(profile, notebook)
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return {}
+
+
+def _parts(results: Mapping) -> dict[str, float]:
+    """Where a notebook's time went, from the timings its results file recorded."""
+    found: dict[str, float] = {}
+    for key in ("timings_seconds", "seconds"):
+        value = results.get(key)
+        if isinstance(value, Mapping):
+            found.update({name.removesuffix("_seconds"): float(v) for name, v in value.items()
+                          if isinstance(v, int | float) and name != "total"})
+    if isinstance(results.get("build_seconds"), int | float):
+        found["world build"] = float(results["build_seconds"])
+    if isinstance(results.get("seconds"), int | float):
+        found["sweep"] = float(results["seconds"])
+    return found
+
+
+def budget_rows(profile: str) -> list[dict]:
+    """One row per notebook of the profile: budget, last wall time, peak memory, parts."""
+    from newsstudy.params import profile_notebooks
+    from newsstudy.runner import load_runs
+
+    runs = load_runs(profile)
+    budgets = BUDGET_MINUTES.get(profile, {})
+    rows = []
+    for notebook in profile_notebooks(profile):
+        record = runs.get(notebook, {})
+        seconds = record.get("wall_seconds")
+        parts = _parts(_results(profile, notebook))
+        top = sorted(parts.items(), key=lambda kv: -kv[1])[:3]
+        rows.append({
+            "notebook": notebook,
+            "budget min": budgets.get(notebook),
+            "measured min": None if seconds is None else round(seconds / 60, 1),
+            "within": None if seconds is None or notebook not in budgets
+            else seconds / 60 <= budgets[notebook],
+            "peak memory GB": record.get("peak_rss_gb"),
+            "where the time goes": ", ".join(f"{name} {value / 60:.1f} min" for name, value in top),
+        })
+    return rows
+
+
+def budget_markdown(profile: str) -> str:
+    """The budgets table as markdown, with the total and the memory peak under it."""
+    rows = budget_rows(profile)
+    lines = ["| notebook | budget (min) | last run (min) | within | peak memory (GB) | where the time goes |",
+             "|---|---|---|---|---|---|"]
+
+    def show(value) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, bool):
+            return "yes" if value else "**no**"
+        return str(value)
+
+    for row in rows:
+        lines.append("| " + " | ".join(show(row[key]) for key in (
+            "notebook", "budget min", "measured min", "within", "peak memory GB",
+            "where the time goes")) + " |")
+    measured = [row["measured min"] for row in rows if row["measured min"] is not None]
+    memory = [row["peak memory GB"] for row in rows if row["peak memory GB"] is not None]
+    lines.append("")
+    lines.append(f"Sum of the last runs: {sum(measured):.1f} min over {len(measured)} notebooks "
+                 f"(runs recorded one at a time, not one timed `reproduce`); largest peak "
+                 f"memory: {max(memory) if memory else '-'} GB (budget {MEMORY_BUDGET_GB:g} GB; "
+                 f"'-' where the run predates memory recording).")
+    return "\n".join(lines)
+
+
+def readme_block(profile: str = "default") -> str:
+    """The README's generated budgets block, markers included."""
+    return f"{MARK_BEGIN}\n{budget_markdown(profile)}\n{MARK_END}"
