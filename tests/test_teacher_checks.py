@@ -516,3 +516,13 @@ def test_entropy_gate():
     assert set(skipped["runs"]) == {"c"} and skipped["passes"]
     assert not gates.entropy_gate({"a": pd.DataFrame({"loss": [1.0]})})["passes"]
     assert not gates.entropy_gate({})["passes"]
+
+
+def test_guard_without_a_single_id_separator_never_blocks_the_close(tiny_tokenizer):
+    """Tokenizers that split '|' (pretrained ones) cannot count queries: the list may close."""
+    tok = tiny_tokenizer
+    head, tail = _ids(tok, "<bos> alpha"), _ids(tok, "<queries> alpha beta")
+    guard = decoding.DuplicateQueryGuard(tok, len(head), max_new_tokens=len(tail) + 1)
+    guard.separator_id, guard.close_ids = None, [guard.end_id]
+    out = guard(torch.tensor([head + tail]), torch.zeros(1, len(tok)))
+    assert tok.convert_ids_to_tokens(torch.where(torch.isfinite(out[0]))[0].tolist()) == ["</queries>"]

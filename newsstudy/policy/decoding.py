@@ -121,13 +121,13 @@ class DuplicateQueryGuard(LogitsProcessor):
                     current.append(token)
             if not current or tuple(current) in queries:
                 blocked[row, self.close_ids] = True
-            else:
+            elif self.separator_id is not None:  # queries can be counted
                 if len(queries) + 1 < MIN_QUERIES and self.end_id is not None:
                     blocked[row, self.end_id] = True
-                if len(queries) + 1 >= MAX_QUERIES and self.separator_id is not None:
+                if len(queries) + 1 >= MAX_QUERIES:
                     blocked[row, self.separator_id] = True
-                if last_step and self.end_id is not None and not blocked[row, self.end_id]:
-                    forced.append(row)
+            if last_step and self.end_id is not None and not blocked[row, self.end_id]:
+                forced.append(row)
             if self.eos_id is not None:
                 blocked[row, self.eos_id] = True
         scores = scores.masked_fill(blocked, float("-inf"))
