@@ -85,7 +85,7 @@ VALID_OWN_PARAMS: dict[str, dict[str, Any]] = {
     "03_grpo": {"profile": "smoke", "seed": 0, "n_seeds": 1, "validity_samples": 4, "improvement_samples": 2,
                 "imitation_sizes": [], "ablations": ["cov"]},
     "04_scaling": {"profile": "smoke", "seed": 0, "sizes": ["xs", "s"],
-                   "capacity_train_users": 150, "capacity_grpo_steps": 3,
+                   "capacity_train_users": 150, "capacity_grpo_steps": 3, "capacity_sft_epochs": {}, "capacity_sft_learning_rates": {},
                    "n_best_of_n_users": 10, "best_of_n": [1, 2, 4], "sizes_best_of_n": [1, 2],
                    "sample_temperature": 1.0, "n_draws": 4},
     "05_distillation": {"profile": "smoke", "seed": 0, "student": "xs", "n_seeds": 1,
