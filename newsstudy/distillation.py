@@ -71,6 +71,7 @@ class DistillPipeline:
             log=self.log)
         self.student_pipe._tokenizer = self.teacher_pipe.tokenizer()
         self._published = None
+        self._teacher_config = None
 
     @property
     def store(self) -> checkpoints.PolicyStore:
@@ -91,17 +92,21 @@ class DistillPipeline:
         """The distillation teacher: 04's largest size (its published checkpoint)."""
         return Path(self.published_teacher.checkpoint)
 
+    def teacher_config(self) -> dict:
+        """The configuration the teacher checkpoint was trained with (read once)."""
+        if self._teacher_config is None:
+            from newsstudy.io import read_json
+
+            self._teacher_config = read_json(self.teacher() / checkpoints.COMPLETE)["config"]
+        return self._teacher_config
+
     def teacher_size(self) -> str:
         """The ladder size of the teacher checkpoint (from its stored configuration)."""
-        from newsstudy.io import read_json
-
-        return str(read_json(self.teacher() / checkpoints.COMPLETE)["config"]["model"])
+        return str(self.teacher_config()["model"])
 
     def same_training_users(self) -> bool:
         """Whether teacher and student trained on the same number of users (the regime)."""
-        from newsstudy.io import read_json
-
-        teacher_users = read_json(self.teacher() / checkpoints.COMPLETE)["config"]["n_train_users"]
+        teacher_users = self.teacher_config()["n_train_users"]
         return int(teacher_users) == int(self.student_pipe.settings.n_train_users)
 
     def distill_users(self) -> np.ndarray:

@@ -501,6 +501,20 @@ def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path
     return report
 
 
+def value_origin(notebook: str, profile: str, key: str,
+                 overrides: Mapping[str, Any] | None = None) -> str:
+    """Where a parameter's value came from: its ``-p`` override, else the file naming it
+    (the teacher recipe for a recipe field the notebook's own file leaves out)."""
+    from newsstudy.params import own_fields, recipe_path, uses_recipe
+
+    overrides = dict(overrides or {})
+    if key in overrides:
+        return f"override {key}={overrides[key]!r}"
+    if uses_recipe(notebook) and key not in own_fields(notebook):
+        return display_path(recipe_path(profile))
+    return display_path(params_path(notebook, profile))
+
+
 # Resident memory per simulated user of a world build (the cleaner's featurisation
 # dominates), measured: 06's build of 100,000 users peaked at 14.2 GB (README, budgets).
 WORLD_BYTES_PER_USER = 142_000
@@ -536,11 +550,8 @@ def check_memory(notebook: str, profile: str, params: NotebookParams,
     have = machine_memory_bytes() if available is None else available
     if need is None or have is None or need <= have:
         return
-    overrides = dict(overrides or {})
-    origin = (f"override n_users={overrides['n_users']!r}" if "n_users" in overrides
-              else display_path(params_path(notebook, profile)))
     raise ParamsError(
-        f"{origin}: n_users: {params.n_users:,} users need about {need / 1e9:.0f} GB of memory "
+        f"{value_origin(notebook, profile, 'n_users', overrides)}: n_users: {params.n_users:,} users need about {need / 1e9:.0f} GB of memory "
         f"({WORLD_BYTES_PER_USER / 1e3:.0f} kB per user, measured), and this machine has "
         f"{have / 1e9:.1f} GB; lower n_users, or pass --force to try anyway")
 
@@ -560,13 +571,8 @@ def check_model_available(notebook: str, profile: str, params: NotebookParams,
     try:
         check_model_name(model, in_cache=True)
     except ValueError as error:
-        overrides = dict(overrides or {})
-        from newsstudy.params import recipe_path, uses_recipe
-
-        origin = (f"override model={overrides['model']!r}" if "model" in overrides
-                  else display_path(recipe_path(profile) if uses_recipe(notebook)
-                                    else params_path(notebook, profile)))
-        raise ParamsError(f"{origin}: model: {error}") from None
+        raise ParamsError(f"{value_origin(notebook, profile, 'model', overrides)}: "
+                          f"model: {error}") from None
 
 
 def run_notebook(

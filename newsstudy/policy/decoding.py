@@ -47,6 +47,11 @@ from newsstudy.output_format import MAX_QUERIES, MIN_QUERIES, QUERIES_CLOSE, QUE
 GUARD_VERSION = 2  # 1: pointers and repeated queries; 2: + eos, list length and budget close
 
 
+def guard_version(enabled: bool) -> int:
+    """The guard rules a decoding applies, for cache keys: 0 when the guard is off."""
+    return GUARD_VERSION if enabled else 0
+
+
 @dataclass(frozen=True)
 class Decoding:
     """How the policy writes a list, in training and in serving alike."""
@@ -58,7 +63,7 @@ class Decoding:
 
     def as_dict(self) -> dict:
         """Plain dict (for cache keys and results), with the guard's rules version."""
-        return {**asdict(self), "guard_version": GUARD_VERSION if self.duplicate_guard else 0}
+        return {**asdict(self), "guard_version": guard_version(self.duplicate_guard)}
 
 
 def _single_id(tokenizer, token: str) -> int | None:

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from newsstudy.policy.decoding import GUARD_VERSION, guarded
+from newsstudy.policy.decoding import guard_version, guarded
 from newsstudy.policy.prompts import expand_pointers
 from newsstudy.rewards import REWARD_NAMES, RewardScorer, RewardWeights
 
@@ -58,7 +58,7 @@ class GRPOSettings:
 
     def as_dict(self) -> dict:
         """Plain dict (for cache keys and manifests), with the guard's rules version."""
-        return {**asdict(self), "guard_version": GUARD_VERSION if self.duplicate_guard else 0}
+        return {**asdict(self), "guard_version": guard_version(self.duplicate_guard)}
 
 
 class _ScoreMemo:
