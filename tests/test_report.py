@@ -401,3 +401,16 @@ def test_failed_world_gate_makes_a_claim_untestable():
     assert claims.evaluate("best_of_n", Results(files)).verdict != claims.UNTESTABLE
     del files["02_rewards"]
     assert claims.evaluate("best_of_n", Results(files)).verdict != claims.UNTESTABLE
+
+
+def test_readme_budgets_block_is_generated_from_runs_json(monkeypatch):
+    """The README's budgets table is `newsstudy budgets --profile default`'s output."""
+    from newsstudy import paths
+    from newsstudy.report import budgets
+
+    monkeypatch.delenv("NEWSSTUDY_REPORTS", raising=False)
+    text = (paths.PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert budgets.readme_block("default") in text, (
+        "README's budgets block is stale: run `newsstudy budgets --profile default --readme`")
+    rows = {row["notebook"]: row for row in budgets.budget_rows("default")}
+    assert set(rows) == set(budgets.BUDGET_MINUTES["default"])
