@@ -24,6 +24,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
+from threadpoolctl import threadpool_limits
 
 from newsstudy.world import DOMAINS
 
@@ -100,7 +101,8 @@ def fit_cleaner(events: pd.DataFrame, is_noise: np.ndarray, seed: int,
     """Fit the cleaner on labelled events (a seeded sample of at most ``max_events``).
 
     Features are computed on all given events (the context feature needs each user's
-    whole history), then the sample is drawn.
+    whole history), then the sample is drawn. The fit runs on one BLAS thread: on two, its
+    weights differed in the fifth digit, so the world would depend on the machine.
     """
     model = CleaningModel(
         LogisticRegression(C=4.0, solver="liblinear", max_iter=500, random_state=seed),
@@ -110,7 +112,8 @@ def fit_cleaner(events: pd.DataFrame, is_noise: np.ndarray, seed: int,
     if len(labels) > max_events:
         rows = np.random.default_rng(seed).choice(len(labels), max_events, replace=False)
         design, labels = design[rows], labels[rows]
-    model.classifier.fit(design, labels)
+    with threadpool_limits(limits=1):  # liblinear's solution moves with the BLAS thread count
+        model.classifier.fit(design, labels)
     return model
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from threadpoolctl import threadpool_limits
 
 BOILERPLATE = frozenset(
     """said says say told tell according reported report reports news image images photo
@@ -70,10 +71,8 @@ def build_topics(articles: pd.DataFrame, embeddings: np.ndarray, n_topics: int, 
     """Cluster articles into ``n_topics`` topics and describe each by its keywords."""
     if n_topics > len(articles):
         raise ValueError(f"n_topics ({n_topics}) exceeds the number of articles ({len(articles)})")
-    kmeans = KMeans(n_clusters=n_topics, n_init=4, random_state=seed)
-    labels = kmeans.fit_predict(embeddings).astype(np.int64)
-    centroids = kmeans.cluster_centers_.astype(np.float32)
-    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12
+    labels = cluster_articles(embeddings, n_topics, seed)
+    centroids = member_centroids(embeddings, labels, n_topics)
 
     vectorizer = CountVectorizer(
         stop_words=sorted(ENGLISH_STOP_WORDS | BOILERPLATE),
@@ -86,6 +85,31 @@ def build_topics(articles: pd.DataFrame, embeddings: np.ndarray, n_topics: int, 
     keywords = [list(vocabulary[np.argsort(-row)[:n_keywords]]) for row in term_scores]
     doc_terms = (counts > 0).astype(np.float32).tocsr()
     return Topics(labels, centroids, keywords, vocabulary, doc_terms, term_scores)
+
+
+def cluster_articles(embeddings: np.ndarray, n_topics: int, seed: int) -> np.ndarray:
+    """k-means labels (seeded), computed on one thread.
+
+    scikit-learn's k-means sums its chunks in an order set by the OpenMP thread count, so
+    labels near a boundary could flip between machines; on one thread the labels are a
+    function of the embeddings and the seed alone (the corpus is a few thousand rows, so
+    this costs about a second).
+    """
+    with threadpool_limits(limits=1):
+        kmeans = KMeans(n_clusters=n_topics, n_init=4, random_state=seed)
+        return kmeans.fit_predict(embeddings).astype(np.int64)
+
+
+def member_centroids(embeddings: np.ndarray, labels: np.ndarray, n_topics: int) -> np.ndarray:
+    """Unit-norm mean embedding of each topic's articles, summed in article order.
+
+    Recomputed from the labels in float64 rather than read from k-means, whose centres
+    carry its thread-dependent summation order into every later draw of the simulator.
+    """
+    sums = np.zeros((n_topics, embeddings.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels, embeddings.astype(np.float64))
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def class_tfidf(counts: sparse.csr_matrix, labels: np.ndarray, n_classes: int) -> np.ndarray:

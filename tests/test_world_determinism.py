@@ -34,8 +34,7 @@ def build(tmp_path, threads: int) -> dict[str, str]:
     return manifest["sha256"]
 
 
-@pytest.mark.xfail(strict=True, reason="known: the smoke world's files differ between 1 and 2 "
-                   "threads (float order in embeddings/k-means); issue 19 item 8 is open")
+@pytest.mark.slow
 def test_world_files_do_not_depend_on_the_thread_count(tmp_path):
     one, two = build(tmp_path, 1), build(tmp_path, 2)
     differing = sorted(name for name in one if one[name] != two.get(name))
