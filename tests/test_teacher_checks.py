@@ -21,7 +21,7 @@ from scipy import stats
 
 from newsstudy import gates, imitation, reward_validity, strategies
 from newsstudy.evaluation import paired_difference
-from newsstudy.output_format import normalize_query, parse_completion
+from newsstudy.output_format import MAX_QUERY_WORDS, normalize_query, parse_completion
 from newsstudy.policy import decoding, generate, ladder, prompts
 from newsstudy.policy import tokenizer as tok_mod
 
@@ -200,91 +200,163 @@ def test_digest_events_match_every_users_digest(world):
 
 @pytest.fixture(scope="module")
 def tiny_tokenizer():
-    texts = ["alpha beta gamma delta", "<think>recent: news</think><queries>alpha | beta</queries>"]
+    texts = ["alpha beta gamma delta", "<think>recent: news</think><queries>alpha | beta</queries>",
+             "signals: <s1> news: alpha beta <s2> search 2x: gamma delta alpha "
+             "write news search queries:"]
     return tok_mod.train_tokenizer(texts * 3, vocab_size=100, kind="word")
+
+
+# a prompt naming two lines: <s1> has 2 words, <s2> 3 (the footer is not part of a line)
+GUARD_PROMPT = ("<bos> signals: <s1> news: alpha beta <s2> search 2x: gamma delta alpha "
+          "write news search queries:")
+E = {"<eos>"}
+OTHER_TAGS = {"<think>", "</think>", "<queries>"}
+ABSENT = {f"<s{i}>" for i in range(3, 65)}  # pointers to lines GUARD_PROMPT lacks
+# tokens no query may hold: special ones and those with tag or separator characters
+NOT_IN_QUERY = {"<pad>", "<bos>", "<unk>", "<", ">", "</", "><"}
 
 
 def _ids(tok, text: str) -> list[int]:
     return tok(text, add_special_tokens=False)["input_ids"]
 
 
-def _blocked(tok, prompt: str, generated: str) -> set[str]:
+def _guard_out(tok, prompt: str, generated: str, budget: int | None = None):
     head, tail = _ids(tok, prompt), _ids(tok, generated)
-    guard = decoding.DuplicateQueryGuard(tok, len(head))
+    max_new = None if budget is None else len(tail) + budget
+    guard = decoding.DuplicateQueryGuard(tok, len(head), max_new_tokens=max_new)
     scores = torch.randn(1, len(tok), generator=torch.Generator().manual_seed(0))
-    out = guard(torch.tensor([head + tail]), scores.clone())
+    return scores, guard(torch.tensor([head + tail]), scores.clone())
+
+
+def _blocked(tok, prompt: str, generated: str) -> set[str]:
+    scores, out = _guard_out(tok, prompt, generated)
     finite = torch.isfinite(out[0])
     assert torch.equal(out[0][finite], scores[0][finite])  # other tokens untouched
     return set(tok.convert_ids_to_tokens(torch.where(~finite)[0].tolist()))
 
 
+def _allowed(tok, prompt: str, generated: str, budget: int | None = None) -> list[str]:
+    _, out = _guard_out(tok, prompt, generated, budget)
+    return tok.convert_ids_to_tokens(torch.where(torch.isfinite(out[0]))[0].tolist())
+
+
 def test_guard_rules_on_hand_made_ids(tiny_tokenizer):
     tok = tiny_tokenizer
-    p = "<bos> alpha"
+    p = GUARD_PROMPT
     assert len(_ids(tok, "<queries> <s1> | alpha beta")) == 5
-    # inside an open block eos is always forbidden (see the next test); here the other rules
-    E = {"<eos>"}
+    inside = E | OTHER_TAGS | ABSENT | NOT_IN_QUERY  # always blocked inside an open block
     # a used pointer; then | and </queries> after an empty query
-    assert _blocked(tok, p, "<think> x </think> <queries> <s1> |") == {"<s1>", "|", "</queries>"} | E
+    assert _blocked(tok, p, "<think> x </think> <queries> <s1> |") == {"<s1>", "|", "</queries>"} | inside
     # two queries so far: the block cannot close yet
-    assert _blocked(tok, p, "<queries> <s1> | <s7> alpha") == {"<s1>", "<s7>", "</queries>"} | E
+    assert _blocked(tok, p, "<queries> <s1> | <s2> alpha") == {"<s1>", "<s2>", "</queries>"} | inside
     # right after <queries>: nothing to close
-    assert _blocked(tok, p, "<queries>") == {"|", "</queries>"} | E
+    assert _blocked(tok, p, "<queries>") == {"|", "</queries>"} | inside
     # a query equal token-for-token to an earlier one cannot be closed
-    assert _blocked(tok, p, "<queries> alpha beta | alpha beta") == {"|", "</queries>"} | E
-    assert _blocked(tok, p, "<queries> alpha beta | gamma | alpha beta") == {"|", "</queries>"} | E
-    assert _blocked(tok, p, "<queries> alpha beta | alpha") == {"</queries>"} | E
-    assert _blocked(tok, p, "<queries> alpha | beta | gamma") == E
-    # before <queries> nothing changes, whatever was written
-    assert _blocked(tok, p, "<think> <s1> alpha | | alpha |") == set()
-    assert _blocked(tok, p, "") == set()
+    assert _blocked(tok, p, "<queries> alpha beta | alpha beta") == {"|", "</queries>"} | inside
+    assert _blocked(tok, p, "<queries> alpha beta | gamma | alpha beta") == {"|", "</queries>"} | inside
+    assert _blocked(tok, p, "<queries> alpha beta | alpha") == {"</queries>"} | inside
+    assert _blocked(tok, p, "<queries> alpha | beta | gamma") == inside
     # only generated tokens count: the prompt's <queries> and pointers do not
-    assert _blocked(tok, "<bos> <queries> <s1> |", "alpha") == set()
-    assert _blocked(tok, "<bos> <s2>", "<queries> <s2>") == {"<s2>", "</queries>"} | E
+    assert _blocked(tok, "<bos> <queries> <s1> | ", "<think> alpha") == E | {
+        "<think>", "<queries>", "</queries>"}
+    assert _blocked(tok, p, "<queries> <s2>") == {"<s2>", "</queries>"} | inside
+
+
+def test_guard_applies_the_whole_grammar_outside_the_list(tiny_tokenizer):
+    tok = tiny_tokenizer
+    p = GUARD_PROMPT
+    assert _allowed(tok, p, "") == ["<think>"]  # a completion opens with <think>
+    # inside <think>: anything but another tag or the end
+    assert _blocked(tok, p, "<think> alpha <s1>") == {"<think>", "<queries>", "</queries>"} | E
+    assert _allowed(tok, p, "<think> alpha </think>") == ["<queries>"]  # the list follows
+    done = "<think> a </think> <queries> alpha | beta | gamma </queries>"
+    assert _allowed(tok, p, done) == ["<eos>"]  # nothing after the list
+    # a finished row (eos written; padding follows) is left alone
+    assert _blocked(tok, p, done + " <eos>") == set()
 
 
 def test_guard_keeps_the_block_open_until_it_may_close(tiny_tokenizer):
     tok = tiny_tokenizer
-    p = "<bos> alpha"
-    # eos is forbidden inside an open block, allowed before <queries> and after </queries>
-    assert "<eos>" in _blocked(tok, p, "<queries> alpha | beta | gamma")
-    assert "<eos>" not in _blocked(tok, p, "<think> alpha")
-    assert _blocked(tok, p, "<queries> alpha | beta | gamma </queries>") == set()
+    p = GUARD_PROMPT
+    inside = E | OTHER_TAGS | ABSENT | NOT_IN_QUERY
     # fewer than MIN_QUERIES queries: the block cannot close yet, a separator can come
-    assert _blocked(tok, p, "<queries> alpha | beta") == {"</queries>", "<eos>"}
+    assert _blocked(tok, p, "<queries> alpha | beta") == {"</queries>"} | inside
     # MAX_QUERIES queries written: no separator, only the close
     eight = " | ".join(["alpha", "beta", "gamma", "delta", "alpha beta", "beta alpha",
                         "gamma delta", "delta gamma"])
-    assert _blocked(tok, p, f"<queries> {eight}") == {"|", "<eos>"}
+    assert _blocked(tok, p, f"<queries> {eight}") == {"|"} | inside
 
 
-def test_guard_closes_the_list_on_the_last_token_of_the_budget(tiny_tokenizer):
+def test_guard_limits_a_query_to_max_query_words(tiny_tokenizer):
     tok = tiny_tokenizer
-    head = _ids(tok, "<bos> alpha")
-    tail = _ids(tok, "<queries> alpha | beta | gamma")
-    scores = torch.zeros(1, len(tok))
-    last = decoding.DuplicateQueryGuard(tok, len(head), max_new_tokens=len(tail) + 1)
-    out = last(torch.tensor([head + tail]), scores.clone())
-    allowed = tok.convert_ids_to_tokens(torch.where(torch.isfinite(out[0]))[0].tolist())
-    assert allowed == ["</queries>"]
-    earlier = decoding.DuplicateQueryGuard(tok, len(head), max_new_tokens=len(tail) + 2)
-    assert torch.isfinite(earlier(torch.tensor([head + tail]), scores.clone())[0]).sum() > 1
-    # a list that may not close yet is left to the model (it will be cut by the budget)
-    short = _ids(tok, "<queries> alpha | beta")
-    guard = decoding.DuplicateQueryGuard(tok, len(head), max_new_tokens=len(short) + 1)
-    assert torch.isfinite(guard(torch.tensor([head + short]), scores.clone())[0]).sum() > 1
+    p = GUARD_PROMPT
+    words = lambda n: " ".join(["alpha", "beta", "gamma", "delta"] * 3)  # noqa: E731
+    assert MAX_QUERY_WORDS == 12
+    # 10 words: <s1> (2 words) still fits, <s2> (3 words) does not
+    ten = " ".join(words(12).split()[:10])
+    blocked = _blocked(tok, p, f"<queries> {ten}")
+    assert "<s2>" in blocked and "<s1>" not in blocked and "alpha" not in blocked
+    # 12 words: only the query's close may follow
+    assert _allowed(tok, p, f"<queries> {words(12)}") == ["|"]  # first query: no close yet
+    assert set(_allowed(tok, p, f"<queries> a | b | {words(12)}")) == {"|", "</queries>"}
+    # a pointer counts the words of its line: <s2> + 9 words = 12
+    nine = " ".join(words(12).split()[:9])
+    assert set(_allowed(tok, p, f"<queries> a | b | <s2> {nine}")) == {"|", "</queries>"}
+
+
+def test_guard_pointer_words_read_the_prompt_lines(tiny_tokenizer):
+    tok = tiny_tokenizer
+    head = _ids(tok, GUARD_PROMPT)
+    guard = decoding.DuplicateQueryGuard(tok, len(head))
+    lines = guard.pointer_words(0, torch.tensor([head]))
+    assert {tok.convert_ids_to_tokens(k): v for k, v in lines.items()} == {"<s1>": 2, "<s2>": 3}
+
+
+def test_guard_closes_the_list_as_its_budget_runs_out(tiny_tokenizer):
+    tok = tiny_tokenizer
+    p = GUARD_PROMPT
+    three = "<think> a </think> <queries> alpha | beta | gamma"
+    assert _allowed(tok, p, three, budget=1) == ["</queries>"]
+    assert len(_allowed(tok, p, three, budget=2)) > 1
+    # two queries and three tokens left: a separator now, so a third query still fits
+    assert _allowed(tok, p, "<queries> alpha | beta", budget=3) == ["|"]
+    assert len(_allowed(tok, p, "<queries> alpha | beta", budget=4)) > 1
+    # the reasoning closes while a shortest list still fits: </think> <queries> a | b | c </queries>
+    assert _allowed(tok, p, "<think> alpha", budget=8) == ["</think>"]
+    assert len(_allowed(tok, p, "<think> alpha", budget=9)) > 1
+
+
+def test_guard_leaves_something_to_write(tiny_tokenizer):
+    """A query that repeats an earlier one at the word limit: the close is let through."""
+    tok = tiny_tokenizer
+    twelve = " ".join(["alpha", "beta", "gamma", "delta"] * 3)
+    assert _allowed(tok, GUARD_PROMPT, f"<queries> {twelve} | {twelve}") == ["</queries>"]
 
 
 def test_guard_acts_row_by_row(tiny_tokenizer):
     tok = tiny_tokenizer
-    rows = [_ids(tok, "<bos> <queries> <s1> | <s2>"), _ids(tok, "<bos> alpha beta <s1> gamma"),
-            _ids(tok, "<bos> <queries> gamma | gamma")]
-    guard = decoding.DuplicateQueryGuard(tok, 1)
+    rows = [_ids(tok, "<bos> <s1> a <s2> b <queries> <s1> | <s2>"),
+            _ids(tok, "<bos> <s1> a <s2> b <think> alpha beta gamma"),
+            _ids(tok, "<bos> <s1> a <s2> b <queries> gamma | gamma")]
+    guard = decoding.DuplicateQueryGuard(tok, 5)
     out = guard(torch.tensor(rows), torch.zeros(3, len(tok)))
     blocked = [set(tok.convert_ids_to_tokens(torch.where(torch.isinf(row))[0].tolist()))
                for row in out]
-    assert blocked == [{"<s1>", "<s2>", "</queries>", "<eos>"}, set(),
-                       {"|", "</queries>", "<eos>"}]
+    inside = E | OTHER_TAGS | ABSENT | NOT_IN_QUERY
+    assert blocked == [{"<s1>", "<s2>", "</queries>"} | inside,
+                       {"<think>", "<queries>", "</queries>"} | E,
+                       {"|", "</queries>"} | inside]
+
+
+def test_every_guarded_sample_of_a_random_policy_is_well_formed(world, users, tiny_tokenizer):
+    """The grammar holds whatever the model wants: an untrained policy, 160 samples."""
+    tok = tiny_tokenizer
+    model = ladder.build_policy("xs", tok, seed=0)
+    texts = list(prompts.build_prompts(world, users[:4], max_signals=8).values())
+    out = generate.sample_completions(model, tok, texts, n_samples=40, temperature=1.0,
+                                      max_new_tokens=48, batch_size=80, seed=1, progress=False)
+    parsed = [parse_completion(c) for group in out for c in group]
+    assert [p.problems for p in parsed if not p.format_ok] == []
 
 
 def _blocks(completion: str) -> list[list[str]]:
@@ -523,6 +595,6 @@ def test_guard_without_a_single_id_separator_never_blocks_the_close(tiny_tokeniz
     tok = tiny_tokenizer
     head, tail = _ids(tok, "<bos> alpha"), _ids(tok, "<queries> alpha beta")
     guard = decoding.DuplicateQueryGuard(tok, len(head), max_new_tokens=len(tail) + 1)
-    guard.separator_id, guard.close_ids = None, [guard.end_id]
+    guard.separator_id, guard.close_ids, guard.grammar = None, [guard.end_id], False
     out = guard(torch.tensor([head + tail]), torch.zeros(1, len(tok)))
     assert tok.convert_ids_to_tokens(torch.where(torch.isfinite(out[0]))[0].tolist()) == ["</queries>"]

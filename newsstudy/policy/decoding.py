@@ -7,27 +7,33 @@ applied to the logits. Training on samples and serving greedy lists would train 
 policy and serve another.
 
 The guard belongs to the policy: :func:`guarded` attaches it to a model's ``generate`` so
-every caller (``newsstudy.policy.generate``, TRL's ``GRPOTrainer``) decodes with it. Inside
-the ``<queries>`` block it forbids
+every caller (``newsstudy.policy.generate``, TRL's ``GRPOTrainer``) decodes with it. It
+applies the output format's grammar (:mod:`newsstudy.output_format`) while decoding
+(constrained decoding, as structured-output serving does); what the model writes within
+the grammar is its own. Where the four tags are single ids (the ladder's tokenizers):
 
-* a pointer token (``<sN>``, :data:`~newsstudy.policy.prompts.POINTER_TOKENS`) already
-  written in the completion: one signal line is copied at most once;
-* closing a query (``|`` or ``</queries>``) while it is empty or equal, token for token,
-  to an earlier query of the list;
-* ending the completion (eos) while the block is open: a list is closed or not served;
-* closing the block with fewer than :data:`~newsstudy.output_format.MIN_QUERIES` queries,
-  or opening a query past :data:`~newsstudy.output_format.MAX_QUERIES`;
+* a completion opens with ``<think>``; inside it no other tag and no eos; ``</think>`` is
+  followed at once by ``<queries>``, and ``</queries>`` by eos (nothing outside the blocks);
+* inside ``<queries>``: no other tag; a pointer token (``<sN>``,
+  :data:`~newsstudy.policy.prompts.POINTER_TOKENS`) only if the prompt has line N and the
+  list has not copied it yet; no eos while the block is open;
+* closing a query (``|`` or ``</queries>``) is forbidden while it is empty or equal, token
+  for token, to an earlier query of the list; closing the block with fewer than
+  :data:`~newsstudy.output_format.MIN_QUERIES` queries, or opening a query past
+  :data:`~newsstudy.output_format.MAX_QUERIES`, too;
+* a query may not grow past :data:`~newsstudy.output_format.MAX_QUERY_WORDS` words, a
+  pointer counting the words of its line (:meth:`DuplicateQueryGuard.pointer_words`);
+* when ``generate`` is given its token budget: the reasoning is closed while a shortest
+  list still fits, and a list whose remaining budget only just suffices to end validly is
+  closed (or given the separators it still needs) instead of being cut off.
 
-and, when ``generate`` is given its token budget, on the last token of the budget it
-allows only ``</queries>`` inside an open block that may be closed there (a list cut by
-the budget is closed instead of lost). These are the output format's grammar, applied
-while decoding (constrained decoding); what the model chooses within it is its own.
-:data:`GUARD_VERSION` names these rules in every checkpoint's cache key.
+For tokenizers that split the tags (pretrained ones) only the tokens it can identify are
+guarded, as before: inside an identified ``<queries>`` block, pointers, repeats, eos and the
+budget close. :data:`GUARD_VERSION` names these rules in every checkpoint's cache key.
 
 So a guarded list never repeats a query through the tokens the guard sees (two different
 token sequences can still normalise to the same text; the parser then drops the repeat).
-It acts on tokenizers where ``|`` and the tags are single ids (the ladder's); for other
-tokenizers only the tokens it can identify are guarded. In GRPO the policy gradient uses
+In GRPO the policy gradient uses
 the model's own log-probabilities of the guarded samples (as TRL does for any logits
 processor), a small bias the guard trades for never spending rollouts on repeats.
 """
@@ -42,9 +48,19 @@ from dataclasses import asdict, dataclass
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
-from newsstudy.output_format import MAX_QUERIES, MIN_QUERIES, QUERIES_CLOSE, QUERIES_OPEN, SEPARATOR
+from newsstudy.output_format import (
+    MAX_QUERIES,
+    MAX_QUERY_WORDS,
+    MIN_QUERIES,
+    QUERIES_CLOSE,
+    QUERIES_OPEN,
+    SEPARATOR,
+    THINK_CLOSE,
+    THINK_OPEN,
+)
 
-GUARD_VERSION = 2  # 1: pointers and repeated queries; 2: + eos, list length and budget close
+GUARD_VERSION = 3  # 1: pointers and repeated queries; 2: + eos, list length and budget close;
+# 3: the whole grammar (tags, nothing after the list, query words, budget reserve)
 
 
 def guard_version(enabled: bool) -> int:
@@ -75,71 +91,200 @@ def _single_id(tokenizer, token: str) -> int | None:
 
 
 class DuplicateQueryGuard(LogitsProcessor):
-    """Logits processor applying the output format's grammar inside the ``<queries>`` block.
+    """Logits processor applying the output format's grammar while decoding.
 
     ``prompt_length``: tokens of the (left-padded) prompt batch; only generated tokens are
-    read. ``max_new_tokens``: the generation budget, if known (for the budget close).
-    See the module doc for the rules.
+    read as the completion, the prompt only for the lines its pointers name.
+    ``max_new_tokens``: the generation budget, if known (for the budget rules). See the
+    module doc for the rules.
     """
 
     def __init__(self, tokenizer, prompt_length: int, max_new_tokens: int | None = None):
-        from newsstudy.policy.prompts import POINTER_TOKENS
+        from newsstudy.policy.prompts import FOOTER, POINTER_TOKENS
 
         self.prompt_length = int(prompt_length)
         self.max_new_tokens = None if max_new_tokens is None else int(max_new_tokens)
+        self.think_open_id = _single_id(tokenizer, THINK_OPEN)
+        self.think_close_id = _single_id(tokenizer, THINK_CLOSE)
         self.open_id = _single_id(tokenizer, QUERIES_OPEN)
         self.end_id = _single_id(tokenizer, QUERIES_CLOSE)
         self.separator_id = _single_id(tokenizer, SEPARATOR)
+        self.colon_id = _single_id(tokenizer, ":")
         self.close_ids = [i for i in (self.end_id, self.separator_id) if i is not None]
         eos = getattr(tokenizer, "eos_token_id", None)
         self.eos_id = None if eos is None else int(eos)
         pointers = [_single_id(tokenizer, t) for t in POINTER_TOKENS]
         self.pointer_ids = torch.tensor([i for i in pointers if i is not None], dtype=torch.long)
+        self.pointer_set = frozenset(self.pointer_ids.tolist())
+        tags = (self.think_open_id, self.think_close_id, self.open_id, self.end_id)
+        self.grammar = all(tag is not None for tag in tags)  # all four tags are single ids
+        self.other_tags = [t for t in (self.think_open_id, self.think_close_id, self.open_id)
+                           if t is not None]
+        self.not_in_query = self._not_in_query(tokenizer)
+        footer = tokenizer(FOOTER, add_special_tokens=False)["input_ids"]
+        self.footer_ids = [int(i) for i in footer]
+        self._pointer_words: dict[int, dict[int, int]] = {}
 
+    def _not_in_query(self, tokenizer) -> list[int]:
+        """Ids that may not appear in a query: special tokens (``<unk>`` decodes to tag
+        characters, ``<pad>``/``<bos>`` to nothing) and any token whose text holds ``<``,
+        ``>`` or ``|`` other than the pointers and the separator."""
+        keep = self.pointer_set | {self.separator_id, self.end_id}
+        special = set(getattr(tokenizer, "all_special_ids", []) or [])
+        bad = {i for text, i in tokenizer.get_vocab().items()
+               if any(ch in text for ch in "<>|")} | special
+        return sorted(int(i) for i in bad - keep if i is not None)
+
+    # ------------------------------------------------------------------ prompt lines
+    def pointer_words(self, row: int, input_ids: torch.LongTensor) -> dict[int, int]:
+        """``{pointer id: words of its line}`` for the pointers this row's prompt names.
+
+        A line's words are the tokens of its text (after the ``domain [Kx]:`` head) up to
+        the next pointer or the prompt's footer, at most ``MAX_QUERY_WORDS`` (a line is
+        never longer as text; punctuation can make it longer in tokens, so a lone pointer
+        always fits). Computed once per row of a ``generate`` call.
+        """
+        if row in self._pointer_words:
+            return self._pointer_words[row]
+        prompt = input_ids[row, :self.prompt_length].tolist()
+        end = len(prompt)
+        n = len(self.footer_ids)
+        if n and prompt[-n:] == self.footer_ids:
+            end -= n
+        starts = [i for i, token in enumerate(prompt) if token in self.pointer_set]
+        words: dict[int, int] = {}
+        for k, i in enumerate(starts):
+            stop = starts[k + 1] if k + 1 < len(starts) else end
+            line = prompt[i + 1:stop]
+            text = line[line.index(self.colon_id) + 1:] if self.colon_id in line else line
+            words.setdefault(prompt[i], max(1, min(len(text), MAX_QUERY_WORDS)))
+        self._pointer_words[row] = words
+        return words
+
+    # ------------------------------------------------------------------ the grammar
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         generated = input_ids[:, self.prompt_length:]
-        if generated.shape[1] == 0 or self.open_id is None:
+        if self.open_id is None:
             return scores
-        last_step = (self.max_new_tokens is not None
-                     and generated.shape[1] == self.max_new_tokens - 1)
+        budget = self.max_new_tokens
         blocked = torch.zeros_like(scores, dtype=torch.bool)
-        if len(self.pointer_ids):
-            pointers = self.pointer_ids.to(scores.device)
-            used = (generated.unsqueeze(-1) == pointers).any(dim=1)  # batch x pointers
-            opened = (generated == self.open_id).any(dim=1, keepdim=True)  # inside <queries>
-            blocked[:, pointers] = used & opened
-        forced = []
+        forced: dict[int, int] = {}
         for row, tokens in enumerate(generated.tolist()):
+            if self.eos_id is not None and self.eos_id in tokens:  # finished rows (padding)
+                continue
+            left = None if budget is None else budget - len(tokens)  # tokens still to write
+            if self.grammar:
+                token = self._outside_list(tokens, left, blocked[row])
+                if token is not None:
+                    forced[row] = token
+                    continue
             if self.open_id not in tokens:
                 continue
             body = tokens[len(tokens) - tokens[::-1].index(self.open_id):]
-            if self.end_id in body:  # the last block is closed: nothing more to guard
+            if self.end_id in body:  # the last block is closed: nothing more to guard here
                 continue
-            if self.eos_id is not None and self.eos_id in body:  # finished rows (padding)
-                continue
-            queries, current = [], []
-            for token in body:
-                if token == self.separator_id:
-                    queries.append(tuple(current))
-                    current = []
-                else:
-                    current.append(token)
-            if not current or tuple(current) in queries:
-                blocked[row, self.close_ids] = True
-            elif self.separator_id is not None:  # queries can be counted
-                if len(queries) + 1 < MIN_QUERIES and self.end_id is not None:
-                    blocked[row, self.end_id] = True
-                if len(queries) + 1 >= MAX_QUERIES:
-                    blocked[row, self.separator_id] = True
-            if last_step and self.end_id is not None and not blocked[row, self.end_id]:
-                forced.append(row)
-            if self.eos_id is not None:
-                blocked[row, self.eos_id] = True
+            token = self._inside_list(row, input_ids, body, left, blocked[row])
+            if token is not None:
+                forced[row] = token
+            elif bool(blocked[row].all()):  # nothing left to write: let the list close
+                blocked[row, self.end_id if self.end_id is not None else self.eos_id] = False
         scores = scores.masked_fill(blocked, float("-inf"))
-        for row in forced:  # the last token of the budget: only </queries>
+        for row, token in forced.items():
             scores[row] = float("-inf")
-            scores[row, self.end_id] = 0.0
+            scores[row, token] = 0.0
         return scores
+
+    def _outside_list(self, tokens: list[int], left: int | None, blocked: torch.Tensor
+                      ) -> int | None:
+        """Rules before ``<queries>`` and after ``</queries>``; a forced token or None."""
+        if not tokens:
+            return self.think_open_id  # a completion opens with <think>
+        if self.end_id in tokens:
+            return self.eos_id  # nothing may follow the list
+        if self.open_id in tokens:
+            return None  # inside the list: see _inside_list
+        if self.think_close_id in tokens:
+            return self.open_id  # the list follows the reasoning at once
+        # inside <think>: no other tag, no end; close it while a shortest list still fits
+        reserve = 2 * MIN_QUERIES + 2  # </think> <queries> q | q | q </queries>
+        if left is not None and left - 1 < reserve:
+            return self.think_close_id
+        blocked[[self.think_open_id, self.open_id, self.end_id]] = True
+        if self.eos_id is not None:
+            blocked[self.eos_id] = True
+        return None
+
+    def _inside_list(self, row: int, input_ids: torch.LongTensor, body: list[int], left: int | None,
+                     blocked: torch.Tensor) -> int | None:
+        """Rules inside an open ``<queries>`` block; a forced token or None."""
+        queries, current = [], []
+        for token in body:
+            if token == self.separator_id:
+                queries.append(tuple(current))
+                current = []
+            else:
+                current.append(token)
+        if len(self.pointer_ids):
+            used = [t for t in body if t in self.pointer_set]
+            blocked[used] = True  # one signal line is copied at most once
+        if self.eos_id is not None:
+            blocked[self.eos_id] = True
+        if self.grammar:
+            blocked[self.other_tags] = True
+            blocked[self.not_in_query] = True
+        may_close = bool(current) and tuple(current) not in queries
+        if not may_close:
+            blocked[self.close_ids] = True
+        if self.separator_id is None:  # queries cannot be counted (pretrained tokenizers)
+            if left == 1 and may_close:
+                return self.end_id
+            return None
+        n_written = len(queries) + 1  # the current query included
+        if n_written < MIN_QUERIES:
+            blocked[self.end_id] = True
+        if n_written >= MAX_QUERIES:
+            blocked[self.separator_id] = True
+        if self.grammar:
+            self._limit_words(self.pointer_words(row, input_ids), current, blocked)
+        if left is not None:
+            return self._keep_within_budget(queries, current, may_close, left, blocked)
+        return None
+
+    def _keep_within_budget(self, queries: list[tuple], current: list[int], may_close: bool,
+                            left: int, blocked: torch.Tensor) -> int | None:
+        """Allow only steps after which a shortest valid ending still fits in ``left``
+        tokens (this one included); a forced token or None.
+
+        A shortest ending from an open query that may close writes, for each query still
+        missing, a separator and one word, then ``</queries>``; a query that is empty or
+        repeats an earlier one needs a word first.
+        """
+        missing = max(MIN_QUERIES - (len(queries) + 1), 0)  # queries after the current one
+        ending = 2 * missing + 1  # from a query that may close
+        if may_close and left - 1 < ending:  # no room for another word: close it now
+            return self.end_id if missing == 0 else self.separator_id
+        if left - 1 < ending + 1:  # a word now must leave a query that may close
+            completes_a_repeat = [q[-1] for q in queries
+                                  if len(q) == len(current) + 1 and list(q[:-1]) == current]
+            blocked[completes_a_repeat] = True
+        if left - 1 < 2 * max(missing, 1):  # after a separator: a word, the rest, the close
+            blocked[self.separator_id] = True
+        return None
+
+    def _limit_words(self, lines: dict[int, int], current: list[int], blocked: torch.Tensor
+                     ) -> None:
+        """Forbid tokens that would take the current query past ``MAX_QUERY_WORDS`` words
+        (``lines``: the words of each pointer's line, :meth:`pointer_words`)."""
+        words = sum(lines.get(t, 1) if t in self.pointer_set else 1 for t in current)
+        if len(self.pointer_ids):
+            absent = [int(p) for p in self.pointer_ids.tolist() if p not in lines]
+            blocked[absent] = True  # a pointer to no line expands to nothing
+            too_long = [p for p, n in lines.items() if words + n > MAX_QUERY_WORDS]
+            blocked[too_long] = True
+        if words + 1 > MAX_QUERY_WORDS:  # any other word is one too many: only a close
+            keep = blocked[self.close_ids].clone()
+            blocked[:] = True
+            blocked[self.close_ids] = keep
 
 
 def _budget(kwargs) -> int | None:
