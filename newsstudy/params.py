@@ -381,6 +381,39 @@ def is_candidate_parameter(name: str, value: Any) -> bool:
     return not name.startswith("_") and name not in IPYTHON_NAMES and isinstance(value, PLAIN_TYPES)
 
 
+def papermill_parameter_files(process=None) -> list[Path]:
+    """The ``-f``/``--parameters_file`` files of the ``papermill`` command running this kernel.
+
+    papermill reads those files itself with PyYAML, which keeps the last of two equal keys
+    without a word; a kernel started by papermill finds the command among its ancestor
+    processes, so :func:`from_namespace` can read the files again, strictly. Empty when no
+    ancestor is papermill (``newsstudy run``, JupyterLab) or the processes cannot be read.
+    """
+    import psutil
+
+    try:
+        process = process or psutil.Process()
+        ancestors = process.parents()
+    except (psutil.Error, OSError):
+        return []
+    for ancestor in ancestors:
+        try:
+            command, cwd = ancestor.cmdline(), Path(ancestor.cwd())
+        except (psutil.Error, OSError):
+            continue
+        if not any(Path(part).name in ("papermill", "papermill.exe") or part == "papermill"
+                   for part in command[:3]):
+            continue
+        files = []
+        for i, part in enumerate(command):
+            if part in ("-f", "--parameters_file") and i + 1 < len(command):
+                files.append(command[i + 1])
+            elif part.startswith("--parameters_file="):
+                files.append(part.split("=", 1)[1])
+        return [cwd / name for name in files]
+    return []
+
+
 def from_namespace(notebook: str, namespace: Mapping[str, Any]) -> NotebookParams:
     """Validate the parameters a notebook is running with, taken from its ``globals()``.
 
@@ -390,8 +423,12 @@ def from_namespace(notebook: str, namespace: Mapping[str, Any]) -> NotebookParam
     recipe fields the namespace lacks are taken from ``params/<profile>/teacher.yaml`` of
     the namespace's ``profile`` (errors in them name that file); the namespace's own values
     win. Run the notebook top to bottom: re-running this cell after later cells defined
-    plain-typed globals (``k = 5``) reports those as unknown parameters.
+    plain-typed globals (``k = 5``) reports those as unknown parameters. Under plain
+    ``papermill -f FILE`` the files are read again here, so a duplicate key is refused as
+    ``newsstudy run`` refuses it (:func:`papermill_parameter_files`).
     """
+    for path in papermill_parameter_files():
+        read_params_file(path)
     fields = schema_for(notebook).model_fields
     where = f"notebook {notebook}"
     candidates = [name for name, value in namespace.items() if is_candidate_parameter(name, value)]

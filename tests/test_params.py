@@ -479,3 +479,55 @@ def test_deep_nesting_is_refused_in_a_file_and_in_an_override(data_project):
     message = error_of(parse_override, "seed=" + "[" * 3000 + "]" * 3000)
     assert message.startswith("override 'seed=[[[") and message.endswith("nested deeper than 20 levels")
     assert parse_override("seed=" + "[" * 5 + "1" + "]" * 5) == ("seed", [[[[[1]]]]])
+
+
+# ------------------------------------------------------- plain papermill -f, read strictly
+
+class _FakeProcess:
+    def __init__(self, command, cwd, parents=()):
+        self._command, self._cwd, self._parents = command, cwd, list(parents)
+
+    def cmdline(self):
+        return self._command
+
+    def cwd(self):
+        return str(self._cwd)
+
+    def parents(self):
+        return self._parents
+
+
+def test_papermill_parameter_files_are_found_among_the_kernels_ancestors(tmp_path):
+    from newsstudy.params import papermill_parameter_files
+
+    papermill = _FakeProcess(["/venv/bin/python", "/venv/bin/papermill", "in.ipynb", "out.ipynb",
+                              "-f", "a.yaml", "-p", "seed", "3", "--parameters_file=b.yaml"],
+                             tmp_path)
+    shell = _FakeProcess(["bash"], tmp_path)
+    kernel = _FakeProcess(["python", "-m", "ipykernel_launcher"], tmp_path, [papermill, shell])
+    assert papermill_parameter_files(kernel) == [tmp_path / "a.yaml", tmp_path / "b.yaml"]
+    module = _FakeProcess(["python", "-m", "papermill", "x", "y", "--parameters_file", "c.yaml"],
+                          tmp_path)
+    assert papermill_parameter_files(_FakeProcess([], tmp_path, [module])) == [tmp_path / "c.yaml"]
+    # newsstudy run, JupyterLab: no papermill command among the ancestors
+    cli = _FakeProcess(["python", "/venv/bin/newsstudy", "run", "01_data", "-p", "x=1"], tmp_path)
+    assert papermill_parameter_files(_FakeProcess([], tmp_path, [cli, shell])) == []
+
+
+@pytest.mark.slow
+def test_plain_papermill_refuses_a_duplicate_key(tmp_path):
+    """``papermill -f`` keeps the last of two keys; the notebook's first cell refuses it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from newsstudy import paths
+
+    params = tmp_path / "dup.yaml"
+    params.write_text("profile: smoke\nn_users: 300\nseed: 0\nn_users: 301\n", encoding="utf-8")
+    papermill = Path(sys.executable).with_name("papermill")
+    done = subprocess.run([str(papermill), str(paths.NOTEBOOKS_DIR / "01_data.ipynb"),
+                           str(tmp_path / "out.ipynb"), "-f", str(params)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "duplicate key 'n_users' at lines 2 and 4" in done.stdout + done.stderr
