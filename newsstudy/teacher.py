@@ -334,3 +334,45 @@ def settings_for_size(settings, size: str):
     return settings.model_copy(update={
         "model": size, "sft_learning_rate": recipe.sft_lr, "sft_epochs": recipe.sft_epochs,
         "grpo_learning_rate": recipe.grpo_lr})
+
+
+def train_job(notebook: str, params: dict, model: str, seed: int | None = None,
+              weights: dict | None = None, grpo_overrides: dict | None = None) -> str:
+    """One training run of ``notebook``'s recipe, for :func:`newsstudy.parallel.map_jobs`.
+
+    The SFT warm start of ``model`` when ``seed`` is None, else its Dr.GRPO policy for
+    ``seed`` and the reward ``weights`` (a dict of :class:`RewardWeights` fields). It goes
+    through the checkpoint cache, so the notebook's own ``prompt_only()`` / ``teacher()``
+    calls then load what the job trained. Returns the checkpoint folder.
+    """
+    from newsstudy import data
+    from newsstudy.params import schema_for
+
+    settings = schema_for(notebook).model_validate(params).model_copy(update={"model": model})
+    world = data.load_world(settings.profile)
+    scorer = RewardScorer.from_settings(world, settings)
+    pipe = PolicyPipeline(world, settings, scorer, log=lambda *a: None,
+                          grpo_overrides=grpo_overrides or {})
+    if seed is None:
+        return str(pipe.prompt_only())
+    return str(pipe.teacher(seed, RewardWeights(**weights)))
+
+
+def train_in_parallel(pipeline: PolicyPipeline, notebook: str, sft_models: list[str],
+                      grpo_runs: list[tuple[int, RewardWeights]]) -> None:
+    """Train the warm starts of ``sft_models``, then the GRPO runs of ``pipeline``'s model
+    (``(seed, weights)`` pairs), each in its own single-thread process, two at a time.
+
+    Everything lands in the checkpoint cache; the caller then loads it as usual. Runs
+    already cached cost a lookup. Pretrained models use every thread of this process
+    instead, so for them nothing is done here (they train when first asked for).
+    """
+    if pipeline.is_pretrained:
+        return
+    from newsstudy.parallel import map_jobs
+
+    params = pipeline.settings.model_dump()
+    overrides = dict(pipeline.grpo_overrides)
+    map_jobs(train_job, [(notebook, params, model) for model in dict.fromkeys(sft_models)])
+    map_jobs(train_job, [(notebook, params, pipeline.settings.model, seed, vars(weights),
+                          overrides) for seed, weights in grpo_runs])
