@@ -31,11 +31,19 @@ PAPER_ABLATION = {"all five": (.271, .241), "without align": (.162, .141),
 
 def offline_table(per_user: pd.DataFrame, paper: Mapping[str, Mapping[str, float]] = PAPER_ROWS
                   ) -> pd.DataFrame:
-    """Ours (mean and 95% CI over test users, pooled over seeds) beside the paper, per method."""
+    """Ours (mean and 95% CI over test users, pooled over seeds) beside the paper, per method.
+
+    ``seeds`` and ``R@10 seed std`` (the standard deviation of the per-seed means, blank
+    for one seed) say how much a trained number moves with the seed alone: a difference
+    between two machines or two runs is read against it.
+    """
     ours = summarise(per_user, by="method")
+    per_seed = per_user.groupby(["method", "seed"])["recall@10"].mean().groupby(level="method")
     rows = []
     for _, row in ours.iterrows():
-        out = {"method": row["method"], "n": int(row["n"])}
+        spread = per_seed.get_group(row["method"])
+        out = {"method": row["method"], "n": int(row["n"]), "seeds": int(len(spread)),
+               "R@10 seed std": float(spread.std(ddof=1)) if len(spread) > 1 else np.nan}
         for metric in DEFAULT_METRICS:
             label = METRIC_LABELS[metric]
             out[label] = row[metric]

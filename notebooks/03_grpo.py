@@ -412,6 +412,7 @@ results = {
     "weights": dataclasses.asdict(weights),
     "offline": {m: means.loc[m].to_dict() for m in means.index},
     "offline_ci": offline.set_index("method")[["R@10 95% CI", "N@10 95% CI"]].to_dict(orient="index"),
+    "offline_seed_spread": offline.set_index("method")[["seeds", "R@10 seed std"]].to_dict(orient="index"),
     "rl_minus_prompt_only": paired_rl.to_dict(),
     "lift_rl_over_prompt_only": lift.set_index("metric")["ours"].to_dict(),
     "ablation": ablation.set_index("method")[["R@10", "N@10", "R@10 low", "R@10 high"]].to_dict(orient="index"),
