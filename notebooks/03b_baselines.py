@@ -82,8 +82,8 @@ print(f"{len(D.train_users)} train / {len(D.val_targets)} val / {len(D.test_user
 # ## Train and evaluate every baseline
 
 # %%
-per_user, training_log, seconds = baseline_report.run_baselines(
-    W, D, settings, P.n_seeds, P.seed, P.top_n)
+per_user, training_log, seconds = baseline_report.run_baselines_in_parallel(  # 2 processes
+    P.profile, P.text_embedder, P.val_days, settings, P.n_seeds, P.seed, P.top_n)
 per_user_csv = reporting.save_table(per_user, P.profile, "03b_per_user", markdown=False)
 reporting.save_table(training_log, P.profile, "03b_training_log")
 training_log.groupby(["method", "seed"]).agg(

@@ -141,3 +141,25 @@ def test_validation_targets_never_touch_test_clicks(interest_world):
 def test_paper_table_has_every_trained_baseline():
     for name in ("gru4rec", "sasrec", "nrhub", "pinsage", "hstu"):
         assert PAPER_OFFLINE_TABLE[name]["recall@10"] > 0
+
+
+@pytest.mark.slow
+def test_baselines_in_worker_processes_equal_the_serial_run(tmp_path, monkeypatch):
+    """Two single-thread workers give the serial run's per-user numbers, value for value."""
+    from newsstudy import data, params
+    from newsstudy.baselines import report as baseline_report
+
+    monkeypatch.setenv("NEWSSTUDY_ARTIFACTS", str(tmp_path))
+    data.build_world(params.load_params("01_data", "smoke"), log=lambda *_: None)
+    world = data.load_world("smoke")
+    settings = TrainSettings(epochs=2, patience=1, hidden=16, max_history=10)
+    names = ["popularity", "gru4rec", "sasrec"]
+    serial, serial_log, _ = baseline_report.run_baselines(
+        world, prepare(world, "static", val_days=5), settings, 2, 0, 50, names=names,
+        log=lambda *_: None)
+    parallel, parallel_log, seconds = baseline_report.run_baselines_in_parallel(
+        "smoke", "static", 5, settings, 2, 0, 50, names=names, log=lambda *_: None, workers=2)
+    pd.testing.assert_frame_equal(serial, parallel)
+    timing = [c for c in serial_log.columns if "second" in c]  # wall time differs, nothing else
+    pd.testing.assert_frame_equal(serial_log.drop(columns=timing), parallel_log.drop(columns=timing))
+    assert set(seconds) == set(names) and len(serial.query("method == 'sasrec'")["seed"].unique()) == 2
