@@ -20,6 +20,7 @@ compare with each other, not with the main tables.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 
@@ -83,39 +84,70 @@ def score_world(world, n_queries: int, fusion: str, k_per_query: int, seed: int,
 
 
 def sweep(base: DataParams, *, n_users: int, n_queries: int, fusion: str, k_per_query: int,
-          settings: Mapping[str, tuple] = SETTINGS, gru_epochs: int = 3, log=print
-          ) -> pd.DataFrame:
+          settings: Mapping[str, tuple] = SETTINGS, gru_epochs: int = 3, log=print,
+          workers: int | None = None) -> pd.DataFrame:
     """Mean Recall@10 per (knob, level, method), with the paired gaps the gates read.
 
     Columns: knob, level, value, method, recall@10, n_users; plus one row per world with
     method ``infer - copy`` and ``oracle - best baseline`` (paired mean differences, with
-    ``low``/``high`` 95% interval columns).
+    ``low``/``high`` 95% interval columns). The default world is scored here (its cleaner
+    serves every other world); the others in single-thread worker processes
+    (:func:`newsstudy.parallel.map_jobs`), each world seeded as in a serial sweep.
     """
+    from newsstudy.parallel import map_jobs
+
     base = base.model_copy(update={"n_users": n_users})
-    articles = data.select_articles(corpus.load_articles(), base.max_articles, base.seed)
-    vectors = embed.embed_cached(corpus.article_text(articles), base.embedder)
-    topic_model = topics.build_topics(articles, vectors, base.n_topics, base.seed)
-    cleaner = None
+    scoring = (n_queries, fusion, k_per_query, gru_epochs)
+    worlds = variants(base, settings)
+    default_rows, cleaner = _score_variant(*worlds[0][:3], worlds[0][3], scoring, None)
+    log(f"default: {default_rows[0]['seconds']:.1f}s")
+    jobs = [(knob, level, value, params.model_dump(), scoring, cleaner)
+            for knob, level, value, params in worlds[1:]]
+    rows = list(default_rows)
+    for done in map_jobs(_variant_job, jobs, workers):
+        log(f"{done[0]['knob']} {done[0]['level']} ({done[0]['value']}): "
+            f"{done[0]['seconds']:.1f}s")
+        rows.extend(done)
+    return pd.DataFrame(rows).drop(columns="seconds")
+
+
+@functools.lru_cache(maxsize=2)
+def _corpus_and_topics(seed: int, max_articles: int | None, embedder: str, n_topics: int):
+    """The sweep's shared corpus, embeddings and topics (once per process)."""
+    articles = data.select_articles(corpus.load_articles(), max_articles, seed)
+    vectors = embed.embed_cached(corpus.article_text(articles), embedder)
+    return articles, vectors, topics.build_topics(articles, vectors, n_topics, seed)
+
+
+def _variant_job(knob: str, level: str, value, params: dict, scoring: tuple, cleaner):
+    rows, _ = _score_variant(knob, level, value, DataParams(**params), scoring, cleaner)
+    return rows
+
+
+def _score_variant(knob: str, level: str, value, params: DataParams, scoring: tuple, cleaner
+                   ) -> tuple[list[dict], object]:
+    """Simulate one world of the sweep and score it: its rows and the cleaner it used."""
+    n_queries, fusion, k_per_query, gru_epochs = scoring
+    shown = value if knob != "default" else None
+    started = time.perf_counter()
+    articles, vectors, topic_model = _corpus_and_topics(params.seed, params.max_articles,
+                                                        params.embedder, params.n_topics)
+    world = data.simulate(params, articles, vectors, topic_model, cleaner=cleaner)
+    per_user = score_world(world, n_queries, fusion, k_per_query, params.seed, gru_epochs)
     rows = []
-    for knob, level, value, params in variants(base, settings):
-        shown = value if knob != "default" else None
-        started = time.perf_counter()
-        world = data.simulate(params, articles, vectors, topic_model, cleaner=cleaner)
-        cleaner = cleaner or world.cleaner
-        per_user = score_world(world, n_queries, fusion, k_per_query, base.seed, gru_epochs)
-        for method in per_user.columns:
-            rows.append({"knob": knob, "level": level, "value": shown, "method": method,
-                         "recall@10": float(per_user[method].mean()),
-                         "low": np.nan, "high": np.nan, "n_users": len(per_user)})
-        best = per_user[["content", "gru4rec"]].mean().idxmax()
-        for label, a, b in (("infer - copy", "infer", "copy"),
-                            ("oracle - best baseline", "oracle", best)):
-            gap = paired_difference(per_user[a], per_user[b])
-            rows.append({"knob": knob, "level": level, "value": shown, "method": label,
-                         "recall@10": gap.diff, "low": gap.low, "high": gap.high,
-                         "n_users": gap.n})
-        log(f"{knob} {level} ({shown}): {time.perf_counter() - started:.1f}s")
-    return pd.DataFrame(rows)
+    for method in per_user.columns:
+        rows.append({"knob": knob, "level": level, "value": shown, "method": method,
+                     "recall@10": float(per_user[method].mean()),
+                     "low": np.nan, "high": np.nan, "n_users": len(per_user)})
+    best = per_user[["content", "gru4rec"]].mean().idxmax()
+    for label, a, b in (("infer - copy", "infer", "copy"),
+                        ("oracle - best baseline", "oracle", best)):
+        gap = paired_difference(per_user[a], per_user[b])
+        rows.append({"knob": knob, "level": level, "value": shown, "method": label,
+                     "recall@10": gap.diff, "low": gap.low, "high": gap.high,
+                     "n_users": gap.n})
+    seconds = time.perf_counter() - started
+    return [{**row, "seconds": seconds} for row in rows], world.cleaner
 
 
 def sensitivity_table(long: pd.DataFrame) -> pd.DataFrame:

@@ -119,3 +119,15 @@ def test_sensitivity_variants_change_one_knob_each():
         assert getattr(changed, knob) == value
         assert changed.min_interests <= changed.max_interests
         assert level in ("low", "high")
+
+
+@pytest.mark.slow
+def test_sensitivity_sweep_in_workers_equals_the_serial_sweep():
+    """Worlds scored in two worker processes give the serial sweep's rows, value for value."""
+    base = params.load_params("01_data", "smoke")
+    kwargs = dict(n_users=120, n_queries=5, fusion="rrf", k_per_query=20, gru_epochs=1,
+                  settings={"noise_rate": sensitivity.SETTINGS["noise_rate"]}, log=lambda *_: None)
+    serial = sensitivity.sweep(base, workers=1, **kwargs)
+    parallel = sensitivity.sweep(base, workers=2, **kwargs)
+    assert list(serial["knob"].unique()) == ["default", "noise_rate"]
+    pd.testing.assert_frame_equal(serial, parallel)
