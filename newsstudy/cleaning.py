@@ -45,8 +45,18 @@ class CleaningModel:
                                  n_features=self.n_features, alternate_sign=False, norm="l2")
 
     def noise_probability(self, events: pd.DataFrame) -> np.ndarray:
-        """Probability that each event is noise."""
-        return self.classifier.predict_proba(features(events, self.vectorizer()))[:, 1]
+        """Probability that each event is noise, computed over chunks of whole users.
+
+        A row's features read only that row and its user's other events, so chunking
+        changes no value; it bounds the memory of the design matrix (100,000 users at once
+        needed several GB).
+        """
+        out = np.zeros(len(events))
+        vectorizer = self.vectorizer()
+        for rows in user_chunks(events):
+            chunk = events.iloc[rows]
+            out[rows] = self.classifier.predict_proba(features(chunk, vectorizer))[:, 1]
+        return out
 
     def keep(self, events: pd.DataFrame) -> np.ndarray:
         """Boolean mask of events to keep (predicted clean)."""
@@ -56,6 +66,28 @@ class CleaningModel:
 def content_words(text: str) -> set[str]:
     """Lower-case content words (3+ letters, not stop words) of a text."""
     return {w for w in _WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS}
+
+
+CHUNK_USERS = 5_000
+"""Users whose events are featurised at once (bounds the memory of the cleaner)."""
+
+
+def user_chunks(events: pd.DataFrame, chunk_users: int | None = None) -> list[np.ndarray]:
+    """Row positions of ``events``, grouped into chunks of at most ``chunk_users`` whole users
+    (:data:`CHUNK_USERS` by default; each chunk in the frame's row order)."""
+    chunk_users = CHUNK_USERS if chunk_users is None else chunk_users
+    users = events["user_id"].to_numpy()
+    unique = np.unique(users)
+    return [np.flatnonzero(np.isin(users, unique[start:start + chunk_users]))
+            for start in range(0, len(unique), chunk_users)]
+
+
+def context_support_by_chunks(events: pd.DataFrame) -> np.ndarray:
+    """:func:`context_support` of every event, computed over chunks of whole users."""
+    out = np.zeros(len(events))
+    for rows in user_chunks(events):
+        out[rows] = context_support(events.iloc[rows])
+    return out
 
 
 def context_support(events: pd.DataFrame) -> np.ndarray:
@@ -75,8 +107,9 @@ def context_support(events: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def shape_features(events: pd.DataFrame) -> np.ndarray:
-    """Dense per-event features: domain one-hot, length, letter share, context support."""
+def shape_features(events: pd.DataFrame, context: np.ndarray | None = None) -> np.ndarray:
+    """Dense per-event features: domain one-hot, length, letter share, context support
+    (``context``: precomputed :func:`context_support` of these rows, else computed here)."""
     text = events["text"].astype(str)
     length = text.str.len().to_numpy(dtype=float)
     letters = text.str.count(r"[A-Za-z ]").to_numpy(dtype=float)
@@ -86,32 +119,41 @@ def shape_features(events: pd.DataFrame) -> np.ndarray:
         np.log1p(length) / 5.0,
         letters / np.maximum(length, 1.0),
         (length < 4).astype(float),
-        context_support(events),
+        context_support(events) if context is None else context,
     ])
 
 
-def features(events: pd.DataFrame, vectorizer: HashingVectorizer) -> sparse.csr_matrix:
-    """The classifier's design matrix: hashed character n-grams plus shape features."""
+def features(events: pd.DataFrame, vectorizer: HashingVectorizer,
+             context: np.ndarray | None = None) -> sparse.csr_matrix:
+    """The classifier's design matrix: hashed character n-grams plus shape features.
+
+    ``events`` must hold whole users (the context feature reads a user's other events),
+    unless ``context`` gives each row's context support.
+    """
     text = vectorizer.transform(events["text"].astype(str))
-    return sparse.hstack([text, sparse.csr_matrix(shape_features(events) * 3.0)]).tocsr()
+    dense = shape_features(events, context) * 3.0
+    return sparse.hstack([text, sparse.csr_matrix(dense)]).tocsr()
 
 
 def fit_cleaner(events: pd.DataFrame, is_noise: np.ndarray, seed: int,
                 threshold: float = 0.5, max_events: int = 50_000) -> CleaningModel:
     """Fit the cleaner on labelled events (a seeded sample of at most ``max_events``).
 
-    Features are computed on all given events (the context feature needs each user's
-    whole history), then the sample is drawn. The fit runs on one BLAS thread: on two, its
-    weights differed in the fifth digit, so the world would depend on the machine.
+    The context feature reads each user's whole history (computed over chunks of whole
+    users); the text features only for the sampled rows. The fit runs on one BLAS thread:
+    on two, its weights differed in the fifth digit, so the world would depend on the
+    machine.
     """
     model = CleaningModel(
         LogisticRegression(C=4.0, solver="liblinear", max_iter=500, random_state=seed),
         threshold=threshold)
-    design = features(events, model.vectorizer())
     labels = np.asarray(is_noise, dtype=int)
+    rows = np.arange(len(labels))
     if len(labels) > max_events:
         rows = np.random.default_rng(seed).choice(len(labels), max_events, replace=False)
-        design, labels = design[rows], labels[rows]
+    context = context_support_by_chunks(events)[rows]
+    design = features(events.iloc[rows], model.vectorizer(), context=context)
+    labels = labels[rows]
     with threadpool_limits(limits=1):  # liblinear's solution moves with the BLAS thread count
         model.classifier.fit(design, labels)
     return model

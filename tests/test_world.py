@@ -120,6 +120,23 @@ def test_cleaner_beats_trivial_baselines(sim):
     assert ours["precision"] > 0.8
 
 
+def test_the_cleaner_by_chunks_of_users_equals_the_cleaner_on_everything(sim, monkeypatch):
+    """Chunking bounds memory and changes no value: fit and noise probabilities agree
+    bit for bit with one chunk holding every user (and the events in shuffled order)."""
+    split = sim.users["split"].to_numpy()[sim.events["user_id"]]
+    train = split == "train"
+    labels = sim.event_labels["is_noise"].to_numpy()
+    shuffled = sim.events.sample(frac=1.0, random_state=3)
+    results = []
+    for chunk in (10**9, 7):
+        monkeypatch.setattr(cleaning, "CHUNK_USERS", chunk)
+        model = cleaning.fit_cleaner(sim.events[train], labels[train], seed=0, max_events=2000)
+        results.append((model.classifier.coef_.copy(), model.noise_probability(shuffled)))
+    assert len(cleaning.user_chunks(shuffled)) > 5
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
 def test_context_support_by_hand():
     events = pd.DataFrame({"user_id": [0, 0, 0, 1], "text": [
         "brexit vote", "brexit talks", "cooking pasta", "brexit"]})
