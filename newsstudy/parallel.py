@@ -25,12 +25,15 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 
 def one_thread() -> None:
-    """Pin this process to one torch and BLAS thread (a worker's initialiser)."""
+    """Pin this process to one torch and BLAS thread (a worker's initialiser), and ask torch
+    for its deterministic algorithms (on the CPU nearly all already are; an op without
+    one warns instead of failing)."""
     for name in THREAD_VARIABLES:
         os.environ[name] = "1"
     import torch
 
     torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def default_workers() -> int:
