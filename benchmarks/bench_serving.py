@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from newsstudy import data, paths
+from newsstudy import data, paper, paths
 from newsstudy.io import read_json
 from newsstudy.policy import checkpoints, distill, generate, ladder, prompts, tokenizer
 
-PAPER_USERS_PER_SECOND = {"teacher": 2.0, "student": 67.0}
+PAPER_USERS_PER_SECOND = paper.SERVING
 
 
 def cached_checkpoint(profile: str, size: str, world_hash: str):

@@ -8,15 +8,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from newsstudy import paper
 from newsstudy.evaluation import summarise
 from newsstudy.reporting import PAPER_COLOR
 
-# PAPER.md: distillation ablation (R@10 / N@10) and the offline table's student row.
-PAPER_DISTILLATION = {"teacher": (.271, .241), "supervised": (.245, .207),
-                      "on-policy": (.261, .235), "none": (.187, .179)}
-PAPER_STUDENT_ROW = {"recall@5": .233, "recall@10": .261, "ndcg@5": .196, "ndcg@10": .235,
-                     "mrr": .180}
-PAPER_SERVING = {"teacher": 2.0, "student": 67.0}
+PAPER_DISTILLATION = paper.DISTILLATION
+PAPER_STUDENT_ROW = paper.OFFLINE["student_0_5b"]
+PAPER_SERVING = paper.SERVING
 ORDER = ("teacher", "student warm start", "none", "supervised", "on-policy", "on-policy + GRPO")
 
 

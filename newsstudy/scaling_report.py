@@ -8,17 +8,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from newsstudy import paper
 from newsstudy.evaluation import summarise
 from newsstudy.reporting import PAPER_COLOR
 
-# PAPER.md: model-capacity scaling (Qwen2.5, R@10 / N@10, read off a bar chart).
-PAPER_CAPACITY = {"0.5B": (.187, .179), "1.5B": (.193, .186), "3B": (.194, .189),
-                  "7B": (.201, .196), "14B": (.238, .216), "32B": (.257, .241)}
-PAPER_CAPACITY_PARAMS = {"0.5B": 0.5e9, "1.5B": 1.5e9, "3B": 3e9, "7B": 7e9, "14B": 14e9,
-                         "32B": 32e9}
-# PAPER.md: best-of-N selected by the composite reward (R@10 / N@10).
-PAPER_BEST_OF_N = {1: (.271, .241), 2: (.294, .267), 4: (.301, .274), 8: (.305, .277),
-                   16: (.307, .279), 32: (.310, .281)}
+# The paper's capacity scaling and best-of-N (newsstudy.paper).
+PAPER_CAPACITY = paper.CAPACITY
+PAPER_CAPACITY_PARAMS = paper.CAPACITY_PARAMS
+PAPER_BEST_OF_N = paper.BEST_OF_N
 OURS_COLOR = "#1f77b4"
 
 

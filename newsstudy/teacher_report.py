@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from newsstudy import paper
 from newsstudy.evaluation import summarise
 from newsstudy.metrics import DEFAULT_METRICS
 from newsstudy.output_format import parse_completion
@@ -17,16 +18,10 @@ from newsstudy.reporting import PAPER_COLOR
 METRIC_LABELS = {"recall@5": "R@5", "recall@10": "R@10", "ndcg@5": "N@5", "ndcg@10": "N@10",
                  "mrr": "MRR"}
 
-# PAPER.md, offline retrieval table (LLM rows) and reward ablation (R@10 / N@10).
-PAPER_ROWS = {
-    "prompt-only": {"recall@5": .153, "recall@10": .194, "ndcg@5": .139, "ndcg@10": .188,
-                    "mrr": .147},
-    "RL teacher": {"recall@5": .257, "recall@10": .271, "ndcg@5": .209, "ndcg@10": .241,
-                   "mrr": .199},
-}
-PAPER_ABLATION = {"all five": (.271, .241), "without align": (.162, .141),
-                  "without cov": (.115, .093), "without spec": (.196, .184),
-                  "without div": (.179, .144), "without struct": (.193, .184)}
+# The paper's LLM rows of the offline table and its reward ablation (newsstudy.paper).
+PAPER_ROWS = {"prompt-only": paper.OFFLINE["prompt_only_32b"],
+              "RL teacher": paper.OFFLINE["rl_teacher_32b"]}
+PAPER_ABLATION = paper.REWARD_ABLATION
 
 
 def offline_table(per_user: pd.DataFrame, paper: Mapping[str, Mapping[str, float]] = PAPER_ROWS

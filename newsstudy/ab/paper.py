@@ -1,25 +1,14 @@
-"""The paper's online A/B test (PAPER.md, "Its tables": 7 days, student as an extra path).
-
-Lifts are relative (treatment / control - 1); the paper reports no arm values, intervals
-or sample sizes.
-"""
+"""Our A/B results beside the paper's online test (its values: :mod:`newsstudy.paper`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-PAPER_AB_DAYS = 7
-"""Length of the paper's online test in days."""
+from newsstudy import paper
 
-PAPER_AB_TEST: dict[str, dict[str, float]] = {
-    "dau": {"lift": 0.0095, "p_value": 0.012},
-    "ctr": {"lift": 0.0022, "p_value": 0.031},
-    "cold_dau": {"lift": 0.0438, "p_value": 0.004},
-}
-"""Metric -> relative lift and p-value, as published."""
-
-DISPLAY_NAMES: dict[str, str] = {"dau": "DAU", "ctr": "CTR", "cold_dau": "Cold-user DAU"}
-"""Metric key -> the paper's name for it."""
+PAPER_AB_DAYS = paper.AB_DAYS
+PAPER_AB_TEST = paper.AB_TEST
+DISPLAY_NAMES = paper.AB_LABELS
 
 
 def comparison_table(results: dict, days: int) -> pd.DataFrame:

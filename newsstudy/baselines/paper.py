@@ -1,21 +1,11 @@
-"""The paper's offline retrieval table (PAPER.md, from the authors' README)."""
+"""Our names for the rows of the paper's offline table (its values: :mod:`newsstudy.paper`)."""
 
 from __future__ import annotations
 
-PAPER_OFFLINE_TABLE: dict[str, dict[str, float]] = {
-    "gru4rec": {"recall@5": .144, "recall@10": .189, "ndcg@5": .129, "ndcg@10": .159, "mrr": .117},
-    "sasrec": {"recall@5": .158, "recall@10": .206, "ndcg@5": .141, "ndcg@10": .173, "mrr": .129},
-    "nrhub": {"recall@5": .162, "recall@10": .212, "ndcg@5": .145, "ndcg@10": .178, "mrr": .133},
-    "pinsage": {"recall@5": .168, "recall@10": .220, "ndcg@5": .149, "ndcg@10": .184, "mrr": .138},
-    "hstu": {"recall@5": .216, "recall@10": .250, "ndcg@5": .194, "ndcg@10": .228, "mrr": .184},
-    "prompt_only_32b": {"recall@5": .153, "recall@10": .194, "ndcg@5": .139, "ndcg@10": .188,
-                        "mrr": .147},
-    "rl_teacher_32b": {"recall@5": .257, "recall@10": .271, "ndcg@5": .209, "ndcg@10": .241,
-                       "mrr": .199},
-    "student_0_5b": {"recall@5": .233, "recall@10": .261, "ndcg@5": .196, "ndcg@10": .235,
-                     "mrr": .180},
-}
-"""Method -> metric -> value. Baseline keys match ``newsstudy.baselines.BASELINES``."""
+from newsstudy import paper
+
+PAPER_OFFLINE_TABLE = paper.OFFLINE
+"""Method -> metric -> value (:data:`newsstudy.paper.OFFLINE`)."""
 
 DISPLAY_NAMES: dict[str, str] = {
     "gru4rec": "GRU", "sasrec": "SASRec", "nrhub": "NRHUB", "pinsage": "PinSage",

@@ -2,7 +2,7 @@
 
 Every number in the claims table is read from ``reports/<profile>/results/<notebook>.json``
 by the checks below; nothing is typed by hand except the paper's numbers
-(``newsstudy.report.paper``). A claim is split into *parts* (e.g. "RL teacher > GRU"),
+(``newsstudy.paper``). A claim is split into *parts* (e.g. "RL teacher > GRU"),
 each of which
 
 - **holds clearly** when ours is on the paper's side beyond the noise: for a part that
@@ -72,11 +72,10 @@ from typing import Any
 
 import pandas as pd
 
-from newsstudy import paths
+from newsstudy import paper, paths
 from newsstudy.baselines.paper import DISPLAY_NAMES, PAPER_OFFLINE_TABLE
 from newsstudy.evaluation import PairedDifference, paired_difference
 from newsstudy.io import read_json
-from newsstudy.report import paper
 
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
 UNTESTABLE = "untestable in this world"
@@ -573,7 +572,7 @@ def check_capacity(results: Results) -> Outcome:
             f"({large_name}, {large / 1e6:.2f}M); {len(sizes)} sizes spanning "
             f"{large / small:.0f}x; rho = {rho:.2f}")
     effect = Effect(f"largest - smallest size ({large / small:.0f}x ours, 64x paper)",
-                    paper.SCALING["32B"][1] - paper.SCALING["0.5B"][1],
+                    paper.CAPACITY["32B"][0] - paper.CAPACITY["0.5B"][0],
                     paired_estimate(paired, last, first))
     return Outcome(ours, parts, effect=effect)
 
@@ -641,7 +640,7 @@ def check_ab(results: Results) -> Outcome:
         texts.append(f"{label} {lift.percent()} (p = {p:.3f})")
     parts.append(greater("cold-user DAU lift > DAU lift", lifts["cold_dau"], lifts["dau"]))
     ours = "; ".join(texts)
-    effect = Effect("DAU lift", paper.AB_TEST["dau"][0], lifts["dau"], "%")
+    effect = Effect("DAU lift", paper.AB_TEST["dau"]["lift"], lifts["dau"], "%")
     aa = results.files.get("06_ab_simulation", {}).get("aa")
     if isinstance(aa, Mapping) and isinstance(aa.get("fpr"), Mapping) and "dau" in aa["fpr"]:
         ours += (f"; A/A false-positive rate (DAU) {aa['fpr']['dau']:.3f} at alpha = "
@@ -669,7 +668,7 @@ def check_efficiency(results: Results) -> Outcome:
     ours = (f"teacher {speed['teacher']:.1f} users/s, student {speed['student']:.1f} users/s "
             f"({ratio:.1f}x)")
     effect = Effect("student / teacher users per second",
-                    paper.THROUGHPUT["student"] / paper.THROUGHPUT["teacher"], Estimate(ratio), "x")
+                    paper.SERVING["student"] / paper.SERVING["teacher"], Estimate(ratio), "x")
     return Outcome(ours, parts, effect=effect)
 
 
@@ -772,8 +771,8 @@ CLAIMS: dict[str, ClaimSpec] = {
     "capacity_scaling": ClaimSpec(
         "Retrieval quality grows with model size (R@10).",
         ("04_scaling",),
-        f"{f3(paper.SCALING['0.5B'][1])} (0.5B) to {f3(paper.SCALING['32B'][1])} (32B), "
-        f"monotone over {len(paper.SCALING)} sizes spanning 64x",
+        f"{f3(paper.CAPACITY['0.5B'][0])} (0.5B) to {f3(paper.CAPACITY['32B'][0])} (32B), "
+        f"monotone over {len(paper.CAPACITY)} sizes spanning 64x",
         check_capacity,
         needs=("inference pays", *LADDER_GATES, "sizes span 30x"),
     ),
@@ -787,17 +786,17 @@ CLAIMS: dict[str, ClaimSpec] = {
     "ab_test": ClaimSpec(
         "In the A/B test DAU, CTR and cold-user DAU rise significantly, cold users most.",
         ("06_ab_simulation",),
-        "; ".join(f"{paper.AB_LABELS[k]} {lift:+.2%} (p = {p})"
-                  for k, (lift, p) in paper.AB_TEST.items()),
+        "; ".join(f"{paper.AB_LABELS[k]} {v['lift']:+.2%} (p = {v['p_value']})"
+                  for k, v in paper.AB_TEST.items()),
         check_ab,
     ),
     "student_speed": ClaimSpec(
         f"The student serves at least {paper.SPEEDUP_CLAIMED:.0f}x more users/s than the "
         "teacher.",
         ("05_distillation",),
-        f"teacher {paper.THROUGHPUT['teacher']:.0f} users/s, student "
-        f"{paper.THROUGHPUT['student']:.0f} users/s "
-        f"({paper.THROUGHPUT['student'] / paper.THROUGHPUT['teacher']:.1f}x)",
+        f"teacher {paper.SERVING['teacher']:.0f} users/s, student "
+        f"{paper.SERVING['student']:.0f} users/s "
+        f"({paper.SERVING['student'] / paper.SERVING['teacher']:.1f}x)",
         check_efficiency,
         needs=("student 30x smaller",),
     ),
