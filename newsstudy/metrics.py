@@ -43,6 +43,10 @@ Metric = Callable[[Sequence[ItemId], Collection[ItemId]], float]
 
 DEFAULT_METRICS: tuple[str, ...] = ("recall@5", "recall@10", "ndcg@5", "ndcg@10", "mrr")
 
+METRIC_LABELS: dict[str, str] = {"recall@5": "R@5", "recall@10": "R@10", "ndcg@5": "N@5",
+                                 "ndcg@10": "N@10", "mrr": "MRR"}
+"""Each metric's short label in tables (the paper's column names)."""
+
 
 def check_k(k: object, name: str = "k") -> int:
     """Return ``k`` as an int if it is a positive integer, else raise ``ValueError``.

@@ -92,9 +92,9 @@ SPEEDUP_CLAIMED = 30.0
 
 def offline_table() -> pd.DataFrame:
     """The offline retrieval table in the paper's row order and labels."""
-    columns = {"recall@5": "R@5", "recall@10": "R@10", "ndcg@5": "N@5", "ndcg@10": "N@10",
-               "mrr": "MRR"}
-    rows = [{"method": label, **{columns[m]: OFFLINE[key][m] for m in columns}}
+    from newsstudy.metrics import METRIC_LABELS
+
+    rows = [{"method": label, **{METRIC_LABELS[m]: OFFLINE[key][m] for m in METRIC_LABELS}}
             for key, label in OFFLINE_LABELS.items()]
     return pd.DataFrame(rows)
 

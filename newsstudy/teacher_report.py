@@ -11,12 +11,9 @@ import seaborn as sns
 
 from newsstudy import paper
 from newsstudy.evaluation import summarise
-from newsstudy.metrics import DEFAULT_METRICS
+from newsstudy.metrics import DEFAULT_METRICS, METRIC_LABELS
 from newsstudy.output_format import parse_completion
 from newsstudy.reporting import PAPER_COLOR
-
-METRIC_LABELS = {"recall@5": "R@5", "recall@10": "R@10", "ndcg@5": "N@5", "ndcg@10": "N@10",
-                 "mrr": "MRR"}
 
 # The paper's LLM rows of the offline table and its reward ablation (newsstudy.paper).
 PAPER_ROWS = {"prompt-only": paper.OFFLINE["prompt_only_32b"],

@@ -19,10 +19,9 @@ from newsstudy import evaluation
 from newsstudy.baselines import BASELINES, TRAINED, TrainSettings
 from newsstudy.baselines.common import BaselineData
 from newsstudy.baselines.paper import DISPLAY_NAMES, LLM_ROWS, PAPER_OFFLINE_TABLE, STUDENT_ROWS
-from newsstudy.metrics import DEFAULT_METRICS, mean_with_ci
+from newsstudy.metrics import DEFAULT_METRICS, METRIC_LABELS, mean_with_ci
 
-SHORT = {"recall@5": "R@5", "recall@10": "R@10", "ndcg@5": "N@5", "ndcg@10": "N@10",
-         "mrr": "MRR"}
+SHORT = METRIC_LABELS
 
 
 def run_baselines(world, data: BaselineData, settings: TrainSettings, n_seeds: int,
