@@ -15,6 +15,8 @@ from newsstudy import gates, params, paths
 from newsstudy.io import read_json
 from newsstudy.report import claims
 
+pytestmark = pytest.mark.functional
+
 
 def committed(notebook: str) -> dict:
     path = paths.PROJECT_ROOT / "reports" / "default" / "results" / f"{notebook}.json"

@@ -61,6 +61,7 @@ def ranx_scores() -> tuple[list, dict[str, dict[str, float]]]:
     return cases, {name: dict(run.scores[name]) for name in names}
 
 
+@pytest.mark.slow  # ranx compiles its numba kernels on first use (~45 s)
 @pytest.mark.parametrize(
     ("name", "fn"),
     [("recall", recall_at_k), ("ndcg", ndcg_at_k), ("precision", precision_at_k)],
@@ -72,6 +73,7 @@ def test_at_k_metrics_match_ranx(ranx_scores, name, fn):
         assert fn(ranked, relevant, k) == pytest.approx(expected, abs=TOL), (ranked, relevant, k)
 
 
+@pytest.mark.slow
 def test_mrr_matches_ranx(ranx_scores):
     cases, scores = ranx_scores
     for i, (ranked, relevant, _) in enumerate(cases):

@@ -16,7 +16,7 @@ import pytest
 from newsstudy import params, paths, runner
 from newsstudy.io import read_json
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.smoke]
 
 
 @pytest.fixture(scope="session")

@@ -246,6 +246,7 @@ def test_lora_config_of_a_rank():
         pretrained.lora_config(-1)
 
 
+@pytest.mark.slow  # converts the GGUF model (~25 s)
 def test_pipeline_reads_a_pretrained_model_through_its_chat_template(smollm, world, tmp_path,
                                                                      monkeypatch):
     from newsstudy import params, paths, teacher
