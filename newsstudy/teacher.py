@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from newsstudy import paths
@@ -376,3 +377,17 @@ def train_in_parallel(pipeline: PolicyPipeline, notebook: str, sft_models: list[
     map_jobs(train_job, [(notebook, params, model) for model in dict.fromkeys(sft_models)])
     map_jobs(train_job, [(notebook, params, pipeline.settings.model, seed, vars(weights),
                           overrides) for seed, weights in grpo_runs])
+
+
+def mean_rewards(pipeline: PolicyPipeline, checkpoint: Path, users, n_samples: int,
+                 seed: int) -> pd.DataFrame:
+    """Per user: each reward (and the total and the well-formed share) averaged over
+    ``n_samples`` lists the checkpoint samples in its decoding: what GRPO optimises, on
+    users it may never have seen (notebook 03's improvement check)."""
+    from newsstudy.rewards import REWARD_NAMES
+
+    lists = pipeline.complete(checkpoint, users, n_samples=n_samples, seed=seed)
+    rows = [(u, text) for u, texts in lists.items() for text in texts]
+    scored = pipeline.scorer.score([u for u, _ in rows], [t for _, t in rows])
+    scored = scored.assign(user=[u for u, _ in rows], **{"well-formed": scored["struct"]})
+    return scored.groupby("user")[[*REWARD_NAMES, "total", "well-formed"]].mean()

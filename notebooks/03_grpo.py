@@ -261,11 +261,7 @@ pd.concat(curves, names=["run"]).groupby("run").agg(["first", "last"]).T.round(3
 # %%
 def mean_reward(checkpoint) -> pd.DataFrame:
     """Per validation user: the mean of each reward over the policy's sampled lists."""
-    lists = pipeline.complete(checkpoint, val_users, n_samples=P.improvement_samples, seed=P.seed + 11)
-    rows = [(u, text) for u, texts in lists.items() for text in texts]
-    scored = scorer.score([u for u, _ in rows], [t for _, t in rows]).assign(user=[u for u, _ in rows])
-    scored["well-formed"] = scored["struct"]
-    return scored.groupby("user")[[*rewards.REWARD_NAMES, "total", "well-formed"]].mean()
+    return teacher.mean_rewards(pipeline, checkpoint, val_users, P.improvement_samples, P.seed + 11)
 
 
 reward_before = mean_reward(sft_checkpoint)
