@@ -93,7 +93,11 @@ def command_run(args: argparse.Namespace) -> None:
 
 def command_reproduce(args: argparse.Namespace) -> None:
     """``newsstudy reproduce``: every notebook of a profile, then the report."""
+    from newsstudy.report import build_report
+
     reports = runner.reproduce(args.profile, force=args.force, log=progress)
+    built = build_report(args.profile)
+    progress(f"report: {built.markdown} and {built.html}")
     print(f"{len(reports)} notebooks up to date in {paths.report_dir(args.profile)}")
 
 

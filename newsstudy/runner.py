@@ -4,7 +4,8 @@
 second, not a run. The executed notebook is written beside its destination under a
 temporary name and moved into place only on success: a failed run never overwrites the
 previous good report, and its partial output is kept as ``<notebook>.failed.ipynb`` for
-debugging. ``reproduce`` runs every notebook of a profile in order, then builds the report.
+debugging. ``reproduce`` runs every notebook of a profile in order (the command line
+then builds the report: :mod:`newsstudy.report` reads this module, not the other way).
 
 **Skip and resume.** Every successful run is recorded in ``reports/<profile>/runs.json``
 (one record per notebook, written atomically). A notebook is skipped when its
@@ -627,10 +628,8 @@ def remaining(plans: Sequence[Plan], force: bool) -> str:
     return text
 
 
-def reproduce(
-    profile: str, force: bool = False, log: Log = print, report: bool = True
-) -> list[Path]:
-    """Run every notebook of a profile in order (skipping those up to date); then the report.
+def reproduce(profile: str, force: bool = False, log: Log = print) -> list[Path]:
+    """Run every notebook of a profile in order, skipping those up to date.
 
     All params files are validated first, so a bad value in the last notebook's file
     stops the run before the first notebook starts. Each line of progress names the
@@ -674,11 +673,6 @@ def reproduce(
         now = time.perf_counter()
         log(f"{head}: done in {duration(now - began)}; elapsed {duration(now - start)}, "
             f"{remaining(plans_from(index + 1), force)}")
-    if report:
-        from newsstudy.report import build_report
-
-        built = build_report(profile)
-        log(f"report: {built.markdown} and {built.html}")
     return reports
 
 

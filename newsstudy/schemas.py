@@ -13,6 +13,28 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+PUBLISHED_POLICIES: dict[str, str] = {
+    "student": "05_distillation",
+    "distillation-teacher": "04_scaling",
+    "prompt_only": "03_grpo",
+    "teacher": "03_grpo",
+}
+"""Policy name a notebook publishes (``artifacts/<profile>/published/<name>.json``) ->
+that notebook; what 06's ``treatment_policy`` may name."""
+
+SENSITIVITY_SETTINGS: dict[str, tuple[object, object]] = {
+    "max_interests": (2, 6),
+    "p_term_click": (0.5, 0.95),
+    "term_pool_size": (20, 120),
+    "interest_drift": (0.0, 1.5),
+    "serendipity": (0.0, 0.3),
+    "domain_concentration": (0.5, 10.0),
+    "noise_rate": (0.05, 0.4),
+    "cold_share": (0.0, 0.6),
+    "events_per_day": (1.5, 6.0),
+}
+"""01b's sweep: world knob -> (low, high) settings; the middle setting is the profile's own."""
+
 
 class NotebookParams(BaseModel):
     """Base of every notebook's parameters: strict types, no unknown keys."""
@@ -416,11 +438,9 @@ class ABParams(NotebookParams):
     @field_validator("treatment_policy")
     @classmethod
     def _policy_is_published_by_a_notebook(cls, value: str) -> str:
-        from newsstudy.ab.treatment import PUBLISHERS
-
-        if value not in PUBLISHERS:
+        if value not in PUBLISHED_POLICIES:
             raise ValueError(f"no notebook publishes a policy {value!r}; the published "
-                             f"policies are {', '.join(sorted(PUBLISHERS))}")
+                             f"policies are {', '.join(sorted(PUBLISHED_POLICIES))}")
         return value
 
     serving_embedder: Literal["static", "minilm"] = Field(
@@ -503,16 +523,14 @@ class SensitivityParams(NotebookParams):
     gru_epochs: int = Field(ge=1, le=50, description="Training epochs of the GRU4Rec yardstick.")
     knobs: list[str] = Field(
         min_length=1,
-        description="Knobs to sweep (names in newsstudy.sensitivity.SETTINGS; all of them "
+        description="Knobs to sweep (names in SENSITIVITY_SETTINGS; all of them "
                     "for the full table).")
 
     @model_validator(mode="after")
     def _known_knobs(self) -> SensitivityParams:
-        from newsstudy.sensitivity import SETTINGS
-
-        unknown = [k for k in self.knobs if k not in SETTINGS]
+        unknown = [k for k in self.knobs if k not in SENSITIVITY_SETTINGS]
         if unknown:
-            raise ValueError(f"unknown knobs {unknown} (known: {', '.join(SETTINGS)})")
+            raise ValueError(f"unknown knobs {unknown} (known: {', '.join(SENSITIVITY_SETTINGS)})")
         return self
 
 

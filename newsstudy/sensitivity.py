@@ -31,19 +31,9 @@ from newsstudy import corpus, data, embed, evaluation, strategies, topics
 from newsstudy.baselines import GRU4Rec, TrainSettings, prepare
 from newsstudy.baselines.content import Content
 from newsstudy.evaluation import paired_difference
-from newsstudy.schemas import DataParams
+from newsstudy.schemas import SENSITIVITY_SETTINGS, DataParams
 
-SETTINGS: dict[str, tuple[object, object]] = {
-    "max_interests": (2, 6),
-    "p_term_click": (0.5, 0.95),
-    "term_pool_size": (20, 120),
-    "interest_drift": (0.0, 1.5),
-    "serendipity": (0.0, 0.3),
-    "domain_concentration": (0.5, 10.0),
-    "noise_rate": (0.05, 0.4),
-    "cold_share": (0.0, 0.6),
-    "events_per_day": (1.5, 6.0),
-}
+SETTINGS = SENSITIVITY_SETTINGS
 """Knob -> (low, high) settings; the middle setting is the profile's own value."""
 
 METHODS = ("copy", "infer", "oracle", "content", "gru4rec")

@@ -49,7 +49,7 @@ def chain(project, monkeypatch):
 def reproduce(chain, **kwargs) -> list[str]:
     """Run ``reproduce`` on the smoke profile without the report; return what executed."""
     chain.calls.clear()
-    runner.reproduce("smoke", log=kwargs.pop("log", lambda line: None), report=False, **kwargs)
+    runner.reproduce("smoke", log=kwargs.pop("log", lambda line: None), **kwargs)
     return list(chain.calls)
 
 
@@ -203,10 +203,12 @@ def test_params_status_flags_results_of_other_parameters(chain):
     assert status["c_third"] == "matches"
 
 
-def test_reproduce_ends_with_the_report(chain):
-    lines = []
-    runner.reproduce("smoke", log=lines.append)
+def test_reproduce_ends_with_the_report(chain, capsys):
+    from newsstudy.cli import main
+
+    main(["reproduce", "--profile", "smoke"])
     report_dir = paths.report_dir("smoke")
-    assert lines[-1] == f"report: {report_dir / 'REPORT.md'} and {report_dir / 'index.html'}"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2] == f"report: {report_dir / 'REPORT.md'} and {report_dir / 'index.html'}"
     text = (report_dir / "REPORT.md").read_text(encoding="utf-8")
     assert "| a_first |" in text or "[a_first](a_first.ipynb)" in text

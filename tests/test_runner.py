@@ -79,7 +79,7 @@ def test_reproduce_runs_every_notebook_in_order(toy_project, monkeypatch):
     toy_project.write_notebook("a_first", "profile = 'smoke'\nseed = 0\nn = 1\nfail = False")
     toy_project.write_params("smoke", "a_first", {"profile": "smoke", "seed": 0, "n": 1})
     lines = []
-    reports = runner.reproduce("smoke", log=lines.append, report=False)
+    reports = runner.reproduce("smoke", log=lines.append)
     assert [path.name for path in reports] == ["a_first.ipynb", "toy.ipynb"]
     assert lines[0].startswith("[1/2] a_first (smoke): running (never run)")
     assert lines[3].startswith("[2/2] toy (smoke): done in ")
@@ -87,7 +87,7 @@ def test_reproduce_runs_every_notebook_in_order(toy_project, monkeypatch):
     assert set(runner.load_runs("smoke")) == {"a_first", "toy"}
 
     lines.clear()
-    assert runner.reproduce("smoke", log=lines.append, report=False) == reports
+    assert runner.reproduce("smoke", log=lines.append) == reports
     assert all("up to date, skipped" in line for line in lines)
 
 

@@ -42,16 +42,12 @@ from newsstudy.ab.simulate import TREATMENT_PATH, top_ranks
 from newsstudy.index import NewsIndex
 from newsstudy.io import atomic_path, config_hash, read_json, sha256_file, write_json, write_parquet
 from newsstudy.output_format import parse_completion
+from newsstudy.schemas import PUBLISHED_POLICIES
 
 LISTS_FORMAT = 1
 """Bump when the cached list files change meaning, so old ones are not reused."""
 
-PUBLISHERS: dict[str, str] = {
-    "student": "05_distillation",
-    "distillation-teacher": "04_scaling",
-    "prompt_only": "03_grpo",
-    "teacher": "03_grpo",
-}
+PUBLISHERS = PUBLISHED_POLICIES
 """Published policy name -> the notebook that publishes it."""
 
 

@@ -21,12 +21,13 @@ per epoch grows with their parameters).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedModel
+
+from newsstudy.policy import pretrained
 
 MAX_POSITIONS = 1024
 
@@ -108,8 +109,6 @@ def build_policy(name_or_path: str, tokenizer, seed: int) -> PreTrainedModel:
     name of :mod:`newsstudy.policy.pretrained` (e.g. ``"smollm2-135m-instruct"``) loads
     that pretrained model; pair it with the tokenizer ``pretrained.load_pretrained`` returns.
     """
-    from newsstudy.policy import pretrained
-
     if pretrained.is_registered(name_or_path):
         torch.manual_seed(seed)
         model, own = pretrained.load_pretrained(name_or_path)
@@ -128,7 +127,10 @@ def build_policy(name_or_path: str, tokenizer, seed: int) -> PreTrainedModel:
         model.generation_config.bos_token_id = tokenizer.bos_token_id
         model.generation_config.eos_token_id = tokenizer.eos_token_id
         return model
-    folder = local_model_folder(name_or_path)
+    try:
+        folder = pretrained.local_model_folder(name_or_path)
+    except ValueError as error:
+        raise ValueError(f"{error} (nor a ladder size: {', '.join(LADDER)})") from error
     torch.manual_seed(seed)
     return AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)
 
@@ -141,8 +143,6 @@ def check_model_name(value: str, in_cache: bool = False) -> str:
     ``in_cache`` the id must be in the local cache (as ``newsstudy run`` checks before a
     kernel starts; a profile can name GPU checkpoints this machine lacks). Reads no weights.
     """
-    from newsstudy.policy import pretrained
-
     known = (f"a ladder size ({', '.join(LADDER)}), a pretrained model "
              f"({', '.join(pretrained.PRETRAINED)}), or a local Hugging Face model folder")
     if not isinstance(value, str) or not value.strip() or value != value.strip():
@@ -160,29 +160,8 @@ def check_model_name(value: str, in_cache: bool = False) -> str:
     if not in_cache:
         return value
     try:
-        local_model_folder(value)
+        pretrained.local_model_folder(value)
     except ValueError:
         raise ValueError(f"{value!r} is not in the local Hugging Face cache and nothing is "
                          f"downloaded (must be {known})") from None
     return value
-
-
-def local_model_folder(name_or_path: str) -> Path:
-    """The local folder of a Hugging Face model: an existing path, or a cached hub id.
-
-    Never touches the network; ``ValueError`` naming ``name_or_path`` and the ladder sizes
-    if neither exists.
-    """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
-        return path
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(repo_id=str(name_or_path), local_files_only=True))
-    except (OSError, ValueError) as error:
-        raise ValueError(
-            f"{name_or_path!r} is neither a ladder size ({', '.join(LADDER)}) nor a model "
-            f"folder or a Hugging Face id in the local cache (nothing is downloaded): "
-            f"{type(error).__name__}") from error

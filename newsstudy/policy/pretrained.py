@@ -199,9 +199,26 @@ def model_folder(name_or_path: str) -> Path:
     """The local safetensors folder of a registry name (converted on first use) or HF model."""
     if is_registered(name_or_path):
         return convert(name_or_path)
-    from newsstudy.policy.ladder import local_model_folder
-
     return local_model_folder(name_or_path)
+
+
+def local_model_folder(name_or_path: str) -> Path:
+    """The local folder of a Hugging Face model: an existing path, or a cached hub id.
+
+    Never touches the network; ``ValueError`` naming ``name_or_path`` if neither exists.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id=str(name_or_path), local_files_only=True))
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"{name_or_path!r} is neither a model folder nor a Hugging Face id in the local "
+            f"cache (nothing is downloaded): {type(error).__name__}") from error
 
 
 def load_tokenizer(name_or_path: str):
