@@ -121,3 +121,15 @@ def test_every_params_file_validates(path: Path):
         load_recipe(path.parent.name)
     else:
         load_params(path.stem, path.parent.name)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_ipynb_and_its_py_twin_hold_the_same_cells(notebook):
+    """jupytext pairs each notebook with a py:percent file; the two say the same thing."""
+    import jupytext
+
+    ipynb = jupytext.read(paths.NOTEBOOKS_DIR / f"{notebook}.ipynb")
+    twin = jupytext.read(paths.NOTEBOOKS_DIR / f"{notebook}.py")
+    cells = [[(c.cell_type, c.source.strip()) for c in nb.cells] for nb in (ipynb, twin)]
+    assert cells[0] == cells[1], (f"{notebook}.ipynb and {notebook}.py differ: run "
+                                  f"`jupytext --sync notebooks/{notebook}.ipynb`")
