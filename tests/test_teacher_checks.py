@@ -598,3 +598,24 @@ def test_guard_without_a_single_id_separator_never_blocks_the_close(tiny_tokeniz
     guard.separator_id, guard.close_ids, guard.grammar = None, [guard.end_id], False
     out = guard(torch.tensor([head + tail]), torch.zeros(1, len(tok)))
     assert tok.convert_ids_to_tokens(torch.where(torch.isfinite(out[0]))[0].tolist()) == ["</queries>"]
+
+
+def test_guard_carried_from_step_to_step_equals_a_fresh_parse(tiny_tokenizer):
+    """generate calls one guard per step; reading only the new token must give what a
+    guard parsing the whole prefix afresh gives, for any sequence of tokens."""
+    tok = tiny_tokenizer
+    head = _ids(tok, GUARD_PROMPT)
+    alphabet = tok.convert_tokens_to_ids(["<think>", "</think>", "<queries>", "</queries>", "|",
+                                          "<s1>", "<s2>", "<s5>", "alpha", "beta", "gamma",
+                                          "<eos>", "<unk>"])
+    rng = np.random.default_rng(0)
+    for trial in range(30):
+        rows = rng.choice(alphabet, size=(3, 24))
+        budget = int(rng.integers(8, 30))
+        carried = decoding.DuplicateQueryGuard(tok, len(head), max_new_tokens=budget)
+        for step in range(rows.shape[1] + 1):
+            ids = torch.tensor([head + list(r[:step]) for r in rows])
+            scores = torch.randn(3, len(tok), generator=torch.Generator().manual_seed(step))
+            fresh = decoding.DuplicateQueryGuard(tok, len(head), max_new_tokens=budget)
+            assert torch.equal(carried(ids, scores.clone()), fresh(ids, scores.clone())), (
+                trial, step)

@@ -90,6 +90,45 @@ def _single_id(tokenizer, token: str) -> int | None:
     return int(ids[0])
 
 
+class _RowState:
+    """What one row's generated tokens say so far, read one token at a time."""
+
+    def __init__(self, guard: DuplicateQueryGuard):
+        self.guard = guard
+        self.length = 0
+        self.finished = False  # eos written
+        self.reasoned = False  # </think> written
+        self.opened = False  # a <queries> written
+        self.ended = False  # a </queries> written
+        self.list_open = False  # the last <queries> is not closed yet
+        self.queries: list[tuple[int, ...]] = []  # closed queries of the last block
+        self.current: list[int] = []  # the query being written
+        self.used: set[int] = set()  # pointers copied in the last block
+
+    def read(self, token: int) -> None:
+        """Take the next generated token."""
+        g = self.guard
+        self.length += 1
+        if token == g.eos_id:
+            self.finished = True
+        elif token == g.think_close_id:
+            self.reasoned = True
+        elif token == g.open_id:
+            self.opened = self.list_open = True
+            self.queries, self.current, self.used = [], [], set()
+        elif token == g.end_id:
+            self.ended = True
+            self.list_open = False
+        elif self.list_open:
+            if token == g.separator_id:
+                self.queries.append(tuple(self.current))
+                self.current = []
+            else:
+                self.current.append(token)
+                if token in g.pointer_set:
+                    self.used.add(token)
+
+
 class DuplicateQueryGuard(LogitsProcessor):
     """Logits processor applying the output format's grammar while decoding.
 
@@ -124,6 +163,7 @@ class DuplicateQueryGuard(LogitsProcessor):
         footer = tokenizer(FOOTER, add_special_tokens=False)["input_ids"]
         self.footer_ids = [int(i) for i in footer]
         self._pointer_words: dict[int, dict[int, int]] = {}
+        self._rows: list[_RowState] = []
 
     def _not_in_query(self, tokenizer) -> list[int]:
         """Ids that may not appear in a query: special tokens (``<unk>`` decodes to tag
@@ -169,21 +209,18 @@ class DuplicateQueryGuard(LogitsProcessor):
         budget = self.max_new_tokens
         blocked = torch.zeros_like(scores, dtype=torch.bool)
         forced: dict[int, int] = {}
-        for row, tokens in enumerate(generated.tolist()):
-            if self.eos_id is not None and self.eos_id in tokens:  # finished rows (padding)
+        for row, state in enumerate(self._states(generated)):
+            if state.finished:  # eos written: the row is padding from here on
                 continue
-            left = None if budget is None else budget - len(tokens)  # tokens still to write
+            left = None if budget is None else budget - state.length  # tokens still to write
             if self.grammar:
-                token = self._outside_list(tokens, left, blocked[row])
+                token = self._outside_list(state, left, blocked[row])
                 if token is not None:
                     forced[row] = token
                     continue
-            if self.open_id not in tokens:
+            if not state.list_open:  # no <queries> yet, or the last block is closed
                 continue
-            body = tokens[len(tokens) - tokens[::-1].index(self.open_id):]
-            if self.end_id in body:  # the last block is closed: nothing more to guard here
-                continue
-            token = self._inside_list(row, input_ids, body, left, blocked[row])
+            token = self._inside_list(row, input_ids, state, left, blocked[row])
             if token is not None:
                 forced[row] = token
             elif bool(blocked[row].all()):  # nothing left to write: let the list close
@@ -194,16 +231,35 @@ class DuplicateQueryGuard(LogitsProcessor):
             scores[row, token] = 0.0
         return scores
 
-    def _outside_list(self, tokens: list[int], left: int | None, blocked: torch.Tensor
+    def _states(self, generated: torch.LongTensor) -> list[_RowState]:
+        """Each row's parse of its generated tokens, carried from the previous step.
+
+        ``generate`` calls the guard once per step with every row one token longer, so a
+        row's state reads only its new token; any other shape (a first call, a new batch)
+        parses the rows afresh.
+        """
+        length = generated.shape[1]
+        if len(self._rows) == generated.shape[0] and all(
+                state.length == length - 1 for state in self._rows):
+            for state, token in zip(self._rows, generated[:, -1].tolist(), strict=True):
+                state.read(token)
+        else:
+            self._rows = [_RowState(self) for _ in range(generated.shape[0])]
+            for state, tokens in zip(self._rows, generated.tolist(), strict=True):
+                for token in tokens:
+                    state.read(token)
+        return self._rows
+
+    def _outside_list(self, state: _RowState, left: int | None, blocked: torch.Tensor
                       ) -> int | None:
         """Rules before ``<queries>`` and after ``</queries>``; a forced token or None."""
-        if not tokens:
+        if not state.length:
             return self.think_open_id  # a completion opens with <think>
-        if self.end_id in tokens:
+        if state.ended:
             return self.eos_id  # nothing may follow the list
-        if self.open_id in tokens:
+        if state.opened:
             return None  # inside the list: see _inside_list
-        if self.think_close_id in tokens:
+        if state.reasoned:
             return self.open_id  # the list follows the reasoning at once
         # inside <think>: no other tag, no end; close it while a shortest list still fits
         reserve = 2 * MIN_QUERIES + 2  # </think> <queries> q | q | q </queries>
@@ -214,19 +270,12 @@ class DuplicateQueryGuard(LogitsProcessor):
             blocked[self.eos_id] = True
         return None
 
-    def _inside_list(self, row: int, input_ids: torch.LongTensor, body: list[int], left: int | None,
-                     blocked: torch.Tensor) -> int | None:
+    def _inside_list(self, row: int, input_ids: torch.LongTensor, state: _RowState,
+                     left: int | None, blocked: torch.Tensor) -> int | None:
         """Rules inside an open ``<queries>`` block; a forced token or None."""
-        queries, current = [], []
-        for token in body:
-            if token == self.separator_id:
-                queries.append(tuple(current))
-                current = []
-            else:
-                current.append(token)
-        if len(self.pointer_ids):
-            used = [t for t in body if t in self.pointer_set]
-            blocked[used] = True  # one signal line is copied at most once
+        queries, current = state.queries, state.current
+        if state.used:
+            blocked[list(state.used)] = True  # one signal line is copied at most once
         if self.eos_id is not None:
             blocked[self.eos_id] = True
         if self.grammar:
