@@ -104,13 +104,15 @@ def test_teacher_claims_wait_for_the_teacher_gates():
         assert found["reward_ablation"].verdict == claims.UNTESTABLE
 
 
-def test_teacher_imitates_writes_well_formed_lists_and_improves_its_reward():
-    """What the default teacher was shown to do (reward validity is recorded, not asserted:
-    in this world it fails, and the claims it guards are reported untestable)."""
+def test_teacher_imitates_and_writes_well_formed_lists():
+    """What the default teacher was shown to do. Reward validity and GRPO's improvement are
+    recorded, not asserted: in this world both fail (the grammar guard makes R_struct
+    constant, and what GRPO raised before was mostly R_struct), and the claims they guard
+    are reported untestable (the test above)."""
     recorded = committed("03_grpo")["gates"]
     assert recorded["imitation"]["passes"] and recorded["imitation"]["ratio"] >= 0.9
     assert recorded["format"]["passes"]
-    assert recorded["grpo_improves"]["passes"] and recorded["grpo_improves"]["n"] >= 200
+    assert recorded["grpo_improves"]["n"] >= 200
     assert recorded["entropy"]["passes"]
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from newsstudy import judge, judge_compare, rewards
+from newsstudy import judge, paths, rewards
 from newsstudy.index import NewsIndex
 from newsstudy.output_format import parse_completion
 from newsstudy.policy import generate, grpo, ladder, pretrained, prompts
@@ -51,6 +51,22 @@ def toy_scorer(users) -> rewards.RewardScorer:
     rubric.infer_interests(np.repeat(np.asarray(users), 10), embedder.encode(signals))
     return rewards.RewardScorer(retriever, rubric)
 
+
+
+def _load_judge_compare():
+    """``benchmarks/judge_compare.py`` (a tool, not part of the package), as a module."""
+    import importlib.util
+    import sys
+
+    path = paths.PROJECT_ROOT / "benchmarks" / "judge_compare.py"
+    spec = importlib.util.spec_from_file_location("judge_compare", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+judge_compare = _load_judge_compare()
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

