@@ -516,9 +516,10 @@ def value_origin(notebook: str, profile: str, key: str,
     return display_path(params_path(notebook, profile))
 
 
-# Resident memory per simulated user of a world build (the cleaner's featurisation
-# dominates), measured: 06's build of 100,000 users peaked at 14.2 GB (README, budgets).
-WORLD_BYTES_PER_USER = 142_000
+# Resident memory per simulated user and day of history of a world build, measured:
+# 06's build of 100,000 users with 14 days of history peaked at 4.9 GB once the cleaner
+# featurised chunks of users (benchmarks/bench_world_memory.py; 14.2 GB before).
+WORLD_BYTES_PER_USER_DAY = 3_600
 BASE_BYTES = 1.5e9  # a kernel with torch, the corpus and its embeddings loaded
 WORLD_BUILDERS = ("01_data", "01b_sensitivity", "06_ab_simulation")
 
@@ -536,7 +537,8 @@ def memory_estimate(notebook: str, params: NotebookParams) -> float | None:
     n_users = getattr(params, "n_users", None)
     if notebook not in WORLD_BUILDERS or not isinstance(n_users, int):
         return None
-    return BASE_BYTES + WORLD_BYTES_PER_USER * n_users
+    days = getattr(params, "history_days", None) or 28  # 01b sweeps 01's 28-day world
+    return BASE_BYTES + WORLD_BYTES_PER_USER_DAY * days * n_users
 
 
 def check_memory(notebook: str, profile: str, params: NotebookParams,
@@ -553,7 +555,7 @@ def check_memory(notebook: str, profile: str, params: NotebookParams,
         return
     raise ParamsError(
         f"{value_origin(notebook, profile, 'n_users', overrides)}: n_users: {params.n_users:,} users need about {need / 1e9:.0f} GB of memory "
-        f"({WORLD_BYTES_PER_USER / 1e3:.0f} kB per user, measured), and this machine has "
+        f"({WORLD_BYTES_PER_USER_DAY / 1e3:.1f} kB per user and day of history, measured), and this machine has "
         f"{have / 1e9:.1f} GB; lower n_users, or pass --force to try anyway")
 
 

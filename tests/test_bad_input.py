@@ -39,7 +39,7 @@ def no_kernel(monkeypatch):
     (["run", "01_data", "-p", "min_interests=5"],
      "override min_interests=5 (with params/smoke/01_data.yaml): min_interests (5) must not"),
     (["run", "06_ab_simulation", "-p", "n_users=2000000"],
-     "override n_users=2000000: n_users: 2,000,000 users need about 286 GB"),
+     "override n_users=2000000: n_users: 2,000,000 users need about 102 GB"),
     (["reproduce", "--profile", ""], "unknown profile ''"),
 ])
 def test_bad_input_is_refused_in_one_line_and_changes_nothing(argv, expected, no_kernel, capsys):
