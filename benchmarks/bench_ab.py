@@ -40,7 +40,7 @@ def main() -> None:
 
     started = time.perf_counter()
     if args.world:
-        from newsstudy import data
+        from newsstudy.world import data
 
         market = simulate.Market.from_world(data.load_world(args.world))
     else:

@@ -20,11 +20,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from newsstudy import data, embed, strategies  # noqa: E402
+from newsstudy import embed, strategies  # noqa: E402
 from newsstudy.index import NewsIndex  # noqa: E402
 from newsstudy.output_format import parse_completion  # noqa: E402
 from newsstudy.retrieval import Retriever  # noqa: E402
 from newsstudy.rewards import alignment  # noqa: E402
+from newsstudy.world import data
 
 
 def align_scores(world, backend: str, lists: list[list[str]]) -> np.ndarray:

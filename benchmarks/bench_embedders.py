@@ -24,9 +24,10 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from newsstudy import corpus, embed  # noqa: E402
+from newsstudy import embed  # noqa: E402
 from newsstudy.embed import CachedEmbedder, get_embedder  # noqa: E402
 from newsstudy.index import NewsIndex  # noqa: E402
+from newsstudy.world import corpus
 
 
 def make_queries(titles: list[str], n: int, seed: int) -> list[str]:

@@ -21,9 +21,11 @@ import time
 
 import torch
 
-from newsstudy import data, rewards, teacher
+from newsstudy import rewards, teacher
 from newsstudy.params import load_params
-from newsstudy.policy import checkpoints, grpo
+from newsstudy.policy import checkpoints
+from newsstudy.teacher import grpo
+from newsstudy.world import data
 
 
 class TimedScorer:

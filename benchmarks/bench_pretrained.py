@@ -16,10 +16,13 @@ import time
 
 import numpy as np
 
-from newsstudy import data, judge, rewards
+from newsstudy import rewards
 from newsstudy.index import NewsIndex
-from newsstudy.policy import generate, grpo, pretrained, prompts
+from newsstudy.policy import generate, pretrained, prompts
 from newsstudy.retrieval import Retriever
+from newsstudy.rewards import judge
+from newsstudy.teacher import grpo
+from newsstudy.world import data
 
 NAME = "smollm2-135m-instruct"
 

@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from newsstudy import data, embed, rewards, strategies
+from newsstudy import embed, rewards
+from newsstudy.world import data, strategies
 
 
 def main() -> None:

@@ -21,9 +21,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from newsstudy import data, paper, paths
+from newsstudy import paper, paths
 from newsstudy.io import read_json
 from newsstudy.policy import checkpoints, distill, generate, ladder, prompts, tokenizer
+from newsstudy.world import data
 
 PAPER_USERS_PER_SECOND = paper.SERVING
 

@@ -16,8 +16,8 @@ import copy
 import tempfile
 import time
 
-from newsstudy import data
 from newsstudy.policy import generate, ladder, prompts, sft, tokenizer
+from newsstudy.world import data
 
 
 def main() -> None:

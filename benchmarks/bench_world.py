@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from newsstudy import corpus, topics, world
+from newsstudy import world
+from newsstudy.world import corpus, topics
 
 
 def main() -> None:

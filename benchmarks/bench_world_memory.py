@@ -21,7 +21,7 @@ import time
 
 BUILD = """
 import sys
-from newsstudy import data
+from newsstudy.world import data
 from newsstudy.ab.simulate import ab_world_params
 from newsstudy.params import load_params
 

@@ -1,9 +1,9 @@
 """Does an LLM judge grade R_cov and R_spec the way the rubric judge does?
 
 The paper scores coverage and specificity with an LLM judge; the study's default is the
-computed rubric (``newsstudy.judge.RubricJudge``), with ``LLMJudge`` as the drop-in LLM
+computed rubric (``newsstudy.rewards.judge.RubricJudge``), with ``LLMJudge`` as the drop-in LLM
 alternative over the same rubric. This module puts the two side by side on the same
-query lists: the reference strategies of ``newsstudy.strategies`` (oracle, infer, copy,
+query lists: the reference strategies of ``newsstudy.world.strategies`` (oracle, infer, copy,
 generic, random words) for a sample of users, graded by both judges criterion by
 criterion.
 
@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from newsstudy import strategies
-from newsstudy.judge import RUBRIC, SPEC_WEIGHTS, LLMJudge, coverage_score
 from newsstudy.output_format import parse_completion
+from newsstudy.rewards.judge import RUBRIC, SPEC_WEIGHTS, LLMJudge, coverage_score
+from newsstudy.world import strategies
 
 COMPARED_STRATEGIES: dict[str, object] = {
     "oracle": strategies.oracle,
@@ -361,11 +361,11 @@ def format_summary(comparison: JudgeComparison) -> str:
 
 def main(argv: Sequence[str] | None = None) -> JudgeComparison:
     """Compare the judges on a profile's world (see the module doc for the command line)."""
-    from newsstudy import data
     from newsstudy.io import write_json
     from newsstudy.params import load_params
     from newsstudy.policy.generate import torch_threads
     from newsstudy.rewards import RewardScorer
+    from newsstudy.world import data
 
     parser = argparse.ArgumentParser(prog="benchmarks/judge_compare.py",
                                      description=__doc__.split("\n\n")[0])

@@ -20,9 +20,12 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from newsstudy import capacity, data, evaluation, imitation, params, protocol, teacher  # noqa: E402
+from newsstudy import evaluation, params, protocol, teacher  # noqa: E402
 from newsstudy.gates import FORMAT_BAR, IMITATION_BAR, imitation_gate  # noqa: E402
 from newsstudy.rewards import RewardScorer  # noqa: E402
+from newsstudy.scaling import capacity
+from newsstudy.teacher import imitation
+from newsstudy.world import data
 
 
 def train_warm_start(notebook: str, values: dict, size: str, regime: dict) -> str:

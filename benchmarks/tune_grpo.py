@@ -19,8 +19,9 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from newsstudy import data, evaluation, params, protocol, teacher  # noqa: E402
+from newsstudy import evaluation, params, protocol, teacher  # noqa: E402
 from newsstudy.rewards import RewardScorer  # noqa: E402
+from newsstudy.world import data
 
 
 def main() -> None:

@@ -1,10 +1,10 @@
 """The reference strategies' settings, chosen on validation users.
 
-The legal inference strategy and the oracle (``newsstudy.strategies``) are yardsticks of
+The legal inference strategy and the oracle (``newsstudy.world.strategies``) are yardsticks of
 the world's gates (notebooks 02 and 03b). Their few settings are chosen here, on the
 validation users of a profile's world and under the serving path notebook 02 chose
 (its ``fusion`` and ``k_per_query`` parameters); test users are never read. Prints
-Recall@10 per setting; the module constants of ``newsstudy.strategies`` hold the winners.
+Recall@10 per setting; the module constants of ``newsstudy.world.strategies`` hold the winners.
 
     python benchmarks/tune_yardsticks.py --profile default
 """
@@ -18,7 +18,8 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from newsstudy import data, embed, evaluation, params, strategies  # noqa: E402
+from newsstudy import embed, evaluation, params, strategies  # noqa: E402
+from newsstudy.world import data
 
 
 def main() -> None:

@@ -58,9 +58,7 @@ def interest_quality(world, completions: Mapping[int, str], embedder) -> pd.Data
     query lands on. ``query_precision``: share of queries that land on a latent interest.
     Only a simulation can measure this; nothing in training or the rewards sees it.
     """
-    from newsstudy.strategies import topic_centroids
-
-    centroids = topic_centroids(world, embedder)
+    centroids = world.topic_centroids_in(embedder)
     latent = {int(u): g for u, g in world.interests.groupby("user_id")}
     users = list(completions)
     query_lists = [list(parse_completion(completions[u]).queries) for u in users]

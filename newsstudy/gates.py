@@ -25,7 +25,7 @@ The teacher's gates (03), on validation users:
   teacher are well-formed, in the serving decoding.
 - ``reward validity``: among the prompt-only policy's own G samples per user, picking the
   best by the training reward beats a random pick in Recall@10, paired 95% interval above
-  zero (:mod:`newsstudy.reward_validity`).
+  zero (:mod:`newsstudy.teacher.reward_validity`).
 - ``GRPO improves``: the teacher's total reward is above the prompt-only policy's, paired
   95% interval above zero; and its entropy does not drift upward (the mean of the last
   fifth of the steps at most ``ENTROPY_DRIFT`` above the mean of the first fifth).

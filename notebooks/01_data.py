@@ -26,7 +26,7 @@
 #
 # The design goal, checked in notebook 02: the observed signals are a partial, noisy view
 # of the interests, so copying them is a weak strategy and inferring the interest behind
-# them a strong one. The generative story is documented in `newsstudy/world.py`.
+# them a strong one. The generative story is documented in `newsstudy/world/__init__.py`.
 
 # %% tags=["parameters"]
 profile = "default"
@@ -59,9 +59,11 @@ P = from_namespace("01_data", globals())
 # %%
 from IPython.display import Markdown, display
 
-from newsstudy import data, reporting, world, world_report
+from newsstudy import saving, world
+from newsstudy.world import data
+from newsstudy.world import tables as world_tables
 
-reporting.set_style()
+saving.set_style()
 data.build_world(P)
 W = data.load_world(P.profile)
 
@@ -69,8 +71,8 @@ W = data.load_world(P.profile)
 # ## The dataset
 
 # %%
-dataset = world_report.dataset_table(W)
-reporting.save_table(dataset, P.profile, "01_dataset")
+dataset = world_tables.dataset_table(W)
+saving.save_table(dataset, P.profile, "01_dataset")
 dataset
 
 # %% [markdown]
@@ -81,14 +83,14 @@ dataset
 # follow, trending clicks).
 
 # %%
-mix = world_report.signal_mix(W)
-reporting.save_table(mix.reset_index(), P.profile, "01_signal_mix")
-fig = world_report.plot_signal_mix(mix)
-reporting.save_figure(fig, P.profile, "01_signal_mix")
+mix = world_tables.signal_mix(W)
+saving.save_table(mix.reset_index(), P.profile, "01_signal_mix")
+fig = world_tables.plot_signal_mix(mix)
+saving.save_figure(fig, P.profile, "01_signal_mix")
 
 # %%
-fig = world_report.plot_events_per_user(W)
-reporting.save_figure(fig, P.profile, "01_events_per_user")
+fig = world_tables.plot_events_per_user(W)
+saving.save_figure(fig, P.profile, "01_events_per_user")
 
 # %% [markdown]
 # ## Topics, from the articles
@@ -98,10 +100,10 @@ reporting.save_figure(fig, P.profile, "01_events_per_user")
 # specific terms within each.
 
 # %%
-topics = world_report.topic_table(W)
-reporting.save_table(topics, P.profile, "01_topics")
-fig = world_report.plot_topics(topics)
-reporting.save_figure(fig, P.profile, "01_topics")
+topics = world_tables.topic_table(W)
+saving.save_table(topics, P.profile, "01_topics")
+fig = world_tables.plot_topics(topics)
+saving.save_figure(fig, P.profile, "01_topics")
 topics.head(12)
 
 # %% [markdown]
@@ -112,10 +114,10 @@ topics.head(12)
 # users. Two trivial cleaners are the baselines it must beat.
 
 # %%
-cleaning_scores = world_report.cleaning_table(W)
-reporting.save_table(cleaning_scores, P.profile, "01_cleaning")
-fig = world_report.plot_confusion(W)
-reporting.save_figure(fig, P.profile, "01_cleaning_confusion")
+cleaning_scores = world_tables.cleaning_table(W)
+saving.save_table(cleaning_scores, P.profile, "01_cleaning")
+fig = world_tables.plot_confusion(W)
+saving.save_figure(fig, P.profile, "01_cleaning_confusion")
 cleaning_scores
 
 # %% [markdown]
@@ -125,8 +127,8 @@ cleaning_scores
 # the news the user clicks in the held-out window.
 
 # %%
-example_user = world_report.pick_example_user(W, P.seed)
-story = world_report.user_timeline(W, example_user)
+example_user = world_tables.pick_example_user(W, P.seed)
+story = world_tables.user_timeline(W, example_user)
 for title, frame in story.items():
     display(Markdown(f"**{title.replace('_', ' ')}** (user {example_user})"))
     display(frame)
@@ -155,5 +157,5 @@ results = {
     "cleaning_flag_everything": W.cleaning["flag_everything"],
     "build_seconds": W.manifest["build_seconds"],
 }
-reporting.write_results(P.profile, "01_data", results)
+saving.write_results(P.profile, "01_data", results)
 results

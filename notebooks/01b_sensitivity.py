@@ -50,11 +50,12 @@ import time
 
 import torch
 
-from newsstudy import reporting, sensitivity, world
+from newsstudy import saving, world
 from newsstudy.params import load_params
+from newsstudy.world import sensitivity
 
 torch.set_num_threads(1)
-reporting.set_style()
+saving.set_style()
 base = load_params("01_data", P.profile).model_copy(update={"seed": P.seed})
 settings = {knob: sensitivity.SETTINGS[knob] for knob in P.knobs}
 print("knobs swept:", ", ".join(settings))
@@ -68,7 +69,7 @@ started = time.perf_counter()
 long = sensitivity.sweep(base, n_users=P.n_users, n_queries=P.n_queries, fusion=P.fusion,
                          k_per_query=P.k_per_query, gru_epochs=P.gru_epochs, settings=settings)
 seconds = time.perf_counter() - started
-reporting.save_table(long, P.profile, "01b_sensitivity_long", markdown=False)
+saving.save_table(long, P.profile, "01b_sensitivity_long", markdown=False)
 print(f"{long[['knob', 'level']].drop_duplicates().shape[0]} worlds in {seconds:.0f}s")
 
 # %% [markdown]
@@ -79,12 +80,12 @@ print(f"{long[['knob', 'level']].drop_duplicates().shape[0]} worlds in {seconds:
 
 # %%
 table = sensitivity.sensitivity_table(long)
-reporting.save_table(table, P.profile, "01b_sensitivity")
+saving.save_table(table, P.profile, "01b_sensitivity")
 table
 
 # %%
 fig = sensitivity.plot_sensitivity(table)
-reporting.save_figure(fig, P.profile, "01b_sensitivity")
+saving.save_figure(fig, P.profile, "01b_sensitivity")
 
 # %% [markdown]
 # ## Key numbers
@@ -100,5 +101,5 @@ results = {
     "ceiling_clears_share": float(table["ceiling clears baselines"].mean()),
     "seconds": round(seconds, 1),
 }
-reporting.write_results(P.profile, "01b_sensitivity", results)
+saving.write_results(P.profile, "01b_sensitivity", results)
 {k: v for k, v in results.items() if k != "rows"}

@@ -72,18 +72,16 @@ P = from_namespace("02_rewards", globals())
 import numpy as np
 
 from newsstudy import (
-    data,
     evaluation,
     gates,
-    judge,
-    reporting,
-    reward_report,
     rewards,
-    serving_path,
-    strategies,
+    saving,
 )
+from newsstudy.rewards import judge, serving_path
+from newsstudy.rewards import tables as reward_tables
+from newsstudy.world import data, strategies
 
-reporting.set_style()
+saving.set_style()
 W = data.load_world(P.profile)
 scorer = rewards.RewardScorer.from_settings(W, P)
 weights = scorer.weights
@@ -111,7 +109,7 @@ val_lists = {name: strategies.completions_for(ctx, fn, val_users).to_dict()
 grid = serving_path.serving_grid(W, serving, val_lists)
 serving_table, chosen = serving_path.choose(grid)
 params_agree = chosen == {"fusion": P.fusion, "k_per_query": P.k_per_query, "query_words": None}
-reporting.save_table(serving_table, P.profile, "02_serving_path")
+saving.save_table(serving_table, P.profile, "02_serving_path")
 print("chosen:", chosen, "| params agree:", params_agree)
 serving_table.sort_values("mean over strategies", ascending=False).head(6)
 
@@ -124,7 +122,7 @@ serving_table.sort_values("mean over strategies", ascending=False).head(6)
 
 # %%
 rubric = judge.rubric_table()
-reporting.save_table(rubric, P.profile, "02_rubric")
+saving.save_table(rubric, P.profile, "02_rubric")
 rubric
 
 # %% [markdown]
@@ -133,13 +131,13 @@ rubric
 # %%
 all_strategies = {**strategies.STRATEGIES,
                   **{f"hack: {name}": fn for name, fn in strategies.HACKS.items()}}
-scores = reward_report.score_strategies(W, scorer, serving, ctx, users, all_strategies, P.fusion)
-reporting.save_table(scores.drop(columns="completion"), P.profile, "02_per_user",
+scores = reward_tables.score_strategies(W, scorer, serving, ctx, users, all_strategies, P.fusion)
+saving.save_table(scores.drop(columns="completion"), P.profile, "02_per_user",
                      markdown=False)
-table = reward_report.strategy_table(scores)
-reporting.save_table(table, P.profile, "02_strategies")
-fig = reward_report.plot_strategies(table)
-reporting.save_figure(fig, P.profile, "02_strategies")
+table = reward_tables.strategy_table(scores)
+saving.save_table(table, P.profile, "02_strategies")
+fig = reward_tables.plot_strategies(table)
+saving.save_figure(fig, P.profile, "02_strategies")
 table
 
 # %% [markdown]
@@ -160,7 +158,7 @@ degenerate_gate = gates.degenerate_gate(totals, "copy surface signals", degenera
 order_gate = gates.order_gate(totals, ["oracle (latent truth)", best_legal,
                                        "copy surface signals", "generic queries",
                                        "random words"])
-reporting.save_table(degenerate_gate, P.profile, "02_degenerate_gate")
+saving.save_table(degenerate_gate, P.profile, "02_degenerate_gate")
 print(f"inference pays: {inference_gate['passes']} ({best_legal}: "
       f"{inference_gate['relative']:+.1%} Recall@10 over copying, paired diff "
       f"{inference_gate['diff']:+.4f} [{inference_gate['low']:+.4f}, {inference_gate['high']:+.4f}], "
@@ -172,10 +170,10 @@ degenerate_gate
 # ## Does each reward track retrieval quality?
 
 # %%
-correlations = reward_report.reward_correlations(scores)
-reporting.save_table(correlations, P.profile, "02_reward_correlations")
-fig = reward_report.plot_reward_vs_recall(scores)
-reporting.save_figure(fig, P.profile, "02_reward_vs_recall")
+correlations = reward_tables.reward_correlations(scores)
+saving.save_table(correlations, P.profile, "02_reward_correlations")
+fig = reward_tables.plot_reward_vs_recall(scores)
+saving.save_figure(fig, P.profile, "02_reward_vs_recall")
 correlations
 
 # %% [markdown]
@@ -186,8 +184,8 @@ correlations
 # its reward while retrieving far worse shows why no reward can stand alone.
 
 # %%
-hacks = reward_report.hack_table(scores, reference="infer interests")
-reporting.save_table(hacks, P.profile, "02_reward_hacks")
+hacks = reward_tables.hack_table(scores, reference="infer interests")
+saving.save_table(hacks, P.profile, "02_reward_hacks")
 hacks
 
 # %% [markdown]
@@ -225,5 +223,5 @@ results = {
                   "strategies": degenerate_gate.set_index("strategy").to_dict(orient="index")},
               "reward_order": order_gate},
 }
-reporting.write_results(P.profile, "02_rewards", results)
+saving.write_results(P.profile, "02_rewards", results)
 results

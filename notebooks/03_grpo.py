@@ -21,7 +21,7 @@
 # weights cannot be downloaded here, so the policy is a small Llama-style model trained from
 # scratch on the world's text: first SFT on *surface* demonstrations (copying the user's
 # recent cleaned signals) -- our prompt-only row -- then Dr.GRPO on the five rewards of
-# notebook 02 (`newsstudy/policy/grpo.py` states what the run simplifies).
+# notebook 02 (`newsstudy/teacher/grpo.py` states what the run simplifies).
 #
 # The recipe (model, tokenizer, prompt, demonstrations, SFT, GRPO, decoding, rewards,
 # serving) is `params/<profile>/teacher.yaml`, read by 03, 04 and 05 alike.
@@ -63,32 +63,30 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from newsstudy import (
-    data,
     evaluation,
     gates,
-    imitation,
-    paper_plan,
     protocol,
-    reporting,
-    reward_validity,
     rewards,
-    strategies,
+    saving,
     teacher,
-    teacher_report,
 )
-from newsstudy.ab.treatment import publish_policy
-from newsstudy.policy import grpo, ladder, pretrained, prompts
+from newsstudy.policy import ladder, pretrained, prompts
+from newsstudy.policy.published import publish_policy
+from newsstudy.run import gpu_plan
+from newsstudy.teacher import grpo, imitation, reward_validity
+from newsstudy.teacher import tables as teacher_tables
+from newsstudy.world import data, strategies
 
-reporting.set_style()
+saving.set_style()
 W = data.load_world(P.profile)
 scorer = rewards.RewardScorer.from_settings(W, P)
 weights = scorer.weights
 reward_embedder_model = scorer.retriever.embedder
 serving = protocol.serving(W, P)
-hardware = (paper_plan.load_hardware(P.profile)  # GPU profiles: configs/<profile>/hardware.yaml
-            if paper_plan.hardware_path(P.profile).is_file() else None)
+hardware = (gpu_plan.load_hardware(P.profile)  # GPU profiles: configs/<profile>/hardware.yaml
+            if gpu_plan.hardware_path(P.profile).is_file() else None)
 pipeline = teacher.PolicyPipeline(
-    W, P, scorer, grpo_overrides=paper_plan.grpo_config_overrides(hardware) if hardware else {})
+    W, P, scorer, grpo_overrides=gpu_plan.grpo_config_overrides(hardware) if hardware else {})
 eval_users = np.array(protocol.eval_users(W, P.seed, P.n_eval_users))  # shared with 04 and 05
 val_users = np.array(protocol.val_users(W, P.seed, P.n_val_users))
 seeds = [P.seed + i for i in range(P.n_seeds)]
@@ -185,7 +183,7 @@ for name, overrides in decodings.items():
     if name.startswith("serving ("):
         prompt_only_val = frame
 decoding_table = pd.DataFrame(decoding_rows)
-reporting.save_table(decoding_table, P.profile, "03_decoding")
+saving.save_table(decoding_table, P.profile, "03_decoding")
 gate["imitation"] = gates.imitation_gate(prompt_only_val["recall@10"], demo_recall)
 decoding_table.round(3)
 
@@ -206,11 +204,11 @@ for size in P.imitation_sizes:  # the same SFT recipe, another size
                       "words in prompt": imitation.words_in_prompt(completions, val_prompts),
                       "SFT loss": float(log[-1]["loss"]) if log else float("nan")})
 sizes = pd.DataFrame(size_rows).sort_values("parameters")
-reporting.save_table(sizes, P.profile, "03_imitation_by_size")
+saving.save_table(sizes, P.profile, "03_imitation_by_size")
 if not curve.empty:
-    reporting.save_table(curve, P.profile, "03_imitation_curve")
-fig = teacher_report.plot_imitation(curve if not curve.empty else pd.DataFrame(), demo_recall.mean(), sizes)
-reporting.save_figure(fig, P.profile, "03_imitation")
+    saving.save_table(curve, P.profile, "03_imitation_curve")
+fig = teacher_tables.plot_imitation(curve if not curve.empty else pd.DataFrame(), demo_recall.mean(), sizes)
+saving.save_figure(fig, P.profile, "03_imitation")
 display(Markdown(f"**Imitation gate**: the prompt-only policy reaches "
                  f"{gate['imitation']['ratio']:.1%} of its demonstrations' R@10 "
                  f"({gate['imitation']['policy']:.4f} vs {gate['imitation']['demonstrations']:.4f}, "
@@ -231,7 +229,7 @@ samples = reward_validity.sample_table(pipeline, sft_checkpoint, scorer, W, serv
                                        P.validity_samples, seed=P.seed + 7, fusion=P.fusion)
 validity = reward_validity.validity_table(samples)
 timings["validity_seconds"] = time.perf_counter() - started
-reporting.save_table(validity, P.profile, "03_reward_validity")
+saving.save_table(validity, P.profile, "03_reward_validity")
 training_gain = reward_validity.best_of_g_gain(samples, "total")
 gate["reward_validity"] = gates.interval_gate(
     training_gain, f"R@10 of the best of {P.validity_samples} by the training reward minus a random pick")
@@ -247,8 +245,8 @@ validity.round(4)
 teacher_checkpoints = {s: pipeline.teacher(s, weights) for s in seeds}  # trained above
 curves = {f"seed {s}": grpo.training_curves(teacher.log_history(c))
           for s, c in teacher_checkpoints.items()}
-fig = teacher_report.plot_training_curves(curves)
-reporting.save_figure(fig, P.profile, "03_grpo_training_curves")
+fig = teacher_tables.plot_training_curves(curves)
+saving.save_figure(fig, P.profile, "03_grpo_training_curves")
 gate["entropy"] = gates.entropy_gate(curves)
 pd.concat(curves, names=["run"]).groupby("run").agg(["first", "last"]).T.round(3)
 
@@ -271,7 +269,7 @@ improvement = {column: evaluation.paired_difference(reward_after[column], reward
 gate["grpo_improves"] = gates.interval_gate(improvement["total"],
                                             "teacher's total reward minus prompt-only's")
 improvement_table = pd.DataFrame([{"reward": k, **v.to_dict()} for k, v in improvement.items()])
-reporting.save_table(improvement_table, P.profile, "03_grpo_improvement")
+saving.save_table(improvement_table, P.profile, "03_grpo_improvement")
 display(Markdown(f"**GRPO improvement gate**: total reward {improvement['total'].text(4)}: "
                  f"{'passes' if gate['grpo_improves']['passes'] else 'FAILS'}. Entropy gate: "
                  f"{'passes' if gate['entropy']['passes'] else 'FAILS'} ({gate['entropy']['runs']})."))
@@ -304,11 +302,11 @@ timings["eval_seconds"] = time.perf_counter() - started
 gate["format"] = gates.format_gate({
     "prompt-only": imitation.well_formed(outputs["prompt-only"]),
     "RL teacher": imitation.well_formed(outputs["RL teacher"])})
-reporting.save_table(per_user, P.profile, "03_per_user", markdown=False)
-offline = teacher_report.offline_table(per_user)
-reporting.save_table(offline, P.profile, "03_offline_table")
-fig = teacher_report.plot_offline(offline)
-reporting.save_figure(fig, P.profile, "03_offline_table")
+saving.save_table(per_user, P.profile, "03_per_user", markdown=False)
+offline = teacher_tables.offline_table(per_user)
+saving.save_table(offline, P.profile, "03_offline_table")
+fig = teacher_tables.plot_offline(offline)
+saving.save_figure(fig, P.profile, "03_offline_table")
 offline
 
 # %%
@@ -318,17 +316,17 @@ paired_rl = evaluation.paired_difference(
     by_user[by_user["method"] == "prompt-only"]["recall@10"])
 display(Markdown(f"RL teacher minus prompt-only, test R@10: {paired_rl.text(4)} "
                  f"(relative {paired_rl.relative:+.1%})."))
-lift = teacher_report.lift_table(per_user, "prompt-only", "RL teacher")
-reporting.save_table(lift, P.profile, "03_lift")
+lift = teacher_tables.lift_table(per_user, "prompt-only", "RL teacher")
+saving.save_table(lift, P.profile, "03_lift")
 display(lift)
 by_group = evaluation.summarise(per_user.assign(group=np.where(per_user["is_cold"], "cold", "warm")),
                                 by=["method", "group"], columns=("recall@10", "ndcg@10"))
-reporting.save_table(by_group, P.profile, "03_warm_cold")
+saving.save_table(by_group, P.profile, "03_warm_cold")
 display(by_group)
 interest = per_user.groupby("method")[["interest_coverage", "query_precision"]].mean()
-reporting.save_table(interest.reset_index(), P.profile, "03_interest_quality")
+saving.save_table(interest.reset_index(), P.profile, "03_interest_quality")
 display(interest)
-teacher_report.seed_table(per_user)
+teacher_tables.seed_table(per_user)
 
 # %% [markdown]
 # ## Reward ablation: retrain without each reward
@@ -348,18 +346,18 @@ for dropped, ablated in ablation_weights.items():
     ablation_outputs[f"without {dropped}"] = completions
 timings["ablation_eval_seconds"] = time.perf_counter() - started
 ablation_long = pd.concat(ablation_frames)
-ablation = teacher_report.ablation_table(ablation_long)
+ablation = teacher_tables.ablation_table(ablation_long)
 if P.ablations:
     paired_ablation = evaluation.paired_table(ablation_long, "method", "recall@10", "all five")
-    reporting.save_table(paired_ablation, P.profile, "03_ablation_paired")
+    saving.save_table(paired_ablation, P.profile, "03_ablation_paired")
     display(paired_ablation)
-reporting.save_table(ablation, P.profile, "03_reward_ablation")
+saving.save_table(ablation, P.profile, "03_reward_ablation")
 ablation
 
 # %%
 example_users = [int(u) for u in eval_users[:3]]
-examples = teacher_report.example_outputs(ablation_outputs, example_users)
-reporting.save_table(examples, P.profile, "03_ablation_examples")
+examples = teacher_tables.example_outputs(ablation_outputs, example_users)
+saving.save_table(examples, P.profile, "03_ablation_examples")
 examples
 
 # %% [markdown]
@@ -373,7 +371,7 @@ for user in example_users:
     display(Markdown(f"### User {user}\n```\n{example_prompts[user]}\n```"))
     for method in ("prompt-only", "RL teacher"):
         completion = outputs[method][user]
-        retrieved = teacher_report.retrieved_titles(W, serving, completion)
+        retrieved = teacher_tables.retrieved_titles(W, serving, completion)
         display(Markdown(f"**{method}**: `{completion}`\n\n" + "\n".join(f"- {t}" for t in retrieved)))
     display(Markdown("**later clicks**:\n" + "\n".join(f"- {titles[a]}" for a in sorted(truth.get(user, [])))))
 
@@ -421,7 +419,7 @@ results = {
         "grpo_per_seed": [teacher.training_seconds(c) for c in teacher_checkpoints.values()],
     },
 }
-reporting.write_results(P.profile, "03_grpo", results)
+saving.write_results(P.profile, "03_grpo", results)
 for name, checkpoint in (("prompt_only", sft_checkpoint), ("teacher", teacher_checkpoints[P.seed])):
     publish_policy(P.profile, name, checkpoint, P.max_prompt_chars, "03_grpo",
                    P.max_prompt_signals, pipeline.decoding.as_dict())

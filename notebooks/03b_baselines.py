@@ -65,12 +65,14 @@ import time
 
 import torch
 
-from newsstudy import data, reporting
+from newsstudy import saving
 from newsstudy.baselines import TrainSettings, prepare
-from newsstudy.baselines import report as baseline_report
+from newsstudy.baselines import runs as baseline_runs
+from newsstudy.baselines import tables as baseline_tables
+from newsstudy.world import data
 
 torch.set_num_threads(1)  # small models: one thread is faster than two on a 2-core machine
-reporting.set_style()
+saving.set_style()
 started = time.perf_counter()
 W = data.load_world(P.profile)
 D = prepare(W, P.text_embedder, P.val_days)
@@ -82,10 +84,10 @@ print(f"{len(D.train_users)} train / {len(D.val_targets)} val / {len(D.test_user
 # ## Train and evaluate every baseline
 
 # %%
-per_user, training_log, seconds = baseline_report.run_baselines_in_parallel(  # 2 processes
+per_user, training_log, seconds = baseline_runs.run_baselines_in_parallel(  # 2 processes
     P.profile, P.text_embedder, P.val_days, settings, P.n_seeds, P.seed, P.top_n)
-per_user_csv = reporting.save_table(per_user, P.profile, "03b_per_user", markdown=False)
-reporting.save_table(training_log, P.profile, "03b_training_log")
+per_user_csv = saving.save_table(per_user, P.profile, "03b_per_user", markdown=False)
+saving.save_table(training_log, P.profile, "03b_training_log")
 training_log.groupby(["method", "seed"]).agg(
     epochs=("epoch", "max"), best_val_recall10=("val_recall@10", "max"))
 
@@ -97,9 +99,9 @@ training_log.groupby(["method", "seed"]).agg(
 # the ordering is comparable.
 
 # %%
-summary = baseline_report.summarise(per_user)
-table = baseline_report.display_table(summary)
-reporting.save_table(table, P.profile, "03b_baselines")
+summary = baseline_tables.summarise(per_user)
+table = baseline_tables.display_table(summary)
+saving.save_table(table, P.profile, "03b_baselines")
 table
 
 # %% [markdown]
@@ -113,15 +115,16 @@ table
 # %%
 import pandas as pd
 
-from newsstudy import paths, runner
+from newsstudy import paths
+from newsstudy.run import runner
 
 llm_csv = paths.tables_dir(P.profile) / "03_per_user.csv"
 llm_stale = "03_grpo" in runner.stale_inputs(P.profile)
 if llm_stale:
     print("03_grpo ran on other inputs (an older world): its rows are left out until it is re-run")
 if llm_csv.exists() and not llm_stale:
-    complete = baseline_report.with_llm_rows(per_user, pd.read_csv(llm_csv))
-    complete_table = baseline_report.display_table(baseline_report.summarise(complete))
+    complete = baseline_tables.with_llm_rows(per_user, pd.read_csv(llm_csv))
+    complete_table = baseline_tables.display_table(baseline_tables.summarise(complete))
 else:
     complete_table = table
 complete_table
@@ -130,13 +133,13 @@ complete_table
 # ## Warm and cold users
 
 # %%
-warm_cold = baseline_report.warm_cold_table(per_user)
-reporting.save_table(warm_cold, P.profile, "03b_warm_cold")
+warm_cold = baseline_tables.warm_cold_table(per_user)
+saving.save_table(warm_cold, P.profile, "03b_warm_cold")
 warm_cold
 
 # %%
-fig = baseline_report.plot_summary(summary)
-reporting.save_figure(fig, P.profile, "03b_baselines")
+fig = baseline_tables.plot_summary(summary)
+saving.save_figure(fig, P.profile, "03b_baselines")
 
 # %% [markdown]
 # ## World gate: can any query list beat these baselines?
@@ -148,8 +151,9 @@ reporting.save_figure(fig, P.profile, "03b_baselines")
 # interval above zero.
 
 # %%
-from newsstudy import embed, evaluation, gates, strategies
+from newsstudy import embed, evaluation, gates
 from newsstudy.baselines import TRAINED
+from newsstudy.world import strategies
 
 ctx = strategies.StrategyContext(W, embed.get_embedder(P.reward_embedder), P.n_queries, P.seed)
 serving = evaluation.serving_retriever(W, P.serving_embedder, P.index_kind,
@@ -179,12 +183,12 @@ results = {
     "n_test_users": int(per_user["user"].nunique()),
     "n_test_articles": int(len(D.test_rows)),
     "text_embedder": P.text_embedder,
-    "methods": baseline_report.results_dict(summary),
-    "warm_cold": baseline_report.warm_cold_dict(per_user),
+    "methods": baseline_tables.results_dict(summary),
+    "warm_cold": baseline_tables.warm_cold_dict(per_user),
     "best_by_recall10": str(means.idxmax()),
     "seconds": {**seconds, "total": round(time.perf_counter() - started, 1)},
     "per_user_csv": per_user_csv.name,
     "gates": {"ceiling_clears_baselines": ceiling_gate, "oracle_vs_content": content_gap},
 }
-reporting.write_results(P.profile, "03b_baselines", results)
+saving.write_results(P.profile, "03b_baselines", results)
 results["seconds"]

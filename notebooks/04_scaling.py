@@ -23,7 +23,7 @@
 # leaves open: per unit of inference compute, is a larger model or more samples the
 # better buy?
 #
-# Every size runs one recipe (`newsstudy/capacity.py`): the teacher recipe of 03 (prompt,
+# Every size runs one recipe (`newsstudy/scaling/capacity.py`): the teacher recipe of 03 (prompt,
 # demonstrations, decoding, rewards, GRPO steps and group size) on `capacity_train_users`
 # training users and `capacity_grpo_steps` Dr.GRPO steps, with the size's own learning
 # rates and SFT epochs (`newsstudy/policy/ladder.py`; `capacity_sft_epochs` and
@@ -63,21 +63,21 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from newsstudy import (
-    capacity,
-    data,
-    imitation,
     parallel,
     protocol,
-    reporting,
     rewards,
+    saving,
     scaling,
-    scaling_report,
     teacher,
 )
-from newsstudy.ab.treatment import publish_policy
 from newsstudy.policy import ladder
+from newsstudy.policy.published import publish_policy
+from newsstudy.scaling import capacity
+from newsstudy.scaling import tables as scaling_tables
+from newsstudy.teacher import imitation
+from newsstudy.world import data
 
-reporting.set_style()
+saving.set_style()
 W = data.load_world(P.profile)
 scorer = rewards.RewardScorer.from_settings(W, P)
 serving = protocol.serving(W, P)
@@ -103,7 +103,7 @@ jobs = [("04_scaling", P.model_dump(), size, eval_users, val_users, bon_users,
          max(P.sizes_best_of_n)) for size in order]
 records = sorted(parallel.map_jobs(capacity.measure_size, jobs), key=lambda r: r["params"])
 timings["capacity_seconds"] = time.perf_counter() - started
-facts = scaling_report.capacity_facts(records)
+facts = scaling_tables.capacity_facts(records)
 facts
 
 # %% [markdown]
@@ -118,10 +118,10 @@ facts
 val_prompts = teacher_pipeline.prompts(val_users)
 demo_scores = imitation.demonstration_scores(W, serving, P, val_prompts, val_users)
 demo_recall = demo_scores.groupby("user")["recall@10"].mean()
-validation = scaling_report.validation_table(records, demo_recall)
-reporting.save_table(validation, P.profile, "04_validation")
-fig = scaling_report.plot_validation_loss(validation)
-reporting.save_figure(fig, P.profile, "04_validation")
+validation = scaling_tables.validation_table(records, demo_recall)
+saving.save_table(validation, P.profile, "04_validation")
+fig = scaling_tables.plot_validation_loss(validation)
+saving.save_figure(fig, P.profile, "04_validation")
 loss_slope = float(np.polyfit(np.log10(validation["params"]), validation["validation SFT loss"], 1)[0])
 gate = {
     "sizes imitate": {"passes": bool(validation["imitation passes"].all()),
@@ -149,9 +149,9 @@ validation.round(4)
 # whether size helps at all on this data.
 
 # %%
-capacity_users = scaling_report.capacity_per_user(records, "test")
-reporting.save_table(capacity_users, P.profile, "04_capacity_per_user", markdown=False)
-capacity_table = scaling_report.capacity_table(capacity_users, facts)
+capacity_users = scaling_tables.capacity_per_user(records, "test")
+saving.save_table(capacity_users, P.profile, "04_capacity_per_user", markdown=False)
+capacity_table = scaling_tables.capacity_table(capacity_users, facts)
 reward_means = capacity_users.groupby("size")["reward"].mean()
 capacity_table["reward"] = capacity_table["size"].map(reward_means)
 per_size = {metric: [capacity_users.loc[capacity_users["size"] == s, metric].to_numpy()
@@ -161,10 +161,10 @@ reward_fit = scaling.fit_log_linear(capacity_table["params"], per_size["reward"]
 largest = capacity_table.iloc[-1]
 gate["largest size retrieves"] = {"passes": bool(largest["recall@10"] > 0),
                                   "size": largest["size"], "recall@10": float(largest["recall@10"])}
-reporting.save_table(capacity_table, P.profile, "04_capacity")
-reporting.save_table(scaling_report.paper_capacity_table(), P.profile, "04_capacity_paper")
-fig = scaling_report.plot_capacity(capacity_table, fit)
-reporting.save_figure(fig, P.profile, "04_capacity")
+saving.save_table(capacity_table, P.profile, "04_capacity")
+saving.save_table(scaling_tables.paper_capacity_table(), P.profile, "04_capacity_paper")
+fig = scaling_tables.plot_capacity(capacity_table, fit)
+saving.save_figure(fig, P.profile, "04_capacity")
 display(capacity_table.round(4))
 pd.DataFrame({"R@10": fit, "reward": reward_fit}).round(4)
 
@@ -207,17 +207,17 @@ oracle = scaling.best_of_n(scored, P.best_of_n, "recall@10", metrics, P.n_draws,
 random_pick = scaling.random_pick(scored, metrics)
 union = scaling.union_scores(W, serving, samples, P.best_of_n, fusion=P.fusion)
 tokens = {n: float(np.mean([sum(c[:n]) for _, c in drawn.values()])) for n in P.best_of_n}
-best_table = scaling_report.best_of_n_table(selected, oracle, union, tokens)
+best_table = scaling_tables.best_of_n_table(selected, oracle, union, tokens)
 best_table.insert(3, "R@10 random pick", random_pick["recall@10"].mean())
 gains = scaling.pick_gains(selected, random_pick)
 oracle_gains = scaling.pick_gains(oracle, random_pick)
 timings["best_of_n_seconds"] = time.perf_counter() - started
-reporting.save_table(best_table, P.profile, "04_best_of_n")
-reporting.save_table(gains, P.profile, "04_best_of_n_gains")
-fig = scaling_report.plot_best_of_n(best_table)
-reporting.save_figure(fig, P.profile, "04_best_of_n")
-fig = scaling_report.plot_pick_gains(gains, oracle_gains)
-reporting.save_figure(fig, P.profile, "04_best_of_n_gains")
+saving.save_table(best_table, P.profile, "04_best_of_n")
+saving.save_table(gains, P.profile, "04_best_of_n_gains")
+fig = scaling_tables.plot_best_of_n(best_table)
+saving.save_figure(fig, P.profile, "04_best_of_n")
+fig = scaling_tables.plot_pick_gains(gains, oracle_gains)
+saving.save_figure(fig, P.profile, "04_best_of_n_gains")
 display(best_table.round(4))
 gains.round(4)
 
@@ -235,7 +235,7 @@ paper_gain = best_table["R@10 paper"] - best_table["R@10 paper"].iloc[0]
 share = pd.DataFrame({"N": best_table["N"],
                       "ours: share of gain": gain / gain.iloc[-1] if gain.iloc[-1] else np.nan,
                       "paper: share of gain": paper_gain / paper_gain.iloc[-1]})
-reporting.save_table(share, P.profile, "04_best_of_n_gain_share")
+saving.save_table(share, P.profile, "04_best_of_n_gain_share")
 display(share.round(3))
 pd.Series(diminishing if diminishing else {"diminishing returns": "not tested (needs N = 4 inside)"})
 
@@ -249,15 +249,15 @@ pd.Series(diminishing if diminishing else {"diminishing returns": "not tested (n
 # N = 1 with each smaller size at the largest N that costs no more.
 
 # %%
-picks = scaling_report.frontier_picks(records, P.sizes_best_of_n, P.n_draws, P.seed)
-points = scaling_report.frontier_points(records, picks)
-matched = scaling_report.compute_matched(picks, points)
-reporting.save_table(points, P.profile, "04_compute_frontier")
-reporting.save_table(matched, P.profile, "04_compute_matched")
-fig = scaling_report.plot_compute_frontier(points)
-reporting.save_figure(fig, P.profile, "04_compute_frontier")
-matches = scaling_report.matches_at_lower_compute(points)
-reporting.save_table(matches, P.profile, "04_small_model_matches")
+picks = scaling_tables.frontier_picks(records, P.sizes_best_of_n, P.n_draws, P.seed)
+points = scaling_tables.frontier_points(records, picks)
+matched = scaling_tables.compute_matched(picks, points)
+saving.save_table(points, P.profile, "04_compute_frontier")
+saving.save_table(matched, P.profile, "04_compute_matched")
+fig = scaling_tables.plot_compute_frontier(points)
+saving.save_figure(fig, P.profile, "04_compute_frontier")
+matches = scaling_tables.matches_at_lower_compute(points)
+saving.save_table(matches, P.profile, "04_small_model_matches")
 matched.round(4)
 
 # %%
@@ -307,5 +307,5 @@ results = {
     "small_model_matches": answer,
     "timings_seconds": timings,
 }
-reporting.write_results(P.profile, "04_scaling", results)
+saving.write_results(P.profile, "04_scaling", results)
 {k: results[k] for k in ("gates", "capacity_fit", "param_span", "small_model_matches")}

@@ -28,7 +28,7 @@
 # parameters. The student trains as 04 trained the teacher (04's capacity regime: the same
 # training users and GRPO steps, the student size's SFT recipe), so the teacher's
 # advantage is its size, not more data. Every student starts from its own SFT warm start;
-# the methods differ only after it (`newsstudy/distillation.py`):
+# the methods differ only after it (`newsstudy/distillation/__init__.py`):
 #
 # - **none**: Dr.GRPO directly, 04's recipe at the student's size (04's own policy at that
 #   size for the first seed);
@@ -71,22 +71,22 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from newsstudy import (
-    data,
     distillation,
-    distillation_report,
     evaluation,
     gates,
     parallel,
     paths,
     protocol,
-    reporting,
     rewards,
+    saving,
     teacher,
 )
-from newsstudy.ab.treatment import publish_policy
+from newsstudy.distillation import tables as distillation_tables
 from newsstudy.policy import checkpoints, distill, generate, ladder
+from newsstudy.policy.published import publish_policy
+from newsstudy.world import data
 
-reporting.set_style()
+saving.set_style()
 W = data.load_world(P.profile)
 scorer = rewards.RewardScorer.from_settings(W, P)
 serving = protocol.serving(W, P)
@@ -153,7 +153,7 @@ for m in measured:
 per_user = pd.concat([teacher_rows, *(pd.DataFrame(m["test"]).assign(method=m["method"],
                                                                      seed=m["seed"])
                                       for m in measured)], ignore_index=True)
-reporting.save_table(per_user, P.profile, "05_per_user", markdown=False)
+saving.save_table(per_user, P.profile, "05_per_user", markdown=False)
 kl_runs = pd.DataFrame([{"method": m["method"], "seed": m["seed"], "reverse KL": m["reverse_kl"],
                          "well-formed": m["well_formed"]} for m in measured])
 kl = kl_runs.groupby("method")["reverse KL"].mean().to_dict()
@@ -171,13 +171,13 @@ kl_runs.pivot_table(index="method", columns="seed", values=["reverse KL", "well-
 # student trained without it; this is checked first, and recorded with the results.
 
 # %%
-table = distillation_report.distillation_table(per_user, kl)
+table = distillation_tables.distillation_table(per_user, kl)
 seed_spread = (per_user[per_user["method"] != "teacher"].groupby(["method", "seed"])["recall@10"]
                .mean().groupby("method").std(ddof=1))
 table["R@10 seed std"] = table["method"].map(seed_spread)
-reporting.save_table(table, P.profile, "05_distillation")
+saving.save_table(table, P.profile, "05_distillation")
 methods = [m for m in distillation.METHODS if m != "none"]
-shares = distillation_report.gap_share_table(per_user, methods, seed=P.seed)
+shares = distillation_tables.gap_share_table(per_user, methods, seed=P.seed)
 teacher_gap = evaluation.paired_difference(
     per_user[per_user["method"] == "teacher"].set_index("user")["recall@10"],
     per_user[per_user["method"] == "none"].set_index("user")["recall@10"])
@@ -186,9 +186,9 @@ gate["teacher beats no distillation"] = gates.interval_gate(
 display(Markdown(f"**Check**: the teacher against the student trained without it, "
                  f"{teacher_gap.text()}: "
                  f"{'passes' if gate['teacher beats no distillation']['passes'] else 'FAILS: there is no gap for distillation to close'}."))
-reporting.save_table(shares, P.profile, "05_gap_share")
-fig = distillation_report.plot_distillation(table)
-reporting.save_figure(fig, P.profile, "05_distillation")
+saving.save_table(shares, P.profile, "05_gap_share")
+fig = distillation_tables.plot_distillation(table)
+saving.save_figure(fig, P.profile, "05_distillation")
 display(table.round(4))
 shares.round(4)
 
@@ -201,8 +201,8 @@ shares.round(4)
 # %%
 curves = {method: distill.distill_curves(teacher.log_history(students[method][P.seed]))
           for method in ("supervised", "on-policy")}
-fig = distillation_report.plot_curves(curves)
-reporting.save_figure(fig, P.profile, "05_curves")
+fig = distillation_tables.plot_curves(curves)
+saving.save_figure(fig, P.profile, "05_curves")
 pd.concat(curves, names=["method"]).reset_index(level=0).dropna(subset=["recall@10"]).round(3)
 
 # %% [markdown]
@@ -224,10 +224,10 @@ with generate.torch_threads(1):
                                          P.max_completion_length)
              for role, m in (("teacher", teacher_model), ("student", student_model))}
 timings["serving_seconds"] = time.perf_counter() - started
-serving_table = distillation_report.serving_table(speed, sizes.set_index("role")["params"])
+serving_table = distillation_tables.serving_table(speed, sizes.set_index("role")["params"])
 serving_table["batch size"] = P.serving_batch_size
 serving_table["torch threads"] = 1
-reporting.save_table(serving_table, P.profile, "05_serving")
+saving.save_table(serving_table, P.profile, "05_serving")
 serving_table
 
 # %% [markdown]
@@ -242,11 +242,11 @@ serving_table
 # on-policy student (first seed) is what the A/B notebook serves.
 
 # %%
-from newsstudy import runner
-from newsstudy.baselines import report as baseline_report
+from newsstudy.baselines import tables as baseline_tables
+from newsstudy.run import runner
 
-offline = distillation_report.offline_rows(per_user)
-reporting.save_table(offline, P.profile, "05_offline_student_row")
+offline = distillation_tables.offline_rows(per_user)
+saving.save_table(offline, P.profile, "05_offline_student_row")
 stale = set(runner.stale_inputs(P.profile))
 parts = {}
 for notebook, table_name in (("03b_baselines", "03b_per_user"), ("03_grpo", "03_per_user")):
@@ -256,10 +256,10 @@ for notebook, table_name in (("03b_baselines", "03b_per_user"), ("03_grpo", "03_
         parts[notebook] = None
     else:
         parts[notebook] = pd.read_csv(csv)
-complete = baseline_report.complete_offline(parts["03b_baselines"], parts["03_grpo"], per_user)
-offline_table = baseline_report.display_table(baseline_report.summarise(complete))
+complete = baseline_tables.complete_offline(parts["03b_baselines"], parts["03_grpo"], per_user)
+offline_table = baseline_tables.display_table(baseline_tables.summarise(complete))
 offline_table.insert(1, "n users", complete["user"].nunique())
-reporting.save_table(offline_table, P.profile, "offline_table")
+saving.save_table(offline_table, P.profile, "offline_table")
 published = publish_policy(P.profile, "student", students["on-policy"][P.seed],
                            P.max_prompt_chars, "05_distillation", P.max_prompt_signals,
                            pipe.student_pipe.decoding.as_dict())
@@ -290,6 +290,6 @@ results = {
     "speedup": speed["student"]["users_per_second"] / speed["teacher"]["users_per_second"],
     "timings_seconds": timings,
 }
-reporting.write_results(P.profile, "05_distillation", results)
+saving.write_results(P.profile, "05_distillation", results)
 {k: results[k] for k in ("speedup", "gates")} | {m: round(v["R@10"], 4)
                                                    for m, v in results["distillation"].items()}

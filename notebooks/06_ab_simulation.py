@@ -84,10 +84,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from newsstudy import paths, reporting
+from newsstudy import paths, saving
 from newsstudy.ab import paper, simulate, stats, treatment
+from newsstudy.policy import published
 
-reporting.set_style()
+saving.set_style()
 timings = {}
 started_all = started = time.perf_counter()
 W = simulate.build_ab_world(P.profile, P.n_users, P.days, P.history_days)
@@ -112,7 +113,7 @@ print("articles on offer per test day:", [len(market.pool(d)) for d in range(P.d
 
 # %%
 started = time.perf_counter()
-policy = treatment.load_published(P.profile, P.treatment_policy)
+policy = published.load_published(P.profile, P.treatment_policy)
 query_path, lists, generation = treatment.build_query_path(
     W, market, np.flatnonzero(treated), policy, paths.profile_artifacts(P.profile) / "ab",
     serving_embedder=P.serving_embedder, index_kind=P.index_kind, k_per_query=P.k_per_query,
@@ -164,9 +165,9 @@ timings["user_days_per_minute"] = round(60 * user_days / elapsed)
 print(f"{user_days:,} user-days in {timings['simulation_seconds']} s "
       f"({timings['user_days_per_minute']:,} user-days per minute, treatment retrieval included)")
 daily = outcome.daily()
-reporting.save_table(daily, P.profile, "06_daily", float_format=".4f")
+saving.save_table(daily, P.profile, "06_daily", float_format=".4f")
 paths_table = outcome.path_table()
-reporting.save_table(paths_table, P.profile, "06_recall_paths", float_format=".4f")
+saving.save_table(paths_table, P.profile, "06_recall_paths", float_format=".4f")
 paths_table
 
 # %%
@@ -182,7 +183,7 @@ for ax, (users, column, label) in zip(axes, panels, strict=True):
 axes[0].legend()
 fig.suptitle("Daily metrics per arm")
 fig.tight_layout()
-reporting.save_figure(fig, P.profile, "06_daily")
+saving.save_figure(fig, P.profile, "06_daily")
 
 # %% [markdown]
 # ## The A/B table: ours beside the paper
@@ -198,7 +199,7 @@ results = {name: stats.compare(control[name], treatment_metrics[name], P.alpha,
                                n_bootstrap=P.n_bootstrap, seed=P.seed)
            for name in control}
 ab_table = paper.comparison_table(results, P.days)
-reporting.save_table(ab_table, P.profile, "06_ab_table", float_format=".4f")
+saving.save_table(ab_table, P.profile, "06_ab_table", float_format=".4f")
 ab_table
 
 # %% [markdown]
@@ -217,17 +218,17 @@ aa_p = stats.aa_p_values(untreated.metrics(), P.n_aa_tests, P.seed,
                          subsets={"cold_dau": market.is_cold})
 aa_table = stats.false_positive_rate(aa_p, P.alpha)
 timings["aa_seconds"] = round(time.perf_counter() - started, 1)
-reporting.save_table(aa_table, P.profile, "06_aa_tests", float_format=".4f")
+saving.save_table(aa_table, P.profile, "06_aa_tests", float_format=".4f")
 fig, axes = plt.subplots(1, len(aa_p.columns), figsize=(12, 3.2), sharey=True)
 for ax, name in zip(axes, aa_p.columns, strict=True):
-    ax.hist(aa_p[name], bins=20, range=(0, 1), color=reporting.OURS_COLOR)
-    ax.axhline(len(aa_p) / 20, color=reporting.PAPER_COLOR, ls="--", label="uniform")
+    ax.hist(aa_p[name], bins=20, range=(0, 1), color=saving.OURS_COLOR)
+    ax.axhline(len(aa_p) / 20, color=saving.PAPER_COLOR, ls="--", label="uniform")
     ax.set_title(paper.DISPLAY_NAMES[name])
     ax.set_xlabel("A/A p-value")
 axes[0].set_ylabel("replicates")
 axes[0].legend()
 fig.tight_layout()
-reporting.save_figure(fig, P.profile, "06_aa_p_values")
+saving.save_figure(fig, P.profile, "06_aa_p_values")
 aa_table
 
 # %% [markdown]
@@ -243,7 +244,7 @@ aa_table
 grid = np.unique(np.logspace(3, 7.5, 46).astype(int))
 coverage = {"cold_dau": float(market.is_cold.mean())}  # cold users per arm = share x users
 curve = stats.mde_curve(control, grid, P.alpha, P.power, coverage)
-reporting.save_table(curve, P.profile, "06_mde_curve", markdown=False)
+saving.save_table(curve, P.profile, "06_mde_curve", markdown=False)
 needed = {}
 for name, metric in control.items():
     mean, sd = stats.per_user_sd(metric)
@@ -257,17 +258,17 @@ for name, part in curve.groupby("metric", sort=False):
             label=f"{paper.DISPLAY_NAMES[name]} (ours)")
     ax.axhline(100 * paper.PAPER_AB_TEST[name]["lift"], color=color, ls=":",
                label=f"{paper.DISPLAY_NAMES[name]}: paper's lift")
-ax.axvline(min(treated.sum(), (~treated).sum()), color=reporting.PAPER_COLOR, ls="--",
+ax.axvline(min(treated.sum(), (~treated).sum()), color=saving.PAPER_COLOR, ls="--",
            label="our users per arm")
 ax.set_xscale("log")
 ax.set_yscale("log")
 ax.set_xlabel("users per arm")
 ax.set_ylabel(f"minimum detectable lift (%), power {P.power:.0%}")
 ax.legend(fontsize=8)
-reporting.save_figure(fig, P.profile, "06_power_mde")
+saving.save_figure(fig, P.profile, "06_power_mde")
 check = stats.power_check(control, treatment_metrics, n_replicates=P.power_replicates,
                           alpha=P.alpha, seed=P.seed)
-reporting.save_table(check, P.profile, "06_power_check", float_format=".3f")
+saving.save_table(check, P.profile, "06_power_check", float_format=".3f")
 display(pd.Series(needed, name="users per arm for the paper's lift at this power").round())
 check
 
@@ -303,5 +304,5 @@ results_json = {
     "settings": simulate.settings_dict(feed, click, ret),
     "timings": timings,
 }
-reporting.write_results(P.profile, "06_ab_simulation", results_json)
+saving.write_results(P.profile, "06_ab_simulation", results_json)
 timings

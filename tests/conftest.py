@@ -205,7 +205,8 @@ def smoke_world(tmp_path_factory):
     """The smoke profile's world: the cached one, else built once into a throwaway folder."""
     import os
 
-    from newsstudy import data, params
+    from newsstudy import params
+    from newsstudy.world import data
 
     try:
         return data.load_world("smoke")

@@ -17,6 +17,7 @@ from scipy import stats as sps
 
 from newsstudy.ab import paper, simulate, stats, treatment
 from newsstudy.fusion import reciprocal_rank_fusion, round_robin
+from newsstudy.policy import published
 
 # --------------------------------------------------------------------------- statistics
 
@@ -329,10 +330,10 @@ def test_query_path_ranks_equal_the_serving_retriever():
 
 def test_missing_published_policy_names_the_notebook(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSSTUDY_ARTIFACTS", str(tmp_path))
-    with pytest.raises(treatment.PolicyNotPublished, match="run 05_distillation for profile default"):
-        treatment.load_published("default", "student")
-    with pytest.raises(treatment.PolicyNotPublished, match="03_grpo"):
-        treatment.load_published("smoke", "prompt_only")
+    with pytest.raises(published.PolicyNotPublished, match="run 05_distillation for profile default"):
+        published.load_published("default", "student")
+    with pytest.raises(published.PolicyNotPublished, match="03_grpo"):
+        published.load_published("smoke", "prompt_only")
 
 
 class FakeWorld:
@@ -366,12 +367,12 @@ def published_tiny_policy(tmp_path, monkeypatch):
     model = build_policy("xs", tokenizer, seed=0)
     folder = tmp_path / "artifacts" / "smoke" / "models" / "tiny"
     PolicyStore(folder.parent).save(folder, model, tokenizer, {"kind": "test"})
-    treatment.publish_policy("smoke", "student", "smoke/models/tiny", 200, "05_distillation")
+    published.publish_policy("smoke", "student", "smoke/models/tiny", 200, "05_distillation")
     return folder
 
 
 def test_lists_are_generated_once_and_cached(published_tiny_policy, tmp_path, monkeypatch):
-    policy = treatment.load_published("smoke", "student")
+    policy = published.load_published("smoke", "student")
     assert policy.checkpoint == published_tiny_policy
     assert policy.max_prompt_chars == 200
     world = FakeWorld()

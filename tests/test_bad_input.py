@@ -7,8 +7,9 @@ import hashlib
 
 import pytest
 
-from newsstudy import paths, runner
-from newsstudy.cli import main
+from newsstudy import paths
+from newsstudy.run import runner
+from newsstudy.run.cli import main
 
 
 def snapshot(profile: str) -> dict[str, str]:

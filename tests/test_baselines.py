@@ -19,7 +19,7 @@ import torch
 from newsstudy import evaluation
 from newsstudy.baselines import BASELINES, TrainSettings, prepare
 from newsstudy.baselines.paper import PAPER_OFFLINE_TABLE
-from newsstudy.data import WorldData
+from newsstudy.world.data import WorldData
 
 N_TOPICS, DIM, PER_TOPIC, HISTORY_DAYS = 4, 16, 5, 12
 SETTINGS = TrainSettings(epochs=15, patience=4, hidden=16, max_history=10,
@@ -146,18 +146,19 @@ def test_paper_table_has_every_trained_baseline():
 @pytest.mark.slow
 def test_baselines_in_worker_processes_equal_the_serial_run(tmp_path, monkeypatch):
     """Two single-thread workers give the serial run's per-user numbers, value for value."""
-    from newsstudy import data, params
-    from newsstudy.baselines import report as baseline_report
+    from newsstudy import params
+    from newsstudy.baselines import runs as baseline_runs
+    from newsstudy.world import data
 
     monkeypatch.setenv("NEWSSTUDY_ARTIFACTS", str(tmp_path))
     data.build_world(params.load_params("01_data", "smoke"), log=lambda *_: None)
     world = data.load_world("smoke")
     settings = TrainSettings(epochs=2, patience=1, hidden=16, max_history=10)
     names = ["popularity", "gru4rec", "sasrec"]
-    serial, serial_log, _ = baseline_report.run_baselines(
+    serial, serial_log, _ = baseline_runs.run_baselines(
         world, prepare(world, "static", val_days=5), settings, 2, 0, 50, names=names,
         log=lambda *_: None)
-    parallel, parallel_log, seconds = baseline_report.run_baselines_in_parallel(
+    parallel, parallel_log, seconds = baseline_runs.run_baselines_in_parallel(
         "smoke", "static", 5, settings, 2, 0, 50, names=names, log=lambda *_: None, workers=2)
     pd.testing.assert_frame_equal(serial, parallel)
     timing = [c for c in serial_log.columns if "second" in c]  # wall time differs, nothing else

@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from newsstudy import corpus, data, embed, paths, runner
+from newsstudy import embed, paths
 from newsstudy.io import sha256_file, write_json
 from newsstudy.policy import checkpoints
+from newsstudy.run import runner
+from newsstudy.world import corpus, data
 
 
 def truncate(path, keep: int = 7) -> None:

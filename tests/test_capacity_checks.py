@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from newsstudy.distillation_report import gap_share_table
+from newsstudy.distillation.tables import gap_share_table
 from newsstudy.policy import generate, ladder, sft
 from newsstudy.policy import tokenizer as tok_mod
 from newsstudy.report import claims, headline
@@ -108,7 +108,7 @@ def test_headline_figure_is_written_for_every_claim(tmp_path):
 
 
 def test_complete_offline_table_has_every_part_on_common_users():
-    from newsstudy.baselines import report as baseline_report
+    from newsstudy.baselines import tables as baseline_tables
 
     def rows(methods, users):
         return pd.DataFrame([{"method": m, "seed": 0, "user": u, "is_cold": False,
@@ -116,23 +116,23 @@ def test_complete_offline_table_has_every_part_on_common_users():
                                                            "ndcg@10", "mrr")}}
                              for i, m in enumerate(methods) for u in users])
 
-    complete = baseline_report.complete_offline(
+    complete = baseline_tables.complete_offline(
         rows(["gru4rec", "hstu", "popularity"], [1, 2, 3, 4]),
         rows(["prompt-only", "RL teacher", "copy (heuristic)"], [2, 3, 4]),
         rows(["on-policy", "none"], [3, 4, 5]))
     assert set(complete["user"]) == {3, 4}
     assert set(complete["method"]) == {"gru4rec", "hstu", "popularity", "prompt_only_32b", "rl_teacher_32b",
                                        "student_0_5b"}
-    table = baseline_report.display_table(baseline_report.summarise(complete))
+    table = baseline_tables.display_table(baseline_tables.summarise(complete))
     assert list(table["method"])[-1].startswith("Distilled student")
     assert table["method"].str.contains(r"\(best\)").sum() == 1
-    only_student = baseline_report.complete_offline(None, None, rows(["on-policy"], [1, 2]))
-    assert baseline_report.display_table(baseline_report.summarise(only_student)).shape[0] == 1
+    only_student = baseline_tables.complete_offline(None, None, rows(["on-policy"], [1, 2]))
+    assert baseline_tables.display_table(baseline_tables.summarise(only_student)).shape[0] == 1
 
 
 def test_capacity_settings_take_a_sizes_own_sft_recipe_where_04_names_one():
-    from newsstudy import capacity
     from newsstudy.params import ParamsError, load_params
+    from newsstudy.scaling import capacity
 
     P = load_params("04_scaling", "smoke", {"capacity_sft_epochs": {"xs": 11},
                                             "capacity_sft_learning_rates": {"s": 0.005}})
@@ -147,8 +147,8 @@ def test_capacity_settings_take_a_sizes_own_sft_recipe_where_04_names_one():
 
 def test_the_distillation_student_trains_in_04s_regime():
     """05's student sees 04's users and GRPO steps, so its no-distillation policy is 04's."""
-    from newsstudy import capacity
     from newsstudy.params import load_params
+    from newsstudy.scaling import capacity
 
     regime = capacity.regime_of("smoke")
     scaling = load_params("04_scaling", "smoke")

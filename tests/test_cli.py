@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from newsstudy import runner
-from newsstudy.cli import main
+from newsstudy.run import runner
+from newsstudy.run.cli import main
 
 
 def exit_status(argv: list[str]) -> int:

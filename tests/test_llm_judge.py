@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from newsstudy import judge
+from newsstudy.rewards import judge
 
 
 @pytest.fixture(scope="module")

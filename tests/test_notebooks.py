@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from newsstudy import params, paths, runner
+from newsstudy import params, paths
 from newsstudy.io import read_json
+from newsstudy.run import runner
 
 pytestmark = [pytest.mark.slow, pytest.mark.smoke]
 

@@ -9,8 +9,9 @@ import shutil
 import pytest
 import yaml
 
-from newsstudy import paper_plan, paths
+from newsstudy import paths
 from newsstudy.params import ParamsError, load_params, notebooks, profiles
+from newsstudy.run import gpu_plan
 
 PAPER_MODELS = [f"Qwen/Qwen2.5-{size}-Instruct" for size in ("0.5B", "1.5B", "3B", "7B", "14B",
                                                               "32B")]
@@ -40,7 +41,7 @@ def test_paper_is_a_profile_with_every_notebook():
 
 def test_paper_grpo_trains_the_papers_teacher():
     grpo = load_params("03_grpo", "paper")
-    hardware = paper_plan.load_hardware("paper")
+    hardware = gpu_plan.load_hardware("paper")
     assert grpo.model == hardware.teacher == "Qwen/Qwen2.5-32B-Instruct"
     assert hardware.student == "Qwen/Qwen2.5-0.5B-Instruct"
     assert hardware.scaling == PAPER_MODELS and hardware.dtype == "bfloat16"
@@ -53,7 +54,7 @@ def test_parameter_counts_match_the_architecture(model):
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    facts = paper_plan.QWEN25[model]
+    facts = gpu_plan.QWEN25[model]
     config = Qwen2Config(hidden_size=facts.hidden, num_hidden_layers=facts.layers,
                          num_attention_heads=facts.heads, num_key_value_heads=facts.kv_heads,
                          intermediate_size=facts.intermediate, vocab_size=facts.vocab,
@@ -70,16 +71,16 @@ def test_lora_parameter_count_matches_peft():
     from peft import LoraConfig, get_peft_model
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    facts = paper_plan.QWEN25["Qwen/Qwen2.5-0.5B-Instruct"]
+    facts = gpu_plan.QWEN25["Qwen/Qwen2.5-0.5B-Instruct"]
     config = Qwen2Config(hidden_size=facts.hidden, num_hidden_layers=facts.layers,
                          num_attention_heads=facts.heads, num_key_value_heads=facts.kv_heads,
                          intermediate_size=facts.intermediate, vocab_size=facts.vocab,
                          tie_word_embeddings=facts.tied)
     with torch.device("meta"):
         model = get_peft_model(Qwen2ForCausalLM(config), LoraConfig(
-            r=16, target_modules=list(paper_plan.LORA_MODULES), task_type="CAUSAL_LM"))
+            r=16, target_modules=list(gpu_plan.LORA_MODULES), task_type="CAUSAL_LM"))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    assert facts.lora_parameters(16, paper_plan.LORA_MODULES) == trainable
+    assert facts.lora_parameters(16, gpu_plan.LORA_MODULES) == trainable
 
 
 def test_dry_run_prints_the_plan_without_loading_weights(monkeypatch, capsys):
@@ -89,7 +90,7 @@ def test_dry_run_prints_the_plan_without_loading_weights(monkeypatch, capsys):
         raise AssertionError("the dry run must not load weights")
 
     monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", refuse)
-    result = paper_plan.dry_run("paper")
+    result = gpu_plan.dry_run("paper")
     printed = capsys.readouterr().out
     assert "per-GPU memory" in printed and "accelerate launch --config_file" in printed
     assert {row["model"] for row in result["stages"]} == set(PAPER_MODELS)
@@ -111,15 +112,15 @@ def full_fine_tuning_params(root) -> None:
 def test_lora_rank_must_agree_with_the_hardware_file(tree):
     edit_hardware(tree, lora_rank=32)
     with pytest.raises(ParamsError, match=r"03_grpo.yaml: lora_rank 64 disagrees .* must be 32"):
-        paper_plan.plan("paper")
+        gpu_plan.plan("paper")
 
 
 def test_full_fine_tuning_costs_16_bytes_per_parameter(tree):
     edit_hardware(tree, finetune="full", use_vllm=False)
     full_fine_tuning_params(tree)
-    result = paper_plan.plan("paper")
+    result = gpu_plan.plan("paper")
     teacher = result["stages"][0]
-    billions = paper_plan.QWEN25[teacher["model"]].parameters() / 2**30
+    billions = gpu_plan.QWEN25[teacher["model"]].parameters() / 2**30
     assert teacher["weights"] + teacher["grads"] + teacher["optimizer"] == pytest.approx(
         16 * billions / 8, abs=0.05)
     assert teacher["kv_cache"] > 0  # rollouts by HF generate inside the training process
@@ -128,26 +129,26 @@ def test_full_fine_tuning_costs_16_bytes_per_parameter(tree):
 def test_full_fine_tuning_of_32b_with_vllm_does_not_fit_8_gpus(tree):
     edit_hardware(tree, finetune="full")
     full_fine_tuning_params(tree)
-    warnings = paper_plan.plan("paper")["warnings"]
+    warnings = gpu_plan.plan("paper")["warnings"]
     assert any("32B" in w for w in warnings)
 
 
 def test_unknown_key_names_the_file(tree):
     edit_hardware(tree, lora_rnk=8)
     with pytest.raises(ParamsError, match=r"^configs/paper/hardware.yaml: lora_rnk: "):
-        paper_plan.load_hardware("paper")
+        gpu_plan.load_hardware("paper")
 
 
 def test_unknown_model_is_an_error(tree):
     edit_hardware(tree, teacher="Qwen/Qwen2.5-72B-Instruct")
     with pytest.raises(ParamsError, match="teacher"):
-        paper_plan.load_hardware("paper")
+        gpu_plan.load_hardware("paper")
 
 
 def test_gpu_count_must_match_the_accelerate_config(tree):
     edit_hardware(tree, num_gpus=4)
     with pytest.raises(ParamsError, match="num_processes 8"):
-        paper_plan.load_hardware("paper")
+        gpu_plan.load_hardware("paper")
 
 
 def test_bad_notebook_params_stop_the_plan(tree):
@@ -155,7 +156,7 @@ def test_bad_notebook_params_stop_the_plan(tree):
     assert "grpo_steps: 500" in path.read_text()
     path.write_text(path.read_text().replace("grpo_steps: 500", "grpo_steps: -1"))
     with pytest.raises(ParamsError, match="grpo_steps"):
-        paper_plan.plan("paper")
+        gpu_plan.plan("paper")
 
 
 @pytest.mark.parametrize("name", ["accelerate_multigpu.yaml", "accelerate_zero3.yaml"])
@@ -169,24 +170,24 @@ def test_accelerate_configs_parse(name):
 def test_gpu_settings_are_valid_trainer_and_peft_arguments():
     from trl import GRPOConfig
 
-    hardware = paper_plan.load_hardware("paper")
+    hardware = gpu_plan.load_hardware("paper")
     fields = {f.name for f in dataclasses.fields(GRPOConfig)}
-    assert set(paper_plan.grpo_config_overrides(hardware)) <= fields
-    lora = paper_plan.lora_config(hardware)
+    assert set(gpu_plan.grpo_config_overrides(hardware)) <= fields
+    lora = gpu_plan.lora_config(hardware)
     assert lora.r == hardware.lora_rank and set(lora.target_modules) == set(
         hardware.lora_target_modules)
-    assert paper_plan.lora_config(hardware.model_copy(update={"finetune": "full"})) is None
+    assert gpu_plan.lora_config(hardware.model_copy(update={"finetune": "full"})) is None
 
 
 def test_vllm_tensor_parallel_auto_grows_with_the_model():
-    hardware = paper_plan.load_hardware("paper")
-    sizes = [paper_plan.vllm_tensor_parallel(m, hardware) for m in PAPER_MODELS]
+    hardware = gpu_plan.load_hardware("paper")
+    sizes = [gpu_plan.vllm_tensor_parallel(m, hardware) for m in PAPER_MODELS]
     assert sizes == sorted(sizes) and sizes[0] == 1 and sizes[-1] > 1
 
 
 def test_gpu_overrides_keep_the_users_per_step(tmp_path):
-    from newsstudy.policy import grpo
     from newsstudy.rewards import RewardWeights
+    from newsstudy.teacher import grpo
 
     settings = grpo.GRPOSettings(steps=1, users_per_step=4, num_generations=8)
     cpu = grpo.grpo_config(settings, RewardWeights(), str(tmp_path))

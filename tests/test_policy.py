@@ -499,7 +499,7 @@ def test_cpu_logprobs_equal_trl_fused_head(tokenizer, prompt_map, tmp_path):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    from newsstudy.policy import grpo
+    from newsstudy.teacher import grpo
 
     model = ladder.build_policy("xs", tokenizer, seed=0)
     config = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4,

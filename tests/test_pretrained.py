@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from newsstudy import judge, paths, rewards
+from newsstudy import paths, rewards
 from newsstudy.index import NewsIndex
 from newsstudy.output_format import parse_completion
-from newsstudy.policy import generate, grpo, ladder, pretrained, prompts
+from newsstudy.policy import generate, ladder, pretrained, prompts
 from newsstudy.retrieval import Retriever
+from newsstudy.rewards import judge
+from newsstudy.teacher import grpo
 
 NAME = "smollm2-135m-instruct"
 

@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from newsstudy import paths, runner
+from newsstudy import paths
 from newsstudy.evaluation import paired_difference
 from newsstudy.io import read_json, write_json
 from newsstudy.report import build_report, claims
 from newsstudy.report.claims import Results
+from newsstudy.run import runner
 
 COMMITTED = paths.PROJECT_ROOT / "reports" / "default"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",

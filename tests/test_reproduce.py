@@ -13,8 +13,9 @@ from types import SimpleNamespace
 import pytest
 from conftest import ToyParams
 
-from newsstudy import paths, runner
+from newsstudy import paths
 from newsstudy.io import config_hash, write_json
+from newsstudy.run import runner
 from newsstudy.schemas import SCHEMAS
 
 NAMES = ("a_first", "b_second", "c_third")
@@ -99,8 +100,8 @@ def test_changed_notebook_source_reruns_it_and_the_ones_after(chain):
 
 def test_code_hash_covers_the_library_but_not_the_runner_or_report():
     files = {p.relative_to(paths.PACKAGE_DIR).as_posix() for p in runner.package_files()}
-    assert {"schemas.py", "io.py", "policy/grpo.py"} <= files
-    assert not {"runner.py", "cli.py"} & files
+    assert {"schemas.py", "io.py", "teacher/grpo.py", "run/gpu_plan.py"} <= files
+    assert not {"run/runner.py", "run/cli.py"} & files
     assert not any(name.startswith("report/") for name in files)
 
 
@@ -204,7 +205,7 @@ def test_params_status_flags_results_of_other_parameters(chain):
 
 
 def test_reproduce_ends_with_the_report(chain, capsys):
-    from newsstudy.cli import main
+    from newsstudy.run.cli import main
 
     main(["reproduce", "--profile", "smoke"])
     report_dir = paths.report_dir("smoke")

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsstudy import judge, rewards
+from newsstudy import rewards
 from newsstudy.index import NewsIndex
 from newsstudy.output_format import render_completion
 from newsstudy.retrieval import Retriever
+from newsstudy.rewards import judge
 
 
 class HashEmbedder:

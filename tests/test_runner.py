@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from newsstudy import runner
 from newsstudy.params import ParamsError
+from newsstudy.run import runner
 from newsstudy.schemas import SCHEMAS
 
 

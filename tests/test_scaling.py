@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from newsstudy import scaling
-from newsstudy.scaling_report import matches_at_lower_compute
+from newsstudy.scaling.tables import matches_at_lower_compute
 
 
 def test_flops_rules_of_thumb():

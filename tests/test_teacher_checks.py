@@ -19,11 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from newsstudy import gates, imitation, reward_validity, strategies
+from newsstudy import gates
 from newsstudy.evaluation import paired_difference
 from newsstudy.output_format import MAX_QUERY_WORDS, normalize_query, parse_completion
 from newsstudy.policy import decoding, generate, ladder, prompts
 from newsstudy.policy import tokenizer as tok_mod
+from newsstudy.teacher import imitation, reward_validity
+from newsstudy.world import strategies
 
 FAST = settings(max_examples=200, deadline=None)
 

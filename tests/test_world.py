@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from newsstudy import cleaning, corpus, topics, world
+from newsstudy import world
+from newsstudy.world import cleaning, corpus, topics
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from newsstudy import paths
 
 BUILD = """
-from newsstudy import data
+from newsstudy.world import data
 from newsstudy.params import load_params
 data.build_world(load_params("01_data", "smoke"), log=lambda *a: None)
 """

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from newsstudy import evaluation, gates, params, sensitivity, serving_path, strategies
+from newsstudy import evaluation, gates, params
 from newsstudy.fusion import FUSION
+from newsstudy.rewards import serving_path
+from newsstudy.world import sensitivity, strategies
 
 
 @pytest.fixture(scope="module")

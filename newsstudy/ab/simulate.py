@@ -206,8 +206,9 @@ def build_ab_world(profile: str, n_users: int, days: int, history_days: int, log
     Its parameters are those the profile's own world was built with (read from that
     world's manifest, so notebook 01_data must have run), with ``n_users`` users.
     """
-    from newsstudy import data, paths
+    from newsstudy import paths
     from newsstudy.io import read_json
+    from newsstudy.world import data
 
     manifest = paths.world_dir(profile) / "manifest.json"
     if not manifest.is_file():
@@ -233,12 +234,12 @@ def interest_terms(world) -> tuple[np.ndarray, sparse.csr_matrix]:
 
     Returns the term vocabulary (every term some user follows) and a binary article x
     term matrix over the world's articles, computed from the same article text and
-    tokenisation as the world's topics (:func:`newsstudy.topics.topic_documents`), so
+    tokenisation as the world's topics (:func:`newsstudy.world.topics.topic_documents`), so
     "mentions a term" means what it means in :mod:`newsstudy.world`.
     """
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-    from newsstudy import corpus, topics
+    from newsstudy.world import corpus, topics
 
     vocabulary = np.array(sorted({t for terms in world.interests["terms"] for t in terms}))
     texts = corpus.load_articles()[["article_id", "text"]]
@@ -308,7 +309,7 @@ class Market:
 
     @classmethod
     def from_world(cls, world) -> Market:
-        """The market of a loaded world (:class:`newsstudy.data.WorldData`)."""
+        """The market of a loaded world (:class:`newsstudy.world.data.WorldData`)."""
         users = world.users.sort_values("user_id")
         user_ids = users["user_id"].to_numpy()
         n_users = len(user_ids)

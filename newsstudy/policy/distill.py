@@ -2,7 +2,7 @@
 
 Three ways to get a small student, as in the paper's distillation ablation:
 
-- **No distillation**: the student trained with Dr.GRPO directly (``newsstudy.policy.grpo``).
+- **No distillation**: the student trained with Dr.GRPO directly (``newsstudy.teacher.grpo``).
 - **Supervised distillation** (:func:`supervised_distill`): SFT on lists the teacher
   sampled for the training users (:func:`newsstudy.policy.sft.train_sft`; the loss is on
   completion tokens only). The student imitates the teacher on the teacher's own text,

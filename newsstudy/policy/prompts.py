@@ -28,7 +28,7 @@ For Hugging Face instruct models, ``chat=True`` puts the same lines in a user tu
 short system text and renders it with ``tokenizer.apply_chat_template``.
 
 The surface demonstrations (:func:`surface_demonstrations`) are what a heuristic writes
-from the observed signals: ``copy`` of :mod:`newsstudy.strategies` (the most recent
+from the observed signals: ``copy`` of :mod:`newsstudy.world.strategies` (the most recent
 distinct signals, whole) as pointers, e.g.
 ``<think>recent: news, search</think><queries><s1> | <s2> | <s3> | <s4> | <s5></queries>``,
 plus recency-weighted draws of recent lines. They play the paper's "prompt-only" role as
@@ -44,7 +44,6 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from newsstudy import strategies
 from newsstudy.output_format import (
     FORMAT_SPEC,
     MAX_QUERY_WORDS,
@@ -55,6 +54,7 @@ from newsstudy.output_format import (
     THINK_OPEN,
     normalize_query,
 )
+from newsstudy.world import strategies
 
 BOS = "<bos>"
 HEADER = "signals:\n"
@@ -220,7 +220,7 @@ class _LazyEmbedder:
 
 
 def surface_context(world, n_queries: int = 5, seed: int = 0) -> strategies.StrategyContext:
-    """A :class:`~newsstudy.strategies.StrategyContext` for surface demonstrations.
+    """A :class:`~newsstudy.world.strategies.StrategyContext` for surface demonstrations.
 
     Build one per call site, not per user. Its embedder loads MiniLM only if a strategy
     that needs embeddings is called (``copy`` does not).

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from newsstudy import paper, params, paths, runner
+from newsstudy import paper, params, paths
 from newsstudy.io import config_hash, write_text
 from newsstudy.report import claims as claims_module
 from newsstudy.report import headline
+from newsstudy.run import runner
 
 LONG_TABLE_ROWS = 25  # longer tables are folded (HTML) or linked (Markdown)
 FLOAT_FORMAT = ".3f"

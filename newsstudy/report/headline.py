@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from newsstudy.io import atomic_path  # noqa: E402
-from newsstudy.reporting import PAPER_COLOR  # noqa: E402
+from newsstudy.saving import PAPER_COLOR  # noqa: E402
 
 OURS_COLOR = "#1f77b4"
 VERDICT_COLORS = {"reproduced": "#2ca02c", "partly": "#ff7f0e", "not reproduced": "#d62728",

@@ -10,7 +10,7 @@ and are validated here by :class:`HardwareSettings`.
 without loading a weight: parameter counts come from the models' published
 architectures (:data:`QWEN25`). ``dry_run(profile)`` prints the plan::
 
-    python -m newsstudy.paper_plan --profile paper
+    python -m newsstudy.run.gpu_plan --profile paper
 
 Memory model (per GPU, GiB = 2**30 bytes; an estimate to choose GPUs, not a guarantee):
 
@@ -456,7 +456,7 @@ def dry_run(profile: str = "paper") -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m newsstudy.paper_plan",
+    parser = argparse.ArgumentParser(prog="python -m newsstudy.run.gpu_plan",
                                      description="Validate a GPU profile and print its plan.")
     parser.add_argument("--profile", default="paper")
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from newsstudy.data import WorldData
+from newsstudy.world.data import WorldData
 
 
 def dataset_table(w: WorldData) -> pd.DataFrame:

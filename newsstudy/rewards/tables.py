@@ -13,7 +13,7 @@ from scipy.stats import spearmanr
 from newsstudy.evaluation import evaluate_completions
 from newsstudy.metrics import mean_with_ci
 from newsstudy.rewards import REWARD_NAMES, RewardScorer
-from newsstudy.strategies import StrategyContext, completions_for
+from newsstudy.world.strategies import StrategyContext, completions_for
 
 QUALITY = ("recall@10", "ndcg@10")
 

@@ -55,7 +55,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from newsstudy.topics import Topics
+from newsstudy.world.topics import Topics
 
 DOMAINS = ("search", "browse", "news")
 NOISE_KINDS = ("none", "navigational", "malformed", "off_interest")

@@ -3,7 +3,7 @@
 ========== ==================================================================================
 R_align    retrieval alignment: mean over queries of the mean cosine between the query and
            its top-10 hits in the ANN news index (clipped to [0, 1]).
-R_cov      interest coverage: Rubrics-as-Rewards judge (``newsstudy.judge``).
+R_cov      interest coverage: Rubrics-as-Rewards judge (``newsstudy.rewards.judge``).
 R_spec     specificity: Rubrics-as-Rewards judge.
 R_div      intra-list diversity: mean pairwise cosine distance (1 - cos, clipped to [0, 1])
            among the queries; 0 for fewer than two queries.
@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from newsstudy.index import NewsIndex
-from newsstudy.judge import RubricJudge
 from newsstudy.output_format import parse_completion
 from newsstudy.retrieval import Retriever
+from newsstudy.rewards.judge import RubricJudge
 
 REWARD_NAMES = ("align", "cov", "spec", "div", "struct")
 

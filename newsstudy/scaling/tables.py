@@ -10,7 +10,7 @@ import pandas as pd
 
 from newsstudy import paper
 from newsstudy.evaluation import summarise
-from newsstudy.reporting import PAPER_COLOR
+from newsstudy.saving import PAPER_COLOR
 
 # The paper's capacity scaling and best-of-N (newsstudy.paper).
 PAPER_CAPACITY = paper.CAPACITY
@@ -159,7 +159,7 @@ def matches_at_lower_compute(points: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------- capacity study records
-# (the plain records of newsstudy.capacity.measure_size, one per size)
+# (the plain records of newsstudy.scaling.capacity.measure_size, one per size)
 
 def capacity_facts(records) -> pd.DataFrame:
     """Per size: parameters, recipe, training compute and wall time, smallest first."""

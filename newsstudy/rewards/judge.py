@@ -63,7 +63,6 @@ judge can check with the same inputs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -71,12 +70,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.cluster import KMeans
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-GENERIC_QUERIES = ("latest news", "breaking news", "top stories", "news today",
-                   "world news", "headlines", "what happened today", "trending now",
-                   "news", "current events")
-_WORD = re.compile(r"[a-z][a-z0-9\-']+")
+from newsstudy.text import GENERIC_QUERIES, content_words
 
 
 @dataclass(frozen=True)
@@ -134,11 +129,6 @@ MIN_QUERY_WORDS, MAX_QUERY_WORDS = 2, 10
 def rubric_table() -> pd.DataFrame:
     """The rubric as a table (reward, criterion, weight, question)."""
     return pd.DataFrame([c.__dict__ for c in RUBRIC])
-
-
-def content_words(text: str) -> list[str]:
-    """Lower-case words of 2+ characters that are not English stop words."""
-    return [w for w in _WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS]
 
 
 def coverage_score(shares: np.ndarray, interest_passes: np.ndarray, on_interest: float,

@@ -78,7 +78,7 @@ RUNS_FILE = "runs.json"
 RUNS_FORMAT = 1
 STORE_ID_FILE = "store_id"
 # Package paths (relative to newsstudy/) left out of the code hash: no notebook imports them.
-CODE_EXCLUDED = ("report/", "runner.py", "cli.py")
+CODE_EXCLUDED = ("report/", "run/runner.py", "run/cli.py")
 # Folders whose uncommitted edits make a run's ``git_dirty`` true (they shape the results).
 GIT_DIRTY_PATHS = ("newsstudy", "notebooks", "params")
 # Distributions whose versions each run records (and the report shows).
@@ -272,8 +272,8 @@ WORLD_OWNERS = ("01_data",)  # notebooks whose output includes artifacts/<profil
 
 
 def world_is_whole(profile: str) -> bool:
-    """Whether the profile's world folder is complete and undamaged (see ``newsstudy.data``)."""
-    from newsstudy.data import _complete_world_hash
+    """Whether the profile's world folder is complete and undamaged (see ``newsstudy.world.data``)."""
+    from newsstudy.world.data import _complete_world_hash
 
     return _complete_world_hash(paths.world_dir(profile)) is not None
 

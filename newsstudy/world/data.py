@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from newsstudy import __version__, cleaning, corpus, embed, paths, topics, world
+from newsstudy import __version__, embed, paths, world
 from newsstudy.io import (
     config_hash,
     damaged_files,
@@ -47,6 +47,7 @@ from newsstudy.io import (
     write_parquet,
 )
 from newsstudy.schemas import DataParams
+from newsstudy.world import cleaning, corpus, topics
 
 WORLD_FORMAT = 3
 
@@ -86,6 +87,14 @@ class WorldData:
         if backend == self.manifest.get("params", {}).get("embedder", "minilm"):
             return self.article_embeddings
         return embed.embed_cached(self.articles["embed_text"].tolist(), backend)
+
+    def topic_centroids_in(self, embedder) -> np.ndarray:
+        """Unit mean article vector per topic, in ``embedder``'s space."""
+        vectors = self.article_vectors(embedder.name)
+        topics = self.articles["topic"].to_numpy()
+        centroids = np.stack([vectors[topics == t].mean(axis=0)
+                              for t in range(len(self.topic_keywords))])
+        return centroids / (np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12)
 
     def split_users(self, split: str) -> np.ndarray:
         """User ids of a split ('train', 'val' or 'test')."""

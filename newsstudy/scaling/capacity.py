@@ -29,11 +29,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from newsstudy import data, evaluation, protocol, scaling, teacher
-from newsstudy.imitation import well_formed
+from newsstudy import evaluation, protocol, scaling, teacher
 from newsstudy.params import schema_for
 from newsstudy.policy import checkpoints, ladder, sft
 from newsstudy.rewards import RewardScorer
+from newsstudy.teacher.imitation import well_formed
+from newsstudy.world import data
 
 REGIME_FIELDS = ("capacity_train_users", "capacity_grpo_steps", "capacity_sft_epochs",
                  "capacity_sft_learning_rates")

@@ -7,11 +7,11 @@
 
 ``run`` and ``reproduce`` skip a notebook whose code, inputs and parameters are unchanged
 since its last successful run (``--force`` runs it anyway); an interrupted ``reproduce``
-resumes where it stopped (``newsstudy.runner`` says how).
+resumes where it stopped (``newsstudy.run.runner`` says how).
 
 Exit status: 0 success, 1 a notebook failed, 2 bad input (unknown notebook or profile,
 bad parameter), 130 interrupted; on 2 nothing was run and nothing was overwritten. The
-work happens in ``newsstudy.runner`` and ``newsstudy.report``; this module parses
+work happens in ``newsstudy.run.runner`` and ``newsstudy.report``; this module parses
 arguments and prints.
 """
 
@@ -21,8 +21,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from newsstudy import params, paths, runner
+from newsstudy import params, paths
 from newsstudy.io import write_text
+from newsstudy.run import runner
 
 TABLE_COLUMNS = ("name", "type", "default")
 
@@ -185,10 +186,10 @@ COMMANDS = {
 
 
 def command_plan(args: argparse.Namespace) -> None:
-    """Print the plan of a GPU profile (``newsstudy.paper_plan``); nothing is loaded."""
-    from newsstudy import paper_plan
+    """Print the plan of a GPU profile (``newsstudy.run.gpu_plan``); nothing is loaded."""
+    from newsstudy.run import gpu_plan
 
-    paper_plan.dry_run(args.profile)
+    gpu_plan.dry_run(args.profile)
 
 
 def main(argv: list[str] | None = None) -> None:

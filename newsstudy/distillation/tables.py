@@ -10,7 +10,7 @@ import pandas as pd
 
 from newsstudy import paper
 from newsstudy.evaluation import summarise
-from newsstudy.reporting import PAPER_COLOR
+from newsstudy.saving import PAPER_COLOR
 
 PAPER_DISTILLATION = paper.DISTILLATION
 PAPER_STUDENT_ROW = paper.OFFLINE["student_0_5b"]

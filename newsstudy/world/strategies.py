@@ -30,8 +30,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from newsstudy.judge import GENERIC_QUERIES, content_words
 from newsstudy.output_format import render_completion
+from newsstudy.text import GENERIC_QUERIES, content_words
 
 
 class StrategyContext:
@@ -50,7 +50,7 @@ class StrategyContext:
         self.vocabulary = sorted({w for k in world.topic_keywords for w in " ".join(k).split()})
         titles = world.articles.sort_values("popularity", ascending=False)["title"]
         self.popular_titles = [t.replace("|", " ") for t in titles.head(50)]
-        self.centroids = topic_centroids(world, embedder)
+        self.centroids = world.topic_centroids_in(embedder)
         self._topic_of_text: dict[str, int] = {}
         self._user_rarity: dict[str, float] | None = None
 
@@ -76,15 +76,6 @@ class StrategyContext:
             best = (vectors @ self.centroids.T).argmax(axis=1)
             self._topic_of_text.update(zip(missing, best.tolist(), strict=True))
         return [self._topic_of_text[t] for t in texts]
-
-
-def topic_centroids(world, embedder) -> np.ndarray:
-    """Unit mean article vector per topic, in the embedder's space."""
-    vectors = world.article_vectors(embedder.name)
-    topics = world.articles["topic"].to_numpy()
-    centroids = np.stack([vectors[topics == t].mean(axis=0)
-                          for t in range(len(world.topic_keywords))])
-    return centroids / (np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12)
 
 
 def _fmt(queries: list[str], reasoning: str) -> str:

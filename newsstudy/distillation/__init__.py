@@ -3,7 +3,7 @@
 Every student is the ``student`` ladder size and starts from the same place, its own SFT
 warm start on surface demonstrations, so the methods differ only in what comes after.
 The student trains as notebook 04 trained the teacher: 04's capacity regime
-(:func:`newsstudy.capacity.regime_of`: its training users, GRPO steps and that size's SFT
+(:func:`newsstudy.scaling.capacity.regime_of`: its training users, GRPO steps and that size's SFT
 recipe), so teacher and student see the same users and the no-distillation student is
 04's own policy at the student's size:
 
@@ -37,10 +37,10 @@ from pathlib import Path
 import numpy as np
 
 from newsstudy import evaluation
-from newsstudy.imitation import well_formed
-from newsstudy.policy import checkpoints, distill, generate, grpo
+from newsstudy.policy import checkpoints, distill, generate
 from newsstudy.rewards import RewardScorer
-from newsstudy.teacher import PolicyPipeline
+from newsstudy.teacher import PolicyPipeline, grpo
+from newsstudy.teacher.imitation import well_formed
 
 METHODS = ("none", "supervised", "on-policy", "on-policy + GRPO")
 
@@ -64,7 +64,7 @@ class DistillPipeline:
     def __post_init__(self):
         s = self.settings
         self.teacher_pipe = PolicyPipeline(self.world, s, self.scorer, log=self.log)
-        from newsstudy.capacity import regime_of, size_settings
+        from newsstudy.scaling.capacity import regime_of, size_settings
 
         self.student_pipe = PolicyPipeline(
             self.world, size_settings(s, s.student, regime_of(s.profile)), self.scorer,
@@ -81,9 +81,9 @@ class DistillPipeline:
     # ------------------------------------------------------------------ fixed points
     @property
     def published_teacher(self):
-        """The :class:`~newsstudy.ab.treatment.PublishedPolicy` notebook 04 published."""
+        """The :class:`~newsstudy.policy.published.PublishedPolicy` notebook 04 published."""
         if self._published is None:
-            from newsstudy.ab.treatment import load_published
+            from newsstudy.policy.published import load_published
 
             self._published = load_published(self.settings.profile, "distillation-teacher")
         return self._published
@@ -238,8 +238,9 @@ def train_student(notebook: str, params: dict, method: str, seed: int, eval_user
     (the shared protocol), their well-formed share, and the token-mean reverse
     KL(student || teacher) on the student's own samples for ``kl_users``' prompts.
     """
-    from newsstudy import data, protocol
+    from newsstudy import protocol
     from newsstudy.params import schema_for
+    from newsstudy.world import data
 
     P = schema_for(notebook).model_validate(params)
     world = data.load_world(P.profile)

@@ -42,7 +42,6 @@ from newsstudy.policy import (
     checkpoints,
     decoding,
     generate,
-    grpo,
     ladder,
     pretrained,
     prompts,
@@ -50,6 +49,7 @@ from newsstudy.policy import (
     tokenizer,
 )
 from newsstudy.rewards import RewardScorer, RewardWeights
+from newsstudy.teacher import grpo
 
 
 @dataclass
@@ -58,7 +58,7 @@ class PolicyPipeline:
 
     ``settings`` is a validated params object with the ``PolicySettings`` and
     ``RewardSettings`` fields (e.g. ``GRPOParams``). ``grpo_overrides``: ``GRPOConfig``
-    arguments of a GPU run (``newsstudy.paper_plan.grpo_config_overrides``); how a run
+    arguments of a GPU run (``newsstudy.run.gpu_plan.grpo_config_overrides``); how a run
     executes is not part of a checkpoint's cache key.
     """
 
@@ -214,7 +214,8 @@ class PolicyPipeline:
         s = self.settings
         if s.imitation_curve_users < 1:
             return None
-        from newsstudy import evaluation, imitation
+        from newsstudy import evaluation
+        from newsstudy.teacher import imitation
 
         users = self.curve_users()
         serving = evaluation.serving_retriever(self.world, s.serving_embedder, s.index_kind,
@@ -346,8 +347,8 @@ def train_job(notebook: str, params: dict, model: str, seed: int | None = None,
     through the checkpoint cache, so the notebook's own ``prompt_only()`` / ``teacher()``
     calls then load what the job trained. Returns the checkpoint folder.
     """
-    from newsstudy import data
     from newsstudy.params import schema_for
+    from newsstudy.world import data
 
     settings = schema_for(notebook).model_validate(params).model_copy(update={"model": model})
     world = data.load_world(settings.profile)

@@ -27,11 +27,12 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from newsstudy import corpus, data, embed, evaluation, strategies, topics
+from newsstudy import embed, evaluation
 from newsstudy.baselines import GRU4Rec, TrainSettings, prepare
 from newsstudy.baselines.content import Content
 from newsstudy.evaluation import paired_difference
 from newsstudy.schemas import SENSITIVITY_SETTINGS, DataParams
+from newsstudy.world import corpus, data, strategies, topics
 
 SETTINGS = SENSITIVITY_SETTINGS
 """Knob -> (low, high) settings; the middle setting is the profile's own value."""

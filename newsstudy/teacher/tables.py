@@ -13,7 +13,7 @@ from newsstudy import paper
 from newsstudy.evaluation import summarise
 from newsstudy.metrics import DEFAULT_METRICS, METRIC_LABELS
 from newsstudy.output_format import parse_completion
-from newsstudy.reporting import PAPER_COLOR
+from newsstudy.saving import PAPER_COLOR
 
 # The paper's LLM rows of the offline table and its reward ablation (newsstudy.paper).
 PAPER_ROWS = {"prompt-only": paper.OFFLINE["prompt_only_32b"],

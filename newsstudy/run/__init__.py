@@ -1,0 +1,1 @@
+"""Tooling: the notebook runner, the command line and the paper profile's GPU plan."""
