@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from newsstudy import paths
-from newsstudy.run import runner
+from newsstudy.run import checks, runner
 from newsstudy.run.cli import main
 
 
@@ -58,12 +58,12 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(argv, expected, no
 def test_the_memory_check_names_the_params_file_and_yields_to_force(monkeypatch):
     params = runner.load_params("06_ab_simulation", "smoke")
     with pytest.raises(runner.ParamsError, match=r"params/smoke/06_ab_simulation.yaml: n_users:"):
-        runner.check_memory("06_ab_simulation", "smoke", params, available=10**6)
-    runner.check_memory("06_ab_simulation", "smoke", params, available=10**12)  # fits
-    runner.check_memory("03_grpo", "smoke", runner.load_params("03_grpo", "smoke"),
+        checks.check_memory("06_ab_simulation", "smoke", params, available=10**6)
+    checks.check_memory("06_ab_simulation", "smoke", params, available=10**12)  # fits
+    checks.check_memory("03_grpo", "smoke", runner.load_params("03_grpo", "smoke"),
                         available=1)  # no world build: no estimate, no refusal
     calls = []
-    monkeypatch.setattr(runner, "machine_memory_bytes", lambda: 10**6)
+    monkeypatch.setattr(checks, "machine_memory_bytes", lambda: 10**6)
     monkeypatch.setattr(runner, "plan_run", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(
         RuntimeError("planned")))
     with pytest.raises(RuntimeError, match="planned"):  # --force: past the check, to the plan

@@ -15,7 +15,7 @@ from conftest import ToyParams
 
 from newsstudy import paths
 from newsstudy.io import config_hash, write_json
-from newsstudy.run import runner
+from newsstudy.run import fingerprints, records, runner
 from newsstudy.schemas import SCHEMAS
 
 NAMES = ("a_first", "b_second", "c_third")
@@ -56,15 +56,15 @@ def reproduce(chain, **kwargs) -> list[str]:
 
 def test_first_call_runs_all_and_records_each(chain):
     assert reproduce(chain) == list(NAMES)
-    runs = runner.load_runs("smoke")
+    runs = records.load_runs("smoke")
     assert list(runs) == list(NAMES)
     record = runs["b_second"]
     params = runner.load_params("b_second", "smoke")
     assert record["params_hash"] == config_hash(params.model_dump())
     assert record["params"]["n"] == 1 and record["seed"] == 0
     assert record["wall_seconds"] >= 0 and record["finished"].endswith("+00:00")
-    assert record["results_sha256"] == runner.file_sha256(paths.results_path("smoke", "b_second"))
-    assert record["store"] == runner.store_id("smoke")
+    assert record["results_sha256"] == fingerprints.file_sha256(paths.results_path("smoke", "b_second"))
+    assert record["store"] == records.store_id("smoke")
     assert set(record["parts"]) == {"code", "params", "inputs"}
     assert record["machine"]["cpu_count"] and "numpy" in record["packages"]
 
@@ -99,7 +99,7 @@ def test_changed_notebook_source_reruns_it_and_the_ones_after(chain):
 
 
 def test_code_hash_covers_the_library_but_not_the_runner_or_report():
-    files = {p.relative_to(paths.PACKAGE_DIR).as_posix() for p in runner.package_files()}
+    files = {p.relative_to(paths.PACKAGE_DIR).as_posix() for p in fingerprints.package_files()}
     assert {"schemas.py", "io.py", "teacher/grpo.py", "run/gpu_plan.py"} <= files
     assert not {"run/runner.py", "run/cli.py"} & files
     assert not any(name.startswith("report/") for name in files)
@@ -109,7 +109,7 @@ def test_exception_mid_notebook_leaves_no_fingerprint_and_resumes_there(chain):
     chain.fail = "b_second"
     with pytest.raises(runner.NotebookFailed, match="boom"):
         reproduce(chain)
-    runs = runner.load_runs("smoke")
+    runs = records.load_runs("smoke")
     assert "fingerprint" in runs["a_first"]
     assert runs["b_second"]["incomplete"] and "fingerprint" not in runs["b_second"]
     assert "c_third" not in runs
@@ -131,7 +131,7 @@ def test_interrupted_rerun_redoes_only_that_notebook(chain):
     with pytest.raises(KeyboardInterrupt):
         reproduce(chain, force=True)
     assert (paths.report_dir("smoke") / "b_second.ipynb").read_bytes() == good
-    assert "fingerprint" not in runner.load_runs("smoke")["b_second"]
+    assert "fingerprint" not in records.load_runs("smoke")["b_second"]
     assert not list(paths.report_dir("smoke").glob(".*.tmp.ipynb"))
 
     chain.interrupt = None
@@ -190,7 +190,7 @@ def test_run_notebook_skips_when_up_to_date_and_runs_with_override(chain):
     runner.run_notebook("a_first", "smoke", force=True)
     runner.run_notebook("a_first", "smoke", {"n": 5})
     assert chain.calls == ["a_first", "a_first"]
-    assert runner.load_runs("smoke")["a_first"]["overrides"] == {"n": 5}
+    assert records.load_runs("smoke")["a_first"]["overrides"] == {"n": 5}
 
 
 def test_params_status_flags_results_of_other_parameters(chain):

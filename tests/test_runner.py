@@ -10,7 +10,7 @@ import json
 import pytest
 
 from newsstudy.params import ParamsError
-from newsstudy.run import runner
+from newsstudy.run import fingerprints, records, runner
 from newsstudy.schemas import SCHEMAS
 
 
@@ -27,7 +27,7 @@ def test_run_writes_report_and_failure_keeps_it(toy_project):
     assert report == toy_project.reports / "smoke" / "toy.ipynb"
     assert "result 6" in outputs_text(report)  # n=3 from the params file reached the kernel
     good = report.read_bytes()
-    good_record = runner.load_runs("smoke")["toy"]
+    good_record = records.load_runs("smoke")["toy"]
 
     with pytest.raises(runner.NotebookFailed, match="RuntimeError: boom"):
         runner.run_notebook("toy", "smoke", {"fail": True})
@@ -38,7 +38,7 @@ def test_run_writes_report_and_failure_keeps_it(toy_project):
     assert sorted(p.name for p in report.parent.iterdir()) == [
         "runs.json", "toy.failed.ipynb", "toy.ipynb"]
     # the failed run wrote none of the notebook's outputs: the last good run's record stands
-    assert runner.load_runs("smoke")["toy"] == good_record
+    assert records.load_runs("smoke")["toy"] == good_record
     assert runner.plan_run("toy", "smoke", runner.load_params("toy", "smoke")).up_to_date
 
 
@@ -54,7 +54,7 @@ def test_a_failed_run_that_wrote_outputs_leaves_no_fingerprint(toy_project, monk
     monkeypatch.setattr(runner, "execute", write_then_fail)
     with pytest.raises(runner.NotebookFailed, match="boom after a table"):
         runner.run_notebook("toy", "smoke", force=True)
-    record = runner.load_runs("smoke")["toy"]
+    record = records.load_runs("smoke")["toy"]
     assert record["incomplete"] and "fingerprint" not in record
 
 
@@ -84,7 +84,7 @@ def test_reproduce_runs_every_notebook_in_order(toy_project, monkeypatch):
     assert lines[0].startswith("[1/2] a_first (smoke): running (never run)")
     assert lines[3].startswith("[2/2] toy (smoke): done in ")
     assert "result 6" in outputs_text(reports[1])
-    assert set(runner.load_runs("smoke")) == {"a_first", "toy"}
+    assert set(records.load_runs("smoke")) == {"a_first", "toy"}
 
     lines.clear()
     assert runner.reproduce("smoke", log=lines.append) == reports
@@ -106,11 +106,11 @@ def test_the_teacher_recipe_is_part_of_the_params_hash(recipe_project, monkeypat
     # the runner injects the whole recipe, so the parameters cell need not define it
     assert calls[1]["model"] == "xs" and calls[1]["sizes"] == ["xs", "s"]
     assert all(check.ok for check in runner.params_status("smoke"))
-    before = runner.params_hash(runner.load_params("04_scaling", "smoke"))
+    before = fingerprints.params_hash(runner.load_params("04_scaling", "smoke"))
 
     recipe = recipe_project.params / "smoke" / "teacher.yaml"
     recipe.write_text(recipe.read_text().replace("grpo_steps: 3", "grpo_steps: 4"))
-    assert runner.params_hash(runner.load_params("04_scaling", "smoke")) != before
+    assert fingerprints.params_hash(runner.load_params("04_scaling", "smoke")) != before
     status = {check.notebook: check.status for check in runner.params_status("smoke")}
     assert all(text.startswith("run used other parameters") for text in status.values())
     plan = runner.plan_run("04_scaling", "smoke", runner.load_params("04_scaling", "smoke"))
@@ -127,7 +127,7 @@ def test_peak_memory_sums_the_children_it_sees():
     child = subprocess.Popen([sys.executable, "-c",
                               "import time; data = bytearray(200_000_000); time.sleep(3)"])
     try:
-        with runner.PeakMemory(interval=0.1) as memory:
+        with records.PeakMemory(interval=0.1) as memory:
             child.wait(timeout=30)
     finally:
         child.kill()
@@ -137,5 +137,5 @@ def test_peak_memory_sums_the_children_it_sees():
 
 def test_a_finished_run_records_its_peak_memory(toy_project):
     runner.run_notebook("toy", "smoke")
-    record = runner.load_runs("smoke")["toy"]
+    record = records.load_runs("smoke")["toy"]
     assert 0.01 < record["peak_rss_gb"] < 10 and 0 < record["largest_process_rss_gb"] <= record["peak_rss_gb"]

@@ -58,7 +58,7 @@ def _parts(results: Mapping) -> dict[str, float]:
 def budget_rows(profile: str) -> list[dict]:
     """One row per notebook of the profile: budget, last wall time, peak memory, parts."""
     from newsstudy.params import profile_notebooks
-    from newsstudy.run.runner import load_runs
+    from newsstudy.run.records import load_runs
 
     runs = load_runs(profile)
     budgets = BUDGET_MINUTES.get(profile, {})

@@ -27,7 +27,7 @@ from newsstudy import paper, params, paths
 from newsstudy.io import config_hash, write_text
 from newsstudy.report import claims as claims_module
 from newsstudy.report import headline
-from newsstudy.run import runner
+from newsstudy.run import records, runner
 
 LONG_TABLE_ROWS = 25  # longer tables are folded (HTML) or linked (Markdown)
 FLOAT_FORMAT = ".3f"
@@ -369,10 +369,10 @@ def wall_time(record: dict) -> str:
 
 def provenance_blocks(profile: str) -> list:
     """Git, parameter hashes, seeds, package versions, machine, wall time per notebook."""
-    runs = runner.load_runs(profile)
+    runs = records.load_runs(profile)
     checks = {c.notebook: c for c in runner.params_status(profile)}
     names = sorted(set(params.notebooks()) | set(runs) | set(checks))
-    git = runner.git_state()
+    git = records.git_state()
     dirty = " (with uncommitted changes to the study's sources)" if git["git_dirty"] else ""
     blocks: list = [
         Heading(2, "Provenance", "provenance"),
@@ -406,16 +406,16 @@ def provenance_blocks(profile: str) -> list:
             "git commit": short(record.get("git_commit")) + (" (dirty)" if record.get(
                 "git_dirty") else "") or "-",
         })
-    recorded = runner.runs_path(profile).is_file()
+    recorded = records.runs_path(profile).is_file()
     blocks.append(Table(pd.DataFrame(rows), "Runs per notebook", "runs.json" if recorded else ""))
     finished = [r for r in runs.values() if not r.get("incomplete")]
     latest = max(finished, key=lambda r: r.get("finished", ""), default={})
-    machine = latest.get("machine") or runner.machine()
+    machine = latest.get("machine") or records.machine()
     where = "the latest recorded run" if latest.get("machine") else "the machine building the report"
     blocks.append(Table(pd.DataFrame([{"": key, "value": str(value)}
                                       for key, value in machine.items()]),
                         f"Machine ({where})"))
-    packages = latest.get("packages") or runner.package_versions()
+    packages = latest.get("packages") or records.package_versions()
     where = "the latest recorded run" if latest.get("packages") else "installed now"
     blocks.append(Table(pd.DataFrame([{"package": k, "version": v or "not installed"}
                                       for k, v in packages.items()]),

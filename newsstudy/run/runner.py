@@ -13,9 +13,9 @@ then builds the report: :mod:`newsstudy.report` reads this module, not the other
 are still in place. The fingerprint hashes three parts:
 
 - ``code``: the bytes of ``notebooks/<notebook>.ipynb`` and of every ``.py`` file of the
-  ``newsstudy`` package, except the parts no notebook imports (``CODE_EXCLUDED``: this
-  runner, the command line and the report builder), so editing the report does not
-  re-run training;
+  ``newsstudy`` package, except the parts no notebook imports
+  (:data:`newsstudy.run.fingerprints.CODE_EXCLUDED`: this runner, the command line and
+  the report builder), so editing the report does not re-run training;
 - ``params``: ``config_hash`` of the validated parameters (defaults filled in, overrides
   applied), the same hash ``runs.json`` records as ``params_hash``;
 - ``inputs``: for every notebook before it (in run order), the fingerprint of its last
@@ -39,18 +39,17 @@ finished. Results, tables and figures are written
 atomically by the notebooks (``newsstudy.io``), so nothing reads a half-written file.
 Concurrent runs of the same profile are not coordinated (``runs.json`` is read, updated
 and replaced whole); run one ``reproduce`` per profile at a time.
+
+This module executes and orchestrates; the fingerprint's hashes live in
+:mod:`newsstudy.run.fingerprints`, the run records and their provenance in
+:mod:`newsstudy.run.records`, and the checks made before a kernel starts in
+:mod:`newsstudy.run.checks`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import importlib.metadata
 import os
-import platform
-import subprocess
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,31 +59,37 @@ import papermill
 from jupyter_client.kernelspec import KernelSpecManager
 
 from newsstudy import paths
-from newsstudy.io import config_hash, read_json, sha256_file, write_json, write_text
 from newsstudy.params import (
     ParamsError,
-    display_path,
     load_params,
     notebooks,
-    params_path,
     profile_notebooks,
+)
+from newsstudy.run.checks import check_memory, check_model_available
+from newsstudy.run.fingerprints import (
+    code_hash,
+    file_sha256,
+    fingerprint,
+    inputs_hash,
+    notebook_source,
+    package_hash,
+    params_hash,
+)
+from newsstudy.run.records import (
+    PeakMemory,
+    git_state,
+    load_runs,
+    machine,
+    package_versions,
+    restorable,
+    save_record,
+    store_id,
+    utc_now,
 )
 from newsstudy.schemas import NotebookParams
 
 KERNEL_NAME = "newsstudy"  # registered by `make .venv`
 FALLBACK_KERNEL_NAME = "python3"
-
-RUNS_FILE = "runs.json"
-RUNS_FORMAT = 1
-STORE_ID_FILE = "store_id"
-# Package paths (relative to newsstudy/) left out of the code hash: no notebook imports them.
-CODE_EXCLUDED = ("report/", "run/runner.py", "run/cli.py")
-# Folders whose uncommitted edits make a run's ``git_dirty`` true (they shape the results).
-GIT_DIRTY_PATHS = ("newsstudy", "notebooks", "params")
-# Distributions whose versions each run records (and the report shows).
-PACKAGES = ("newsstudy", "torch", "transformers", "trl", "peft", "accelerate", "tokenizers",
-            "sentence-transformers", "model2vec", "faiss-cpu", "numpy", "scipy", "pandas",
-            "scikit-learn", "pydantic", "papermill", "matplotlib", "seaborn")
 
 Log = Callable[[str], None]
 
@@ -97,14 +102,6 @@ def kernel_name() -> str:
     """The project's kernel if it is registered, else the default Python kernel."""
     specs = KernelSpecManager().find_kernel_specs()
     return KERNEL_NAME if KERNEL_NAME in specs else FALLBACK_KERNEL_NAME
-
-
-def notebook_source(notebook: str) -> Path:
-    """``notebooks/<notebook>.ipynb``; ``ParamsError`` if there is no such file."""
-    path = paths.NOTEBOOKS_DIR / f"{notebook}.ipynb"
-    if not path.is_file():
-        raise ParamsError(f"notebook {notebook} has a schema but no file {path}")
-    return path
 
 
 def report_path(notebook: str, profile: str) -> Path:
@@ -145,94 +142,6 @@ def execute(source: Path, target: Path, parameters: dict[str, Any]) -> None:
         raise NotebookFailed(f"{err.ename}: {err.evalue} (cell [{err.exec_count}])") from err
     except Exception as err:
         raise NotebookFailed(f"{type(err).__name__}: {err}") from err
-
-
-# --- the run records: reports/<profile>/runs.json ------------------------------------
-
-
-def runs_path(profile: str) -> Path:
-    """``reports/<profile>/runs.json``: one record per notebook's last successful run."""
-    return paths.report_dir(profile) / RUNS_FILE
-
-
-def load_runs(profile: str) -> dict[str, dict[str, Any]]:
-    """Notebook -> record of its last successful run; empty if nothing was recorded."""
-    path = runs_path(profile)
-    if not path.is_file():
-        return {}
-    return dict(read_json(path).get("notebooks", {}))
-
-
-def save_record(profile: str, notebook: str, record: Mapping[str, Any]) -> None:
-    """Set one notebook's record; the whole file is replaced atomically."""
-    runs = load_runs(profile)
-    runs[notebook] = dict(record)
-    write_json(runs_path(profile), {"format": RUNS_FORMAT, "profile": profile, "notebooks": runs})
-
-
-def store_id(profile: str, create: bool = False) -> str | None:
-    """The id of the artifact store ``artifacts/<profile>/``; None if it has none yet."""
-    path = paths.profile_artifacts(profile) / STORE_ID_FILE
-    if path.is_file():
-        return path.read_text(encoding="utf-8").strip()
-    if not create:
-        return None
-    write_text(path, uuid.uuid4().hex + "\n")
-    return path.read_text(encoding="utf-8").strip()
-
-
-# --- fingerprints ----------------------------------------------------------------------
-
-
-def package_files() -> list[Path]:
-    """The package's ``.py`` files that notebooks can import (``CODE_EXCLUDED`` left out)."""
-    files = []
-    for path in sorted(paths.PACKAGE_DIR.rglob("*.py")):
-        relative = path.relative_to(paths.PACKAGE_DIR).as_posix()
-        if not any(relative == part or relative.startswith(part) for part in CODE_EXCLUDED):
-            files.append(path)
-    return files
-
-
-def package_hash() -> str:
-    """sha256 over the package source (relative path and bytes of each file)."""
-    digest = hashlib.sha256()
-    for path in package_files():
-        digest.update(path.relative_to(paths.PACKAGE_DIR).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def code_hash(notebook: str, package: str | None = None) -> str:
-    """Hash of the notebook's source file and the package source it runs on."""
-    source = sha256_file(notebook_source(notebook))
-    return config_hash({"notebook": source, "package": package or package_hash()}, length=16)
-
-
-def params_hash(params: NotebookParams) -> str:
-    """The hash ``runs.json`` records for a run's validated parameters."""
-    return config_hash(params.model_dump())
-
-
-def inputs_hash(notebook: str, order: Sequence[str], runs: Mapping[str, Mapping]) -> str:
-    """Hash of the recorded runs of the notebooks before ``notebook`` in ``order``."""
-    earlier = order[: order.index(notebook)] if notebook in order else list(order)
-    state = {
-        name: [runs[name].get("fingerprint"), runs[name].get("results_sha256")]
-        if name in runs else None
-        for name in earlier
-    }
-    return config_hash(state, length=16)
-
-
-def fingerprint(parts: Mapping[str, str]) -> str:
-    """The fingerprint of a run from its ``code``, ``params`` and ``inputs`` hashes."""
-    return config_hash({key: parts[key] for key in ("code", "params", "inputs")}, length=16)
-
-
-def file_sha256(path: Path) -> str | None:
-    """sha256 of a file, or None if it does not exist."""
-    return sha256_file(path) if path.is_file() else None
 
 
 @dataclass
@@ -311,50 +220,6 @@ def plan_run(
     return Plan(notebook, profile, params, parts, current, reason == "up to date", reason, previous)
 
 
-# --- provenance of a run ---------------------------------------------------------------
-
-
-def git_state() -> dict[str, Any]:
-    """The commit the code was at, and whether the study's sources had uncommitted edits."""
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *args], cwd=paths.PROJECT_ROOT, capture_output=True,
-                                  text=True, timeout=20, check=True)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip()
-
-    commit = git("rev-parse", "HEAD")
-    dirty = git("status", "--porcelain", "--", *GIT_DIRTY_PATHS)
-    return {"git_commit": commit, "git_dirty": None if dirty is None else bool(dirty)}
-
-
-def machine() -> dict[str, Any]:
-    """The machine a run used: platform, Python, CPU count."""
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-    }
-
-
-def package_versions() -> dict[str, str | None]:
-    """Installed version of each of ``PACKAGES`` (None if not installed)."""
-    versions: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def utc_now() -> str:
-    """The current UTC time as ISO 8601, to the second."""
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-
-
 def make_record(plan: Plan, overrides: Mapping[str, Any], started: str, seconds: float) -> dict:
     """The ``runs.json`` record of a successful run."""
     return {
@@ -395,59 +260,6 @@ def remove_stale_partials(report: Path) -> None:
         pid = partial.name[len(report.stem) + 2: -len(".tmp.ipynb")]
         if pid.isdigit() and not pid_alive(int(pid)):
             partial.unlink(missing_ok=True)
-
-
-class PeakMemory:
-    """Samples the resident memory of this process's children (the kernel and what it
-    starts) in a background thread: ``peak_bytes`` is the largest sum seen at one time.
-
-    ``largest_bytes`` is the largest single process seen. Sampling every ``interval``
-    seconds can miss a spike shorter than that.
-    """
-
-    def __init__(self, interval: float = 0.5):
-        import threading
-
-        self.interval = interval
-        self.peak_bytes = 0
-        self.largest_bytes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> list[int]:
-        import psutil
-
-        try:
-            children = psutil.Process().children(recursive=True)
-        except psutil.Error:
-            return []
-        sizes = []
-        for child in children:
-            try:
-                sizes.append(child.memory_info().rss)
-            except psutil.Error:
-                continue
-        return sizes
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            sizes = self._sample()
-            self.peak_bytes = max(self.peak_bytes, sum(sizes))
-            self.largest_bytes = max([self.largest_bytes, *sizes])
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
-def restorable(record: Mapping[str, Any] | None) -> bool:
-    """Whether a recorded run is a finished one (it has a fingerprint)."""
-    return bool(record) and not record.get("incomplete") and "fingerprint" in record
 
 
 def outputs_written_since(profile: str, notebook: str, since: float) -> list[Path]:
@@ -500,82 +312,6 @@ def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path
     record["largest_process_rss_gb"] = round(memory.largest_bytes / 1e9, 3)
     save_record(profile, notebook, record)
     return report
-
-
-def value_origin(notebook: str, profile: str, key: str,
-                 overrides: Mapping[str, Any] | None = None) -> str:
-    """Where a parameter's value came from: its ``-p`` override, else the file naming it
-    (the teacher recipe for a recipe field the notebook's own file leaves out)."""
-    from newsstudy.params import own_fields, recipe_path, uses_recipe
-
-    overrides = dict(overrides or {})
-    if key in overrides:
-        return f"override {key}={overrides[key]!r}"
-    if uses_recipe(notebook) and key not in own_fields(notebook):
-        return display_path(recipe_path(profile))
-    return display_path(params_path(notebook, profile))
-
-
-# Resident memory per simulated user and day of history of a world build, measured:
-# 06's build of 100,000 users with 14 days of history peaked at 4.9 GB once the cleaner
-# featurised chunks of users (benchmarks/bench_world_memory.py; 14.2 GB before).
-WORLD_BYTES_PER_USER_DAY = 3_600
-BASE_BYTES = 1.5e9  # a kernel with torch, the corpus and its embeddings loaded
-WORLD_BUILDERS = ("01_data", "01b_sensitivity", "06_ab_simulation")
-
-
-def machine_memory_bytes() -> int | None:
-    """Physical memory of this machine (None where the OS does not say)."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def memory_estimate(notebook: str, params: NotebookParams) -> float | None:
-    """Bytes a notebook's world build is expected to hold at its peak (None: no estimate)."""
-    n_users = getattr(params, "n_users", None)
-    if notebook not in WORLD_BUILDERS or not isinstance(n_users, int):
-        return None
-    days = getattr(params, "history_days", None) or 28  # 01b sweeps 01's 28-day world
-    return BASE_BYTES + WORLD_BYTES_PER_USER_DAY * days * n_users
-
-
-def check_memory(notebook: str, profile: str, params: NotebookParams,
-                 overrides: Mapping[str, Any] | None = None,
-                 available: int | None = None) -> None:
-    """``ParamsError`` before any kernel starts when the run cannot fit in memory.
-
-    The estimate is :func:`memory_estimate`; the message names where ``n_users`` came from,
-    the estimate and the machine's memory, and ``--force`` (which skips this check).
-    """
-    need = memory_estimate(notebook, params)
-    have = machine_memory_bytes() if available is None else available
-    if need is None or have is None or need <= have:
-        return
-    raise ParamsError(
-        f"{value_origin(notebook, profile, 'n_users', overrides)}: n_users: {params.n_users:,} users need about {need / 1e9:.0f} GB of memory "
-        f"({WORLD_BYTES_PER_USER_DAY / 1e3:.1f} kB per user and day of history, measured), and this machine has "
-        f"{have / 1e9:.1f} GB; lower n_users, or pass --force to try anyway")
-
-
-def check_model_available(notebook: str, profile: str, params: NotebookParams,
-                          overrides: Mapping[str, Any] | None = None) -> None:
-    """``ParamsError`` before any kernel starts when ``model`` names no model on this machine.
-
-    The schema checks a model name's form; a Hugging Face id must also be in the local
-    cache, since nothing is downloaded.
-    """
-    model = getattr(params, "model", None)
-    if not isinstance(model, str):
-        return
-    from newsstudy.policy.ladder import check_model_name
-
-    try:
-        check_model_name(model, in_cache=True)
-    except ValueError as error:
-        raise ParamsError(f"{value_origin(notebook, profile, 'model', overrides)}: "
-                          f"model: {error}") from None
 
 
 def run_notebook(

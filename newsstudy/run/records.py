@@ -1,0 +1,159 @@
+"""Run records: ``reports/<profile>/runs.json``, the artifact store's id, and each run's
+provenance (commit, machine, package versions, peak memory).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import os
+import platform
+import subprocess
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from newsstudy import paths
+from newsstudy.io import read_json, write_json, write_text
+
+RUNS_FILE = "runs.json"
+RUNS_FORMAT = 1
+STORE_ID_FILE = "store_id"
+# Folders whose uncommitted edits make a run's ``git_dirty`` true (they shape the results).
+GIT_DIRTY_PATHS = ("newsstudy", "notebooks", "params")
+# Distributions whose versions each run records (and the report shows).
+PACKAGES = ("newsstudy", "torch", "transformers", "trl", "peft", "accelerate", "tokenizers",
+            "sentence-transformers", "model2vec", "faiss-cpu", "numpy", "scipy", "pandas",
+            "scikit-learn", "pydantic", "papermill", "matplotlib", "seaborn")
+
+
+# --- the run records: reports/<profile>/runs.json ------------------------------------
+
+
+def runs_path(profile: str) -> Path:
+    """``reports/<profile>/runs.json``: one record per notebook's last successful run."""
+    return paths.report_dir(profile) / RUNS_FILE
+
+
+def load_runs(profile: str) -> dict[str, dict[str, Any]]:
+    """Notebook -> record of its last successful run; empty if nothing was recorded."""
+    path = runs_path(profile)
+    if not path.is_file():
+        return {}
+    return dict(read_json(path).get("notebooks", {}))
+
+
+def save_record(profile: str, notebook: str, record: Mapping[str, Any]) -> None:
+    """Set one notebook's record; the whole file is replaced atomically."""
+    runs = load_runs(profile)
+    runs[notebook] = dict(record)
+    write_json(runs_path(profile), {"format": RUNS_FORMAT, "profile": profile, "notebooks": runs})
+
+
+def store_id(profile: str, create: bool = False) -> str | None:
+    """The id of the artifact store ``artifacts/<profile>/``; None if it has none yet."""
+    path = paths.profile_artifacts(profile) / STORE_ID_FILE
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    if not create:
+        return None
+    write_text(path, uuid.uuid4().hex + "\n")
+    return path.read_text(encoding="utf-8").strip()
+
+
+# --- provenance of a run ---------------------------------------------------------------
+
+
+def git_state() -> dict[str, Any]:
+    """The commit the code was at, and whether the study's sources had uncommitted edits."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=paths.PROJECT_ROOT, capture_output=True,
+                                  text=True, timeout=20, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--", *GIT_DIRTY_PATHS)
+    return {"git_commit": commit, "git_dirty": None if dirty is None else bool(dirty)}
+
+
+def machine() -> dict[str, Any]:
+    """The machine a run used: platform, Python, CPU count."""
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed version of each of ``PACKAGES`` (None if not installed)."""
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO 8601, to the second."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+class PeakMemory:
+    """Samples the resident memory of this process's children (the kernel and what it
+    starts) in a background thread: ``peak_bytes`` is the largest sum seen at one time.
+
+    ``largest_bytes`` is the largest single process seen. Sampling every ``interval``
+    seconds can miss a spike shorter than that.
+    """
+
+    def __init__(self, interval: float = 0.5):
+        import threading
+
+        self.interval = interval
+        self.peak_bytes = 0
+        self.largest_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> list[int]:
+        import psutil
+
+        try:
+            children = psutil.Process().children(recursive=True)
+        except psutil.Error:
+            return []
+        sizes = []
+        for child in children:
+            try:
+                sizes.append(child.memory_info().rss)
+            except psutil.Error:
+                continue
+        return sizes
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            sizes = self._sample()
+            self.peak_bytes = max(self.peak_bytes, sum(sizes))
+            self.largest_bytes = max([self.largest_bytes, *sizes])
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def restorable(record: Mapping[str, Any] | None) -> bool:
+    """Whether a recorded run is a finished one (it has a fingerprint)."""
+    return bool(record) and not record.get("incomplete") and "fingerprint" in record
