@@ -18,7 +18,8 @@ from newsstudy.params import (
 from newsstudy.schemas import NotebookParams
 
 # Package paths (relative to newsstudy/) left out of the code hash: no notebook imports them.
-CODE_EXCLUDED = ("report/", "run/runner.py", "run/cli.py")
+CODE_EXCLUDED = ("report/", "run/runner.py", "run/cli.py", "run/records.py", "run/checks.py",
+                 "run/fingerprints.py")
 
 
 def notebook_source(notebook: str) -> Path:
