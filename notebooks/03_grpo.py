@@ -65,7 +65,6 @@ from IPython.display import Markdown, display
 from newsstudy import (
     evaluation,
     gates,
-    protocol,
     rewards,
     saving,
     teacher,
@@ -73,22 +72,19 @@ from newsstudy import (
 from newsstudy.policy import ladder, pretrained, prompts
 from newsstudy.policy.published import publish_policy
 from newsstudy.run import gpu_plan
-from newsstudy.teacher import grpo, imitation, reward_validity
+from newsstudy.teacher import grpo, imitation, reward_validity, setup
 from newsstudy.teacher import tables as teacher_tables
-from newsstudy.world import data, strategies
+from newsstudy.world import strategies
 
-saving.set_style()
-W = data.load_world(P.profile)
-scorer = rewards.RewardScorer.from_settings(W, P)
+S = setup.evaluation_setup(P)  # world, reward scorer, serving path, users shared with 04, 05
+W, scorer, serving = S.world, S.scorer, S.serving
 weights = scorer.weights
 reward_embedder_model = scorer.retriever.embedder
-serving = protocol.serving(W, P)
 hardware = (gpu_plan.load_hardware(P.profile)  # GPU profiles: configs/<profile>/hardware.yaml
             if gpu_plan.hardware_path(P.profile).is_file() else None)
 pipeline = teacher.PolicyPipeline(
     W, P, scorer, grpo_overrides=gpu_plan.grpo_config_overrides(hardware) if hardware else {})
-eval_users = np.array(protocol.eval_users(W, P.seed, P.n_eval_users))  # shared with 04 and 05
-val_users = np.array(protocol.val_users(W, P.seed, P.n_val_users))
+eval_users, val_users = np.array(S.eval_users), np.array(S.val_users)
 seeds = [P.seed + i for i in range(P.n_seeds)]
 timings = {}
 gate = {}

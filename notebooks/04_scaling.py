@@ -64,8 +64,6 @@ from IPython.display import Markdown, display
 
 from newsstudy import (
     parallel,
-    protocol,
-    rewards,
     saving,
     scaling,
     teacher,
@@ -74,15 +72,10 @@ from newsstudy.policy import ladder
 from newsstudy.policy.published import publish_policy
 from newsstudy.scaling import capacity
 from newsstudy.scaling import tables as scaling_tables
-from newsstudy.teacher import imitation
-from newsstudy.world import data
+from newsstudy.teacher import imitation, setup
 
-saving.set_style()
-W = data.load_world(P.profile)
-scorer = rewards.RewardScorer.from_settings(W, P)
-serving = protocol.serving(W, P)
-eval_users = protocol.eval_users(W, P.seed, P.n_eval_users)
-val_users = protocol.val_users(W, P.seed, P.n_val_users)
+S = setup.evaluation_setup(P)  # world, reward scorer, serving path, 03's users
+W, scorer, serving, eval_users, val_users = S.world, S.scorer, S.serving, S.eval_users, S.val_users
 bon_users = eval_users[: P.n_best_of_n_users]
 teacher_pipeline = teacher.PolicyPipeline(W, P, scorer)
 teacher_pipeline.tokenizer()  # trained once here (if not cached), shared by every size

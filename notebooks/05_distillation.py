@@ -76,23 +76,18 @@ from newsstudy import (
     gates,
     parallel,
     paths,
-    protocol,
-    rewards,
     saving,
     teacher,
 )
 from newsstudy.distillation import tables as distillation_tables
 from newsstudy.policy import checkpoints, distill, generate, ladder
 from newsstudy.policy.published import publish_policy
-from newsstudy.world import data
+from newsstudy.teacher import setup
 
-saving.set_style()
-W = data.load_world(P.profile)
-scorer = rewards.RewardScorer.from_settings(W, P)
-serving = protocol.serving(W, P)
+S = setup.evaluation_setup(P)  # world, reward scorer, serving path, 03's users
+W, scorer, serving, eval_users = S.world, S.scorer, S.serving, S.eval_users
 pipe = distillation.DistillPipeline(W, P, scorer, serving)
-eval_users = protocol.eval_users(W, P.seed, P.n_eval_users)
-kl_users = protocol.val_users(W, P.seed, P.n_val_users)[: max(P.n_curve_users, 1)]
+kl_users = S.val_users[: max(P.n_curve_users, 1)]
 seeds = [P.seed + i for i in range(P.n_seeds)]
 timings = {}
 vocab = len(pipe.teacher_pipe.tokenizer())

@@ -234,3 +234,88 @@ def test_06_ab_simulation_results(smoke_reports):
     from test_ab import check_ab_results
 
     check_ab_results(smoke_reports)
+
+
+# Expected smoke values, with tolerances (as microsoft/recommenders checks its notebooks):
+# a change that moves one of these is a change in behaviour, to be explained in its commit.
+# The tolerance says how exact the number is across machines (README, "which numbers are
+# exact"): counts of the world are exact; scores computed from the world and embeddings
+# alone are equal to float precision; trained numbers (12-60 smoke users, one seed) hold
+# within a few of their seed-to-seed spreads. Update a value by running `make smoke` and
+# reading reports/smoke/results/<notebook>.json.
+WORLD, SCORE, TRAINED = 0.0, 1e-4, 0.06
+EXPECTED = {
+    "01_data": {
+        "n_events": (18840, WORLD),
+        "n_test_clicks": (1131, WORLD),
+        "cleaning/f1": (0.83814, 1e-4),
+        "noise_share": (0.20096, 1e-4),
+    },
+    "01b_sensitivity": {
+        "rows/0/copy": (0.25319, SCORE),
+        "rows/0/infer": (0.28895, SCORE),
+        "rows/0/oracle": (0.31899, SCORE),
+        "rows/0/content": (0.35473, SCORE),
+        "rows/0/gru4rec": (0.19851, TRAINED),
+    },
+    "02_rewards": {
+        "strategies/copy surface signals/recall@10": (0.37264, SCORE),
+        "strategies/infer interests/recall@10": (0.31001, SCORE),
+        "strategies/oracle (latent truth)/recall@10": (0.44056, SCORE),
+        "strategies/random words/recall@10": (0.19254, SCORE),
+        "strategies/infer interests/total": (3.71069, 1e-3),
+        "strategies/malformed output/total": (0.0, WORLD),
+        "correlation_total_recall10_within_user": (0.34175, 1e-3),
+    },
+    "03_grpo": {
+        "offline/copy (heuristic)/recall@10": (0.34751, SCORE),
+        "offline/prompt-only/recall@10": (0.21292, TRAINED),
+        "offline/RL teacher/recall@10": (0.24959, TRAINED),
+        "format_ok/RL teacher": (1.0, 0.05),
+        "gates/imitation/ratio": (0.88278, 0.15),
+    },
+    "03b_baselines": {
+        "methods/content/recall@10/mean": (0.38395, SCORE),
+        "methods/popularity/recall@10/mean": (0.21716, SCORE),
+        "methods/gru4rec/recall@10/mean": (0.14912, TRAINED),
+        "methods/hstu/recall@10/mean": (0.35008, TRAINED),
+    },
+    "04_scaling": {
+        "capacity/xs/recall@10": (0.24959, TRAINED),
+        "capacity/s/recall@10": (0.22328, TRAINED),
+        "best_of_n/1/R@10 reward-picked": (0.29534, TRAINED),
+        "best_of_n/4/R@10 reward-picked": (0.26171, TRAINED),
+    },
+    "05_distillation": {
+        "distillation/none/R@10": (0.24959, TRAINED),
+        "distillation/supervised/R@10": (0.20001, TRAINED),
+        "distillation/on-policy/R@10": (0.26834, TRAINED),
+        "distillation/on-policy + GRPO/R@10": (0.23709, TRAINED),
+    },
+    "06_ab_simulation": {
+        "metrics/dau/lift": (0.01954, 0.05),
+        "metrics/ctr/lift": (-0.04615, 0.08),
+        "aa/fpr/dau": (0.042, 0.03),
+    },
+}
+
+
+def value_at(results: dict, path: str):
+    """The value at a ``/``-separated path of a results file (list indices as numbers)."""
+    value = results
+    for key in path.split("/"):
+        value = value[int(key)] if isinstance(value, list) else value[key]
+    return value
+
+
+def test_value_at_reads_nested_paths():
+    assert value_at({"a": [{"b": 1.5}]}, "a/0/b") == 1.5
+
+
+@pytest.mark.parametrize("notebook", sorted(EXPECTED))
+def test_smoke_values_match_expected(smoke_reports, notebook):
+    results = read_json(smoke_reports / "results" / f"{notebook}.json")
+    off = {path: (value_at(results, path), expected)
+           for path, (expected, tolerance) in EXPECTED[notebook].items()
+           if value_at(results, path) != pytest.approx(expected, abs=tolerance, rel=0)}
+    assert off == {}, f"{notebook}: (found, expected) outside tolerance: {off}"
