@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from newsstudy.ab import market as ab_market
 from newsstudy.ab import simulate, treatment
 from newsstudy.embed import EMBEDDING_DIM
 
@@ -42,9 +43,9 @@ def main() -> None:
     if args.world:
         from newsstudy.world import data
 
-        market = simulate.Market.from_world(data.load_world(args.world))
+        market = ab_market.Market.from_world(data.load_world(args.world))
     else:
-        market = simulate.synthetic_market(n_users=args.users, n_articles=args.articles,
+        market = ab_market.synthetic_market(n_users=args.users, n_articles=args.articles,
                                            n_topics=args.topics, days=args.days, seed=args.seed)
     rng = np.random.default_rng(args.seed)
     treated = simulate.assign_arms(market.n_users, args.seed)

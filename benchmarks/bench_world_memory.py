@@ -22,7 +22,7 @@ import time
 BUILD = """
 import sys
 from newsstudy.world import data
-from newsstudy.ab.simulate import ab_world_params
+from newsstudy.ab.market import ab_world_params
 from newsstudy.params import load_params
 
 profile, users = sys.argv[1], int(sys.argv[2])

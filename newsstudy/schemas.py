@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from newsstudy.ab.settings import ClickModel, FeedSettings, ReturnModel
+
 PUBLISHED_POLICIES: dict[str, str] = {
     "student": "05_distillation",
     "distillation-teacher": "04_scaling",
@@ -127,7 +129,7 @@ class RewardSettings(BaseModel):
     index_kind: Literal["exact", "hnsw"] = Field(
         default="exact", description="faiss index: exact inner product, or HNSW for big corpora.")
     fusion: Literal["round_robin", "rrf"] = Field(
-        default="round_robin", description="How per-query hits fuse into one ranking.")
+        default="rrf", description="How per-query hits fuse into one ranking.")
     n_queries: int = Field(default=5, ge=1, le=16, description="Queries per list.")
     n_judge_clusters: int = Field(
         default=24, ge=4, le=200, description="The rubric judge's own clusters of the corpus.")
@@ -144,7 +146,7 @@ class SignalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     max_prompt_signals: int = Field(
-        default=48, ge=1, le=64,
+        default=32, ge=1, le=64,
         description="Distinct signals, most recent first, that the policy's prompt shows and "
                     "the rubric judge reads.")
 
@@ -334,10 +336,10 @@ class ScalingParams(NotebookParams, RewardSettings, SignalSettings, ServingSetti
 
     sizes: list[str] = Field(min_length=2, description="Ladder sizes trained, smallest first.")
     capacity_train_users: int = Field(
-        default=1000, ge=8, le=1_000_000,
+        default=250, ge=8, le=1_000_000,
         description="Training users of every size in the capacity study.")
     capacity_grpo_steps: int = Field(
-        default=30, ge=0, le=100_000, description="Dr.GRPO steps of every size in the capacity study.")
+        default=20, ge=0, le=100_000, description="Dr.GRPO steps of every size in the capacity study.")
     capacity_sft_epochs: dict[str, int] = Field(
         default_factory=dict,
         description="SFT epochs of a size in the capacity study where they differ from the "
@@ -392,13 +394,13 @@ class DistillParams(NotebookParams, RewardSettings, SignalSettings, ServingSetti
         ge=4, le=1_000_000,
         description="Training users whose prompts supervised and on-policy distillation use "
                     "(a seeded sample of the recipe's training users).")
-    teacher_samples: int = Field(default=2, ge=1, le=64,
+    teacher_samples: int = Field(default=1, ge=1, le=64,
                                  description="Lists the teacher samples per training user (supervised).")
     supervised_epochs: int = Field(default=2, ge=1, le=100,
                                    description="Epochs of SFT on the teacher's lists.")
     supervised_learning_rate: float = Field(default=2e-3, gt=0, le=1,
                                             description="Learning rate of supervised distillation.")
-    distill_steps: int = Field(default=200, ge=1, le=100_000,
+    distill_steps: int = Field(default=60, ge=1, le=100_000,
                                description="Optimisation steps of on-policy distillation.")
     distill_learning_rate: float = Field(default=2e-3, gt=0, le=1,
                                          description="Learning rate of on-policy distillation.")
@@ -406,7 +408,7 @@ class DistillParams(NotebookParams, RewardSettings, SignalSettings, ServingSetti
                                     description="Prompts (one sample each) per on-policy step.")
     grpo_after_steps: int = Field(default=20, ge=1, le=100_000,
                                   description="Dr.GRPO steps after on-policy distillation.")
-    curve_every: int = Field(default=25, ge=1, le=100_000,
+    curve_every: int = Field(default=15, ge=1, le=100_000,
                              description="Steps between points of the training curves.")
     n_curve_users: int = Field(default=100, ge=0, le=100_000,
                                description="Validation users behind the Recall@10 curve (0: none).")
@@ -421,8 +423,13 @@ class DistillParams(NotebookParams, RewardSettings, SignalSettings, ServingSetti
         return self
 
 
-class ABParams(NotebookParams):
-    """06_ab_simulation: the simulated online A/B test (documented in ``newsstudy.ab``)."""
+class ABParams(NotebookParams, FeedSettings, ClickModel, ReturnModel):
+    """06_ab_simulation: the simulated online A/B test (documented in ``newsstudy.ab``).
+
+    The feed's, the click model's and the return model's fields (and the check that
+    ``p_outside`` does not exceed ``p_interest``) come from the simulator's own settings,
+    :mod:`newsstudy.ab.settings`, which own their defaults, ranges and meanings.
+    """
 
     n_users: int = Field(default=100_000, ge=200, le=2_000_000,
                          description="Users of the A/B world (01_data's world with this many users).")
@@ -455,46 +462,8 @@ class ABParams(NotebookParams):
                                 description="Most tokens the policy writes per list.")
     generation_batch_size: int = Field(default=128, ge=1, le=4096,
                                        description="Prompts per generation batch.")
-    feed_size: int = Field(default=10, ge=1, le=100, description="Articles per feed.")
-    recall_size: int = Field(default=50, ge=1, le=1000,
-                             description="Candidates each recall path keeps.")
-    ranker: Literal["rrf", "round_robin"] = Field(
-        default="rrf", description="How the feed ranks the union of the recall paths.")
-    rrf_c: float = Field(default=60.0, ge=0, le=1000, description="Reciprocal-rank fusion constant.")
-    popularity_halflife_days: float = Field(
-        default=1.0, gt=0, le=30, description="Half-life of a click's weight in the popularity path.")
-    affinity_prior: float = Field(
-        default=2.0, ge=0, le=100, description="Pseudo-clicks smoothing a user's category shares.")
-    position_decay: float = Field(
-        default=0.8, ge=0, le=5, description="Examination probability at rank r: (1 + r)^-decay.")
-    p_interest: float = Field(
-        default=0.5, gt=0, le=1,
-        description="Click probability of an examined article of the user's main interest "
-                    "that names one of their terms.")
-    topic_only_share: float = Field(
-        default=0.4, ge=0, le=1,
-        description="Share of p_interest an article of the topic earns without naming a term.")
-    p_outside: float = Field(
-        default=0.02, ge=0, le=1,
-        description="Click probability of an examined article outside the user's interests.")
-    popularity_exponent: float = Field(
-        default=0.3, ge=0, le=3, description="Exponent of the article's latent appeal factor.")
-    p_max: float = Field(default=0.95, gt=0, le=1, description="Cap of any click probability.")
-    visit_rate: float = Field(
-        default=0.35, gt=0, lt=1, description="Day-0 visit probability of an average warm user.")
-    visit_spread: float = Field(
-        default=1.0, ge=0, le=5, description="Spread of users' taste for the feed (logit sd).")
-    activity_effect: float = Field(
-        default=0.5, ge=-5, le=5, description="Visit logit per sd of the user's log activity.")
-    cold_shift: float = Field(default=-1.0, ge=-5, le=5, description="Visit logit shift of cold users.")
-    click_gain: float = Field(default=0.35, ge=0, le=5, description="Habit gained per click.")
-    click_cap: int = Field(default=3, ge=1, le=100, description="Most clicks a day that add habit.")
-    bounce_penalty: float = Field(
-        default=0.35, ge=0, le=5, description="Habit lost by a visit without a click.")
-    habit_decay: float = Field(
-        default=0.6, ge=0, le=1, description="Share of the habit kept from one day to the next.")
     alpha: float = Field(default=0.05, gt=0, lt=0.5, description="Significance level of the tests.")
-    n_aa_tests: int = Field(default=200, ge=200, le=100_000,
+    n_aa_tests: int = Field(default=1000, ge=200, le=100_000,
                             description="Replicated A/A tests (random re-splits).")
     n_bootstrap: int = Field(default=1000, ge=100, le=100_000,
                              description="Poisson-bootstrap resamples checking each lift.")
@@ -502,12 +471,6 @@ class ABParams(NotebookParams):
     power_replicates: int = Field(
         default=200, ge=20, le=10_000, description="Subsampled tests per point of the power check.")
 
-    @model_validator(mode="after")
-    def _click_range(self) -> ABParams:
-        if self.p_outside > self.p_interest:
-            raise ValueError(f"p_outside ({self.p_outside}) must not exceed "
-                             f"p_interest ({self.p_interest})")
-        return self
 
 
 class SensitivityParams(NotebookParams):

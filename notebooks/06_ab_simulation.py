@@ -85,15 +85,15 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from newsstudy import paths, saving
-from newsstudy.ab import paper, simulate, stats, treatment
+from newsstudy.ab import market, paper, settings, simulate, stats, treatment
 from newsstudy.policy import published
 
 saving.set_style()
 timings = {}
 started_all = started = time.perf_counter()
-W = simulate.build_ab_world(P.profile, P.n_users, P.days, P.history_days)
-market = simulate.Market.from_world(W)
-feed, click, ret = simulate.settings_from_params(P)
+W = market.build_ab_world(P.profile, P.n_users, P.days, P.history_days)
+market = market.Market.from_world(W)
+feed, click, ret = settings.settings_from_params(P)
 treated = simulate.assign_arms(market.n_users, P.seed)
 timings["world_seconds"] = round(time.perf_counter() - started, 1)
 print(f"A/B world {W.manifest['world_hash']}: {market.n_users:,} users "
@@ -301,7 +301,7 @@ results_json = {
                   for name, m in control.items()},
               "check": check.to_dict(orient="records")},
     "recall_paths": paths_table.to_dict(orient="records"),
-    "settings": simulate.settings_dict(feed, click, ret),
+    "settings": settings.settings_dict(feed, click, ret),
     "timings": timings,
 }
 saving.write_results(P.profile, "06_ab_simulation", results_json)

@@ -1,6 +1,6 @@
 """The simulated A/B test: statistics, simulator, treatment path and published policies.
 
-Fast: the simulator runs on small synthetic markets (``simulate.synthetic_market``), the
+Fast: the simulator runs on small synthetic markets (``ab_market.synthetic_market``), the
 policy is a tiny untrained checkpoint, and nothing builds a world.
 """
 
@@ -15,7 +15,9 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from newsstudy.ab import paper, simulate, stats, treatment
+from newsstudy.ab import feed as ab_feed
+from newsstudy.ab import market as ab_market
+from newsstudy.ab import paper, settings, simulate, stats, treatment
 from newsstudy.fusion import reciprocal_rank_fusion, round_robin
 from newsstudy.policy import published
 
@@ -121,7 +123,7 @@ def test_subsampled_power_tracks_analytic_power():
 
 @pytest.fixture(scope="module")
 def market():
-    return simulate.synthetic_market(n_users=3000, n_articles=2000, n_topics=12, seed=1)
+    return ab_market.synthetic_market(n_users=3000, n_articles=2000, n_topics=12, seed=1)
 
 
 class OraclePath:
@@ -135,9 +137,9 @@ class OraclePath:
     def ranks(self, users, pool, day, size):
         u = np.repeat(users, len(pool))
         a = np.tile(pool, len(users))
-        truth = simulate.attractiveness(self.market, u, a, simulate.ClickModel())
+        truth = simulate.attractiveness(self.market, u, a, settings.ClickModel())
         truth = truth.reshape(len(users), len(pool))
-        return simulate.top_ranks(truth, np.ones_like(truth, bool), size)
+        return ab_feed.top_ranks(truth, np.ones_like(truth, bool), size)
 
 
 class EmptyPath:
@@ -177,7 +179,7 @@ def test_an_empty_treatment_path_changes_nothing(market):
 
 @pytest.mark.parametrize("ranker", ["rrf", "round_robin"])
 def test_a_path_of_truly_relevant_articles_raises_ctr_and_dau(market, ranker):
-    feed = simulate.FeedSettings(ranker=ranker)
+    feed = settings.FeedSettings(ranker=ranker)
     none = np.zeros(market.n_users, bool)
     everyone = np.ones(market.n_users, bool)
     base = simulate.simulate(market, none, 7, seed=3, feed=feed).metrics()
@@ -196,9 +198,9 @@ def test_a_path_of_random_articles_does_not_help(market, ranker):
 
         def ranks(self, users, pool, day, size):
             scores = np.random.default_rng(day).random((len(users), len(pool)))
-            return simulate.top_ranks(scores, np.ones_like(scores, bool), size)
+            return ab_feed.top_ranks(scores, np.ones_like(scores, bool), size)
 
-    feed = simulate.FeedSettings(ranker=ranker)
+    feed = settings.FeedSettings(ranker=ranker)
     none = np.zeros(market.n_users, bool)
     base = simulate.simulate(market, none, 7, seed=4, feed=feed).metrics()
     noisy = simulate.simulate(market, ~none, 7, seed=4, treatment_path=RandomPath(),
@@ -216,8 +218,8 @@ def test_aa_on_the_simulator_holds_its_size(market):
 
 
 def test_click_model_follows_latent_interest():
-    m = simulate.synthetic_market(n_users=5, n_articles=50, n_topics=5, seed=0)
-    click = simulate.ClickModel(popularity_exponent=0.0)
+    m = ab_market.synthetic_market(n_users=5, n_articles=50, n_topics=5, seed=0)
+    click = settings.ClickModel(popularity_exponent=0.0)
     m.slot_topic[0] = [0, 1, -1]
     m.slot_weight[0] = [1.0, 0.5, 0.0]
     m.slot_terms[0] = [[3, -1, -1, -1], [4, -1, -1, -1], [-1, -1, -1, -1]]
@@ -235,14 +237,14 @@ def test_top_ranks_and_mix_match_the_fusion_functions():
     rng = np.random.default_rng(0)
     p, size = 30, 8
     scores = [rng.random((1, p)) for _ in range(3)]
-    ranks = [simulate.top_ranks(s, np.ones((1, p), bool), size) for s in scores]
+    ranks = [ab_feed.top_ranks(s, np.ones((1, p), bool), size) for s in scores]
     lists = [list(np.argsort(-s[0])[:size]) for s in scores]
     for path, expected in zip(ranks, lists, strict=True):
         assert [int(np.flatnonzero(path[0] == r)[0]) for r in range(size)] == expected
     for c in (60.0, 1.0):
-        rrf = simulate.mix(ranks, simulate.FeedSettings(feed_size=6, recall_size=size, rrf_c=c))
+        rrf = ab_feed.mix(ranks, settings.FeedSettings(feed_size=6, recall_size=size, rrf_c=c))
         assert list(rrf[0]) == reciprocal_rank_fusion(lists, k=6, c=c)
-    rr = simulate.mix(ranks, simulate.FeedSettings(feed_size=6, recall_size=size,
+    rr = ab_feed.mix(ranks, settings.FeedSettings(feed_size=6, recall_size=size,
                                                    ranker="round_robin"))
     assert list(rr[0]) == round_robin(lists, k=6)
 
@@ -256,7 +258,7 @@ def test_category_ranks_match_a_sort():
         popularity = rng.integers(1, 4, p).astype(float)
         valid = rng.random((n, p)) < 0.7
         size = int(rng.integers(1, p + 2))
-        got = simulate.category_ranks(affinity, topic, popularity, valid, size)
+        got = ab_feed.category_ranks(affinity, topic, popularity, valid, size)
         for row in range(n):
             order = sorted(range(p), key=lambda c, r=row: (
                 -affinity[r, topic[c]], topic[c], -popularity[c], c))
@@ -269,7 +271,7 @@ def test_category_ranks_match_a_sort():
 def test_day_loop_has_no_per_user_python_loop():
     """Python-level calls of a simulation do not grow with the number of users."""
     def calls(n_users):
-        m = simulate.synthetic_market(n_users=n_users, n_articles=300, n_topics=8, seed=0)
+        m = ab_market.synthetic_market(n_users=n_users, n_articles=300, n_topics=8, seed=0)
         count = 0
 
         def profiler(frame, event, arg):

@@ -88,6 +88,8 @@ ALLOWED_UPWARD = {
     # the params schemas check a model name against the ladder and the pretrained
     # registry before any kernel starts (a lazy import inside the validator)
     ("newsstudy.schemas", "newsstudy.policy.ladder"),
+    # 06's schema takes the simulator's settings (defaults, ranges, meanings) as they are
+    ("newsstudy.schemas", "newsstudy.ab.settings"),
 }
 
 

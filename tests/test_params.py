@@ -531,3 +531,17 @@ def test_plain_papermill_refuses_a_duplicate_key(tmp_path):
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode != 0
     assert "duplicate key 'n_users' at lines 2 and 4" in done.stdout + done.stderr
+
+
+def test_schema_defaults_are_the_default_profiles_values():
+    """A schema default is real: the value the default profile runs with (or there is none)."""
+    from pydantic_core import PydanticUndefined
+
+    for notebook, schema in SCHEMAS.items():
+        resolved = load_params(notebook, "default").model_dump(mode="json")
+        for name, field in schema.model_fields.items():
+            if field.default is PydanticUndefined or field.default_factory is not None:
+                continue
+            default = schema.model_validate({**resolved, name: field.default}).model_dump(
+                mode="json")[name]
+            assert default == resolved[name], (notebook, name, field.default, resolved[name])

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from newsstudy.ab.simulate import TREATMENT_PATH, top_ranks
+from newsstudy.ab.feed import top_ranks
+from newsstudy.ab.simulate import TREATMENT_PATH
 from newsstudy.index import NewsIndex
 from newsstudy.io import atomic_path, config_hash, read_json, write_json, write_parquet
 from newsstudy.output_format import parse_completion
@@ -151,7 +152,7 @@ class QueryPath:
         return rows, np.repeat(np.arange(len(users)), counts)
 
     def ranks(self, users: np.ndarray, pool: np.ndarray, day: int, size: int) -> np.ndarray:
-        """Ranks of the day's pool articles per user (see ``simulate.RecallPath``)."""
+        """Ranks of the day's pool articles per user (see ``feed.RecallPath``)."""
         users = np.asarray(users, np.int64)
         key = np.full((len(users), len(pool)), np.inf)
         rows, owner_pos = self._queries_of(users)
