@@ -223,11 +223,7 @@ gains.round(4)
 # %%
 diminishing = (scaling.diminishing_returns(selected, split=4)
                if len(P.best_of_n) >= 3 and 4 in P.best_of_n[1:-1] else None)
-gain = best_table["R@10 reward-picked"] - best_table["R@10 reward-picked"].iloc[0]
-paper_gain = best_table["R@10 paper"] - best_table["R@10 paper"].iloc[0]
-share = pd.DataFrame({"N": best_table["N"],
-                      "ours: share of gain": gain / gain.iloc[-1] if gain.iloc[-1] else np.nan,
-                      "paper: share of gain": paper_gain / paper_gain.iloc[-1]})
+share = scaling_tables.gain_share_table(best_table)
 saving.save_table(share, P.profile, "04_best_of_n_gain_share")
 display(share.round(3))
 pd.Series(diminishing if diminishing else {"diminishing returns": "not tested (needs N = 4 inside)"})
@@ -254,15 +250,7 @@ saving.save_table(matches, P.profile, "04_small_model_matches")
 matched.round(4)
 
 # %%
-answer = []
-for _, row in matches.iterrows():
-    if row["matched by"] == "none":
-        answer.append(f"No smaller size with best-of-N (N <= {max(P.sizes_best_of_n)}) reaches "
-                      f"{row['size at N=1']} at N = 1 (R@10 {row['its R@10']:.3f}).")
-    else:
-        answer.append(f"{row['matched by']} with N = {row['N']} (R@10 {row['R@10']:.3f}) matches "
-                      f"{row['size at N=1']} at N = 1 (R@10 {row['its R@10']:.3f}) with "
-                      f"{row['FLOPs ratio']:.2f}x its inference FLOPs.")
+answer = scaling_tables.describe_matches(matches, max(P.sizes_best_of_n))
 print("\n".join(answer))
 
 # %% [markdown]

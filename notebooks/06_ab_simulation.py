@@ -79,20 +79,21 @@ P = from_namespace("06_ab_simulation", globals())
 # %%
 import time
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from newsstudy import paths, saving
-from newsstudy.ab import market, paper, settings, simulate, stats, treatment
+from newsstudy import paper, paths, saving
+from newsstudy.ab import market as ab_market
+from newsstudy.ab import settings, simulate, stats, treatment
+from newsstudy.ab import tables as ab_tables
 from newsstudy.policy import published
 
 saving.set_style()
 timings = {}
 started_all = started = time.perf_counter()
-W = market.build_ab_world(P.profile, P.n_users, P.days, P.history_days)
-market = market.Market.from_world(W)
+W = ab_market.build_ab_world(P.profile, P.n_users, P.days, P.history_days)
+market = ab_market.Market.from_world(W)
 feed, click, ret = settings.settings_from_params(P)
 treated = simulate.assign_arms(market.n_users, P.seed)
 timings["world_seconds"] = round(time.perf_counter() - started, 1)
@@ -120,14 +121,7 @@ query_path, lists, generation = treatment.build_query_path(
     max_queries=P.max_queries, max_new_tokens=P.max_new_tokens,
     batch_size=P.generation_batch_size)
 timings["generation_seconds"] = round(time.perf_counter() - started, 1)
-n_queries = lists["queries"].map(len)
-list_stats = {
-    "users": int(len(lists)), "format_ok": float(lists["format_ok"].mean()),
-    "with_queries": float((n_queries > 0).mean()), "mean_queries": float(n_queries.mean()),
-    "distinct_prompts": generation["n_distinct_prompts"],
-    "generation_seconds_when_run": generation["generation_seconds"],
-    "users_per_second_when_run": generation["users_per_second"], "cached": generation["cached"],
-}
+list_stats = ab_tables.list_stats(lists, generation)
 print(f"policy {policy.name!r} from {policy.source_notebook}: {policy.checkpoint}")
 pd.Series(list_stats)
 
@@ -171,19 +165,7 @@ saving.save_table(paths_table, P.profile, "06_recall_paths", float_format=".4f")
 paths_table
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-panels = (("all", "dau_rate", "DAU / arm users"), ("all", "ctr", "CTR (clicks / impressions)"),
-          ("cold", "dau_rate", "cold DAU / cold users"))
-for ax, (users, column, label) in zip(axes, panels, strict=True):
-    for arm, style in (("control", "--"), ("treatment", "-")):
-        part = daily[(daily["users"] == users) & (daily["arm"] == arm)]
-        ax.plot(part["day"], part[column], style, marker="o", label=arm)
-    ax.set_xlabel("test day")
-    ax.set_ylabel(label)
-axes[0].legend()
-fig.suptitle("Daily metrics per arm")
-fig.tight_layout()
-saving.save_figure(fig, P.profile, "06_daily")
+saving.save_figure(ab_tables.plot_daily(daily), P.profile, "06_daily")
 
 # %% [markdown]
 # ## The A/B table: ours beside the paper
@@ -198,7 +180,7 @@ control, treatment_metrics = outcome.metrics("control"), outcome.metrics("treatm
 results = {name: stats.compare(control[name], treatment_metrics[name], P.alpha,
                                n_bootstrap=P.n_bootstrap, seed=P.seed)
            for name in control}
-ab_table = paper.comparison_table(results, P.days)
+ab_table = ab_tables.comparison_table(results, P.days)
 saving.save_table(ab_table, P.profile, "06_ab_table", float_format=".4f")
 ab_table
 
@@ -219,16 +201,7 @@ aa_p = stats.aa_p_values(untreated.metrics(), P.n_aa_tests, P.seed,
 aa_table = stats.false_positive_rate(aa_p, P.alpha)
 timings["aa_seconds"] = round(time.perf_counter() - started, 1)
 saving.save_table(aa_table, P.profile, "06_aa_tests", float_format=".4f")
-fig, axes = plt.subplots(1, len(aa_p.columns), figsize=(12, 3.2), sharey=True)
-for ax, name in zip(axes, aa_p.columns, strict=True):
-    ax.hist(aa_p[name], bins=20, range=(0, 1), color=saving.OURS_COLOR)
-    ax.axhline(len(aa_p) / 20, color=saving.PAPER_COLOR, ls="--", label="uniform")
-    ax.set_title(paper.DISPLAY_NAMES[name])
-    ax.set_xlabel("A/A p-value")
-axes[0].set_ylabel("replicates")
-axes[0].legend()
-fig.tight_layout()
-saving.save_figure(fig, P.profile, "06_aa_p_values")
+saving.save_figure(ab_tables.plot_aa_p_values(aa_p), P.profile, "06_aa_p_values")
 aa_table
 
 # %% [markdown]
@@ -241,30 +214,11 @@ aa_table
 # below resamples the experiment's own arms (with replacement) at the observed lift.
 
 # %%
-grid = np.unique(np.logspace(3, 7.5, 46).astype(int))
 coverage = {"cold_dau": float(market.is_cold.mean())}  # cold users per arm = share x users
-curve = stats.mde_curve(control, grid, P.alpha, P.power, coverage)
+curve = stats.mde_curve(control, ab_tables.power_grid(), P.alpha, P.power, coverage)
 saving.save_table(curve, P.profile, "06_mde_curve", markdown=False)
-needed = {}
-for name, metric in control.items():
-    mean, sd = stats.per_user_sd(metric)
-    needed[name] = stats.users_per_arm_needed(sd, mean, paper.PAPER_AB_TEST[name]["lift"],
-                                              P.alpha, P.power) / coverage.get(name, 1.0)
-fig, ax = plt.subplots(figsize=(7, 4.2))
-colors = dict(zip(control, plt.cm.tab10.colors, strict=False))
-for name, part in curve.groupby("metric", sort=False):
-    color = colors[name]
-    ax.plot(part["users_per_arm"], 100 * part["mde"], color=color,
-            label=f"{paper.DISPLAY_NAMES[name]} (ours)")
-    ax.axhline(100 * paper.PAPER_AB_TEST[name]["lift"], color=color, ls=":",
-               label=f"{paper.DISPLAY_NAMES[name]}: paper's lift")
-ax.axvline(min(treated.sum(), (~treated).sum()), color=saving.PAPER_COLOR, ls="--",
-           label="our users per arm")
-ax.set_xscale("log")
-ax.set_yscale("log")
-ax.set_xlabel("users per arm")
-ax.set_ylabel(f"minimum detectable lift (%), power {P.power:.0%}")
-ax.legend(fontsize=8)
+needed = ab_tables.users_for_paper_lifts(control, P.alpha, P.power, coverage)
+fig = ab_tables.plot_power(curve, min(treated.sum(), (~treated).sum()), P.power)
 saving.save_figure(fig, P.profile, "06_power_mde")
 check = stats.power_check(control, treatment_metrics, n_replicates=P.power_replicates,
                           alpha=P.alpha, seed=P.seed)
@@ -287,18 +241,14 @@ results_json = {
     "ab_world_hash": W.manifest["world_hash"],
     "policy": {"name": policy.name, "source_notebook": policy.source_notebook,
                "checkpoint": str(policy.checkpoint), **list_stats},
-    "metrics": {name: {**r.as_dict(), "paper_lift": paper.PAPER_AB_TEST[name]["lift"],
-                       "paper_p_value": paper.PAPER_AB_TEST[name]["p_value"]}
+    "metrics": {name: {**r.as_dict(), "paper_lift": paper.AB_TEST[name]["lift"],
+                       "paper_p_value": paper.AB_TEST[name]["p_value"]}
                 for name, r in results.items()},
     "aa": {"replicates": P.n_aa_tests, "alpha": P.alpha,
            "fpr": aa_table.set_index("metric")["fpr"].to_dict(),
            "ks_uniform_p": aa_table.set_index("metric")["ks_uniform_p"].to_dict()},
     "power": {"users_per_arm_for_paper_lift": needed,
-              "mde_at_our_users": {
-                  name: float(stats.minimum_detectable_effect(
-                      stats.per_user_sd(m)[1], stats.per_user_sd(m)[0],
-                      len(m.x), P.alpha, P.power))
-                  for name, m in control.items()},
+              "mde_at_our_users": ab_tables.mde_at_our_users(control, P.alpha, P.power),
               "check": check.to_dict(orient="records")},
     "recall_paths": paths_table.to_dict(orient="records"),
     "settings": settings.settings_dict(feed, click, ret),

@@ -15,9 +15,11 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+from newsstudy import paper
 from newsstudy.ab import feed as ab_feed
 from newsstudy.ab import market as ab_market
-from newsstudy.ab import paper, settings, simulate, stats, treatment
+from newsstudy.ab import settings, simulate, stats, treatment
+from newsstudy.ab import tables as ab_tables
 from newsstudy.fusion import reciprocal_rank_fusion, round_robin
 from newsstudy.policy import published
 
@@ -413,7 +415,7 @@ def check_ab_results(report_dir: Path) -> None:
         assert row["ci_low"] <= row["lift"] <= row["ci_high"]
         assert 0.0 <= row["p_value"] <= 1.0 and 0.0 <= row["boot_p_value"] <= 1.0
         assert row["control"] > 0 and row["treatment"] > 0
-        assert row["paper_lift"] == paper.PAPER_AB_TEST[name]["lift"]
+        assert row["paper_lift"] == paper.AB_TEST[name]["lift"]
         assert 0.02 <= results["aa"]["fpr"][name] <= 0.08
     assert results["aa"]["replicates"] >= 200
     assert results["policy"]["users"] == results["n_treatment"]
@@ -429,3 +431,37 @@ def test_doctests():
 
     for module in (simulate, stats):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+# --------------------------------------------------------------------------- 06's tables
+
+
+def test_users_for_paper_lifts_by_hand():
+    rng = np.random.default_rng(0)
+    x = rng.binomial(7, 0.3, size=5_000) / 7  # a share of active days per user
+    control = {"dau": stats.Metric("dau", stats.MEAN, x)}
+    needed = ab_tables.users_for_paper_lifts(control, 0.05, 0.8, coverage={})
+    from scipy.stats import norm
+
+    z = norm.ppf(0.975) + norm.ppf(0.8)
+    lift = paper.AB_TEST["dau"]["lift"]
+    by_hand = 2 * (z * x.std(ddof=0) / (lift * x.mean())) ** 2
+    assert needed["dau"] == pytest.approx(by_hand, rel=1e-3)
+    # a metric that covers a quarter of the users needs four times as many per arm
+    covered = ab_tables.users_for_paper_lifts(control, 0.05, 0.8, coverage={"dau": 0.25})
+    assert covered["dau"] == pytest.approx(4 * needed["dau"])
+    # at that many users the minimum detectable effect is the paper's lift
+    mde = stats.minimum_detectable_effect(x.std(ddof=0), x.mean(), needed["dau"], 0.05, 0.8)
+    assert float(mde) == pytest.approx(lift, rel=1e-3)
+
+
+def test_comparison_table_puts_ours_beside_the_papers():
+    rng = np.random.default_rng(1)
+    control = stats.Metric("dau", stats.MEAN, rng.random(400))
+    treated = stats.Metric("dau", stats.MEAN, rng.random(400) + 0.05)
+    table = ab_tables.comparison_table({"dau": stats.compare(control, treated)}, days=7)
+    row = table.iloc[0]
+    assert row["metric"] == paper.AB_LABELS["dau"]
+    assert row["lift %"] == pytest.approx(100 * (treated.x.mean() / control.x.mean() - 1))
+    assert row["paper lift %"] == pytest.approx(100 * paper.AB_TEST["dau"]["lift"])
+    assert row["days (ours / paper)"] == f"7 / {paper.AB_DAYS}"

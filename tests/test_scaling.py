@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from newsstudy import scaling
-from newsstudy.scaling.tables import matches_at_lower_compute
+from newsstudy.scaling.tables import describe_matches, gain_share_table, matches_at_lower_compute
 
 
 def test_flops_rules_of_thumb():
@@ -114,3 +114,25 @@ def test_diminishing_returns_by_hand():
     assert not scaling.diminishing_returns(rising, split=4)["holds"]
     with pytest.raises(ValueError, match="strictly between"):
         scaling.diminishing_returns(picked, split=32)
+
+
+def test_gain_share_by_hand():
+    best = pd.DataFrame({"N": [1, 2, 4], "R@10 reward-picked": [0.10, 0.16, 0.18],
+                         "R@10 paper": [0.271, 0.294, 0.301]})
+    share = gain_share_table(best)
+    assert share["ours: share of gain"].tolist() == pytest.approx([0.0, 0.75, 1.0])
+    assert share["paper: share of gain"].tolist() == pytest.approx([0.0, 23 / 30, 1.0])
+    flat = best.assign(**{"R@10 reward-picked": [0.1, 0.1, 0.1]})
+    assert gain_share_table(flat)["ours: share of gain"].isna().all()  # no gain to share
+
+
+def test_describe_matches_names_the_match_or_its_absence():
+    matches = pd.DataFrame([
+        {"size at N=1": "xl", "its R@10": 0.2, "matched by": "xs", "N": 8, "R@10": 0.21,
+         "FLOPs ratio": 0.25},
+        {"size at N=1": "l", "its R@10": 0.3, "matched by": "none", "N": None, "R@10": None,
+         "FLOPs ratio": None}], dtype=object)
+    lines = describe_matches(matches, max_n=8)
+    assert lines[0] == ("xs with N = 8 (R@10 0.210) matches xl at N = 1 (R@10 0.200) with "
+                        "0.25x its inference FLOPs.")
+    assert lines[1] == "No smaller size with best-of-N (N <= 8) reaches l at N = 1 (R@10 0.300)."

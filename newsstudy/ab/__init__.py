@@ -19,7 +19,7 @@ runs on simulated users over real news:
 * :mod:`.stats` -- lifts with 95% intervals and p-values (Welch's t for per-user means,
   the delta method for CTR), a Poisson bootstrap as a check, replicated A/A tests, power
   and minimum-detectable-effect curves.
-* :mod:`.paper` -- our results beside the paper's (its values: :mod:`newsstudy.paper`).
+* :mod:`.tables` -- 06's tables and figures, ours beside the paper's (its values: :mod:`newsstudy.paper`).
 
 Submodules are imported on use (``from newsstudy.ab import simulate``).
 """

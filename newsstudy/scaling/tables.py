@@ -289,3 +289,28 @@ def plot_pick_gains(gains: pd.DataFrame, oracle_gains: pd.DataFrame):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def gain_share_table(best_table: pd.DataFrame) -> pd.DataFrame:
+    """Share of the largest N's gain (reward pick, over N = 1) already reached at each N,
+    ours beside the paper's (NaN where our largest-N gain is zero)."""
+    gain = best_table["R@10 reward-picked"] - best_table["R@10 reward-picked"].iloc[0]
+    paper_gain = best_table["R@10 paper"] - best_table["R@10 paper"].iloc[0]
+    return pd.DataFrame({"N": best_table["N"],
+                         "ours: share of gain": gain / gain.iloc[-1] if gain.iloc[-1] else np.nan,
+                         "paper: share of gain": paper_gain / paper_gain.iloc[-1]})
+
+
+def describe_matches(matches: pd.DataFrame, max_n: int) -> list[str]:
+    """One sentence per larger size: which smaller size with best-of-N matches it at N = 1,
+    and at what share of its inference FLOPs (or that none does up to ``max_n``)."""
+    lines = []
+    for _, row in matches.iterrows():
+        if row["matched by"] == "none":
+            lines.append(f"No smaller size with best-of-N (N <= {max_n}) reaches "
+                         f"{row['size at N=1']} at N = 1 (R@10 {row['its R@10']:.3f}).")
+        else:
+            lines.append(f"{row['matched by']} with N = {row['N']} (R@10 {row['R@10']:.3f}) matches "
+                         f"{row['size at N=1']} at N = 1 (R@10 {row['its R@10']:.3f}) with "
+                         f"{row['FLOPs ratio']:.2f}x its inference FLOPs.")
+    return lines
