@@ -69,7 +69,7 @@ from newsstudy import (
     saving,
     teacher,
 )
-from newsstudy.policy import ladder, pretrained, prompts
+from newsstudy.policy import prompts
 from newsstudy.policy.published import publish_policy
 from newsstudy.run import gpu_plan
 from newsstudy.teacher import grpo, imitation, reward_validity, setup
@@ -90,26 +90,14 @@ timings = {}
 gate = {}
 
 
-def parameter_count(model: str):
-    """Parameters of a ladder size or a registered pretrained model (None if unknown)."""
-    if model in ladder.LADDER:
-        return ladder.parameter_count(model, P.vocab_size)
-    if pretrained.is_registered(model):
-        return pretrained.PRETRAINED[model].parameters
-    return None
-
-
-parameters = parameter_count(P.model)
+parameters = teacher.parameters_of(P.model, P.vocab_size)
 print(f"policy {P.model}: {f'{parameters:,}' if parameters else '?'} parameters, "
       f"LoRA rank {P.lora_rank or 'none (every weight trained)'}; decoding {pipeline.decoding}")
 
 
 def evaluate(name: str, checkpoint, seed: int, users=eval_users, **overrides):
     """Per-user metrics of one checkpoint (one list per user, as served), tagged."""
-    frame, completions = evaluation.evaluate_policy(
-        W, serving, pipeline.policy(checkpoint, seed=seed, **overrides), users,
-        latent_embedder=reward_embedder_model, fusion=P.fusion)
-    return frame.assign(method=name, seed=seed), completions
+    return teacher.evaluate_checkpoint(pipeline, serving, name, checkpoint, seed, users, **overrides)
 
 
 # %% [markdown]
@@ -127,15 +115,8 @@ def evaluate(name: str, checkpoint, seed: int, users=eval_users, **overrides):
 # %%
 ctx = prompts.surface_context(W, n_queries=P.n_queries, seed=P.seed)
 val_prompts = pipeline.prompts(val_users)
-demos = prompts.surface_demonstrations(ctx, val_users, P.max_prompt_signals,
-                                       per_user=P.demos_per_user, pool=P.demo_pool, seed=P.seed)
-demos = {u: d if isinstance(d, list) else [d] for u, d in demos.items()}
-demo_frames = []
-for j in range(P.demos_per_user):
-    lists = {int(u): prompts.expand_pointers(demos[int(u)][j], val_prompts[int(u)]) for u in val_users}
-    demo_frames.append(evaluation.evaluate_completions(W, serving, lists, fusion=P.fusion)
-                       .assign(demonstration="copy" if j == 0 else f"drawn {j}"))
-demo_scores = pd.concat(demo_frames).rename_axis("user").reset_index()
+demos = prompts.recipe_demonstrations(W, P, val_users)
+demo_scores = imitation.demonstration_scores(W, serving, P, val_prompts, val_users)
 demo_recall = demo_scores.groupby("user")["recall@10"].mean()  # the SFT target, per user
 example = int(val_users[0])
 display(Markdown(f"Prompt of validation user {example}:\n```\n{val_prompts[example]}\n```\n"
@@ -166,19 +147,9 @@ sft_log[["step", "loss"]].tail(3)
 # %%
 decodings = {"serving (rollouts too)": {}, "greedy": {"greedy": True},
              "serving, no guard": {"guard": False}}
-decoding_rows, val_outputs = [], {}
-for name, overrides in decodings.items():
-    frame, completions = evaluate("prompt-only", sft_checkpoint, P.seed, users=val_users, **overrides)
-    val_outputs[name] = completions
-    decoding_rows.append({
-        "decoding": name, "R@10": frame["recall@10"].mean(),
-        "share of demonstrations' R@10": frame["recall@10"].mean() / demo_recall[frame.index].mean(),
-        "well-formed": imitation.well_formed(completions),
-        "repeats a query": float(np.mean([imitation.repeats_a_query(c) for c in completions.values()])),
-        "words in prompt": imitation.words_in_prompt(completions, val_prompts)})
-    if name.startswith("serving ("):
-        prompt_only_val = frame
-decoding_table = pd.DataFrame(decoding_rows)
+decoding_table, val_outputs, prompt_only_val = imitation.decoding_table(
+    lambda users, **overrides: evaluate("prompt-only", sft_checkpoint, P.seed, users, **overrides),
+    val_users, demo_recall, val_prompts, decodings)
 saving.save_table(decoding_table, P.profile, "03_decoding")
 gate["imitation"] = gates.imitation_gate(prompt_only_val["recall@10"], demo_recall)
 decoding_table.round(3)
@@ -187,18 +158,9 @@ decoding_table.round(3)
 curve = pd.DataFrame(teacher.imitation_curve(sft_checkpoint))
 size_rows = [{"size": P.model, "parameters": parameters,
               "recall@10": prompt_only_val["recall@10"].mean(),
-              "words in prompt": decoding_rows[0]["words in prompt"],
+              "words in prompt": decoding_table["words in prompt"].iloc[0],
               "SFT loss": float(sft_log["loss"].iloc[-1])}]
-for size in P.imitation_sizes:  # the same SFT recipe, another size
-    other = teacher.PolicyPipeline(W, P.model_copy(update={"model": size}), scorer)
-    checkpoint = other.prompt_only()
-    frame, completions = evaluation.evaluate_policy(W, serving, other.policy(checkpoint, seed=P.seed),
-                                                    val_users, fusion=P.fusion)
-    log = [h for h in teacher.log_history(checkpoint) if "loss" in h]
-    size_rows.append({"size": size, "parameters": parameter_count(size),
-                      "recall@10": frame["recall@10"].mean(),
-                      "words in prompt": imitation.words_in_prompt(completions, val_prompts),
-                      "SFT loss": float(log[-1]["loss"]) if log else float("nan")})
+size_rows += teacher.imitation_by_size(pipeline, serving, P.imitation_sizes, val_users, val_prompts)
 sizes = pd.DataFrame(size_rows).sort_values("parameters")
 saving.save_table(sizes, P.profile, "03_imitation_by_size")
 if not curve.empty:

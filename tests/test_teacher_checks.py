@@ -621,3 +621,37 @@ def test_guard_carried_from_step_to_step_equals_a_fresh_parse(tiny_tokenizer):
             fresh = decoding.DuplicateQueryGuard(tok, len(head), max_new_tokens=budget)
             assert torch.equal(carried(ids, scores.clone()), fresh(ids, scores.clone())), (
                 trial, step)
+
+
+def test_decoding_table_by_hand():
+    from newsstudy.teacher import imitation
+
+    demo_recall = pd.Series({1: 0.4, 2: 0.2})
+    prompts_ = {1: "<s1> news: alpha beta", 2: "<s1> news: gamma delta"}
+    lists = {"serving": {1: "<think>x</think><queries>alpha beta | zeta</queries>",
+                         2: "<think>x</think><queries>gamma | gamma</queries>"},
+             "greedy": {1: "no format",
+                        2: "<think>x</think><queries>eta theta | iota | kappa lambda</queries>"}}
+    recall = {"serving": [0.3, 0.1], "greedy": [0.0, 0.3]}
+
+    def evaluate(users, label):
+        frame = pd.DataFrame({"recall@10": recall[label]}, index=list(users))
+        return frame, lists[label]
+
+    table, outputs, first = imitation.decoding_table(
+        evaluate, [1, 2], demo_recall, prompts_,
+        {"serving (rollouts too)": {"label": "serving"}, "greedy": {"label": "greedy"}})
+    assert list(table["decoding"]) == ["serving (rollouts too)", "greedy"]
+    assert table["R@10"].tolist() == pytest.approx([0.2, 0.15])
+    assert table["share of demonstrations' R@10"].tolist() == pytest.approx([0.2 / 0.3, 0.15 / 0.3])
+    assert table["repeats a query"].tolist() == [0.5, 0.0]
+    assert table["well-formed"].iloc[1] == 0.5
+    assert first["recall@10"].tolist() == [0.3, 0.1] and set(outputs) == set(table["decoding"])
+
+
+def test_parameters_of_ladder_and_unknown_models():
+    from newsstudy import teacher
+    from newsstudy.policy import ladder
+
+    assert teacher.parameters_of("xs", 512) == ladder.parameter_count("xs", 512)
+    assert teacher.parameters_of("no-such-model", 512) is None

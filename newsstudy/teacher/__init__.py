@@ -392,3 +392,49 @@ def mean_rewards(pipeline: PolicyPipeline, checkpoint: Path, users, n_samples: i
     scored = pipeline.scorer.score([u for u, _ in rows], [t for _, t in rows])
     scored = scored.assign(user=[u for u, _ in rows], **{"well-formed": scored["struct"]})
     return scored.groupby("user")[[*REWARD_NAMES, "total", "well-formed"]].mean()
+
+
+def evaluate_checkpoint(pipeline: PolicyPipeline, serving, name: str, checkpoint, seed: int,
+                        users, **overrides):
+    """Per-user metrics of one checkpoint (one list per user, as served), tagged with
+    ``method`` and ``seed``, and the lists it wrote. ``overrides`` change the decoding."""
+    from newsstudy import evaluation
+
+    frame, completions = evaluation.evaluate_policy(
+        pipeline.world, serving, pipeline.policy(checkpoint, seed=seed, **overrides), users,
+        latent_embedder=pipeline.scorer.retriever.embedder, fusion=pipeline.settings.fusion)
+    return frame.assign(method=name, seed=seed), completions
+
+
+def parameters_of(model: str, vocab_size: int) -> int | None:
+    """Parameters of a ladder size or a registered pretrained model (None if unknown)."""
+    if model in ladder.LADDER:
+        return ladder.parameter_count(model, vocab_size)
+    if pretrained.is_registered(model):
+        return pretrained.PRETRAINED[model].parameters
+    return None
+
+
+def imitation_by_size(pipeline: PolicyPipeline, serving, sizes, users, user_prompts) -> list[dict]:
+    """The same SFT recipe at other sizes: each one's validation R@10, copying and final loss.
+
+    Each size's prompt-only checkpoint is read from the store (trained beforehand, e.g. by
+    :func:`train_in_parallel`), evaluated on ``users`` with the serving decoding.
+    """
+    from newsstudy import evaluation
+    from newsstudy.teacher import imitation
+
+    rows = []
+    for size in sizes:
+        other = PolicyPipeline(pipeline.world, pipeline.settings.model_copy(update={"model": size}),
+                               pipeline.scorer)
+        checkpoint = other.prompt_only()
+        frame, completions = evaluation.evaluate_policy(
+            pipeline.world, serving, other.policy(checkpoint, seed=pipeline.settings.seed), users,
+            fusion=pipeline.settings.fusion)
+        log = [h for h in log_history(checkpoint) if "loss" in h]
+        rows.append({"size": size, "parameters": parameters_of(size, pipeline.settings.vocab_size),
+                     "recall@10": frame["recall@10"].mean(),
+                     "words in prompt": imitation.words_in_prompt(completions, user_prompts),
+                     "SFT loss": float(log[-1]["loss"]) if log else float("nan")})
+    return rows

@@ -116,3 +116,30 @@ def demonstration_scores(world, serving, settings, user_prompts: Mapping[int, st
         frames.append(evaluate_completions(world, serving, lists, fusion=settings.fusion)
                       .assign(demonstration="copy" if j == 0 else f"drawn {j}"))
     return pd.concat(frames).rename_axis("user").reset_index()
+
+
+def decoding_table(evaluate: Callable, users, demo_recall, user_prompts: Mapping[int, str],
+                   decodings: Mapping[str, dict]):
+    """The prompt-only policy under each decoding: R@10, its share of the demonstrations',
+    well-formed share, repeats and copying.
+
+    ``evaluate(users, **overrides)`` returns ``(per-user frame, lists)``; ``decodings`` maps
+    a label to decoding overrides (``{}`` is the serving decoding). Returns the table, the
+    lists per decoding and the per-user frame of the first decoding (the serving one).
+    """
+    import numpy as np
+    import pandas as pd
+
+    rows, outputs, first = [], {}, None
+    for name, overrides in decodings.items():
+        frame, completions = evaluate(users, **overrides)
+        outputs[name] = completions
+        first = frame if first is None else first
+        rows.append({
+            "decoding": name, "R@10": frame["recall@10"].mean(),
+            "share of demonstrations' R@10": frame["recall@10"].mean()
+            / demo_recall[frame.index].mean(),
+            "well-formed": well_formed(completions),
+            "repeats a query": float(np.mean([repeats_a_query(c) for c in completions.values()])),
+            "words in prompt": words_in_prompt(completions, user_prompts)})
+    return pd.DataFrame(rows), outputs, first
