@@ -74,13 +74,12 @@ from newsstudy import (
     distillation,
     evaluation,
     gates,
-    parallel,
     paths,
     saving,
     teacher,
 )
 from newsstudy.distillation import tables as distillation_tables
-from newsstudy.policy import checkpoints, distill, generate, ladder
+from newsstudy.policy import distill, ladder
 from newsstudy.policy.published import publish_policy
 from newsstudy.teacher import setup
 
@@ -113,12 +112,7 @@ sizes
 # one evaluation.
 
 # %%
-capacity_users = pd.read_csv(paths.tables_dir(P.profile) / "04_capacity_per_user.csv")
-teacher_rows = capacity_users[capacity_users["size"] == teacher_size].drop(columns=["size"])
-if set(teacher_rows["user"]) - set(eval_users):
-    raise ValueError("04_capacity_per_user was evaluated on other users than this notebook's "
-                     "evaluation users: re-run 04_scaling with the current teacher.yaml")
-teacher_rows = teacher_rows.assign(method="teacher", seed=P.seed)
+teacher_rows = distillation.teacher_per_user(P.profile, teacher_size, eval_users, P.seed)
 teacher_rows[["recall@10", "ndcg@10"]].mean()
 
 # %% [markdown]
@@ -133,24 +127,16 @@ teacher_rows[["recall@10", "ndcg@10"]].mean()
 started = time.perf_counter()
 warm_ckpt = pipe.warm_start()
 timings["warm_start_seconds"] = time.perf_counter() - started
-params = P.model_dump()
 started = time.perf_counter()
-first = [("05_distillation", params, method, s, eval_users, kl_users)
-         for method in ("on-policy", "supervised", "none") for s in seeds]
-first.append(("05_distillation", params, "student warm start", P.seed, eval_users, kl_users))
-measured = parallel.map_jobs(distillation.train_student, first)
-then = [("05_distillation", params, "on-policy + GRPO", s, eval_users, kl_users) for s in seeds]
-measured += parallel.map_jobs(distillation.train_student, then)
+measured = distillation.train_students("05_distillation", P.model_dump(), seeds, eval_users,
+                                       kl_users)
 timings["students_seconds"] = time.perf_counter() - started
 students = {}
 for m in measured:
     students.setdefault(m["method"], {})[m["seed"]] = Path(m["checkpoint"])
-per_user = pd.concat([teacher_rows, *(pd.DataFrame(m["test"]).assign(method=m["method"],
-                                                                     seed=m["seed"])
-                                      for m in measured)], ignore_index=True)
+per_user = distillation_tables.per_user_table(teacher_rows, measured)
 saving.save_table(per_user, P.profile, "05_per_user", markdown=False)
-kl_runs = pd.DataFrame([{"method": m["method"], "seed": m["seed"], "reverse KL": m["reverse_kl"],
-                         "well-formed": m["well_formed"]} for m in measured])
+kl_runs = distillation_tables.kl_runs_table(measured)
 kl = kl_runs.groupby("method")["reverse KL"].mean().to_dict()
 kl_runs.pivot_table(index="method", columns="seed", values=["reverse KL", "well-formed"]).round(3)
 
@@ -167,9 +153,7 @@ kl_runs.pivot_table(index="method", columns="seed", values=["reverse KL", "well-
 
 # %%
 table = distillation_tables.distillation_table(per_user, kl)
-seed_spread = (per_user[per_user["method"] != "teacher"].groupby(["method", "seed"])["recall@10"]
-               .mean().groupby("method").std(ddof=1))
-table["R@10 seed std"] = table["method"].map(seed_spread)
+table["R@10 seed std"] = table["method"].map(distillation_tables.seed_spread(per_user))
 saving.save_table(table, P.profile, "05_distillation")
 methods = [m for m in distillation.METHODS if m != "none"]
 shares = distillation_tables.gap_share_table(per_user, methods, seed=P.seed)
@@ -212,12 +196,8 @@ pd.concat(curves, names=["method"]).reset_index(level=0).dropna(subset=["recall@
 started = time.perf_counter()
 serving_prompts = list(pipe.student_pipe.prompts(
     W.split_users("test")[: P.n_serving_users]).values())
-teacher_model, tok, _ = checkpoints.PolicyStore.load(pipe.teacher())
-student_model, _, _ = checkpoints.PolicyStore.load(students["on-policy"][P.seed])
-with generate.torch_threads(1):
-    speed = {role: distill.serving_speed(m, tok, serving_prompts, P.serving_batch_size,
-                                         P.max_completion_length)
-             for role, m in (("teacher", teacher_model), ("student", student_model))}
+speed = distillation.serving_speeds(pipe.teacher(), students["on-policy"][P.seed], serving_prompts,
+                                    P.serving_batch_size, P.max_completion_length)
 timings["serving_seconds"] = time.perf_counter() - started
 serving_table = distillation_tables.serving_table(speed, sizes.set_index("role")["params"])
 serving_table["batch size"] = P.serving_batch_size

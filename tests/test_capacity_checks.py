@@ -159,3 +159,24 @@ def test_the_distillation_student_trains_in_04s_regime():
     fields = ("model", "n_train_users", "grpo_steps", "sft_epochs", "sft_learning_rate",
               "grpo_learning_rate", "imitation_curve_users")
     assert {f: getattr(student, f) for f in fields} == {f: getattr(own, f) for f in fields}
+
+
+def test_distillation_per_user_and_seed_spread_by_hand():
+    from newsstudy.distillation import tables as distillation_tables
+
+    teacher_rows = pd.DataFrame({"user": [1, 2], "recall@10": [0.5, 0.7], "method": "teacher",
+                                 "seed": 0})
+    measured = [
+        {"method": "none", "seed": 0, "test": [{"user": 1, "recall@10": 0.1},
+                                               {"user": 2, "recall@10": 0.3}],
+         "reverse_kl": 2.0, "well_formed": 1.0},
+        {"method": "none", "seed": 1, "test": [{"user": 1, "recall@10": 0.3},
+                                               {"user": 2, "recall@10": 0.5}],
+         "reverse_kl": 3.0, "well_formed": 0.5}]
+    per_user = distillation_tables.per_user_table(teacher_rows, measured)
+    assert len(per_user) == 6 and per_user["method"].tolist()[:2] == ["teacher", "teacher"]
+    spread = distillation_tables.seed_spread(per_user)
+    assert list(spread.index) == ["none"]  # the teacher has no seeds to spread over
+    assert spread["none"] == pytest.approx(np.std([0.2, 0.4], ddof=1))
+    runs = distillation_tables.kl_runs_table(measured)
+    assert runs["reverse KL"].tolist() == [2.0, 3.0] and runs["well-formed"].tolist() == [1.0, 0.5]

@@ -259,3 +259,42 @@ def train_student(notebook: str, params: dict, method: str, seed: int, eval_user
     return {"method": method, "seed": seed, "checkpoint": str(checkpoint),
             "test": frame.rename_axis("user").reset_index().to_dict(orient="records"),
             "well_formed": well_formed(lists), "reverse_kl": kl}
+
+
+def teacher_per_user(profile: str, teacher_size: str, eval_users, seed: int):
+    """The teacher's per-user metrics as 04 evaluated them (its one evaluation), tagged
+    ``method="teacher"``; an error if 04 scored other users than ``eval_users``."""
+    import pandas as pd
+
+    from newsstudy import paths
+
+    capacity = pd.read_csv(paths.tables_dir(profile) / "04_capacity_per_user.csv")
+    rows = capacity[capacity["size"] == teacher_size].drop(columns=["size"])
+    if set(rows["user"]) - set(eval_users):
+        raise ValueError("04_capacity_per_user was evaluated on other users than this notebook's "
+                         "evaluation users: re-run 04_scaling with the current teacher.yaml")
+    return rows.assign(method="teacher", seed=seed)
+
+
+def train_students(notebook: str, params: dict, seeds, eval_users, kl_users) -> list[dict]:
+    """Every (method, seed) student, trained (or loaded) and measured in worker processes
+    (:func:`train_student`): on-policy, supervised, none and the warm start first, then
+    on-policy + GRPO, which starts from on-policy."""
+    from newsstudy import parallel
+
+    first = [(notebook, params, method, s, eval_users, kl_users)
+             for method in ("on-policy", "supervised", "none") for s in seeds]
+    first.append((notebook, params, "student warm start", seeds[0], eval_users, kl_users))
+    measured = parallel.map_jobs(train_student, first)
+    then = [(notebook, params, "on-policy + GRPO", s, eval_users, kl_users) for s in seeds]
+    return measured + parallel.map_jobs(train_student, then)
+
+
+def serving_speeds(teacher_checkpoint: Path, student_checkpoint: Path, prompts: list[str],
+                   batch_size: int, max_new_tokens: int) -> dict[str, dict]:
+    """Teacher's and student's serving speed on the same prompts, batch size and one thread."""
+    teacher_model, tok, _ = checkpoints.PolicyStore.load(teacher_checkpoint)
+    student_model, _, _ = checkpoints.PolicyStore.load(student_checkpoint)
+    with generate.torch_threads(1):
+        return {role: distill.serving_speed(m, tok, prompts, batch_size, max_new_tokens)
+                for role, m in (("teacher", teacher_model), ("student", student_model))}

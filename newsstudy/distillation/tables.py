@@ -148,3 +148,22 @@ def gap_share_table(per_user: pd.DataFrame, methods, metric: str = "recall@10",
                      "teacher gap": float(gap.mean()), "share of gap closed": share,
                      "share low": float(low), "share high": float(high)})
     return pd.DataFrame(rows)
+
+
+def per_user_table(teacher_rows: pd.DataFrame, measured: list[dict]) -> pd.DataFrame:
+    """One row per (method, seed, user): the teacher's rows, then every measured student's."""
+    return pd.concat([teacher_rows, *(pd.DataFrame(m["test"]).assign(method=m["method"],
+                                                                     seed=m["seed"])
+                                      for m in measured)], ignore_index=True)
+
+
+def kl_runs_table(measured: list[dict]) -> pd.DataFrame:
+    """Each student run's reverse KL to the teacher and well-formed share."""
+    return pd.DataFrame([{"method": m["method"], "seed": m["seed"], "reverse KL": m["reverse_kl"],
+                          "well-formed": m["well_formed"]} for m in measured])
+
+
+def seed_spread(per_user: pd.DataFrame, metric: str = "recall@10") -> pd.Series:
+    """Per method (teacher left out), the std over seeds of the seed's mean ``metric``."""
+    students = per_user[per_user["method"] != "teacher"]
+    return students.groupby(["method", "seed"])[metric].mean().groupby("method").std(ddof=1)
