@@ -118,3 +118,8 @@ def tables() -> dict[str, pd.DataFrame]:
         "efficiency": pd.DataFrame([{"model": name, "users/s": value}
                                     for name, value in SERVING.items()]),
     }
+
+
+OFFLINE_ROW_OF: dict[str, str] = {"prompt-only": "prompt_only_32b", "RL teacher": "rl_teacher_32b",
+                                  "on-policy": "student_0_5b"}
+"""Our method names (notebooks 03 and 05) -> the keys of their rows in :data:`OFFLINE`."""

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from newsstudy import paper
-
-PAPER_OFFLINE_TABLE = paper.OFFLINE
-"""Method -> metric -> value (:data:`newsstudy.paper.OFFLINE`)."""
-
 DISPLAY_NAMES: dict[str, str] = {
     "gru4rec": "GRU", "sasrec": "SASRec", "nrhub": "NRHUB", "pinsage": "PinSage",
     "hstu": "HSTU", "popularity": "Popularity", "content": "Content (mean embedding)",
@@ -14,7 +9,3 @@ DISPLAY_NAMES: dict[str, str] = {
     "rl_teacher_32b": "RL teacher (ours: Dr.GRPO)",
     "student_0_5b": "Distilled student (ours: on-policy, from 04's largest size)",
 }
-
-# Method names of notebook 03's per-user table -> keys of PAPER_OFFLINE_TABLE.
-LLM_ROWS = {"prompt-only": "prompt_only_32b", "RL teacher": "rl_teacher_32b"}
-STUDENT_ROWS = {"on-policy": "student_0_5b"}  # notebook 05's method -> the paper's row

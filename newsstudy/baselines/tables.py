@@ -9,11 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from newsstudy import paper
 from newsstudy.baselines import BASELINES
-from newsstudy.baselines.paper import DISPLAY_NAMES, LLM_ROWS, PAPER_OFFLINE_TABLE, STUDENT_ROWS
+from newsstudy.baselines.paper import DISPLAY_NAMES
 from newsstudy.metrics import DEFAULT_METRICS, METRIC_LABELS, mean_with_ci
 
 SHORT = METRIC_LABELS
+# Our LLM and student method names -> their rows of the paper's offline table.
+LLM_ROWS = {ours: row for ours, row in paper.OFFLINE_ROW_OF.items() if ours != "on-policy"}
+STUDENT_ROWS = {"on-policy": paper.OFFLINE_ROW_OF["on-policy"]}
 
 
 def summarise(per_user: pd.DataFrame, metrics=DEFAULT_METRICS) -> pd.DataFrame:
@@ -28,7 +32,7 @@ def summarise(per_user: pd.DataFrame, metrics=DEFAULT_METRICS) -> pd.DataFrame:
             rows.append({"method": method, "metric": metric, "mean": mean, "ci_low": low,
                          "ci_high": high, "seed_std": float(seed_means.std(ddof=1))
                          if len(seed_means) > 1 else 0.0, "n_seeds": len(seed_means),
-                         "paper": PAPER_OFFLINE_TABLE.get(method, {}).get(metric, np.nan)})
+                         "paper": paper.OFFLINE.get(method, {}).get(metric, np.nan)})
     return pd.DataFrame(rows)
 
 

@@ -12,9 +12,6 @@ from newsstudy import paper
 from newsstudy.evaluation import summarise
 from newsstudy.saving import PAPER_COLOR
 
-PAPER_DISTILLATION = paper.DISTILLATION
-PAPER_STUDENT_ROW = paper.OFFLINE["student_0_5b"]
-PAPER_SERVING = paper.SERVING
 ORDER = ("teacher", "student warm start", "none", "supervised", "on-policy", "on-policy + GRPO")
 
 
@@ -24,19 +21,19 @@ def distillation_table(per_user: pd.DataFrame, kl: Mapping[str, float]) -> pd.Da
     summary = summarise(per_user, by="method", columns=("recall@10", "ndcg@10")).set_index("method")
     teacher, none = summary.loc["teacher", "recall@10"], summary.loc["none", "recall@10"]
     gap = teacher - none
-    paper_gap = PAPER_DISTILLATION["teacher"][0] - PAPER_DISTILLATION["none"][0]
+    paper_gap = paper.DISTILLATION["teacher"][0] - paper.DISTILLATION["none"][0]
     rows = []
     for method in [m for m in ORDER if m in summary.index]:
         row = summary.loc[method]
-        paper = PAPER_DISTILLATION.get(method, (np.nan, np.nan))
+        published = paper.DISTILLATION.get(method, (np.nan, np.nan))
         rows.append({
             "method": method, "n": int(row["n"]),
             "R@10": row["recall@10"], "R@10 low": row["recall@10 low"],
             "R@10 high": row["recall@10 high"], "N@10": row["ndcg@10"],
             "N@10 low": row["ndcg@10 low"], "N@10 high": row["ndcg@10 high"],
-            "R@10 paper": paper[0], "N@10 paper": paper[1],
+            "R@10 paper": published[0], "N@10 paper": published[1],
             "gap closed": (row["recall@10"] - none) / gap if gap > 0 else np.nan,
-            "gap closed paper": (paper[0] - PAPER_DISTILLATION["none"][0]) / paper_gap,
+            "gap closed paper": (published[0] - paper.DISTILLATION["none"][0]) / paper_gap,
             "reverse KL to teacher": kl.get(method, np.nan),
         })
     return pd.DataFrame(rows)
@@ -87,10 +84,10 @@ def serving_table(speed: Mapping[str, Mapping[str, float]], params: Mapping[str,
         rows.append({"model": role, "params": params[role],
                      "users/s": s["users_per_second"], "p50 latency (s)": s["p50_latency_s"],
                      "p95 latency (s)": s["p95_latency_s"],
-                     "tokens/user": s["mean_new_tokens"], "paper users/s": PAPER_SERVING[role]})
+                     "tokens/user": s["mean_new_tokens"], "paper users/s": paper.SERVING[role]})
     frame = pd.DataFrame(rows)
     frame["speed-up"] = frame["users/s"] / frame.loc[0, "users/s"]
-    frame["paper speed-up"] = frame["paper users/s"] / PAPER_SERVING["teacher"]
+    frame["paper speed-up"] = frame["paper users/s"] / paper.SERVING["teacher"]
     frame["params ratio"] = frame.loc[0, "params"] / frame["params"]
     return frame
 
@@ -105,7 +102,7 @@ def offline_rows(per_user: pd.DataFrame) -> pd.DataFrame:
         row[metric] = summary[metric].iloc[0]
         row[f"{metric} 95% CI"] = (f"[{summary[f'{metric} low'].iloc[0]:.3f}, "
                                    f"{summary[f'{metric} high'].iloc[0]:.3f}]")
-        row[f"{metric} paper"] = PAPER_STUDENT_ROW[metric]
+        row[f"{metric} paper"] = paper.OFFLINE[paper.OFFLINE_ROW_OF["on-policy"]][metric]
     return pd.DataFrame([row])
 
 

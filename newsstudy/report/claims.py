@@ -73,7 +73,7 @@ from typing import Any
 import pandas as pd
 
 from newsstudy import paper, paths
-from newsstudy.baselines.paper import DISPLAY_NAMES, PAPER_OFFLINE_TABLE
+from newsstudy.baselines.paper import DISPLAY_NAMES
 from newsstudy.evaluation import PairedDifference, paired_difference
 from newsstudy.io import read_json
 
@@ -467,8 +467,8 @@ def check_rl_teacher_best(results: Results) -> Outcome:
               for name, value in baselines.items()]
     best = max(baselines, key=lambda name: baselines[name].mean)
     effect = Effect(
-        "RL teacher - best baseline", PAPER_OFFLINE_TABLE["rl_teacher_32b"]["recall@10"]
-        - PAPER_OFFLINE_TABLE[PAPER_BEST_BASELINE]["recall@10"],
+        "RL teacher - best baseline", paper.OFFLINE["rl_teacher_32b"]["recall@10"]
+        - paper.OFFLINE[PAPER_BEST_BASELINE]["recall@10"],
         paired_estimate(results.paired(("03", "RL teacher"), ("03b", best)), teacher,
                         baselines[best]))
     ours = (f"RL teacher {teacher.text()}; prompt-only {prompt.text()}; "
@@ -736,11 +736,11 @@ def failed_gates(results: Results, needs: tuple[str, ...]) -> list[str]:
 
 
 def paper_offline(method: str) -> str:
-    return f3(PAPER_OFFLINE_TABLE[method]["recall@10"])
+    return f3(paper.OFFLINE[method]["recall@10"])
 
 
 PAPER_BEST_BASELINE = max(paper.OFFLINE_BASELINES,
-                          key=lambda m: PAPER_OFFLINE_TABLE[m]["recall@10"])
+                          key=lambda m: paper.OFFLINE[m]["recall@10"])
 
 CLAIMS: dict[str, ClaimSpec] = {
     "rl_teacher_best": ClaimSpec(

@@ -13,9 +13,6 @@ from newsstudy.evaluation import summarise
 from newsstudy.saving import PAPER_COLOR
 
 # The paper's capacity scaling and best-of-N (newsstudy.paper).
-PAPER_CAPACITY = paper.CAPACITY
-PAPER_CAPACITY_PARAMS = paper.CAPACITY_PARAMS
-PAPER_BEST_OF_N = paper.BEST_OF_N
 OURS_COLOR = "#1f77b4"
 
 
@@ -34,8 +31,8 @@ def capacity_table(per_user: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
 
 def paper_capacity_table() -> pd.DataFrame:
     """The paper's capacity bars, with R@10 relative to its smallest model."""
-    rows = [{"size": k, "params": PAPER_CAPACITY_PARAMS[k], "recall@10": r, "ndcg@10": n}
-            for k, (r, n) in PAPER_CAPACITY.items()]
+    rows = [{"size": k, "params": paper.CAPACITY_PARAMS[k], "recall@10": r, "ndcg@10": n}
+            for k, (r, n) in paper.CAPACITY.items()]
     frame = pd.DataFrame(rows)
     frame["R@10 relative"] = frame["recall@10"] / frame["recall@10"].iloc[0]
     return frame
@@ -59,10 +56,10 @@ def plot_capacity(table: pd.DataFrame, fit: Mapping[str, float]):
     ax.set(xscale="log", xlabel="parameters", ylabel="score", title="Ours: quality against size")
     ax.legend(fontsize=8)
     ax = axes[1]
-    paper = paper_capacity_table()
+    published = paper_capacity_table()
     ax.plot(table["params"] / table["params"].iloc[0], table["R@10 relative"], "o-",
             color=OURS_COLOR, label="ours")
-    ax.plot(paper["params"] / paper["params"].iloc[0], paper["R@10 relative"], "s--",
+    ax.plot(published["params"] / published["params"].iloc[0], published["R@10 relative"], "s--",
             color=PAPER_COLOR, label="paper (Qwen2.5 0.5B-32B)")
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.set(xscale="log", xlabel="parameters / smallest model's",
@@ -83,8 +80,8 @@ def best_of_n_table(selected: pd.DataFrame, oracle: pd.DataFrame, union: pd.Data
         row["N@10 oracle"] = oracle.loc[oracle["n"] == n, "ndcg@10"].mean()
         row["R@10 union"] = union.loc[union["n"] == n, "recall@10"].mean()
         row["N@10 union"] = union.loc[union["n"] == n, "ndcg@10"].mean()
-        paper = PAPER_BEST_OF_N.get(int(n), (np.nan, np.nan))
-        row["R@10 paper"], row["N@10 paper"] = paper
+        published = paper.BEST_OF_N.get(int(n), (np.nan, np.nan))
+        row["R@10 paper"], row["N@10 paper"] = published
         row["generated tokens / user"] = tokens[int(n)]
         rows.append(row)
     return pd.DataFrame(rows)

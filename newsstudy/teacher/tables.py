@@ -16,12 +16,10 @@ from newsstudy.output_format import parse_completion
 from newsstudy.saving import PAPER_COLOR
 
 # The paper's LLM rows of the offline table and its reward ablation (newsstudy.paper).
-PAPER_ROWS = {"prompt-only": paper.OFFLINE["prompt_only_32b"],
-              "RL teacher": paper.OFFLINE["rl_teacher_32b"]}
-PAPER_ABLATION = paper.REWARD_ABLATION
+PAPER_ROWS = {ours: paper.OFFLINE[paper.OFFLINE_ROW_OF[ours]] for ours in ("prompt-only", "RL teacher")}
 
 
-def offline_table(per_user: pd.DataFrame, paper: Mapping[str, Mapping[str, float]] = PAPER_ROWS
+def offline_table(per_user: pd.DataFrame, published: Mapping[str, Mapping[str, float]] = PAPER_ROWS
                   ) -> pd.DataFrame:
     """Ours (mean and 95% CI over test users, pooled over seeds) beside the paper, per method.
 
@@ -40,7 +38,7 @@ def offline_table(per_user: pd.DataFrame, paper: Mapping[str, Mapping[str, float
             label = METRIC_LABELS[metric]
             out[label] = row[metric]
             out[f"{label} 95% CI"] = f"[{row[f'{metric} low']:.3f}, {row[f'{metric} high']:.3f}]"
-            out[f"{label} paper"] = paper.get(row["method"], {}).get(metric, np.nan)
+            out[f"{label} paper"] = published.get(row["method"], {}).get(metric, np.nan)
         rows.append(out)
     return pd.DataFrame(rows)
 
@@ -51,8 +49,8 @@ def lift_table(per_user: pd.DataFrame, base: str, treated: str) -> pd.DataFrame:
     rows = []
     for metric in DEFAULT_METRICS:
         ours = means.loc[treated, metric] / means.loc[base, metric] - 1 if means.loc[base, metric] else np.nan
-        paper = PAPER_ROWS["RL teacher"][metric] / PAPER_ROWS["prompt-only"][metric] - 1
-        rows.append({"metric": METRIC_LABELS[metric], "ours": ours, "paper": paper})
+        theirs = PAPER_ROWS["RL teacher"][metric] / PAPER_ROWS["prompt-only"][metric] - 1
+        rows.append({"metric": METRIC_LABELS[metric], "ours": ours, "paper": theirs})
     return pd.DataFrame(rows)
 
 
@@ -104,8 +102,8 @@ def plot_training_curves(curves: Mapping[int, pd.DataFrame]):
 def ablation_table(per_user: pd.DataFrame) -> pd.DataFrame:
     """R@10 / N@10 with 95% CIs for all rewards and without each one, the paper beside."""
     ours = summarise(per_user, by="method", columns=("recall@10", "ndcg@10"))
-    ours["R@10 paper"] = [PAPER_ABLATION.get(m, (np.nan, np.nan))[0] for m in ours["method"]]
-    ours["N@10 paper"] = [PAPER_ABLATION.get(m, (np.nan, np.nan))[1] for m in ours["method"]]
+    ours["R@10 paper"] = [paper.REWARD_ABLATION.get(m, (np.nan, np.nan))[0] for m in ours["method"]]
+    ours["N@10 paper"] = [paper.REWARD_ABLATION.get(m, (np.nan, np.nan))[1] for m in ours["method"]]
     return ours.rename(columns={"recall@10": "R@10", "ndcg@10": "N@10",
                                 "recall@10 low": "R@10 low", "recall@10 high": "R@10 high",
                                 "ndcg@10 low": "N@10 low", "ndcg@10 high": "N@10 high"})
