@@ -293,7 +293,7 @@ def test_guard_limits_a_query_to_max_query_words(tiny_tokenizer):
     tok = tiny_tokenizer
     p = GUARD_PROMPT
     words = lambda n: " ".join(["alpha", "beta", "gamma", "delta"] * 3)  # noqa: E731
-    assert MAX_QUERY_WORDS == 12
+    assert MAX_QUERY_WORDS == 12  # the word counts below are worked out for this limit
     # 10 words: <s1> (2 words) still fits, <s2> (3 words) does not
     ten = " ".join(words(12).split()[:10])
     blocked = _blocked(tok, p, f"<queries> {ten}")
