@@ -115,22 +115,9 @@ validation = scaling_tables.validation_table(records, demo_recall)
 saving.save_table(validation, P.profile, "04_validation")
 fig = scaling_tables.plot_validation_loss(validation)
 saving.save_figure(fig, P.profile, "04_validation")
-loss_slope = float(np.polyfit(np.log10(validation["params"]), validation["validation SFT loss"], 1)[0])
-gate = {
-    "sizes imitate": {"passes": bool(validation["imitation passes"].all()),
-                      "failing": validation.loc[~validation["imitation passes"], "size"].tolist(),
-                      "shares": dict(zip(validation["size"],
-                                         validation["share of demonstrations'"], strict=True))},
-    "sizes well-formed": {"passes": bool(validation["format passes"].all()),
-                          "failing": validation.loc[~validation["format passes"], "size"].tolist()},
-    "span 30x": {"passes": bool(validation["params"].max() / validation["params"].min() >= 30),
-                 "span": float(validation["params"].max() / validation["params"].min())},
-}
-display(Markdown(
-    f"Imitation: {'every size passes' if gate['sizes imitate']['passes'] else 'FAILS for ' + ', '.join(gate['sizes imitate']['failing'])}; "
-    f"format: {'every size passes' if gate['sizes well-formed']['passes'] else 'FAILS for ' + ', '.join(gate['sizes well-formed']['failing'])}; "
-    f"parameter span {gate['span 30x']['span']:.1f}x. Held-out SFT loss changes by "
-    f"{loss_slope:+.3f} nats per tenfold parameters."))
+loss_slope = scaling_tables.loss_slope_per_decade(validation)
+gate = scaling_tables.ladder_gates(validation)
+display(Markdown(scaling_tables.describe_ladder_gates(gate, loss_slope)))
 validation.round(4)
 
 # %% [markdown]
@@ -144,13 +131,7 @@ validation.round(4)
 # %%
 capacity_users = scaling_tables.capacity_per_user(records, "test")
 saving.save_table(capacity_users, P.profile, "04_capacity_per_user", markdown=False)
-capacity_table = scaling_tables.capacity_table(capacity_users, facts)
-reward_means = capacity_users.groupby("size")["reward"].mean()
-capacity_table["reward"] = capacity_table["size"].map(reward_means)
-per_size = {metric: [capacity_users.loc[capacity_users["size"] == s, metric].to_numpy()
-                     for s in capacity_table["size"]] for metric in ("recall@10", "reward")}
-fit = scaling.fit_log_linear(capacity_table["params"], per_size["recall@10"], seed=P.seed)
-reward_fit = scaling.fit_log_linear(capacity_table["params"], per_size["reward"], seed=P.seed)
+capacity_table, fit, reward_fit = scaling_tables.capacity_fits(capacity_users, facts, P.seed)
 largest = capacity_table.iloc[-1]
 gate["largest size retrieves"] = {"passes": bool(largest["recall@10"] > 0),
                                   "size": largest["size"], "recall@10": float(largest["recall@10"])}

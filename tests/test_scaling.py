@@ -136,3 +136,21 @@ def test_describe_matches_names_the_match_or_its_absence():
     assert lines[0] == ("xs with N = 8 (R@10 0.210) matches xl at N = 1 (R@10 0.200) with "
                         "0.25x its inference FLOPs.")
     assert lines[1] == "No smaller size with best-of-N (N <= 8) reaches l at N = 1 (R@10 0.300)."
+
+
+def test_ladder_gates_and_their_sentence():
+    from newsstudy.scaling.tables import describe_ladder_gates, ladder_gates, loss_slope_per_decade
+
+    validation = pd.DataFrame({
+        "size": ["xs", "s", "xl"], "params": [1e5, 1e6, 4e6],
+        "imitation passes": [True, False, True], "format passes": [True, True, True],
+        "share of demonstrations'": [0.95, 0.80, 1.02],
+        "validation SFT loss": [0.50, 0.40, 0.40 - 0.1 * np.log10(4)]})
+    gate = ladder_gates(validation)
+    assert not gate["sizes imitate"]["passes"] and gate["sizes imitate"]["failing"] == ["s"]
+    assert gate["sizes well-formed"]["passes"] and gate["span 30x"]["span"] == pytest.approx(40)
+    slope = loss_slope_per_decade(validation)
+    assert slope == pytest.approx(-0.1)  # the three points lie on one line
+    text = describe_ladder_gates(gate, slope)
+    assert "Imitation: FAILS for s; format: every size passes; parameter span 40.0x" in text
+    assert "-0.100 nats" in text

@@ -311,3 +311,48 @@ def describe_matches(matches: pd.DataFrame, max_n: int) -> list[str]:
                          f"{row['size at N=1']} at N = 1 (R@10 {row['its R@10']:.3f}) with "
                          f"{row['FLOPs ratio']:.2f}x its inference FLOPs.")
     return lines
+
+
+def ladder_gates(validation: pd.DataFrame) -> dict:
+    """The ladder's checks from its validation table: every size imitates and writes
+    well-formed lists (the failing sizes named), and the sizes span at least 30x."""
+    span = float(validation["params"].max() / validation["params"].min())
+    return {
+        "sizes imitate": {"passes": bool(validation["imitation passes"].all()),
+                          "failing": validation.loc[~validation["imitation passes"], "size"].tolist(),
+                          "shares": dict(zip(validation["size"],
+                                             validation["share of demonstrations'"], strict=True))},
+        "sizes well-formed": {"passes": bool(validation["format passes"].all()),
+                              "failing": validation.loc[~validation["format passes"], "size"].tolist()},
+        "span 30x": {"passes": bool(span >= 30), "span": span},
+    }
+
+
+def loss_slope_per_decade(validation: pd.DataFrame) -> float:
+    """Least-squares change of the held-out SFT loss per tenfold parameters."""
+    return float(np.polyfit(np.log10(validation["params"]), validation["validation SFT loss"], 1)[0])
+
+
+def describe_ladder_gates(gate: dict, loss_slope: float) -> str:
+    """One paragraph: which sizes fail imitation or format, the span, the loss slope."""
+    def verdict(name: str) -> str:
+        g = gate[name]
+        return "every size passes" if g["passes"] else "FAILS for " + ", ".join(g["failing"])
+
+    return (f"Imitation: {verdict('sizes imitate')}; format: {verdict('sizes well-formed')}; "
+            f"parameter span {gate['span 30x']['span']:.1f}x. Held-out SFT loss changes by "
+            f"{loss_slope:+.3f} nats per tenfold parameters.")
+
+
+def capacity_fits(capacity_users: pd.DataFrame, facts: pd.DataFrame, seed: int):
+    """The capacity table (with each size's mean reward) and the log-linear fits of R@10
+    and of reward against parameters, bootstrapped over test users."""
+    from newsstudy import scaling
+
+    table = capacity_table(capacity_users, facts)
+    table["reward"] = table["size"].map(capacity_users.groupby("size")["reward"].mean())
+    per_size = {metric: [capacity_users.loc[capacity_users["size"] == s, metric].to_numpy()
+                         for s in table["size"]] for metric in ("recall@10", "reward")}
+    fit = scaling.fit_log_linear(table["params"], per_size["recall@10"], seed=seed)
+    reward_fit = scaling.fit_log_linear(table["params"], per_size["reward"], seed=seed)
+    return table, fit, reward_fit
