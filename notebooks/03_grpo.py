@@ -74,7 +74,6 @@ from newsstudy.policy.published import publish_policy
 from newsstudy.run import gpu_plan
 from newsstudy.teacher import grpo, imitation, reward_validity, setup
 from newsstudy.teacher import tables as teacher_tables
-from newsstudy.world import strategies
 
 S = setup.evaluation_setup(P)  # world, reward scorer, serving path, users shared with 04, 05
 W, scorer, serving = S.world, S.scorer, S.serving
@@ -88,16 +87,9 @@ eval_users, val_users = np.array(S.eval_users), np.array(S.val_users)
 seeds = [P.seed + i for i in range(P.n_seeds)]
 timings = {}
 gate = {}
-
-
 parameters = teacher.parameters_of(P.model, P.vocab_size)
 print(f"policy {P.model}: {f'{parameters:,}' if parameters else '?'} parameters, "
       f"LoRA rank {P.lora_rank or 'none (every weight trained)'}; decoding {pipeline.decoding}")
-
-
-def evaluate(name: str, checkpoint, seed: int, users=eval_users, **overrides):
-    """Per-user metrics of one checkpoint (one list per user, as served), tagged."""
-    return teacher.evaluate_checkpoint(pipeline, serving, name, checkpoint, seed, users, **overrides)
 
 
 # %% [markdown]
@@ -113,7 +105,6 @@ def evaluate(name: str, checkpoint, seed: int, users=eval_users, **overrides):
 # lists that differ in what they copy.
 
 # %%
-ctx = prompts.surface_context(W, n_queries=P.n_queries, seed=P.seed)
 val_prompts = pipeline.prompts(val_users)
 demos = prompts.recipe_demonstrations(W, P, val_users)
 demo_scores = imitation.demonstration_scores(W, serving, P, val_prompts, val_users)
@@ -148,7 +139,8 @@ sft_log[["step", "loss"]].tail(3)
 decodings = {"serving (rollouts too)": {}, "greedy": {"greedy": True},
              "serving, no guard": {"guard": False}}
 decoding_table, val_outputs, prompt_only_val = imitation.decoding_table(
-    lambda users, **overrides: evaluate("prompt-only", sft_checkpoint, P.seed, users, **overrides),
+    lambda users, **overrides: teacher.evaluate_checkpoint(
+        pipeline, serving, "prompt-only", sft_checkpoint, P.seed, users, **overrides),
     val_users, demo_recall, val_prompts, decodings)
 saving.save_table(decoding_table, P.profile, "03_decoding")
 gate["imitation"] = gates.imitation_gate(prompt_only_val["recall@10"], demo_recall)
@@ -241,21 +233,8 @@ improvement_table.round(4)
 
 # %%
 started = time.perf_counter()
-frames, outputs = [], {}
-copy_lists = strategies.completions_for(ctx, strategies.copy, eval_users).to_dict()
-copy_frame = evaluation.evaluate_completions(W, serving, copy_lists, fusion=P.fusion)
-frames.append(copy_frame.assign(method="copy (heuristic)", seed=P.seed))
-if pipeline.is_pretrained and P.sft_epochs > 0:  # the instruct model as released, before SFT
-    frame, outputs["zero-shot"] = evaluate("zero-shot", pipeline.base_model(), P.seed)
-    frames.append(frame)
-frame, outputs["prompt-only"] = evaluate("prompt-only", sft_checkpoint, P.seed)
-frames.append(frame)
-for s, checkpoint in teacher_checkpoints.items():
-    frame, completions = evaluate("RL teacher", checkpoint, s)
-    frames.append(frame)
-    if s == P.seed:
-        outputs["RL teacher"] = completions
-per_user = pd.concat(frames).rename_axis("user").reset_index()
+per_user, outputs = teacher.offline_evaluation(pipeline, serving, eval_users, sft_checkpoint,
+                                               teacher_checkpoints)
 timings["eval_seconds"] = time.perf_counter() - started
 gate["format"] = gates.format_gate({
     "prompt-only": imitation.well_formed(outputs["prompt-only"]),
@@ -295,15 +274,9 @@ teacher_tables.seed_table(per_user)
 
 # %%
 started = time.perf_counter()
-ablation_frames = [per_user[(per_user["method"] == "RL teacher") & (per_user["seed"] == P.seed)]
-                   .assign(method="all five")]
-ablation_outputs = {"all five": outputs["RL teacher"]}
-for dropped, ablated in ablation_weights.items():
-    frame, completions = evaluate(f"without {dropped}", pipeline.teacher(P.seed, ablated), P.seed)
-    ablation_frames.append(frame.rename_axis("user").reset_index())
-    ablation_outputs[f"without {dropped}"] = completions
+ablation_long, ablation_outputs = teacher.ablation_evaluation(
+    pipeline, serving, eval_users, per_user, outputs["RL teacher"], ablation_weights)
 timings["ablation_eval_seconds"] = time.perf_counter() - started
-ablation_long = pd.concat(ablation_frames)
 ablation = teacher_tables.ablation_table(ablation_long)
 if P.ablations:
     paired_ablation = evaluation.paired_table(ablation_long, "method", "recall@10", "all five")
@@ -323,15 +296,10 @@ examples
 
 # %%
 example_prompts = pipeline.prompts(example_users)
-truth = W.truth(example_users)
-titles = W.articles.set_index("article_id")["title"]
 for user in example_users:
-    display(Markdown(f"### User {user}\n```\n{example_prompts[user]}\n```"))
-    for method in ("prompt-only", "RL teacher"):
-        completion = outputs[method][user]
-        retrieved = teacher_tables.retrieved_titles(W, serving, completion)
-        display(Markdown(f"**{method}**: `{completion}`\n\n" + "\n".join(f"- {t}" for t in retrieved)))
-    display(Markdown("**later clicks**:\n" + "\n".join(f"- {titles[a]}" for a in sorted(truth.get(user, [])))))
+    lists = {method: outputs[method][user] for method in ("prompt-only", "RL teacher")}
+    for block in teacher_tables.example_user_markdown(W, serving, user, example_prompts[user], lists):
+        display(Markdown(block))
 
 # %% [markdown]
 # ## Key numbers

@@ -438,3 +438,57 @@ def imitation_by_size(pipeline: PolicyPipeline, serving, sizes, users, user_prom
                      "words in prompt": imitation.words_in_prompt(completions, user_prompts),
                      "SFT loss": float(log[-1]["loss"]) if log else float("nan")})
     return rows
+
+
+def offline_evaluation(pipeline: PolicyPipeline, serving, users, prompt_only: Path,
+                       teachers: dict[int, Path]):
+    """The offline rows on the test users: the ``copy`` heuristic (for reference), the
+    pretrained model as released (when it is one and SFT changes it), the prompt-only
+    policy and the RL teacher of every seed, one list per user as served.
+
+    Returns the per-user table (``user``, ``method``, ``seed`` and the metrics) and the
+    lists of the prompt-only policy, the first seed's teacher and the zero-shot model.
+    """
+    from newsstudy import evaluation
+    from newsstudy.world import strategies
+
+    s = pipeline.settings
+    ctx = prompts.surface_context(pipeline.world, n_queries=s.n_queries, seed=s.seed)
+    copy_lists = strategies.completions_for(ctx, strategies.copy, users).to_dict()
+    frames = [evaluation.evaluate_completions(pipeline.world, serving, copy_lists, fusion=s.fusion)
+              .assign(method="copy (heuristic)", seed=s.seed)]
+    outputs = {}
+
+    def run(name, checkpoint, seed):
+        return evaluate_checkpoint(pipeline, serving, name, checkpoint, seed, users)
+
+    if pipeline.is_pretrained and s.sft_epochs > 0:  # the instruct model as released
+        frame, outputs["zero-shot"] = run("zero-shot", pipeline.base_model(), s.seed)
+        frames.append(frame)
+    frame, outputs["prompt-only"] = run("prompt-only", prompt_only, s.seed)
+    frames.append(frame)
+    for seed, checkpoint in teachers.items():
+        frame, completions = run("RL teacher", checkpoint, seed)
+        frames.append(frame)
+        if seed == s.seed:
+            outputs["RL teacher"] = completions
+    return pd.concat(frames).rename_axis("user").reset_index(), outputs
+
+
+def ablation_evaluation(pipeline: PolicyPipeline, serving, users, per_user: pd.DataFrame,
+                        teacher_lists: dict[int, str], ablation_weights: dict[str, RewardWeights]):
+    """The reward ablation on the test users: the first seed's teacher as ``all five``
+    (read from ``per_user``, not evaluated again), then one teacher per dropped reward.
+
+    Returns the long per-user table and each run's lists.
+    """
+    seed = pipeline.settings.seed
+    first = per_user[(per_user["method"] == "RL teacher") & (per_user["seed"] == seed)]
+    frames = [first.assign(method="all five")]
+    outputs = {"all five": teacher_lists}
+    for dropped, weights in ablation_weights.items():
+        frame, completions = evaluate_checkpoint(pipeline, serving, f"without {dropped}",
+                                                 pipeline.teacher(seed, weights), seed, users)
+        frames.append(frame.rename_axis("user").reset_index())
+        outputs[f"without {dropped}"] = completions
+    return pd.concat(frames), outputs

@@ -161,3 +161,17 @@ def plot_imitation(curve: pd.DataFrame, demonstrations: float, sizes: pd.DataFra
     axes[1].set_title("Imitation against model size")
     fig.tight_layout()
     return fig
+
+
+def example_user_markdown(world, serving, user: int, prompt: str,
+                          lists: Mapping[str, str]) -> list[str]:
+    """Markdown blocks for one example user: the prompt, each method's list with the top
+    titles it retrieves, and the articles the user clicked later."""
+    titles = world.articles.set_index("article_id")["title"]
+    blocks = [f"### User {user}\n```\n{prompt}\n```"]
+    for method, completion in lists.items():
+        retrieved = retrieved_titles(world, serving, completion)
+        blocks.append(f"**{method}**: `{completion}`\n\n" + "\n".join(f"- {t}" for t in retrieved))
+    clicked = sorted(world.truth([user]).get(user, []))
+    blocks.append("**later clicks**:\n" + "\n".join(f"- {titles[a]}" for a in clicked))
+    return blocks
