@@ -423,7 +423,7 @@ class DistillParams(NotebookParams, RewardSettings, SignalSettings, ServingSetti
         return self
 
 
-class ABParams(NotebookParams, FeedSettings, ClickModel, ReturnModel):
+class ABParams(ReturnModel, ClickModel, FeedSettings, NotebookParams):
     """06_ab_simulation: the simulated online A/B test (documented in ``newsstudy.ab``).
 
     The feed's, the click model's and the return model's fields (and the check that
