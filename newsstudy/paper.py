@@ -120,6 +120,7 @@ def tables() -> dict[str, pd.DataFrame]:
     }
 
 
-OFFLINE_ROW_OF: dict[str, str] = {"prompt-only": "prompt_only_32b", "RL teacher": "rl_teacher_32b",
-                                  "on-policy": "student_0_5b"}
-"""Our method names (notebooks 03 and 05) -> the keys of their rows in :data:`OFFLINE`."""
+LLM_ROW_OF: dict[str, str] = {"prompt-only": "prompt_only_32b", "RL teacher": "rl_teacher_32b"}
+"""Notebook 03's method names -> the keys of their rows in :data:`OFFLINE`."""
+STUDENT_ROW_OF: dict[str, str] = {"on-policy": "student_0_5b"}
+"""Notebook 05's published student method -> the key of its row in :data:`OFFLINE`."""

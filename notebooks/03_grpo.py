@@ -107,7 +107,7 @@ print(f"policy {P.model}: {f'{parameters:,}' if parameters else '?'} parameters,
 # %%
 val_prompts = pipeline.prompts(val_users)
 demos = prompts.recipe_demonstrations(W, P, val_users)
-demo_scores = imitation.demonstration_scores(W, serving, P, val_prompts, val_users)
+demo_scores = imitation.demonstration_scores(W, serving, P, val_prompts, val_users, demos)
 demo_recall = demo_scores.groupby("user")["recall@10"].mean()  # the SFT target, per user
 example = int(val_users[0])
 display(Markdown(f"Prompt of validation user {example}:\n```\n{val_prompts[example]}\n```\n"

@@ -81,9 +81,6 @@ class ReturnModel(_Settings):
         default=0.6, ge=0, le=1, description="Share of the habit kept from one day to the next.")
 
 
-SETTINGS = (FeedSettings, ClickModel, ReturnModel)
-
-
 def settings_from_params(params) -> tuple[FeedSettings, ClickModel, ReturnModel]:
     """The simulator's settings from a params object with fields of the same names."""
     def pick(cls):

@@ -15,9 +15,6 @@ from newsstudy.baselines.paper import DISPLAY_NAMES
 from newsstudy.metrics import DEFAULT_METRICS, METRIC_LABELS, mean_with_ci
 
 SHORT = METRIC_LABELS
-# Our LLM and student method names -> their rows of the paper's offline table.
-LLM_ROWS = {ours: row for ours, row in paper.OFFLINE_ROW_OF.items() if ours != "on-policy"}
-STUDENT_ROWS = {"on-policy": paper.OFFLINE_ROW_OF["on-policy"]}
 
 
 def summarise(per_user: pd.DataFrame, metrics=DEFAULT_METRICS) -> pd.DataFrame:
@@ -42,7 +39,7 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     out = []
     baseline_rows = summary[summary["method"].isin(BASELINES) & (summary["metric"] == "recall@10")]
     best = baseline_rows.set_index("method")["mean"].idxmax() if len(baseline_rows) else None
-    order = [*BASELINES, *LLM_ROWS.values(), *STUDENT_ROWS.values()]
+    order = [*BASELINES, *paper.LLM_ROW_OF.values(), *paper.STUDENT_ROW_OF.values()]
     for method in [m for m in order if m in set(summary["method"])]:
         rows = summary[summary["method"] == method].set_index("metric")
         row = {"method": DISPLAY_NAMES.get(method, method) + (" (best)" if method == best
@@ -52,8 +49,8 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
             row[short] = f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
         for metric in ("recall@10", "ndcg@10"):
             row[f"{SHORT[metric]} seed std"] = round(float(rows.loc[metric, "seed_std"]), 4)
-            paper = rows.loc[metric, "paper"]
-            row[f"paper {SHORT[metric]}"] = "" if np.isnan(paper) else f"{paper:.3f}"
+            published = rows.loc[metric, "paper"]
+            row[f"paper {SHORT[metric]}"] = "" if np.isnan(published) else f"{published:.3f}"
         out.append(row)
     return pd.DataFrame(out)
 
@@ -66,7 +63,7 @@ def _paper_rows(per_user: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
 
 def with_llm_rows(per_user: pd.DataFrame, llm_per_user: pd.DataFrame) -> pd.DataFrame:
     """Baselines' per-user table plus notebook 03's LLM rows, on the users both scored."""
-    llm = _paper_rows(llm_per_user, LLM_ROWS)
+    llm = _paper_rows(llm_per_user, paper.LLM_ROW_OF)
     common = set(per_user["user"]) & set(llm["user"])
     columns = ["method", "seed", "user", "is_cold", *DEFAULT_METRICS]
     both = pd.concat([per_user[columns], llm[columns]], ignore_index=True)
@@ -86,8 +83,8 @@ def complete_offline(baselines: pd.DataFrame | None, llm_per_user: pd.DataFrame 
     if baselines is not None:
         parts.append(baselines[baselines["method"].isin(BASELINES)][columns])
     if llm_per_user is not None:
-        parts.append(_paper_rows(llm_per_user, LLM_ROWS)[columns])
-    parts.append(_paper_rows(student_per_user, STUDENT_ROWS)[columns])
+        parts.append(_paper_rows(llm_per_user, paper.LLM_ROW_OF)[columns])
+    parts.append(_paper_rows(student_per_user, paper.STUDENT_ROW_OF)[columns])
     common = set.intersection(*(set(p["user"]) for p in parts))
     both = pd.concat(parts, ignore_index=True)
     return both[both["user"].isin(common)]

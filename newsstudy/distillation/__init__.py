@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from newsstudy import evaluation
+from newsstudy import evaluation, parallel, paths
 from newsstudy.policy import checkpoints, distill, generate
 from newsstudy.rewards import RewardScorer
 from newsstudy.teacher import PolicyPipeline, grpo
@@ -264,10 +265,6 @@ def train_student(notebook: str, params: dict, method: str, seed: int, eval_user
 def teacher_per_user(profile: str, teacher_size: str, eval_users, seed: int):
     """The teacher's per-user metrics as 04 evaluated them (its one evaluation), tagged
     ``method="teacher"``; an error if 04 scored other users than ``eval_users``."""
-    import pandas as pd
-
-    from newsstudy import paths
-
     capacity = pd.read_csv(paths.tables_dir(profile) / "04_capacity_per_user.csv")
     rows = capacity[capacity["size"] == teacher_size].drop(columns=["size"])
     if set(rows["user"]) - set(eval_users):
@@ -280,8 +277,6 @@ def train_students(notebook: str, params: dict, seeds, eval_users, kl_users) -> 
     """Every (method, seed) student, trained (or loaded) and measured in worker processes
     (:func:`train_student`): on-policy, supervised, none and the warm start first, then
     on-policy + GRPO, which starts from on-policy."""
-    from newsstudy import parallel
-
     first = [(notebook, params, method, s, eval_users, kl_users)
              for method in ("on-policy", "supervised", "none") for s in seeds]
     first.append((notebook, params, "student warm start", seeds[0], eval_users, kl_users))

@@ -102,7 +102,7 @@ def offline_rows(per_user: pd.DataFrame) -> pd.DataFrame:
         row[metric] = summary[metric].iloc[0]
         row[f"{metric} 95% CI"] = (f"[{summary[f'{metric} low'].iloc[0]:.3f}, "
                                    f"{summary[f'{metric} high'].iloc[0]:.3f}]")
-        row[f"{metric} paper"] = paper.OFFLINE[paper.OFFLINE_ROW_OF["on-policy"]][metric]
+        row[f"{metric} paper"] = paper.OFFLINE[paper.STUDENT_ROW_OF["on-policy"]][metric]
     return pd.DataFrame([row])
 
 

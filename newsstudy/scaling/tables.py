@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from newsstudy import paper
+from newsstudy import paper, scaling
 from newsstudy.evaluation import summarise
 from newsstudy.saving import PAPER_COLOR
 
@@ -347,8 +347,6 @@ def describe_ladder_gates(gate: dict, loss_slope: float) -> str:
 def capacity_fits(capacity_users: pd.DataFrame, facts: pd.DataFrame, seed: int):
     """The capacity table (with each size's mean reward) and the log-linear fits of R@10
     and of reward against parameters, bootstrapped over test users."""
-    from newsstudy import scaling
-
     table = capacity_table(capacity_users, facts)
     table["reward"] = table["size"].map(capacity_users.groupby("size")["reward"].mean())
     per_size = {metric: [capacity_users.loc[capacity_users["size"] == s, metric].to_numpy()

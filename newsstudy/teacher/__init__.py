@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from newsstudy import paths
+from newsstudy import evaluation, paths
 from newsstudy.io import config_hash, read_json
 from newsstudy.output_format import parse_completion
 from newsstudy.policy import (
@@ -398,8 +398,6 @@ def evaluate_checkpoint(pipeline: PolicyPipeline, serving, name: str, checkpoint
                         users, **overrides):
     """Per-user metrics of one checkpoint (one list per user, as served), tagged with
     ``method`` and ``seed``, and the lists it wrote. ``overrides`` change the decoding."""
-    from newsstudy import evaluation
-
     frame, completions = evaluation.evaluate_policy(
         pipeline.world, serving, pipeline.policy(checkpoint, seed=seed, **overrides), users,
         latent_embedder=pipeline.scorer.retriever.embedder, fusion=pipeline.settings.fusion)
@@ -421,7 +419,6 @@ def imitation_by_size(pipeline: PolicyPipeline, serving, sizes, users, user_prom
     Each size's prompt-only checkpoint is read from the store (trained beforehand, e.g. by
     :func:`train_in_parallel`), evaluated on ``users`` with the serving decoding.
     """
-    from newsstudy import evaluation
     from newsstudy.teacher import imitation
 
     rows = []
@@ -449,7 +446,6 @@ def offline_evaluation(pipeline: PolicyPipeline, serving, users, prompt_only: Pa
     Returns the per-user table (``user``, ``method``, ``seed`` and the metrics) and the
     lists of the prompt-only policy, the first seed's teacher and the zero-shot model.
     """
-    from newsstudy import evaluation
     from newsstudy.world import strategies
 
     s = pipeline.settings

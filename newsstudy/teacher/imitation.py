@@ -95,20 +95,22 @@ def imitation_probe(world, serving, prompts: Mapping[int, str], tokenizer, decod
 
 
 def demonstration_scores(world, serving, settings, user_prompts: Mapping[int, str],
-                         users: Sequence[int]):
+                         users: Sequence[int], demos: Mapping[int, list[str]] | None = None):
     """Retrieval metrics of every SFT demonstration of ``users`` (what imitation is measured against).
 
     One row per (user, demonstration): ``copy`` (the first) and ``drawn j``, each expanded
     against the user's prompt and retrieved with ``serving``. ``settings`` carries the
     recipe's demonstration fields (``n_queries``, ``seed``, ``max_prompt_signals``,
-    ``demos_per_user``, ``demo_pool``, ``fusion``).
+    ``demos_per_user``, ``demo_pool``, ``fusion``). ``demos``: the users' demonstrations
+    when the caller already drew them (:func:`newsstudy.policy.prompts.recipe_demonstrations`).
     """
     import pandas as pd
 
     from newsstudy.evaluation import evaluate_completions
     from newsstudy.policy import prompts
 
-    demos = prompts.recipe_demonstrations(world, settings, users)
+    if demos is None:
+        demos = prompts.recipe_demonstrations(world, settings, users)
     frames = []
     for j in range(settings.demos_per_user):
         lists = {int(u): prompts.expand_pointers(demos[int(u)][j], user_prompts[int(u)])
@@ -127,7 +129,6 @@ def decoding_table(evaluate: Callable, users, demo_recall, user_prompts: Mapping
     a label to decoding overrides (``{}`` is the serving decoding). Returns the table, the
     lists per decoding and the per-user frame of the first decoding (the serving one).
     """
-    import numpy as np
     import pandas as pd
 
     rows, outputs, first = [], {}, None

@@ -16,7 +16,7 @@ from newsstudy.output_format import parse_completion
 from newsstudy.saving import PAPER_COLOR
 
 # The paper's LLM rows of the offline table and its reward ablation (newsstudy.paper).
-PAPER_ROWS = {ours: paper.OFFLINE[paper.OFFLINE_ROW_OF[ours]] for ours in ("prompt-only", "RL teacher")}
+PAPER_ROWS = {ours: paper.OFFLINE[row] for ours, row in paper.LLM_ROW_OF.items()}
 
 
 def offline_table(per_user: pd.DataFrame, published: Mapping[str, Mapping[str, float]] = PAPER_ROWS
