@@ -38,6 +38,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from newsstudy.evaluation import paired_difference
+from newsstudy.results import Paired, PairedGate, Record, keyed
 
 INFERENCE_LIFT = 0.15
 CEILING_LIFT = 0.20
@@ -45,6 +46,65 @@ DEGENERATE_MARGIN = 0.10
 IMITATION_BAR = 0.90
 FORMAT_BAR = 0.95
 ENTROPY_DRIFT = 0.10
+
+
+class DegenerateStrategy(Record):
+    """One degenerate strategy against copying: its mean composite reward and share."""
+
+    total: float
+    share_of_copy: float
+    passes: bool
+
+
+class DegenerateGate(Record):
+    """Every degenerate strategy at least ``margin`` below copying's composite reward."""
+
+    margin: float
+    passes: bool
+    strategies: dict[str, DegenerateStrategy]
+
+
+class OrderGate(Record):
+    """The mean composite reward strictly decreasing along ``order``."""
+
+    order: list[str]
+    totals: list[float]
+    passes: bool
+
+
+class ImitationGate(Record):
+    """The policy's mean metric as a share (``ratio``) of its demonstrations'."""
+
+    policy: float
+    demonstrations: float
+    ratio: float | None
+    bar: float
+    paired: Paired
+    passes: bool
+
+
+class FormatGate(Record):
+    """Every policy's well-formed share at least ``bar``."""
+
+    shares: dict[str, float | None]
+    bar: float
+    passes: bool
+
+
+class EntropyRun(Record):
+    """One training run's mean entropy over its first and last fifth of steps."""
+
+    first: float
+    last: float
+    passes: bool
+
+
+class EntropyGate(Record):
+    """No run's entropy drifts up by more than ``tolerance``."""
+
+    tolerance: float
+    runs: dict[str, EntropyRun]
+    passes: bool
 
 
 def _per_user(scores: pd.DataFrame, method_col: str, method: str, metric: str) -> pd.Series:
@@ -55,16 +115,16 @@ def _per_user(scores: pd.DataFrame, method_col: str, method: str, metric: str) -
 
 
 def lift_gate(scores: pd.DataFrame, candidate: str, reference: str, min_lift: float, *,
-              method_col: str = "strategy", metric: str = "recall@10") -> dict:
+              method_col: str = "strategy", metric: str = "recall@10") -> PairedGate:
     """Does ``candidate`` beat ``reference`` by ``min_lift`` (relative), paired CI above 0?
 
     ``scores``: long per-user table with ``user``, ``method_col`` and ``metric`` columns.
     """
     gap = paired_difference(_per_user(scores, method_col, candidate, metric),
                             _per_user(scores, method_col, reference, metric))
-    return {"candidate": candidate, "reference": reference, "metric": metric,
-            "min_lift": min_lift, **gap.to_dict(),
-            "passes": bool(gap.above_zero() and gap.relative >= min_lift)}
+    return PairedGate(candidate=candidate, reference=reference, metric=metric,
+                      min_lift=min_lift, **gap.to_dict(),
+                      passes=bool(gap.above_zero() and gap.relative >= min_lift))
 
 
 def best_method(scores: pd.DataFrame, methods: Sequence[str], *, method_col: str = "strategy",
@@ -85,35 +145,47 @@ def degenerate_gate(totals: pd.Series, copy: str, degenerate: Sequence[str],
     return pd.DataFrame(rows)
 
 
-def order_gate(totals: pd.Series, order: Sequence[str]) -> dict:
+def degenerate_record(table: pd.DataFrame, margin: float = DEGENERATE_MARGIN) -> DegenerateGate:
+    """The :func:`degenerate_gate` table as the results record, keyed by strategy."""
+    rows = {row["strategy"]: DegenerateStrategy(total=row["total"],
+                                                share_of_copy=row["share of copy"],
+                                                passes=row["passes"])
+            for row in table.to_dict(orient="records")}
+    return DegenerateGate(margin=margin, passes=bool(table["passes"].all()),
+                          strategies=keyed(rows))
+
+
+def order_gate(totals: pd.Series, order: Sequence[str]) -> OrderGate:
     """Is the mean composite reward strictly decreasing along ``order``?"""
     values = [float(totals[name]) for name in order]
-    return {"order": list(order), "totals": values,
-            "passes": all(a > b for a, b in zip(values, values[1:], strict=False))}
+    return OrderGate(order=list(order), totals=values,
+                     passes=all(a > b for a, b in zip(values, values[1:], strict=False)))
 
 
-def imitation_gate(policy: pd.Series, demonstrations: pd.Series, bar: float = IMITATION_BAR) -> dict:
+def imitation_gate(policy: pd.Series, demonstrations: pd.Series,
+                   bar: float = IMITATION_BAR) -> ImitationGate:
     """Policy's mean per-user metric over its demonstrations', on the users both have."""
     users = policy.index.intersection(demonstrations.index)
     ours, theirs = float(policy[users].mean()), float(demonstrations[users].mean())
     ratio = ours / theirs if theirs > 0 else float("nan")
     gap = paired_difference(policy[users], demonstrations[users])
-    return {"policy": ours, "demonstrations": theirs, "ratio": ratio, "bar": bar,
-            "paired": gap.to_dict(), "passes": bool(ratio >= bar)}
+    return ImitationGate(policy=ours, demonstrations=theirs, ratio=ratio, bar=bar,
+                         paired=Paired.of(gap), passes=bool(ratio >= bar))
 
 
-def format_gate(shares: dict[str, float], bar: float = FORMAT_BAR) -> dict:
-    """Every policy's well-formed share at least ``bar`` (no shares: fails)."""
-    return {"shares": {k: float(v) for k, v in shares.items()}, "bar": bar,
-            "passes": bool(shares) and all(v >= bar for v in shares.values())}
+def format_gate(shares: dict[str, float], bar: float = FORMAT_BAR) -> FormatGate:
+    """Every policy's well-formed share at least ``bar`` (no shares: fails); the shares
+    are keyed by the policies' results keys."""
+    return FormatGate(shares=keyed({k: float(v) for k, v in shares.items()}), bar=bar,
+                      passes=bool(shares) and all(v >= bar for v in shares.values()))
 
 
-def interval_gate(gap, what: str) -> dict:
+def interval_gate(gap, what: str) -> PairedGate:
     """A paired difference whose 95% interval must lie above zero."""
-    return {"what": what, **gap.to_dict(), "passes": bool(gap.above_zero())}
+    return PairedGate(what=what, **gap.to_dict(), passes=bool(gap.above_zero()))
 
 
-def entropy_gate(curves: dict, tolerance: float = ENTROPY_DRIFT) -> dict:
+def entropy_gate(curves: dict, tolerance: float = ENTROPY_DRIFT) -> EntropyGate:
     """Per run: mean entropy of the last fifth of the steps against the first fifth."""
     runs = {}
     for name, frame in curves.items():
@@ -122,7 +194,7 @@ def entropy_gate(curves: dict, tolerance: float = ENTROPY_DRIFT) -> dict:
         values = frame["entropy"].dropna().to_numpy(float)
         fifth = max(len(values) // 5, 1)
         first, last = float(values[:fifth].mean()), float(values[-fifth:].mean())
-        runs[str(name)] = {"first": first, "last": last,
-                           "passes": bool(last <= first * (1 + tolerance))}
-    return {"tolerance": tolerance, "runs": runs,
-            "passes": bool(runs) and all(r["passes"] for r in runs.values())}
+        runs[str(name)] = EntropyRun(first=first, last=last,
+                                     passes=bool(last <= first * (1 + tolerance)))
+    return EntropyGate(tolerance=tolerance, runs=keyed(runs),
+                       passes=bool(runs) and all(r.passes for r in runs.values()))

@@ -7,7 +7,6 @@ and ``reports/<profile>/figures/<name>.{png,svg}``; every write is atomic.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -18,6 +17,7 @@ import seaborn as sns  # noqa: E402
 
 from newsstudy import paths  # noqa: E402
 from newsstudy.io import atomic_path, write_json, write_text  # noqa: E402
+from newsstudy.results import Record, dump  # noqa: E402
 
 PAPER_COLOR = "#999999"
 OURS_COLOR = "#1f77b4"
@@ -54,6 +54,10 @@ def save_table(frame: pd.DataFrame, profile: str, name: str, index: bool = False
     return folder / f"{name}.csv"
 
 
-def write_results(profile: str, notebook: str, results: dict[str, Any]) -> Path:
-    """Write a notebook's key numbers to ``reports/<profile>/results/<notebook>.json``."""
-    return write_json(paths.results_path(profile, notebook), results)
+def write_results(profile: str, notebook: str, results: Record) -> Path:
+    """Write a notebook's typed results to ``reports/<profile>/results/<notebook>.json``,
+    after checking the results contract (``newsstudy.results``)."""
+    if not isinstance(results, Record):
+        raise TypeError(f"write_results({notebook!r}) takes the notebook's results model "
+                        f"(a newsstudy.results.Record), not {type(results).__name__}")
+    return write_json(paths.results_path(profile, notebook), dump(results))

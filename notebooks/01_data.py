@@ -62,6 +62,7 @@ from IPython.display import Markdown, display
 from newsstudy import saving, world
 from newsstudy.world import data
 from newsstudy.world import tables as world_tables
+from newsstudy.world.results import DataResults
 
 saving.set_style()
 data.build_world(P)
@@ -137,25 +138,25 @@ for title, frame in story.items():
 # ## Key numbers
 
 # %%
-results = {
-    "profile": P.profile,
-    "world_hash": W.manifest["world_hash"],
-    "n_users": len(W.users),
-    "n_articles": len(W.articles),
-    "n_topics": len(W.topic_keywords),
-    "n_events": len(W.events),
-    "events_per_domain": W.events["domain"].value_counts().to_dict(),
-    "noise_share": float(W.event_labels["is_noise"].mean()),
-    "cold_share": float(W.users["is_cold"].mean()),
-    "n_test_clicks": len(W.test_clicks),
-    "n_test_users_with_clicks": int(W.test_clicks.loc[
-        W.test_clicks["user_id"].isin(W.split_users("test")), "user_id"].nunique()),
-    "n_val_users": int(len(W.split_users("val"))),
-    "world_knobs": {name: getattr(P, name) for name in world.KNOBS},
-    "cleaning": W.cleaning["classifier"],
-    "cleaning_rule_baseline": W.cleaning["rule_baseline"],
-    "cleaning_flag_everything": W.cleaning["flag_everything"],
-    "build_seconds": W.manifest["build_seconds"],
-}
+results = DataResults(
+    profile=P.profile,
+    world_hash=W.manifest["world_hash"],
+    n_users=len(W.users),
+    n_articles=len(W.articles),
+    n_topics=len(W.topic_keywords),
+    n_events=len(W.events),
+    events_per_domain=W.events["domain"].value_counts().to_dict(),
+    noise_share=W.event_labels["is_noise"].mean(),
+    cold_share=W.users["is_cold"].mean(),
+    n_test_clicks=len(W.test_clicks),
+    n_test_users_with_clicks=W.test_clicks.loc[
+        W.test_clicks["user_id"].isin(W.split_users("test")), "user_id"].nunique(),
+    n_val_users=len(W.split_users("val")),
+    world_knobs={name: getattr(P, name) for name in world.KNOBS},
+    cleaning=W.cleaning["classifier"],
+    cleaning_rule_baseline=W.cleaning["rule_baseline"],
+    cleaning_flag_everything=W.cleaning["flag_everything"],
+    build_seconds=W.manifest["build_seconds"],
+)
 saving.write_results(P.profile, "01_data", results)
 results

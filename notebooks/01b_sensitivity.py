@@ -53,6 +53,7 @@ import torch
 from newsstudy import saving, world
 from newsstudy.params import load_params
 from newsstudy.world import sensitivity
+from newsstudy.world.results import SensitivityResults
 
 torch.set_num_threads(1)
 saving.set_style()
@@ -91,15 +92,12 @@ saving.save_figure(fig, P.profile, "01b_sensitivity")
 # ## Key numbers
 
 # %%
-results = {
-    "profile": P.profile,
-    "n_users_per_world": P.n_users,
-    "n_worlds": int(len(table)),
-    "settings": {knob: list(levels) for knob, levels in settings.items()},
-    "rows": table.to_dict(orient="records"),
-    "inference_pays_share": float(table["inference pays"].mean()),
-    "ceiling_clears_share": float(table["ceiling clears baselines"].mean()),
-    "seconds": round(seconds, 1),
-}
+results = SensitivityResults(
+    profile=P.profile, n_users_per_world=P.n_users, n_worlds=len(table),
+    settings={knob: list(levels) for knob, levels in settings.items()},
+    rows=sensitivity.results_rows(table, long),
+    inference_pays_share=table["inference pays"].mean(),
+    ceiling_clears_share=table["ceiling clears baselines"].mean(),
+    seconds=round(seconds, 1))
 saving.write_results(P.profile, "01b_sensitivity", results)
-{k: v for k, v in results.items() if k != "rows"}
+results.model_dump(exclude={"rows"})

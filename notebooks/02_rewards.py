@@ -77,8 +77,10 @@ from newsstudy import (
     rewards,
     saving,
 )
+from newsstudy.results import keyed
 from newsstudy.rewards import judge, serving_path
 from newsstudy.rewards import tables as reward_tables
+from newsstudy.rewards.results import RewardGates, RewardsResults, ServingPathChoice
 from newsstudy.world import data, strategies
 
 saving.set_style()
@@ -159,11 +161,10 @@ order_gate = gates.order_gate(totals, ["oracle (latent truth)", best_legal,
                                        "copy surface signals", "generic queries",
                                        "random words"])
 saving.save_table(degenerate_gate, P.profile, "02_degenerate_gate")
-print(f"inference pays: {inference_gate['passes']} ({best_legal}: "
-      f"{inference_gate['relative']:+.1%} Recall@10 over copying, paired diff "
-      f"{inference_gate['diff']:+.4f} [{inference_gate['low']:+.4f}, {inference_gate['high']:+.4f}], "
-      f"n = {inference_gate['n']})")
-print(f"reward order: {order_gate['passes']}")
+print(f"inference pays: {inference_gate.passes} ({best_legal}: "
+      f"{inference_gate.relative:+.1%} Recall@10 over copying, "
+      f"{inference_gate.estimate().text(4)}, n = {inference_gate.n})")
+print(f"reward order: {order_gate.passes}")
 degenerate_gate
 
 # %% [markdown]
@@ -201,27 +202,23 @@ examples
 
 # %%
 by_strategy = table.set_index("strategy")
-results = {
-    "profile": P.profile,
-    "n_users": int(len(users)),
-    "reward_embedder": P.reward_embedder,
-    "serving_embedder": P.serving_embedder,
-    "strategies": {name: {col: float(by_strategy.loc[name, col])
-                          for col in [*rewards.REWARD_NAMES, "total", "recall@10", "ndcg@10"]}
-                   for name in by_strategy.index},
-    "correlation_total_recall10_pooled": float(
-        correlations.set_index("reward").loc["total", "pooled vs recall@10"]),
-    "correlation_total_recall10_within_user": float(
-        correlations.set_index("reward").loc["total", "within user vs recall@10"]),
-    "rewards_in_unit_interval": bool(scores[list(rewards.REWARD_NAMES)].stack().between(0, 1).all()),
-    "serving_path": {"chosen": chosen, "params_agree": bool(params_agree),
-                     "n_val_users": int(len(val_users))},
-    "gates": {"inference_pays": inference_gate,
-              "degenerate_below_copy": {
-                  "margin": gates.DEGENERATE_MARGIN,
-                  "passes": bool(degenerate_gate["passes"].all()),
-                  "strategies": degenerate_gate.set_index("strategy").to_dict(orient="index")},
-              "reward_order": order_gate},
-}
+results = RewardsResults(
+    profile=P.profile,
+    n_users=len(users),
+    reward_embedder=P.reward_embedder,
+    serving_embedder=P.serving_embedder,
+    strategies=keyed(by_strategy[[*rewards.REWARD_NAMES, "total", "recall@10", "ndcg@10"]]
+                     .to_dict(orient="index")),
+    correlation_total_recall10_pooled=correlations.set_index("reward").loc[
+        "total", "pooled vs recall@10"],
+    correlation_total_recall10_within_user=correlations.set_index("reward").loc[
+        "total", "within user vs recall@10"],
+    rewards_in_unit_interval=scores[list(rewards.REWARD_NAMES)].stack().between(0, 1).all(),
+    serving_path=ServingPathChoice(chosen=chosen, params_agree=params_agree,
+                                   n_val_users=len(val_users)),
+    gates=RewardGates(inference_pays=inference_gate,
+                      degenerate_below_copy=gates.degenerate_record(degenerate_gate),
+                      reward_order=order_gate),
+)
 saving.write_results(P.profile, "02_rewards", results)
 results

@@ -71,9 +71,12 @@ from newsstudy import (
 )
 from newsstudy.policy import prompts
 from newsstudy.policy.published import publish_policy
+from newsstudy.results import Paired, keyed
 from newsstudy.run import gpu_plan
 from newsstudy.teacher import grpo, imitation, reward_validity, setup
+from newsstudy.teacher import results as teacher_results
 from newsstudy.teacher import tables as teacher_tables
+from newsstudy.teacher.results import TeacherResults
 
 S = setup.evaluation_setup(P)  # world, reward scorer, serving path, users shared with 04, 05
 W, scorer, serving = S.world, S.scorer, S.serving
@@ -160,9 +163,9 @@ if not curve.empty:
 fig = teacher_tables.plot_imitation(curve if not curve.empty else pd.DataFrame(), demo_recall.mean(), sizes)
 saving.save_figure(fig, P.profile, "03_imitation")
 display(Markdown(f"**Imitation gate**: the prompt-only policy reaches "
-                 f"{gate['imitation']['ratio']:.1%} of its demonstrations' R@10 "
-                 f"({gate['imitation']['policy']:.4f} vs {gate['imitation']['demonstrations']:.4f}, "
-                 f"bar 90%): {'passes' if gate['imitation']['passes'] else 'FAILS'}."))
+                 f"{gate['imitation'].ratio:.1%} of its demonstrations' R@10 "
+                 f"({gate['imitation'].policy:.4f} vs {gate['imitation'].demonstrations:.4f}, "
+                 f"bar 90%): {'passes' if gate['imitation'].passes else 'FAILS'}."))
 sizes.round(4)
 
 # %% [markdown]
@@ -185,7 +188,7 @@ gate["reward_validity"] = gates.interval_gate(
     training_gain, f"R@10 of the best of {P.validity_samples} by the training reward minus a random pick")
 display(Markdown(f"**Reward validity gate** (training reward, weights {weights}): best of "
                  f"{P.validity_samples} by reward minus random pick, {training_gain.text(4)}: "
-                 f"{'passes' if gate['reward_validity']['passes'] else 'FAILS'}."))
+                 f"{'passes' if gate['reward_validity'].passes else 'FAILS'}."))
 validity.round(4)
 
 # %% [markdown]
@@ -221,8 +224,8 @@ gate["grpo_improves"] = gates.interval_gate(improvement["total"],
 improvement_table = pd.DataFrame([{"reward": k, **v.to_dict()} for k, v in improvement.items()])
 saving.save_table(improvement_table, P.profile, "03_grpo_improvement")
 display(Markdown(f"**GRPO improvement gate**: total reward {improvement['total'].text(4)}: "
-                 f"{'passes' if gate['grpo_improves']['passes'] else 'FAILS'}. Entropy gate: "
-                 f"{'passes' if gate['entropy']['passes'] else 'FAILS'} ({gate['entropy']['runs']})."))
+                 f"{'passes' if gate['grpo_improves'].passes else 'FAILS'}. Entropy gate: "
+                 f"{'passes' if gate['entropy'].passes else 'FAILS'} ({gate['entropy'].runs})."))
 improvement_table.round(4)
 
 # %% [markdown]
@@ -309,44 +312,42 @@ for user in example_users:
 # later notebooks (`artifacts/<profile>/published/`).
 
 # %%
-gate_table = pd.DataFrame([{"check": name, "passes": g["passes"]} for name, g in gate.items()])
+gate_table = pd.DataFrame(teacher_results.gate_rows(gate))
 display(gate_table)
-means = per_user.groupby("method")[["recall@5", "recall@10", "ndcg@5", "ndcg@10", "mrr"]].mean()
-results = {
-    "profile": P.profile,
-    "model": P.model,
-    "parameters": parameters,
-    "lora_rank": P.lora_rank,
-    "seeds": seeds,
-    "n_eval_users": int(len(eval_users)),
-    "n_val_users": int(len(val_users)),
-    "decoding": pipeline.decoding.as_dict(),
-    "gates": gate,
-    "instrument_ok": bool(all(g["passes"] for g in gate.values())),
-    "decoding_table": decoding_table.to_dict(orient="records"),
-    "imitation_by_size": sizes.to_dict(orient="records"),
-    "imitation_curve": curve.to_dict(orient="records"),
-    "demonstrations_recall@10": float(demo_recall.mean()),
-    "reward_validity": validity.to_dict(orient="records"),
-    "grpo_improvement": {k: v.to_dict() for k, v in improvement.items()},
-    "weights": dataclasses.asdict(weights),
-    "offline": {m: means.loc[m].to_dict() for m in means.index},
-    "offline_ci": offline.set_index("method")[["R@10 95% CI", "N@10 95% CI"]].to_dict(orient="index"),
-    "offline_seed_spread": offline.set_index("method")[["seeds", "R@10 seed std"]].to_dict(orient="index"),
-    "rl_minus_prompt_only": paired_rl.to_dict(),
-    "lift_rl_over_prompt_only": lift.set_index("metric")["ours"].to_dict(),
-    "ablation": ablation.set_index("method")[["R@10", "N@10", "R@10 low", "R@10 high"]].to_dict(orient="index"),
-    "ablation_paired": (paired_ablation.to_dict(orient="records") if P.ablations else []),
-    "interest_quality": interest.to_dict(orient="index"),
-    "format_ok": {m: imitation.well_formed(o) for m, o in outputs.items()},
-    "timings_seconds": timings,
-    "training_seconds_recorded": {
+results = TeacherResults(
+    profile=P.profile,
+    model=P.model,
+    parameters=parameters,
+    lora_rank=P.lora_rank,
+    seeds=seeds,
+    n_eval_users=len(eval_users),
+    n_val_users=len(val_users),
+    decoding=pipeline.decoding.as_dict(),
+    gates=gate,
+    instrument_ok=all(g.passes for g in gate.values()),
+    decoding_table=decoding_table.to_dict(orient="records"),
+    imitation_by_size=sizes.to_dict(orient="records"),
+    imitation_curve=curve.to_dict(orient="records"),
+    demonstrations_recall_at_10=demo_recall.mean(),
+    reward_validity=teacher_results.validity_rows(validity),
+    grpo_improvement={k: Paired.of(v) for k, v in improvement.items()},
+    weights=dataclasses.asdict(weights),
+    offline=teacher_results.offline_rows(evaluation.summarise(per_user), offline),
+    rl_minus_prompt_only=Paired.of(paired_rl, candidate="RL teacher", reference="prompt-only",
+                                   metric="recall@10"),
+    lift_rl_over_prompt_only=teacher_results.lift_values(lift),
+    ablation=teacher_results.ablation_rows(ablation),
+    ablation_paired=teacher_results.paired_rows(paired_ablation) if P.ablations else [],
+    interest_quality=teacher_results.interest_rows(interest),
+    format_ok=keyed({m: imitation.well_formed(o) for m, o in outputs.items()}),
+    timings_seconds=timings,
+    training_seconds_recorded={
         "sft": teacher.training_seconds(sft_checkpoint),
         "grpo_per_seed": [teacher.training_seconds(c) for c in teacher_checkpoints.values()],
     },
-}
+)
 saving.write_results(P.profile, "03_grpo", results)
 for name, checkpoint in (("prompt_only", sft_checkpoint), ("teacher", teacher_checkpoints[P.seed])):
     publish_policy(P.profile, name, checkpoint, P.max_prompt_chars, "03_grpo",
                    P.max_prompt_signals, pipeline.decoding.as_dict())
-{k: results[k] for k in ("instrument_ok", "offline", "rl_minus_prompt_only")}
+results.model_dump(include={"instrument_ok", "rl_minus_prompt_only"})

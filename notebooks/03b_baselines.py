@@ -67,8 +67,10 @@ import torch
 
 from newsstudy import saving
 from newsstudy.baselines import TrainSettings, prepare
+from newsstudy.baselines import results as baseline_results
 from newsstudy.baselines import runs as baseline_runs
 from newsstudy.baselines import tables as baseline_tables
+from newsstudy.baselines.results import BaselineGates, BaselinesResults
 from newsstudy.world import data
 
 torch.set_num_threads(1)  # small models: one thread is faster than two on a 2-core machine
@@ -168,27 +170,27 @@ ceiling_gate = gates.lift_gate(gate_scores, "oracle", best_trained, gates.CEILIN
                                method_col="method")
 content_gap = gates.lift_gate(gate_scores, "oracle", "content", gates.CEILING_LIFT,
                               method_col="method")
-print(f"ceiling clears baselines: {ceiling_gate['passes']} (oracle {ceiling_gate['mean_a']:.4f} "
-      f"vs {best_trained} {ceiling_gate['mean_b']:.4f}: {ceiling_gate['relative']:+.1%}, paired "
-      f"diff [{ceiling_gate['low']:+.4f}, {ceiling_gate['high']:+.4f}], n = {ceiling_gate['n']})")
+print(f"ceiling clears baselines: {ceiling_gate.passes} (oracle {ceiling_gate.mean_a:.4f} "
+      f"vs {best_trained} {ceiling_gate.mean_b:.4f}: {ceiling_gate.relative:+.1%}, paired "
+      f"diff {ceiling_gate.estimate().text(4)}, n = {ceiling_gate.n})")
 
 # %% [markdown]
 # ## Key numbers
 
 # %%
 means = summary[summary["metric"] == "recall@10"].set_index("method")["mean"]
-results = {
-    "profile": P.profile,
-    "n_seeds": P.n_seeds,
-    "n_test_users": int(per_user["user"].nunique()),
-    "n_test_articles": int(len(D.test_rows)),
-    "text_embedder": P.text_embedder,
-    "methods": baseline_tables.results_dict(summary),
-    "warm_cold": baseline_tables.warm_cold_dict(per_user),
-    "best_by_recall10": str(means.idxmax()),
-    "seconds": {**seconds, "total": round(time.perf_counter() - started, 1)},
-    "per_user_csv": per_user_csv.name,
-    "gates": {"ceiling_clears_baselines": ceiling_gate, "oracle_vs_content": content_gap},
-}
+results = BaselinesResults(
+    profile=P.profile,
+    n_seeds=P.n_seeds,
+    n_test_users=per_user["user"].nunique(),
+    n_test_articles=len(D.test_rows),
+    text_embedder=P.text_embedder,
+    methods=baseline_results.method_metrics(summary),
+    warm_cold=baseline_results.warm_cold(per_user),
+    best_by_recall10=means.idxmax(),
+    seconds={**seconds, "total": round(time.perf_counter() - started, 1)},
+    per_user_csv=per_user_csv.name,
+    gates=BaselineGates(ceiling_clears_baselines=ceiling_gate, oracle_vs_content=content_gap),
+)
 saving.write_results(P.profile, "03b_baselines", results)
-results["seconds"]
+results.seconds

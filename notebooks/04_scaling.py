@@ -71,7 +71,9 @@ from newsstudy import (
 from newsstudy.policy import ladder
 from newsstudy.policy.published import publish_policy
 from newsstudy.scaling import capacity
+from newsstudy.scaling import results as scaling_results
 from newsstudy.scaling import tables as scaling_tables
+from newsstudy.scaling.results import LargestRetrieves, ScalingResults
 from newsstudy.teacher import imitation, setup
 
 S = setup.evaluation_setup(P)  # world, reward scorer, serving path, 03's users
@@ -133,8 +135,8 @@ capacity_users = scaling_tables.capacity_per_user(records, "test")
 saving.save_table(capacity_users, P.profile, "04_capacity_per_user", markdown=False)
 capacity_table, fit, reward_fit = scaling_tables.capacity_fits(capacity_users, facts, P.seed)
 largest = capacity_table.iloc[-1]
-gate["largest size retrieves"] = {"passes": bool(largest["recall@10"] > 0),
-                                  "size": largest["size"], "recall@10": float(largest["recall@10"])}
+gate["largest_size_retrieves"] = LargestRetrieves(
+    passes=largest["recall@10"] > 0, size=largest["size"], recall_at_10=largest["recall@10"])
 saving.save_table(capacity_table, P.profile, "04_capacity")
 saving.save_table(scaling_tables.paper_capacity_table(), P.profile, "04_capacity_paper")
 fig = scaling_tables.plot_capacity(capacity_table, fit)
@@ -238,36 +240,33 @@ print("\n".join(answer))
 # ## Key numbers
 
 # %%
-results = {
-    "profile": P.profile,
-    "teacher_model": P.model,
-    "capacity_train_users": P.capacity_train_users,
-    "capacity_grpo_steps": P.capacity_grpo_steps,
-    "sizes": list(facts.index),
-    "n_eval_users": len(eval_users),
-    "n_val_users": len(val_users),
-    "n_best_of_n_users": len(bon_users),
-    "gates": gate,
-    "validation": validation.set_index("size").to_dict(orient="index"),
-    "validation_loss_slope_per_decade": loss_slope,
-    "capacity": capacity_table.set_index("size")[
-        ["params", "recall@10", "recall@10 low", "recall@10 high", "ndcg@10", "ndcg@10 low",
-         "ndcg@10 high", "reward", "train_flops", "train_seconds", "R@10 relative"]
-    ].to_dict(orient="index"),
-    "capacity_fit": fit,
-    "capacity_reward_fit": reward_fit,
-    "param_span": float(capacity_table["params"].max() / capacity_table["params"].min()),
-    "distillation_teacher": {"size": largest_record["size"], "params": largest_record["params"],
-                             "checkpoint": str(distillation_teacher)},
-    "best_of_n": best_table.set_index("N").to_dict(orient="index"),
-    "best_of_n_gains": gains.set_index("N").to_dict(orient="index"),
-    "best_of_n_oracle_gains": oracle_gains.set_index("N").to_dict(orient="index"),
-    "best_of_n_diminishing": diminishing,
-    "best_of_n_gain_share": share.set_index("N")["ours: share of gain"].to_dict(),
-    "compute_frontier": points.to_dict(orient="records"),
-    "compute_matched": matched.to_dict(orient="records"),
-    "small_model_matches": answer,
-    "timings_seconds": timings,
-}
+results = ScalingResults(
+    profile=P.profile,
+    teacher_model=P.model,
+    capacity_train_users=P.capacity_train_users,
+    capacity_grpo_steps=P.capacity_grpo_steps,
+    sizes=list(facts.index),
+    n_eval_users=len(eval_users),
+    n_val_users=len(val_users),
+    n_best_of_n_users=len(bon_users),
+    gates=gate,
+    validation=validation.set_index("size").to_dict(orient="index"),
+    validation_loss_slope_per_decade=loss_slope,
+    capacity=scaling_results.capacity_rows(capacity_table),
+    capacity_fit=scaling_results.log_fit(fit),
+    capacity_reward_fit=scaling_results.log_fit(reward_fit),
+    param_span=capacity_table["params"].max() / capacity_table["params"].min(),
+    distillation_teacher={"size": largest_record["size"], "params": largest_record["params"],
+                          "checkpoint": str(distillation_teacher)},
+    best_of_n=best_table.set_index("N").to_dict(orient="index"),
+    best_of_n_gains=scaling_results.gains_by_n(gains),
+    best_of_n_oracle_gains=scaling_results.gains_by_n(oracle_gains),
+    best_of_n_diminishing=scaling_results.diminishing_record(diminishing),
+    best_of_n_gain_share=share.set_index("N")["ours: share of gain"].to_dict(),
+    compute_frontier=points.to_dict(orient="records"),
+    compute_matched=scaling_results.matched_rows(matched),
+    small_model_matches=answer,
+    timings_seconds=timings,
+)
 saving.write_results(P.profile, "04_scaling", results)
-{k: results[k] for k in ("gates", "capacity_fit", "param_span", "small_model_matches")}
+results.model_dump(include={"gates", "capacity_fit", "param_span", "small_model_matches"})

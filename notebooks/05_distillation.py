@@ -78,7 +78,9 @@ from newsstudy import (
     saving,
     teacher,
 )
+from newsstudy.distillation import results as distillation_results
 from newsstudy.distillation import tables as distillation_tables
+from newsstudy.distillation.results import DistillationResults, RatioGate
 from newsstudy.policy import distill, ladder
 from newsstudy.policy.published import publish_policy
 from newsstudy.teacher import setup
@@ -96,7 +98,7 @@ sizes = pd.DataFrame([{"role": "teacher", "size": teacher_size,
                       {"role": "student", "size": P.student,
                        "params": ladder.parameter_count(P.student, vocab)}])
 ratio = sizes["params"].iloc[0] / sizes["params"].iloc[1]
-gate = {"student 30x smaller": {"passes": bool(ratio >= 30), "ratio": float(ratio)}}
+gate = {"student_30x_smaller": RatioGate(passes=ratio >= 30, ratio=ratio)}
 same_users = pipe.same_training_users()
 display(Markdown(f"Teacher {teacher_size} ({pipe.teacher().name}), student {P.student}: "
                  f"{ratio:.1f}x fewer parameters "
@@ -160,11 +162,11 @@ shares = distillation_tables.gap_share_table(per_user, methods, seed=P.seed)
 teacher_gap = evaluation.paired_difference(
     per_user[per_user["method"] == "teacher"].set_index("user")["recall@10"],
     per_user[per_user["method"] == "none"].set_index("user")["recall@10"])
-gate["teacher beats no distillation"] = gates.interval_gate(
+gate["teacher_beats_no_distillation"] = gates.interval_gate(
     teacher_gap, "teacher minus the student trained without it (R@10)")
 display(Markdown(f"**Check**: the teacher against the student trained without it, "
                  f"{teacher_gap.text()}: "
-                 f"{'passes' if gate['teacher beats no distillation']['passes'] else 'FAILS: there is no gap for distillation to close'}."))
+                 f"{'passes' if gate['teacher_beats_no_distillation'].passes else 'FAILS: there is no gap for distillation to close'}."))
 saving.save_table(shares, P.profile, "05_gap_share")
 fig = distillation_tables.plot_distillation(table)
 saving.save_figure(fig, P.profile, "05_distillation")
@@ -245,26 +247,26 @@ print("published", published)
 # ## Key numbers
 
 # %%
-results = {
-    "profile": P.profile,
-    "teacher_model": teacher_size,
-    "teacher_checkpoint": pipe.teacher().name,
-    "student_model": P.student,
-    "student_train_users": pipe.student_pipe.settings.n_train_users,
-    "same_training_users": same_users,
-    "params": sizes.set_index("role")["params"].to_dict(),
-    "gates": gate,
-    "seeds": seeds,
-    "n_eval_users": len(eval_users),
-    "distillation": table.set_index("method").drop(columns=["n"]).to_dict(orient="index"),
-    "gap_share": shares.set_index("method").to_dict(orient="index"),
-    "runs": kl_runs.to_dict(orient="records"),
-    "serving": speed,
-    "serving_batch_size": P.serving_batch_size,
-    "serving_threads": 1,
-    "speedup": speed["student"]["users_per_second"] / speed["teacher"]["users_per_second"],
-    "timings_seconds": timings,
-}
+results = DistillationResults(
+    profile=P.profile,
+    teacher_model=teacher_size,
+    teacher_checkpoint=pipe.teacher().name,
+    student_model=P.student,
+    student_train_users=pipe.student_pipe.settings.n_train_users,
+    same_training_users=same_users,
+    params=sizes.set_index("role")["params"].to_dict(),
+    gates=gate,
+    seeds=seeds,
+    n_eval_users=len(eval_users),
+    distillation=distillation_results.method_rows(table),
+    gap_share=distillation_results.gap_rows(shares),
+    runs=kl_runs.to_dict(orient="records"),
+    serving=speed,
+    serving_batch_size=P.serving_batch_size,
+    serving_threads=1,
+    speedup=speed["student"]["users_per_second"] / speed["teacher"]["users_per_second"],
+    timings_seconds=timings,
+)
 saving.write_results(P.profile, "05_distillation", results)
-{k: results[k] for k in ("speedup", "gates")} | {m: round(v["R@10"], 4)
-                                                   for m, v in results["distillation"].items()}
+results.model_dump(include={"speedup", "gates"}) | {
+    m: round(row.recall_at_10.mean, 4) for m, row in results.distillation.items()}

@@ -83,10 +83,12 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from newsstudy import paper, paths, saving
+from newsstudy import paths, saving
 from newsstudy.ab import market as ab_market
+from newsstudy.ab import results as ab_results
 from newsstudy.ab import settings, simulate, stats, treatment
 from newsstudy.ab import tables as ab_tables
+from newsstudy.ab.results import ABResults
 from newsstudy.policy import published
 
 saving.set_style()
@@ -231,28 +233,24 @@ check
 
 # %%
 timings["total_seconds"] = round(time.perf_counter() - started_all, 1)
-results_json = {
-    "profile": P.profile,
-    "n_users": int(market.n_users),
-    "days": P.days,
-    "n_control": int((~treated).sum()),
-    "n_treatment": int(treated.sum()),
-    "cold_share": float(market.is_cold.mean()),
-    "ab_world_hash": W.manifest["world_hash"],
-    "policy": {"name": policy.name, "source_notebook": policy.source_notebook,
-               "checkpoint": str(policy.checkpoint), **list_stats},
-    "metrics": {name: {**r.as_dict(), "paper_lift": paper.AB_TEST[name]["lift"],
-                       "paper_p_value": paper.AB_TEST[name]["p_value"]}
-                for name, r in results.items()},
-    "aa": {"replicates": P.n_aa_tests, "alpha": P.alpha,
-           "fpr": aa_table.set_index("metric")["fpr"].to_dict(),
-           "ks_uniform_p": aa_table.set_index("metric")["ks_uniform_p"].to_dict()},
-    "power": {"users_per_arm_for_paper_lift": needed,
-              "mde_at_our_users": ab_tables.mde_at_our_users(control, P.alpha, P.power),
-              "check": check.to_dict(orient="records")},
-    "recall_paths": paths_table.to_dict(orient="records"),
-    "settings": settings.settings_dict(feed, click, ret),
-    "timings": timings,
-}
-saving.write_results(P.profile, "06_ab_simulation", results_json)
+results_record = ABResults(
+    profile=P.profile,
+    n_users=market.n_users,
+    days=P.days,
+    n_control=(~treated).sum(),
+    n_treatment=treated.sum(),
+    cold_share=market.is_cold.mean(),
+    ab_world_hash=W.manifest["world_hash"],
+    policy={"name": policy.name, "source_notebook": policy.source_notebook,
+            "checkpoint": str(policy.checkpoint), **list_stats},
+    metrics=ab_results.metric_lifts(results),
+    aa=ab_results.aa_record(aa_table, P.n_aa_tests, P.alpha),
+    power={"users_per_arm_for_paper_lift": needed,
+           "mde_at_our_users": ab_tables.mde_at_our_users(control, P.alpha, P.power),
+           "check": check.to_dict(orient="records")},
+    recall_paths=paths_table.to_dict(orient="records"),
+    settings={"feed": feed, "click": click, "returns": ret},
+    timings=timings,
+)
+saving.write_results(P.profile, "06_ab_simulation", results_record)
 timings

@@ -20,7 +20,11 @@ from newsstudy import paths
 from newsstudy.evaluation import paired_difference
 from newsstudy.io import read_json, write_json
 from newsstudy.report import build_report, claims
+from newsstudy.ab.results import MetricLift
+from newsstudy.distillation.results import MethodRow
 from newsstudy.report.claims import Results
+from newsstudy.results import Estimate, PairedGate
+from newsstudy.scaling.results import BestOfNRow, CapacityRow
 from newsstudy.run import runner
 
 COMMITTED = paths.PROJECT_ROOT / "reports" / "default"
@@ -28,40 +32,72 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stab
             "headless_shell")
 
 
-def estimate(mean: float, half: float = 0.01) -> dict[str, float]:
-    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}
+def estimate(mean: float, half: float = 0.01, n: int | None = None) -> dict:
+    """An ``Estimate`` as a results file holds it."""
+    return Estimate.of(mean, mean - half, mean + half, n).model_dump()
 
 
-def row(metric: str, mean: float, half: float = 0.01, **extra) -> dict[str, float]:
-    """A summarise()-style row: the metric with its low/high."""
-    return {metric: mean, f"{metric} low": mean - half, f"{metric} high": mean + half, **extra}
+def capacity_row(params: float, recall: float, half: float = 0.005) -> dict:
+    return CapacityRow(params=int(params), recall_at_10=estimate(recall, half),
+                       ndcg_at_10=estimate(recall * 0.8, half), recall_at_10_relative=None,
+                       reward=3.0, train_flops=1e12, train_seconds=None).model_dump()
 
 
-# Results of notebooks 04-06 in the format the claims read (claims.EXPECTED_KEYS), paper-like.
-LATER_RESULTS = {
+def best_of_n_row(recall: float) -> dict:
+    values = dict.fromkeys(BestOfNRow.model_fields, 0.1)
+    return {**values, "recall_at_10_reward_picked": recall, "recall_at_10_oracle": recall + 0.1}
+
+
+def method_row(recall: float, half: float = 0.01) -> dict:
+    return MethodRow(recall_at_10=estimate(recall, half), ndcg_at_10=estimate(recall * 0.8, half),
+                     recall_at_10_paper=None, ndcg_at_10_paper=None, gap_closed=None,
+                     gap_closed_paper=None, reverse_kl_to_teacher=None,
+                     recall_at_10_seed_std=None).model_dump()
+
+
+def speed(users_per_second: float) -> dict:
+    return {"users": 64, "batch_size": 32, "seconds": 64 / users_per_second,
+            "users_per_second": users_per_second, "tokens_per_second": 20 * users_per_second,
+            "mean_new_tokens": 20.0, "p50_latency_s": 0.5, "p95_latency_s": 0.9}
+
+
+def lift(mean: float, low: float, high: float, p_value: float, name: str) -> dict:
+    return MetricLift(metric=name, kind="mean", test="welch_t", control=0.3,
+                      treatment=0.3 * (1 + mean), n_control=1000, n_treatment=1000,
+                      lift=Estimate.of(mean, low, high), p_value=p_value, se_lift=0.002,
+                      bootstrap=Estimate.of(mean, low, high), boot_p_value=p_value,
+                      boot_se_lift=0.002, paper_lift=0.01, paper_p_value=0.01).model_dump()
+
+
+def json_ready(files: dict) -> dict:
+    """As the files hold it once written (integer keys become text)."""
+    return json.loads(json.dumps(files))
+
+
+# Results of notebooks 04-06 in the shape their results models write, paper-like.
+LATER_RESULTS = json_ready({
     "04_scaling": {
-        "capacity": {name: {**row("recall@10", r, 0.005), "params": size}
+        "capacity": {name: capacity_row(size, r)
                      for name, size, r in (("xs", 1e5, .10), ("s", 3e5, .12), ("m", 1e6, .14),
                                            ("l", 3e6, .17), ("xl", 8e6, .20))},
-        "best_of_n": {str(n): {**row("R@10 reward-picked", r, 0.005), "R@10 oracle": r + 0.1}
+        "best_of_n": {n: best_of_n_row(r)
                       for n, r in ((1, .20), (2, .23), (4, .25), (8, .255), (16, .258),
                                    (32, .26))},
+        "best_of_n_gains": {32: {**estimate(.05, .01, n=200), "p_value": 0.001}},
     },
     "05_distillation": {
-        "distillation": {"teacher": row("R@10", .27),
-                         "on-policy": {"recall@10": estimate(.265)},
-                         "supervised": row("R@10", .24),
-                         "none": row("R@10", .18)},
-        "serving": {"teacher": {"users_per_second": 2.0, "p50_latency_s": 0.5},
-                    "student": 70.0},
+        "distillation": {"teacher": method_row(.27), "on_policy": method_row(.265),
+                         "supervised": method_row(.24), "none": method_row(.18)},
+        "serving": {"teacher": speed(2.0), "student": speed(70.0)},
     },
     "06_ab_simulation": {
-        "metrics": {"dau": {"lift": .01, "ci_low": .005, "ci_high": .015, "p_value": .01},
-                    "ctr": {"lift": .002, "ci_low": .001, "ci_high": .003, "p_value": .03},
-                    "cold_dau": {"lift": .04, "ci_low": .03, "ci_high": .05, "p_value": .001}},
-        "aa": {"fpr": {"dau": 0.05}, "alpha": 0.05, "replicates": 200},
+        "metrics": {"dau": lift(.01, .005, .015, .01, "dau"),
+                    "ctr": lift(.002, .001, .003, .03, "ctr"),
+                    "cold_dau": lift(.04, .03, .05, .001, "cold_dau")},
+        "aa": {"fpr": {"dau": 0.05}, "ks_uniform_p": {"dau": 0.5}, "alpha": 0.05,
+               "replicates": 200},
     },
-}
+})
 
 
 def verdicts(results: Results) -> dict[str, str]:
@@ -86,17 +122,17 @@ def test_paper_like_results_reproduce_every_later_claim():
 
 def test_claims_fall_short_in_words():
     later = json.loads(json.dumps(LATER_RESULTS))
-    later["05_distillation"]["serving"]["student"] = 20.0  # 10x: faster, not 30x
+    later["05_distillation"]["serving"]["student"] = speed(20.0)  # 10x: faster, not 30x
     ab = later["06_ab_simulation"]["metrics"]
     ab["ctr"]["p_value"] = 0.2  # positive, not significant
-    ab["cold_dau"].update(lift=-0.01, ci_low=-0.02, ci_high=0.0)
+    ab["cold_dau"]["lift"] = estimate(-0.01)
     capacity = later["04_scaling"]["capacity"]
     for name in list(capacity)[::-1]:  # the order of sizes must not matter
         size = capacity.pop(name)["params"]
-        capacity[name] = {**row("recall@10", 0.3 - size / 1e8, 0.05), "params": size}
+        capacity[name] = capacity_row(size, 0.3 - size / 1e8, 0.05)
     found = {c.key: c for c in claims.evaluate_all(Results(later))}
-    speed = found["student_speed"]
-    assert speed.verdict == claims.PARTLY and "at least 30x (ours 10.0x)" in speed.note
+    serving = found["student_speed"]
+    assert serving.verdict == claims.PARTLY and "at least 30x (ours 10.0x)" in serving.note
     assert found["ab_test"].verdict == claims.PARTLY  # 2 of 4 parts hold
     assert "CTR lift > 0, p < 0.05 (p = 0.200)" in found["ab_test"].note
     assert "cold-user DAU lift > DAU lift" in found["ab_test"].note
@@ -121,10 +157,10 @@ def test_claims_on_committed_results_are_read_from_the_files():
     if "03_grpo" not in files or "03b_baselines" not in files:
         pytest.skip("reports/default has no 03_grpo / 03b_baselines results")
     found = {c.key: c for c in claims.evaluate_all(Results(files))}
-    teacher = files["03_grpo"]["offline"]["RL teacher"]["recall@10"]
+    teacher = files["03_grpo"]["offline"]["rl_teacher"]["metrics"]["recall_at_10"]["mean"]
     assert found["rl_teacher_best"].ours.startswith(f"RL teacher {teacher:.3f} [")
     assert found["rl_teacher_best"].verdict in (*claims.VERDICTS[:3], claims.UNTESTABLE)
-    full = files["03_grpo"]["ablation"]["all five"]["R@10"]
+    full = files["03_grpo"]["ablation"]["all_five"]["recall_at_10"]["mean"]
     assert found["reward_ablation"].ours.startswith(f"all five {full:.3f} [")
 
 
@@ -153,8 +189,8 @@ def distillation_results(half: float) -> dict:
     """05_distillation results with on-policy .26 > supervised .24 > none .18, +- half."""
     later = json.loads(json.dumps(LATER_RESULTS))
     later["05_distillation"]["distillation"] = {
-        "on-policy": row("R@10", .26, half), "supervised": row("R@10", .24, half),
-        "none": row("R@10", .18, half)}
+        "on_policy": method_row(.26, half), "supervised": method_row(.24, half),
+        "none": method_row(.18, half)}
     return later
 
 
@@ -204,12 +240,17 @@ def test_paired_difference_can_fail_where_separate_intervals_do_not_overlap():
 def test_rl_teacher_paired_across_the_03_and_03b_tables():
     rng = np.random.default_rng(2)
     base = rng.uniform(0, 0.4, 100)
-    files = {"03_grpo": {"offline": {m: {"recall@10": v} for m, v in
-                                     (("RL teacher", .25), ("prompt-only", .23))},
-                         "offline_ci": {m: {"R@10 95% CI": f"[{v - .05}, {v + .05}]"} for m, v in
-                                        (("RL teacher", .25), ("prompt-only", .23))}},
-             "03b_baselines": {"methods": {"gru4rec": {"recall@10": estimate(.20, .05)},
-                                           "sasrec": {"recall@10": estimate(.24, .05)}}}}
+    def offline(recall: float) -> dict:
+        return {"metrics": {"recall_at_10": estimate(recall, .05)}, "seeds": 1,
+                "recall_at_10_seed_std": None}
+
+    def baseline(recall: float) -> dict:
+        seeded = {**estimate(recall, .05), "seed_std": 0.0, "n_seeds": 1, "paper": None}
+        return dict.fromkeys(("recall_at_5", "recall_at_10", "ndcg_at_5", "ndcg_at_10", "mrr"),
+                             seeded)
+
+    files = {"03_grpo": {"offline": {"rl_teacher": offline(.25), "prompt_only": offline(.23)}},
+             "03b_baselines": {"methods": {"gru4rec": baseline(.20), "sasrec": baseline(.24)}}}
     per_user = {"03": per_user_table({"RL teacher": list(base + .05),
                                       "prompt-only": list(base + .03)}),
                 "03b": per_user_table({"gru4rec": list(base), "sasrec": list(base + .04)})}
@@ -385,16 +426,16 @@ def test_committed_results_match_current_params(profile, monkeypatch):
 def test_failed_world_gate_makes_a_claim_untestable():
     """A claim whose world gate failed is 'untestable in this world', not 'not
     reproduced'; a passing or unrecorded gate leaves the verdict alone."""
-    files = {"05_distillation": {"serving": {"teacher": 2.0, "student": 80.0}},
-             "02_rewards": {"gates": {"inference_pays": {
-                 "passes": False, "candidate": "infer interests",
-                 "reference": "copy surface signals", "relative": 0.05, "low": -0.01,
-                 "min_lift": 0.15}}}}
+    gap = PairedGate(mean_a=0.105, mean_b=0.1, diff=0.005, low=-0.01, high=0.02, n=1000,
+                     p_value=0.4, relative=0.05, candidate="infer interests",
+                     reference="copy surface signals", metric="recall@10", passes=False,
+                     min_lift=0.15).model_dump()
+    files = {"05_distillation": {"serving": {"teacher": speed(2.0), "student": speed(80.0)}},
+             "02_rewards": {"gates": {"inference_pays": gap}}}
     found = {c.key: c for c in claims.evaluate_all(Results(files))}
     assert found["student_speed"].verdict == claims.REPRODUCED  # needs no world gate
-    files["04_scaling"] = {"best_of_n": {"1": {"R@10 reward-picked": 0.10},
-                                         "4": {"R@10 reward-picked": 0.20},
-                                         "32": {"R@10 reward-picked": 0.21}}}
+    files["04_scaling"] = {"best_of_n": {"1": best_of_n_row(0.10), "4": best_of_n_row(0.20),
+                                         "32": best_of_n_row(0.21)}}
     blocked = claims.evaluate("best_of_n", Results(files))
     assert blocked.verdict == claims.UNTESTABLE
     assert "Instrument gate failed: 'inference pays'" in blocked.note and "+5.0%" in blocked.note

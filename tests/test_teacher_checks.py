@@ -538,36 +538,38 @@ def test_imitation_curve_probes_at_evenly_spaced_steps(max_steps, points, expect
 def test_imitation_gate():
     demos = pd.Series([0.4, 0.4, 0.4, 10.0], index=[1, 2, 3, 4])  # user 4: no policy score
     passed = gates.imitation_gate(pd.Series([0.2, 0.4, 0.6], index=[1, 2, 3]), demos)
-    assert passed["passes"] and passed["ratio"] == pytest.approx(1.0)
-    assert passed["demonstrations"] == pytest.approx(0.4) and passed["paired"]["n"] == 3
+    assert passed.passes and passed.ratio == pytest.approx(1.0)
+    assert passed.demonstrations == pytest.approx(0.4) and passed.paired.n == 3
     failed = gates.imitation_gate(pd.Series([0.3, 0.4, 0.35], index=[1, 2, 3]), demos)
-    assert not failed["passes"] and failed["ratio"] == pytest.approx(0.875)
+    assert not failed.passes and failed.ratio == pytest.approx(0.875)
     assert gates.imitation_gate(pd.Series([0.3, 0.4, 0.35], index=[1, 2, 3]), demos,
-                                bar=0.85)["passes"]
+                                bar=0.85).passes
     zero = gates.imitation_gate(pd.Series([0.1, 0.2], index=[1, 2]),
                                 pd.Series([0.0, 0.0], index=[1, 2]))
-    assert not zero["passes"] and math.isnan(zero["ratio"])
+    assert not zero.passes and math.isnan(zero.ratio)
 
 
 def test_format_gate():
-    assert gates.format_gate({"prompt-only": 0.96, "teacher": 1.0})["passes"]
-    assert gates.format_gate({"prompt-only": 0.95, "teacher": 0.95})["passes"]  # at the bar
-    assert not gates.format_gate({"prompt-only": 0.94, "teacher": 1.0})["passes"]
-    assert not gates.format_gate({"prompt-only": float("nan")})["passes"]
-    assert not gates.format_gate({})["passes"]  # no evidence: no pass
-    assert gates.format_gate({"a": 0.5}, bar=0.5) == {"shares": {"a": 0.5}, "bar": 0.5,
-                                                     "passes": True}
+    assert gates.format_gate({"prompt-only": 0.96, "teacher": 1.0}).passes
+    assert gates.format_gate({"prompt-only": 0.95, "teacher": 0.95}).passes  # at the bar
+    assert not gates.format_gate({"prompt-only": 0.94, "teacher": 1.0}).passes
+    assert not gates.format_gate({"prompt-only": float("nan")}).passes
+    assert not gates.format_gate({}).passes  # no evidence: no pass
+    assert gates.format_gate({"a": 0.5}, bar=0.5).model_dump() == {
+        "shares": {"a": 0.5}, "bar": 0.5, "passes": True}
+    assert set(gates.format_gate({"RL teacher": 1.0, "prompt-only": 1.0}).shares) == {
+        "rl_teacher", "prompt_only"}  # keyed by results keys
 
 
 def test_interval_gate():
     a = pd.Series([0.5, 0.6, 0.7, 0.8], index=[1, 2, 3, 4])
     above = gates.interval_gate(paired_difference(a, a - [0.4, 0.4, 0.5, 0.5]), "better")
-    assert above["passes"] and above["what"] == "better"
-    assert above["diff"] == pytest.approx(0.45) and above["low"] > 0 and above["n"] == 4
+    assert above.passes and above.what == "better"
+    assert above.diff == pytest.approx(0.45) and above.low > 0 and above.n == 4
     mixed = gates.interval_gate(paired_difference(a, a - [0.4, -0.4, 0.1, -0.1]), "mixed")
-    assert not mixed["passes"] and mixed["low"] < 0 < mixed["high"]
+    assert not mixed.passes and mixed.low < 0 < mixed.high
     below = gates.interval_gate(paired_difference(a, a + [0.4, 0.4, 0.5, 0.5]), "worse")
-    assert not below["passes"]
+    assert not below.passes
 
 
 def test_entropy_gate():
@@ -575,21 +577,21 @@ def test_entropy_gate():
     rising = pd.DataFrame({"entropy": [1.0] * 8 + [1.2] * 2})  # last fifth +20%
     falling = pd.DataFrame({"entropy": np.linspace(2.0, 1.0, 10)})
     out = gates.entropy_gate({"seed 0": flat, "seed 1": falling})
-    assert out["passes"] and out["runs"]["seed 0"] == {"first": 1.0, "last": 1.05,
+    assert out.passes and out.runs["seed_0"].model_dump() == {"first": 1.0, "last": 1.05,
                                                        "passes": True}
-    assert out["runs"]["seed 1"]["first"] == pytest.approx((2.0 + 2.0 - 1 / 9) / 2)
+    assert out.runs["seed_1"].first == pytest.approx((2.0 + 2.0 - 1 / 9) / 2)
     mixed = gates.entropy_gate({"seed 0": flat, "seed 1": rising})
-    assert not mixed["passes"] and not mixed["runs"]["seed 1"]["passes"]
-    assert gates.entropy_gate({"r": rising}, tolerance=0.25)["passes"]
+    assert not mixed.passes and not mixed.runs["seed_1"].passes
+    assert gates.entropy_gate({"r": rising}, tolerance=0.25).passes
     short = gates.entropy_gate({"r": pd.DataFrame({"entropy": [1.0, 5.0, 1.05]})})
-    assert short["runs"]["r"] == {"first": 1.0, "last": 1.05, "passes": True}  # fifth of 1
+    assert short.runs["r"].model_dump() == {"first": 1.0, "last": 1.05, "passes": True}  # fifth of 1
     # runs without an entropy curve are skipped; none left: no pass
     skipped = gates.entropy_gate({"a": pd.DataFrame({"loss": [1.0]}),
                                   "b": pd.DataFrame({"entropy": [np.nan, np.nan]}),
                                   "c": flat})
-    assert set(skipped["runs"]) == {"c"} and skipped["passes"]
-    assert not gates.entropy_gate({"a": pd.DataFrame({"loss": [1.0]})})["passes"]
-    assert not gates.entropy_gate({})["passes"]
+    assert set(skipped.runs) == {"c"} and skipped.passes
+    assert not gates.entropy_gate({"a": pd.DataFrame({"loss": [1.0]})}).passes
+    assert not gates.entropy_gate({}).passes
 
 
 def test_guard_without_a_single_id_separator_never_blocks_the_close(tiny_tokenizer):

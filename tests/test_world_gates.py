@@ -89,13 +89,13 @@ def test_lift_gate_by_hand():
     base = np.linspace(0.1, 0.3, 40)
     scores = long_scores({"a": list(base * 1.2 + 0.001), "b": list(base)})
     gate = gates.lift_gate(scores, "a", "b", 0.15)
-    assert gate["diff"] == pytest.approx((base * 0.2 + 0.001).mean())
-    assert gate["relative"] == pytest.approx(gate["diff"] / base.mean())
-    assert gate["passes"]
-    assert not gates.lift_gate(scores, "a", "b", 0.25)["passes"]  # lift 20% < 25%
+    assert gate.diff == pytest.approx((base * 0.2 + 0.001).mean())
+    assert gate.relative == pytest.approx(gate.diff / base.mean())
+    assert gate.passes
+    assert not gates.lift_gate(scores, "a", "b", 0.25).passes  # lift 20% < 25%
     noisy = long_scores({"a": list(base + np.where(np.arange(40) % 2, 0.2, -0.19)),
                          "b": list(base)})
-    assert not gates.lift_gate(noisy, "a", "b", 0.0)["passes"]  # interval spans zero
+    assert not gates.lift_gate(noisy, "a", "b", 0.0).passes  # interval spans zero
     with pytest.raises(ValueError, match="nosuch"):
         gates.lift_gate(scores, "nosuch", "b", 0.1)
 
@@ -104,10 +104,13 @@ def test_degenerate_and_order_gates():
     totals = pd.Series({"oracle": 4.0, "infer": 3.6, "copy": 3.0, "generic": 2.0,
                         "random": 2.8})
     table = gates.degenerate_gate(totals, "copy", ["generic", "random"])
-    assert table.set_index("strategy")["passes"].to_dict() == {"generic": True, "random": False}
+    assert table.set_index("strategy").passes.to_dict() == {"generic": True, "random": False}
     assert table.set_index("strategy").loc["random", "share of copy"] == pytest.approx(2.8 / 3)
-    assert gates.order_gate(totals, ["oracle", "infer", "copy", "random", "generic"])["passes"]
-    assert not gates.order_gate(totals, ["oracle", "copy", "infer"])["passes"]
+    record = gates.degenerate_record(table)
+    assert not record.passes and set(record.strategies) == {"generic", "random"}
+    assert record.strategies["random"].share_of_copy == pytest.approx(2.8 / 3)
+    assert gates.order_gate(totals, ["oracle", "infer", "copy", "random", "generic"]).passes
+    assert not gates.order_gate(totals, ["oracle", "copy", "infer"]).passes
 
 
 def test_sensitivity_variants_change_one_knob_each():

@@ -103,16 +103,6 @@ def warm_cold_table(per_user: pd.DataFrame, metrics=("recall@10", "ndcg@10")) ->
     return table
 
 
-def results_dict(summary: pd.DataFrame) -> dict:
-    """method -> metric -> {mean, ci_low, ci_high, seed_std, paper} for the results JSON."""
-    out: dict = {}
-    for r in summary.itertuples():
-        out.setdefault(r.method, {})[r.metric] = {
-            "mean": r.mean, "ci_low": r.ci_low, "ci_high": r.ci_high,
-            "seed_std": r.seed_std, "paper": None if np.isnan(r.paper) else r.paper}
-    return out
-
-
 def plot_summary(summary: pd.DataFrame):
     """Bars of R@10 and N@10 per method with 95% CIs; the paper's values as grey markers."""
     import matplotlib.pyplot as plt
@@ -136,12 +126,3 @@ def plot_summary(summary: pd.DataFrame):
     axes[0].legend(loc="upper left")
     fig.tight_layout()
     return fig
-
-
-def warm_cold_dict(per_user: pd.DataFrame, metrics=("recall@10", "ndcg@10")) -> dict:
-    """method -> {"warm": {metric: mean}, "cold": {...}} for the results JSON."""
-    out: dict = {}
-    for (method, cold), group in per_user.groupby(["method", "is_cold"]):
-        out.setdefault(method, {})["cold" if cold else "warm"] = {
-            m: float(group[m].mean()) for m in metrics}
-    return out

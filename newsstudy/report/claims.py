@@ -22,32 +22,25 @@ reproduced); *not reproduced* otherwise;
 *not run* when a results file (or a key in it) is missing. The "where we differ" column
 lists the parts that fall short, in words, from the same numbers.
 
-Results keys read
------------------
+Results read
+------------
 
-A metric is read from a row (a mapping) in either of two forms: ``row[metric]`` a number
-with ``row[f"{metric} low"]`` / ``row[f"{metric} high"]`` as its 95% interval (what
-``evaluation.summarise`` tables give, turned into dicts), or ``row[metric]`` a mapping
-``{"mean", "ci_low", "ci_high"}`` (``03b_baselines.json``). Intervals are optional; a
-part without them can only hold in direction.
+Every value is read through the results contract (``newsstudy.results``): the model each
+notebook wrote its file with (``newsstudy.report.contract``) types the value at the path a
+check reads, so an estimate is always ``Estimate(mean, low, high, n)`` and a paired
+comparison ``Paired(diff, low, high, n, ...)``; nothing is parsed from text. A file, or a
+key in it, that is missing or does not match its model makes the claim "not run" with the
+reason. What each check reads:
 
-- ``03_grpo.json``: ``offline[method]["recall@10"]`` and ``offline_ci[method]
-  ["R@10 95% CI"]`` (text ``"[lo, hi]"``) for ``"RL teacher"`` and ``"prompt-only"``;
-  ``ablation["all five" | "without <reward>"]`` with ``"R@10"`` and its low/high;
-  ``parameters`` (the teacher's parameter count, for the note).
-- ``03b_baselines.json``: ``methods[<baseline>]["recall@10"]``.
-- ``04_scaling.json``: ``capacity[<size>]`` with ``"params"`` and ``"recall@10"`` (and
-  its low/high); ``best_of_n[<N>]`` (N as text) with ``"R@10 reward-picked"`` (the list
-  chosen by the composite reward; its low/high if written) and ``"R@10 oracle"``.
-- ``05_distillation.json``: ``distillation["on-policy" | "supervised" | "none" |
-  "teacher"]`` with ``"R@10"`` (or ``"recall@10"``) and its low/high ("none" is the
-  student trained with GRPO directly, "supervised" SFT on teacher samples, "on-policy"
-  reverse-KL distillation on the student's own samples; "teacher" optional);
-  ``serving["teacher" | "student"]["users_per_second"]`` (a number is accepted too),
-  measured the same way for both.
-- ``06_ab_simulation.json``: ``metrics["dau" | "ctr" | "cold_dau"]`` with ``"lift"``
-  (relative: 0.0095 is +0.95%), ``"ci_low"``, ``"ci_high"``, ``"p_value"``;
-  ``aa["fpr"][metric]`` and ``aa["alpha"]``, ``aa["replicates"]`` (optional, for the note).
+- ``03_grpo``: ``offline.{rl_teacher, prompt_only}.metrics.recall_at_10``, ``ablation``
+  (``all_five``, ``without_<reward>``) and ``ablation_paired``, ``parameters``;
+- ``03b_baselines``: ``methods.<baseline>.recall_at_10``;
+- ``04_scaling``: ``capacity.<size>`` (``params``, ``recall_at_10``), ``capacity_fit``,
+  ``best_of_n.<N>``, ``best_of_n_gains``, ``best_of_n_diminishing``;
+- ``05_distillation``: ``distillation.{on_policy, supervised, none, teacher}``,
+  ``gap_share``, ``serving.{teacher, student}.users_per_second``;
+- ``06_ab_simulation``: ``metrics.{dau, ctr, cold_dau}`` (``lift``, ``p_value``), ``aa``;
+- the gates of :data:`WORLD_GATES`.
 
 Per-user tables read (optional)
 -------------------------------
@@ -65,17 +58,21 @@ ablation, capacity and best-of-N have no per-user table and compare separate int
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from newsstudy import paper, paths
 from newsstudy.baselines.paper import DISPLAY_NAMES
 from newsstudy.evaluation import PairedDifference, paired_difference
+from newsstudy.gates import FormatGate, ImitationGate
 from newsstudy.io import read_json
+from newsstudy.report import contract
+from newsstudy.results import Estimate, Paired, PairedGate, key
+from newsstudy.scaling.results import FailingGate, ImitationLadderGate, SpanGate
 
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
 UNTESTABLE = "untestable in this world"
@@ -88,33 +85,17 @@ WORLD_GATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "lists well-formed": ("03_grpo", ("gates", "format")),
     "reward valid on policy samples": ("03_grpo", ("gates", "reward_validity")),
     "GRPO improves its reward": ("03_grpo", ("gates", "grpo_improves")),
-    "every size imitates": ("04_scaling", ("gates", "sizes imitate")),
-    "every size well-formed": ("04_scaling", ("gates", "sizes well-formed")),
-    "sizes span 30x": ("04_scaling", ("gates", "span 30x")),
-    "student 30x smaller": ("05_distillation", ("gates", "student 30x smaller")),
-    "teacher beats no distillation": ("05_distillation", ("gates", "teacher beats no distillation")),
+    "every size imitates": ("04_scaling", ("gates", "sizes_imitate")),
+    "every size well-formed": ("04_scaling", ("gates", "sizes_well_formed")),
+    "sizes span 30x": ("04_scaling", ("gates", "span_30x")),
+    "student 30x smaller": ("05_distillation", ("gates", "student_30x_smaller")),
+    "teacher beats no distillation": ("05_distillation", ("gates", "teacher_beats_no_distillation")),
 }
 """Instrument gate (of the world or of the teacher) -> (notebook, keys of its record)."""
 
 TEACHER_GATES = ("teacher imitates", "lists well-formed", "reward valid on policy samples",
                  "GRPO improves its reward")
 LADDER_GATES = ("every size imitates", "every size well-formed")
-
-EXPECTED_KEYS: dict[str, dict[str, str]] = {
-    "03_grpo": {"offline": "{method: {recall@10: float}}",
-                "offline_ci": "{method: {'R@10 95% CI': '[lo, hi]'}}",
-                "ablation": "{'all five' | 'without <reward>': {R@10, R@10 low, R@10 high}}"},
-    "03b_baselines": {"methods": "{baseline: {recall@10: {mean, ci_low, ci_high}}}"},
-    "04_scaling": {"capacity": "{size: {params, recall@10, recall@10 low, recall@10 high}}",
-                   "best_of_n": "{'<N>': {'R@10 reward-picked' (+ low/high), 'R@10 oracle'}}"},
-    "05_distillation": {
-        "distillation": "{teacher|on-policy|supervised|none: {R@10, R@10 low, R@10 high}}",
-        "serving": "{teacher|student: {users_per_second}}",
-    },
-    "06_ab_simulation": {"metrics": "{dau|ctr|cold_dau: {lift, ci_low, ci_high, p_value}}",
-                         "aa": "optional {fpr: {metric: rate}, alpha, replicates}"},
-}
-"""Notebook -> results key -> its format (see the module docstring)."""
 
 ALPHA = 0.05
 
@@ -132,29 +113,6 @@ class Missing(Exception):
 # --- numbers ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """A mean with an optional 95% interval."""
-
-    mean: float
-    low: float | None = None
-    high: float | None = None
-
-    @property
-    def has_interval(self) -> bool:
-        return self.low is not None and self.high is not None
-
-    def text(self, digits: int = 3) -> str:
-        """``0.043 [0.032, 0.055]``, or just the mean."""
-        mean = f"{self.mean:.{digits}f}"
-        return f"{mean} [{self.low:.{digits}f}, {self.high:.{digits}f}]" if self.has_interval else mean
-
-    def percent(self) -> str:
-        """A relative change as ``+0.95% [+0.40%, +1.50%]``."""
-        mean = f"{self.mean:+.2%}"
-        return f"{mean} [{self.low:+.2%}, {self.high:+.2%}]" if self.has_interval else mean
-
-
 def number(value: Any, where: str) -> float:
     """A finite number, or ``Missing`` naming where it was expected."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -162,44 +120,11 @@ def number(value: Any, where: str) -> float:
     return float(value)
 
 
-def as_estimate(value: Any, where: str) -> Estimate:
-    """Read an ESTIMATE: a number, ``{mean, ci_low, ci_high}`` or ``{mean, low, high}``."""
-    if isinstance(value, Mapping):
-        if "mean" not in value:
-            raise Missing(f"{where}: no 'mean'")
-        low = value.get("ci_low", value.get("low"))
-        high = value.get("ci_high", value.get("high"))
-        return Estimate(number(value["mean"], where),
-                        None if low is None else number(low, where),
-                        None if high is None else number(high, where))
-    return Estimate(number(value, where))
-
-
-def parse_interval(text: Any) -> tuple[float | None, float | None]:
-    """``"[0.032, 0.055]"`` -> (0.032, 0.055); (None, None) if it is not such a text."""
-    found = re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", str(text)) if text is not None else []
-    return (float(found[0]), float(found[1])) if len(found) == 2 else (None, None)
-
-
-def from_row(row: Mapping[str, Any], metric: str, where: str) -> Estimate:
-    """An estimate from ``{metric, "<metric> low", "<metric> high"}`` (03_grpo's ablation)."""
-    if metric not in row:
-        raise Missing(f"{where}: no {metric!r}")
-    low, high = row.get(f"{metric} low"), row.get(f"{metric} high")
-    return Estimate(number(row[metric], where),
-                    None if low is None else number(low, where),
-                    None if high is None else number(high, where))
-
-
-def metric_estimate(row: Any, metric: str, where: str, alias: str | None = None) -> Estimate:
-    """A metric of a row in either form of the module docstring (``alias``: another name)."""
-    if not isinstance(row, Mapping):
-        raise Missing(f"{where}: expected a mapping, got {row!r}")
-    if metric not in row and alias is not None and alias in row:
-        metric = alias
-    if isinstance(row.get(metric), Mapping):
-        return as_estimate(row[metric], f"{where}[{metric}]")
-    return from_row(row, metric, where)
+def known(estimate: Estimate | None, where: str) -> Estimate:
+    """An estimate whose mean is a number, or ``Missing`` naming where it was expected."""
+    if estimate is None or estimate.mean is None:
+        raise Missing(f"{where}: no value recorded")
+    return estimate
 
 
 def spearman(xs: list[float], ys: list[float]) -> float:
@@ -290,18 +215,36 @@ class Results:
             return "fewer than 2 users in both per-user tables"
 
     def get(self, notebook: str, *keys: str) -> Any:
-        """``results/<notebook>.json[keys[0]][keys[1]]...``; ``Missing`` if absent."""
+        """``results/<notebook>.json[keys[0]][keys[1]]...``, typed by the notebook's results
+        model (``newsstudy.report.contract``); ``Missing`` if absent or not as the model
+        declares it."""
         if notebook in self.problems:
             raise Missing(self.problems[notebook])
         if notebook not in self.files:
             raise Missing(f"results/{notebook}.json not found (notebook {notebook} not run)")
         value = self.files[notebook]
-        for depth, key in enumerate(keys):
-            if not isinstance(value, Mapping) or key not in value:
+        for depth, name in enumerate(keys):
+            if not isinstance(value, Mapping) or name not in value:
                 path = "".join(f"[{k!r}]" for k in keys[: depth + 1])
                 raise Missing(f"results/{notebook}.json has no {path}")
-            value = value[key]
-        return value
+            value = value[name]
+        if notebook not in contract.MODELS:
+            return value
+        try:
+            return contract.typed(notebook, keys, value)
+        except (KeyError, ValidationError) as err:
+            path = "".join(f"[{k!r}]" for k in keys)
+            first = (err.errors()[0] if isinstance(err, ValidationError) else {"msg": str(err)})
+            where = ".".join(str(part) for part in first.get("loc", ()))
+            raise Missing(f"results/{notebook}.json {path} does not match its results model"
+                          f" ({where + ': ' if where else ''}{first['msg']})") from None
+
+    def optional(self, notebook: str, *keys: str) -> Any:
+        """Like :meth:`get`, or None when the value is missing or malformed."""
+        try:
+            return self.get(notebook, *keys)
+        except Missing:
+            return None
 
 
 # --- claims ----------------------------------------------------------------------------
@@ -321,8 +264,9 @@ class Part:
 def greater(label: str, a: Estimate, b: Estimate) -> Part:
     """``a > b``: clearly when both have intervals and they do not overlap."""
     holds = a.mean > b.mean
-    clearly = holds and a.has_interval and b.has_interval and a.low > b.high
-    weak = "intervals overlap" if a.has_interval and b.has_interval else "no interval recorded"
+    both = a.has_interval() and b.has_interval()
+    clearly = holds and both and a.low > b.high
+    weak = "intervals overlap" if both else "no interval recorded"
     return Part(label, holds, clearly, weak)
 
 
@@ -335,7 +279,7 @@ def beats(label: str, a: Estimate, b: Estimate, paired: PairedDifference | str) 
     """
     if isinstance(paired, str):
         part = greater(label, a, b)
-        both = a.has_interval and b.has_interval
+        both = a.has_interval() and b.has_interval()
         return replace(part, detail=f"separate intervals ({paired})" if both else paired)
     return Part(label, paired.diff > 0, paired.above_zero(), "paired interval includes 0",
                 paired.text())
@@ -388,17 +332,19 @@ class Claim:
 def paired_estimate(paired: PairedDifference | str, a: Estimate, b: Estimate) -> Estimate:
     """The difference ``a - b``: paired with its interval, else the difference of means."""
     if isinstance(paired, PairedDifference):
-        return Estimate(paired.diff, paired.low, paired.high)
-    return Estimate(a.mean - b.mean)
+        return Estimate.of(paired.diff, paired.low, paired.high, paired.n)
+    return Estimate.of(a.mean - b.mean)
 
 
-def as_paired(row: Mapping[str, Any]) -> PairedDifference:
-    """A ``PairedDifference`` from its ``to_dict`` form (a results file's record)."""
+def as_paired(record: Paired) -> PairedDifference:
+    """The ``PairedDifference`` of a results file's :class:`Paired` record."""
+    def value(x: float | None) -> float:
+        return math.nan if x is None else float(x)
+
     return PairedDifference(
-        mean_a=float(row["mean_a"]), mean_b=float(row["mean_b"]), diff=float(row["diff"]),
-        low=float(row["low"]), high=float(row["high"]), n=int(row["n"]),
-        p_value=float(row["p_value"]) if row.get("p_value") is not None else math.nan,
-        relative=float(row["relative"]) if row.get("relative") is not None else math.nan)
+        mean_a=value(record.mean_a), mean_b=value(record.mean_b), diff=value(record.diff),
+        low=value(record.low), high=value(record.high), n=record.n,
+        p_value=value(record.p_value), relative=value(record.relative))
 
 
 def verdict(parts: list[Part]) -> str:
@@ -443,21 +389,18 @@ def offline_label(key: str) -> str:
 
 
 def llm_row(results: Results, method: str) -> Estimate:
-    """03_grpo's R@10 of one LLM method, with its interval."""
-    mean = number(results.get("03_grpo", "offline", method, "recall@10"),
-                  f"03_grpo offline[{method}]")
-    try:
-        low, high = parse_interval(results.get("03_grpo", "offline_ci", method, "R@10 95% CI"))
-    except Missing:
-        low = high = None
-    return Estimate(mean, low, high)
+    """03_grpo's R@10 of one LLM policy (its display name), with its interval."""
+    row = results.get("03_grpo", "offline").get(key(method))
+    if row is None:
+        raise Missing(f"results/03_grpo.json has no ['offline'][{key(method)!r}]")
+    return known(row.metrics.recall_at_10, f"03_grpo offline[{key(method)}]")
 
 
 def check_rl_teacher_best(results: Results) -> Outcome:
     teacher, prompt = llm_row(results, "RL teacher"), llm_row(results, "prompt-only")
     methods = results.get("03b_baselines", "methods")
-    baselines = {name: metric_estimate(metrics, "recall@10", f"03b_baselines methods[{name}]")
-                 for name, metrics in methods.items() if isinstance(metrics, Mapping)}
+    baselines = {name: known(metrics.recall_at_10, f"03b_baselines methods[{name}]")
+                 for name, metrics in methods.items()}
     if not baselines:
         raise Missing("results/03b_baselines.json has no baseline under 'methods'")
     parts = [beats("RL teacher > prompt-only", teacher, prompt,
@@ -473,31 +416,34 @@ def check_rl_teacher_best(results: Results) -> Outcome:
                         baselines[best]))
     ours = (f"RL teacher {teacher.text()}; prompt-only {prompt.text()}; "
             f"best baseline {offline_label(best)} {baselines[best].text()}")
-    size = results.files.get("03_grpo", {}).get("parameters")
+    size = results.optional("03_grpo", "parameters")
     context = (f"Our teacher is a {size / 1e6:.2f}M-parameter model trained from scratch on the "
                f"simulated world; the paper's is Qwen2.5-32B on production logs."
-               if isinstance(size, int | float) and size else "")
+               if size else "")
     return Outcome(ours, parts, context, effect)
+
+
+DISTILLATION_METHODS = ("on-policy", "supervised", "none")
+"""The students the distillation claim orders (05's method names)."""
 
 
 def check_distillation(results: Results) -> Outcome:
     found = results.get("05_distillation", "distillation")
     value = {}
-    for method in ("on-policy", "supervised", "none"):
-        if method not in found:
-            raise Missing(f"results/05_distillation.json has no ['distillation'][{method!r}]")
-        value[method] = metric_estimate(found[method], "R@10",
-                                        f"05_distillation distillation[{method}]", "recall@10")
+    for method in DISTILLATION_METHODS:
+        if key(method) not in found:
+            raise Missing(f"results/05_distillation.json has no ['distillation'][{key(method)!r}]")
+        value[method] = known(found[key(method)].recall_at_10,
+                              f"05_distillation distillation[{key(method)}]")
     parts = [beats(f"{a} > {b}", value[a], value[b], results.paired(("05", a), ("05", b)))
              for a, b in (("on-policy", "supervised"), ("supervised", "none"))]
     ours = "; ".join(f"{m} {v.text()}" for m, v in value.items())
-    if isinstance(found.get("teacher"), Mapping):
-        teacher = metric_estimate(found["teacher"], "R@10", "teacher", "recall@10")
-        ours += f"; teacher {teacher.text()}"
-    shares = results.files.get("05_distillation", {}).get("gap_share", {})
-    closed = [f"{m} {row['share of gap closed']:.2f}" for m, row in
-              (shares.items() if isinstance(shares, Mapping) else [])
-              if isinstance(row, Mapping) and isinstance(row.get("share of gap closed"), int | float)]
+    if "teacher" in found and found["teacher"].recall_at_10.mean is not None:
+        ours += f"; teacher {found['teacher'].recall_at_10.text()}"
+    shares = results.optional("05_distillation", "gap_share") or {}
+    closed = [f"{method} {shares[key(method)].share_of_gap_closed.mean:.2f}"
+              for method in DISTILLATION_METHODS
+              if key(method) in shares and shares[key(method)].share_of_gap_closed.mean is not None]
     if closed:
         ours += "; share of the teacher's gap closed: " + ", ".join(closed)
     paper_rows = paper.DISTILLATION
@@ -509,17 +455,16 @@ def check_distillation(results: Results) -> Outcome:
 
 def check_reward_ablation(results: Results) -> Outcome:
     rows = results.get("03_grpo", "ablation")
-    if "all five" not in rows:
-        raise Missing("results/03_grpo.json has no ['ablation']['all five']")
-    full = from_row(rows["all five"], "R@10", "03_grpo ablation[all five]")
-    dropped = {name.removeprefix("without ").strip(): from_row(row, "R@10", f"ablation[{name}]")
-               for name, row in rows.items() if name.startswith("without ")}
+    if "all_five" not in rows:
+        raise Missing("results/03_grpo.json has no ['ablation']['all_five']")
+    full = known(rows["all_five"].recall_at_10, "03_grpo ablation[all_five]")
+    dropped = {name.removeprefix("without_"): known(row.recall_at_10, f"ablation[{name}]")
+               for name, row in rows.items() if name.startswith("without_")}
     if not dropped:
-        raise Missing("results/03_grpo.json has no 'without <reward>' ablation")
-    recorded = results.files.get("03_grpo", {}).get("ablation_paired", [])
-    paired = {str(row["method"]).removeprefix("without ").strip(): as_paired(row)
-              for row in recorded if isinstance(row, Mapping) and "diff" in row
-              and row.get("reference") == "all five"}
+        raise Missing("results/03_grpo.json has no 'without_<reward>' ablation")
+    recorded = results.optional("03_grpo", "ablation_paired") or []
+    paired = {str(row.candidate).removeprefix("without ").strip(): as_paired(row)
+              for row in recorded if row.reference == "all five" and row.diff is not None}
 
     def full_minus(name: str) -> PairedDifference | str:
         """All five minus without R_name, on the same users (the record is the reverse)."""
@@ -550,10 +495,9 @@ def check_reward_ablation(results: Results) -> Outcome:
 
 def check_capacity(results: Results) -> Outcome:
     rows = results.get("04_scaling", "capacity")
-    if not isinstance(rows, Mapping) or len(rows) < 2:
+    if len(rows) < 2:
         raise Missing("results/04_scaling.json ['capacity'] needs at least two model sizes")
-    sizes = sorted(((number(row.get("params"), f"04_scaling capacity[{name}].params"), name,
-                     metric_estimate(row, "recall@10", f"04_scaling capacity[{name}]"))
+    sizes = sorted(((row.params, name, known(row.recall_at_10, f"04_scaling capacity[{name}]"))
                     for name, row in rows.items()), key=lambda t: t[0])
     rho = spearman([s for s, _, _ in sizes], [e.mean for _, _, e in sizes])
     (small, small_name, first), (large, large_name, last) = sizes[0], sizes[-1]
@@ -561,10 +505,9 @@ def check_capacity(results: Results) -> Outcome:
     parts = [beats(f"largest ({large_name}) > smallest ({small_name})", last, first, paired),
              Part(f"R@10 rises with size (Spearman rho = {rho:.2f})", rho > 0, rho >= 0.8,
                   "rho below 0.8")]
-    fit = results.files.get("04_scaling", {}).get("capacity_fit")
-    if isinstance(fit, Mapping) and all(isinstance(fit.get(k), int | float)
-                                        for k in ("slope_per_decade", "slope_low", "slope_high")):
-        slope = Estimate(fit["slope_per_decade"], fit["slope_low"], fit["slope_high"])
+    fit = results.optional("04_scaling", "capacity_fit")
+    if fit is not None and fit.slope_per_decade.has_interval():
+        slope = fit.slope_per_decade
         parts.append(Part("fitted R@10 slope per tenfold parameters > 0", slope.mean > 0,
                           slope.low > 0, "bootstrap interval includes 0",
                           f"slope {slope.mean:+.4f} [{slope.low:+.4f}, {slope.high:+.4f}]"))
@@ -579,86 +522,73 @@ def check_capacity(results: Results) -> Outcome:
 
 def check_best_of_n(results: Results) -> Outcome:
     rows = results.get("04_scaling", "best_of_n")
-    if not isinstance(rows, Mapping) or not rows:
+    if not rows:
         raise Missing("results/04_scaling.json ['best_of_n'] is empty")
-    by_n = {int(n): metric_estimate(row, "R@10 reward-picked", f"04_scaling best_of_n[{n}]")
-            for n, row in rows.items()}
+    by_n = {n: Estimate.of(row.recall_at_10_reward_picked) for n, row in rows.items()}
     ns = sorted(by_n)
     if ns[0] != 1 or len(ns) < 3:
         raise Missing("results/04_scaling.json ['best_of_n'] needs N = 1 and at least two more N")
-    gains = results.files.get("04_scaling", {}).get("best_of_n_gains")
-    diminishing = results.files.get("04_scaling", {}).get("best_of_n_diminishing")
+    gains = results.optional("04_scaling", "best_of_n_gains") or {}
+    diminishing = results.optional("04_scaling", "best_of_n_diminishing")
     top = ns[-1]
-    if isinstance(gains, Mapping) and str(top) in gains:
-        g = gains[str(top)]
-        gain = Estimate(number(g.get("gain"), "best_of_n_gains"), g.get("low"), g.get("high"))
+    if top in gains and gains[top].mean is not None:
+        gain = gains[top]
         parts = [Part(f"reward pick of N = {top} > a random pick", gain.mean > 0,
-                      gain.has_interval and gain.low > 0, "paired interval includes 0",
+                      gain.has_interval() and gain.low > 0, "paired interval includes 0",
                       f"paired diff {gain.mean:+.3f} [{gain.low:+.3f}, {gain.high:+.3f}], "
-                      f"n = {g.get('n')}")]
+                      f"n = {gain.n}")]
     else:
-        gain = Estimate(by_n[top].mean - by_n[1].mean)
+        gain = Estimate.of(by_n[top].mean - by_n[1].mean)
         parts = [beats(f"N = {top} > N = 1", by_n[top], by_n[1], NO_PER_USER)]
-    if isinstance(diminishing, Mapping) and "difference" in diminishing:
-        d = diminishing
+    if diminishing is not None and diminishing.difference.has_interval():
+        d, diff = diminishing, diminishing.difference
         parts.append(Part(
-            f"diminishing returns: gain per doubling up to N = {d['split']} "
-            f"({d['early_gain_per_doubling']:+.4f}) > after it ({d['late_gain_per_doubling']:+.4f})",
-            d["difference"] > 0 and d["early_gain_per_doubling"] > 0, bool(d.get("holds")),
+            f"diminishing returns: gain per doubling up to N = {d.split} "
+            f"({d.early_gain_per_doubling:+.4f}) > after it ({d.late_gain_per_doubling:+.4f})",
+            diff.mean > 0 and d.early_gain_per_doubling > 0, d.holds,
             "paired interval includes 0",
-            f"paired diff {d['difference']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}], n = {d['n']}"))
+            f"paired diff {diff.mean:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}], n = {diff.n}"))
     else:
         middle = 4 if 4 in by_n and top > 4 else ns[len(ns) // 2]
         early, late = by_n[middle].mean - by_n[1].mean, by_n[top].mean - by_n[middle].mean
         parts.append(threshold(f"diminishing returns: gain N 1->{middle} ({early:+.3f}) > "
                                f"gain N {middle}->{top} ({late:+.3f})", early > 0 and early > late))
     ours = ", ".join(f"N={n} {by_n[n].text()}" for n in ns)
-    oracle = rows[max(rows, key=int)].get("R@10 oracle")
-    if isinstance(oracle, int | float):
-        ours += f"; oracle pick at N={top} {oracle:.3f}"
+    ours += f"; oracle pick at N={top} {rows[top].recall_at_10_oracle:.3f}"
     effect = Effect(f"reward pick of N = {top} - a random pick (paper: - N = 1)", paper.BEST_OF_N[32][0]
-                    - paper.BEST_OF_N[1][0], gain)
+                    - paper.BEST_OF_N[1][0], Estimate.of(gain.mean, gain.low, gain.high, gain.n))
     return Outcome(ours, parts, effect=effect)
 
 
 def check_ab(results: Results) -> Outcome:
     metrics = results.get("06_ab_simulation", "metrics")
     lifts, parts, texts = {}, [], []
-    for key in ("dau", "ctr", "cold_dau"):
-        row = metrics.get(key)
-        if not isinstance(row, Mapping):
-            raise Missing(f"results/06_ab_simulation.json has no ['metrics'][{key!r}]")
-        where = f"06_ab_simulation metrics[{key}]"
-        lift = (as_estimate(row["lift"], where) if isinstance(row.get("lift"), Mapping) else
-                as_estimate({"mean": row.get("lift"), "ci_low": row.get("ci_low"),
-                             "ci_high": row.get("ci_high")}, where))
-        p = number(row.get("p_value"), f"{where}.p_value")
-        lifts[key] = lift
-        label = paper.AB_LABELS[key]
+    for name in ("dau", "ctr", "cold_dau"):
+        row = metrics.get(name)
+        if row is None:
+            raise Missing(f"results/06_ab_simulation.json has no ['metrics'][{name!r}]")
+        where = f"06_ab_simulation metrics[{name}]"
+        lift = known(row.lift, where)
+        p = number(row.p_value, f"{where}.p_value")
+        lifts[name] = lift
+        label = paper.AB_LABELS[name]
         parts.append(Part(f"{label} lift > 0, p < {ALPHA}", lift.mean > 0,
                           lift.mean > 0 and p < ALPHA, f"p = {p:.3f}"))
         texts.append(f"{label} {lift.percent()} (p = {p:.3f})")
     parts.append(greater("cold-user DAU lift > DAU lift", lifts["cold_dau"], lifts["dau"]))
     ours = "; ".join(texts)
     effect = Effect("DAU lift", paper.AB_TEST["dau"]["lift"], lifts["dau"], "%")
-    aa = results.files.get("06_ab_simulation", {}).get("aa")
-    if isinstance(aa, Mapping) and isinstance(aa.get("fpr"), Mapping) and "dau" in aa["fpr"]:
-        ours += (f"; A/A false-positive rate (DAU) {aa['fpr']['dau']:.3f} at alpha = "
-                 f"{aa.get('alpha', ALPHA)} over {aa.get('replicates', '?')} splits")
+    aa = results.optional("06_ab_simulation", "aa")
+    if aa is not None and "dau" in aa.fpr:
+        ours += (f"; A/A false-positive rate (DAU) {aa.fpr['dau']:.3f} at alpha = "
+                 f"{aa.alpha} over {aa.replicates} splits")
     return Outcome(ours, parts, effect=effect)
-
-
-def users_per_second(value: Any, where: str) -> float:
-    """Throughput as a number, an ESTIMATE, or ``serving_speed``'s mapping."""
-    if isinstance(value, Mapping) and "users_per_second" in value:
-        value = value["users_per_second"]
-    return as_estimate(value, where).mean
 
 
 def check_efficiency(results: Results) -> Outcome:
     found = results.get("05_distillation", "serving")
-    speed = {m: users_per_second(found.get(m), f"05_distillation serving[{m}]")
-             for m in ("teacher", "student")}
+    speed = {"teacher": found.teacher.users_per_second,
+             "student": found.student.users_per_second}
     if speed["teacher"] <= 0:
         raise Missing("results/05_distillation.json ['serving']['teacher'] is not positive")
     ratio = speed["student"] / speed["teacher"]
@@ -668,7 +598,7 @@ def check_efficiency(results: Results) -> Outcome:
     ours = (f"teacher {speed['teacher']:.1f} users/s, student {speed['student']:.1f} users/s "
             f"({ratio:.1f}x)")
     effect = Effect("student / teacher users per second",
-                    paper.SERVING["student"] / paper.SERVING["teacher"], Estimate(ratio), "x")
+                    paper.SERVING["student"] / paper.SERVING["teacher"], Estimate.of(ratio), "x")
     return Outcome(ours, parts, effect=effect)
 
 
@@ -687,32 +617,27 @@ class ClaimSpec:
     needs: tuple[str, ...] = ("inference pays",)
 
 
-def gate_numbers(gate: Mapping) -> str:
+def gate_numbers(gate: Any) -> str:
     """The numbers behind a failed gate, in words."""
-    def isnum(*values) -> bool:
-        return all(isinstance(v, int | float) for v in values)
-
-    relative, low, high = gate.get("relative"), gate.get("low"), gate.get("high")
-    if isinstance(gate.get("failing"), list):
-        shares = gate.get("shares")
-        numbers = (", ".join(f"{k} {v:.1%}" for k, v in shares.items())
-                   if isinstance(shares, Mapping) else "")
-        return (f"fails for {', '.join(map(str, gate['failing']))}"
+    if isinstance(gate, FailingGate):
+        numbers = (", ".join(f"{k} {v:.1%}" for k, v in gate.shares.items())
+                   if isinstance(gate, ImitationLadderGate) else "")
+        return (f"fails for {', '.join(gate.failing)}"
                 + (f"; share of demonstrations' R@10 {numbers}, bar 90%" if numbers else ""))
-    if isnum(gate.get("span")):
-        return f"parameter span {gate['span']:.1f}x, bar 30x"
-    if isnum(gate.get("ratio")) and "bar" not in gate:
-        return f"parameter ratio {gate['ratio']:.1f}x, bar 30x"
-    if "candidate" in gate and isnum(relative, low):
-        return (f"{gate.get('candidate')} vs {gate.get('reference')}: {relative:+.1%} "
-                f"Recall@10, paired 95% interval low {low:+.4f}, gate {gate.get('min_lift', 0):.0%}")
-    if isnum(gate.get("ratio"), gate.get("bar")):
-        return f"ratio {gate['ratio']:.1%}, bar {gate['bar']:.0%}"
-    if isinstance(gate.get("shares"), Mapping):
-        shares = ", ".join(f"{k} {v:.1%}" for k, v in gate["shares"].items())
-        return f"well-formed {shares}, bar {gate.get('bar', 0):.0%}"
-    if isnum(gate.get("diff"), low, high):
-        return f"{gate.get('what', 'difference')} {gate['diff']:+.4f} [{low:+.4f}, {high:+.4f}]"
+    if isinstance(gate, SpanGate):
+        return f"parameter span {gate.span:.1f}x, bar 30x"
+    if isinstance(gate, PairedGate) and gate.candidate is not None and gate.low is not None:
+        return (f"{gate.candidate} vs {gate.reference}: {gate.relative:+.1%} Recall@10, "
+                f"paired 95% interval low {gate.low:+.4f}, gate {gate.min_lift or 0:.0%}")
+    if isinstance(gate, ImitationGate) and gate.ratio is not None:
+        return f"ratio {gate.ratio:.1%}, bar {gate.bar:.0%}"
+    if isinstance(gate, FormatGate):
+        shares = ", ".join(f"{k} {v:.1%}" for k, v in gate.shares.items() if v is not None)
+        return f"well-formed {shares}, bar {gate.bar:.0%}"
+    if isinstance(gate, PairedGate) and gate.estimate().has_interval():
+        return f"{gate.what or 'difference'} {gate.diff:+.4f} [{gate.low:+.4f}, {gate.high:+.4f}]"
+    if hasattr(gate, "ratio"):
+        return f"parameter ratio {gate.ratio:.1f}x, bar 30x"
     return "failed"
 
 
@@ -725,13 +650,9 @@ def failed_gates(results: Results, needs: tuple[str, ...]) -> list[str]:
     failed = []
     for name in needs:
         notebook, keys = WORLD_GATES[name]
-        try:
-            gate = results.get(notebook, *keys)
-        except Missing:
-            continue
-        if isinstance(gate, Mapping) and gate.get("passes") is False:
-            numbers = gate_numbers(gate)
-            failed.append(f"'{name}' ({notebook}: {numbers})")
+        gate = results.optional(notebook, *keys)
+        if gate is not None and gate.passes is False:
+            failed.append(f"'{name}' ({notebook}: {gate_numbers(gate)})")
     return failed
 
 

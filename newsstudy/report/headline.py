@@ -46,7 +46,7 @@ def plot_headline(claims: Sequence) -> plt.Figure:
         unit = effect.unit
         ours = effect.ours
         x = _scale(ours.mean, unit)
-        if ours.has_interval:
+        if ours.has_interval():
             low, high = _scale(ours.low, unit), _scale(ours.high, unit)
             ax.errorbar([x], [0], xerr=[[x - low], [high - x]], fmt="o", color=OURS_COLOR,
                         capsize=4, label="ours (95% interval)")

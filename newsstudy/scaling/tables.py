@@ -11,6 +11,7 @@ import pandas as pd
 from newsstudy import paper, scaling
 from newsstudy.evaluation import summarise
 from newsstudy.saving import PAPER_COLOR
+from newsstudy.scaling.results import FailingGate, ImitationLadderGate, SpanGate
 
 # The paper's capacity scaling and best-of-N (newsstudy.paper).
 OURS_COLOR = "#1f77b4"
@@ -184,11 +185,11 @@ def validation_table(records, demo_recall: pd.Series) -> pd.DataFrame:
         rows.append({"size": r["size"], "params": r["params"],
                      "SFT epochs": r.get("sft_epochs"), "SFT learning rate": r.get("sft_learning_rate"),
                      "validation SFT loss": r["val_loss"],
-                     "R@10 (warm start, val)": gate["policy"],
-                     "demonstrations' R@10": gate["demonstrations"],
-                     "share of demonstrations'": gate["ratio"],
+                     "R@10 (warm start, val)": gate.policy,
+                     "demonstrations' R@10": gate.demonstrations,
+                     "share of demonstrations'": gate.ratio,
                      "well-formed": r["val_well_formed"],
-                     "imitation passes": gate["ratio"] >= IMITATION_BAR,
+                     "imitation passes": gate.ratio >= IMITATION_BAR,
                      "format passes": r["val_well_formed"] >= FORMAT_BAR})
     return pd.DataFrame(rows)
 
@@ -318,13 +319,15 @@ def ladder_gates(validation: pd.DataFrame) -> dict:
     well-formed lists (the failing sizes named), and the sizes span at least 30x."""
     span = float(validation["params"].max() / validation["params"].min())
     return {
-        "sizes imitate": {"passes": bool(validation["imitation passes"].all()),
-                          "failing": validation.loc[~validation["imitation passes"], "size"].tolist(),
-                          "shares": dict(zip(validation["size"],
-                                             validation["share of demonstrations'"], strict=True))},
-        "sizes well-formed": {"passes": bool(validation["format passes"].all()),
-                              "failing": validation.loc[~validation["format passes"], "size"].tolist()},
-        "span 30x": {"passes": bool(span >= 30), "span": span},
+        "sizes_imitate": ImitationLadderGate(
+            passes=bool(validation["imitation passes"].all()),
+            failing=validation.loc[~validation["imitation passes"], "size"].tolist(),
+            shares=dict(zip(validation["size"], validation["share of demonstrations'"],
+                            strict=True))),
+        "sizes_well_formed": FailingGate(
+            passes=bool(validation["format passes"].all()),
+            failing=validation.loc[~validation["format passes"], "size"].tolist()),
+        "span_30x": SpanGate(passes=bool(span >= 30), span=span),
     }
 
 
@@ -337,10 +340,10 @@ def describe_ladder_gates(gate: dict, loss_slope: float) -> str:
     """One paragraph: which sizes fail imitation or format, the span, the loss slope."""
     def verdict(name: str) -> str:
         g = gate[name]
-        return "every size passes" if g["passes"] else "FAILS for " + ", ".join(g["failing"])
+        return "every size passes" if g.passes else "FAILS for " + ", ".join(g.failing)
 
-    return (f"Imitation: {verdict('sizes imitate')}; format: {verdict('sizes well-formed')}; "
-            f"parameter span {gate['span 30x']['span']:.1f}x. Held-out SFT loss changes by "
+    return (f"Imitation: {verdict('sizes_imitate')}; format: {verdict('sizes_well_formed')}; "
+            f"parameter span {gate['span_30x'].span:.1f}x. Held-out SFT loss changes by "
             f"{loss_slope:+.3f} nats per tenfold parameters.")
 
 

@@ -31,8 +31,10 @@ from newsstudy import embed, evaluation
 from newsstudy.baselines import GRU4Rec, TrainSettings, prepare
 from newsstudy.baselines.content import Content
 from newsstudy.evaluation import paired_difference
+from newsstudy.results import Estimate
 from newsstudy.schemas import SENSITIVITY_SETTINGS, DataParams
 from newsstudy.world import corpus, data, strategies, topics
+from newsstudy.world.results import SensitivityRow
 
 SETTINGS = SENSITIVITY_SETTINGS
 """Knob -> (low, high) settings; the middle setting is the profile's own value."""
@@ -181,3 +183,30 @@ def plot_sensitivity(table: pd.DataFrame):
     axes[1].set_title("Does the serving path's ceiling clear the baselines?")
     fig.tight_layout()
     return fig
+
+
+def results_rows(table: pd.DataFrame, long: pd.DataFrame) -> list[SensitivityRow]:
+    """The sweep as typed rows for the results file: each world's yardsticks (from the
+    wide ``table``), its gates, and the two paired gaps with their intervals (from the
+    ``long`` table that :func:`sweep` returned)."""
+    gaps = long.set_index(["knob", "level", "method"])
+
+    def gap(knob: str, level: str, label: str) -> Estimate:
+        row = gaps.loc[(knob, level, label)]
+        return Estimate.of(row["recall@10"], row["low"], row["high"], row["n_users"])
+
+    rows = []
+    for row in table.to_dict(orient="records"):
+        knob, level = row["knob"], row["level"]
+        rows.append(SensitivityRow(
+            knob=knob, level=level,
+            value=None if pd.isna(row["value"]) else float(row["value"]),
+            copy_signals=row["copy"], content=row["content"], gru4rec=row["gru4rec"],
+            infer=row["infer"], oracle=row["oracle"],
+            infer_minus_copy=gap(knob, level, "infer - copy"),
+            oracle_minus_best_baseline=gap(knob, level, "oracle - best baseline"),
+            infer_over_copy=row["infer / copy"],
+            oracle_over_best_baseline=row["oracle / best baseline"],
+            inference_pays=bool(row["inference pays"]),
+            ceiling_clears_baselines=bool(row["ceiling clears baselines"])))
+    return rows
