@@ -17,15 +17,15 @@ import pandas as pd
 import pytest
 
 from newsstudy import paths
+from newsstudy.ab.results import MetricLift
+from newsstudy.distillation.results import MethodRow
 from newsstudy.evaluation import paired_difference
 from newsstudy.io import read_json, write_json
 from newsstudy.report import build_report, claims
-from newsstudy.ab.results import MetricLift
-from newsstudy.distillation.results import MethodRow
 from newsstudy.report.claims import Results
 from newsstudy.results import Estimate, PairedGate
-from newsstudy.scaling.results import BestOfNRow, CapacityRow
 from newsstudy.run import runner
+from newsstudy.scaling.results import BestOfNRow, CapacityRow
 
 COMMITTED = paths.PROJECT_ROOT / "reports" / "default"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
