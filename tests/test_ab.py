@@ -405,20 +405,22 @@ def test_lists_are_generated_once_and_cached(published_tiny_policy, tmp_path, mo
 
 def check_ab_results(report_dir: Path) -> None:
     """What notebook 06_ab_simulation must have written (call with a report folder)."""
+    from newsstudy.ab.results import ABResults
     from newsstudy.io import read_json
 
-    results = read_json(report_dir / "results" / "06_ab_simulation.json")
-    assert results["n_control"] + results["n_treatment"] == results["n_users"]
-    assert abs(results["n_control"] - results["n_treatment"]) <= 1
+    results = ABResults.model_validate(
+        read_json(report_dir / "results" / "06_ab_simulation.json"))
+    assert results.n_control + results.n_treatment == results.n_users
+    assert abs(results.n_control - results.n_treatment) <= 1
     for name in ("dau", "ctr", "cold_dau"):
-        row = results["metrics"][name]
-        assert row["ci_low"] <= row["lift"] <= row["ci_high"]
-        assert 0.0 <= row["p_value"] <= 1.0 and 0.0 <= row["boot_p_value"] <= 1.0
-        assert row["control"] > 0 and row["treatment"] > 0
-        assert row["paper_lift"] == paper.AB_TEST[name]["lift"]
-        assert 0.02 <= results["aa"]["fpr"][name] <= 0.08
-    assert results["aa"]["replicates"] >= 200
-    assert results["policy"]["users"] == results["n_treatment"]
+        row = results.metrics[name]
+        assert row.lift.low <= row.lift.mean <= row.lift.high
+        assert 0.0 <= row.p_value <= 1.0 and 0.0 <= row.boot_p_value <= 1.0
+        assert row.control > 0 and row.treatment > 0
+        assert row.paper_lift == paper.AB_TEST[name]["lift"]
+        assert 0.02 <= results.aa.fpr[name] <= 0.08
+    assert results.aa.replicates >= 200
+    assert results.policy.users == results.n_treatment
     for name in ("06_ab_table", "06_daily", "06_aa_tests", "06_mde_curve", "06_power_check",
                  "06_recall_paths"):
         assert (report_dir / "tables" / f"{name}.csv").exists(), name

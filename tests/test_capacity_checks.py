@@ -71,29 +71,38 @@ def _results(files):
 
 
 def test_best_of_n_claim_reads_the_paired_gain_and_the_diminishing_test():
-    best = {str(n): {"R@10 reward-picked": r, "R@10 oracle": 0.3}
+    from newsstudy.scaling.results import BestOfNRow
+
+    best = {n: {**dict.fromkeys(BestOfNRow.model_fields, 0.3), "recall_at_10_reward_picked": r}
             for n, r in {1: 0.10, 4: 0.12, 32: 0.13}.items()}
-    gains = {"32": {"gain": 0.03, "low": 0.01, "high": 0.05, "n": 100}}
-    diminishing = {"split": 4, "early_gain_per_doubling": 0.01, "late_gain_per_doubling": 0.003,
-                   "difference": 0.007, "low": 0.002, "high": 0.012, "n": 100, "holds": True}
+    gains = {32: {"mean": 0.03, "low": 0.01, "high": 0.05, "n": 100, "p_value": 0.01}}
+    diminishing = {"split": 4, "first_n": 1, "last_n": 32, "early_gain_per_doubling": 0.01,
+                   "late_gain_per_doubling": 0.003, "p_value": 0.01, "holds": True,
+                   "difference": {"mean": 0.007, "low": 0.002, "high": 0.012, "n": 100}}
     outcome = claims.check_best_of_n(_results({"04_scaling": {
         "best_of_n": best, "best_of_n_gains": gains, "best_of_n_diminishing": diminishing}}))
     assert [p.clearly for p in outcome.parts] == [True, True]
     assert claims.verdict(outcome.parts) == claims.REPRODUCED
     assert outcome.effect.ours.low == 0.01
-    diminishing |= {"low": -0.001, "holds": False}
+    diminishing |= {"difference": {"mean": 0.007, "low": -0.001, "high": 0.012, "n": 100},
+                    "holds": False}
     outcome = claims.check_best_of_n(_results({"04_scaling": {
         "best_of_n": best, "best_of_n_gains": gains, "best_of_n_diminishing": diminishing}}))
     assert claims.verdict(outcome.parts) == claims.PARTLY
 
 
 def test_capacity_claim_waits_for_every_size_to_pass_its_bars():
-    capacity = {s: {"params": p, "recall@10": r, "recall@10 low": r - 0.01,
-                    "recall@10 high": r + 0.01} for s, p, r in (("xs", 1e5, 0.1), ("xl", 4e6, 0.2))}
+    from newsstudy.results import Estimate
+    from newsstudy.scaling.results import CapacityRow
+
+    capacity = {s: CapacityRow(params=int(p), recall_at_10=Estimate.of(r, r - 0.01, r + 0.01),
+                               ndcg_at_10=Estimate.of(r), recall_at_10_relative=None, reward=3.0,
+                               train_flops=1e12, train_seconds=None).model_dump()
+                for s, p, r in (("xs", 1e5, 0.1), ("xl", 4e6, 0.2))}
     files = {"04_scaling": {"capacity": capacity, "gates": {
-        "sizes imitate": {"passes": False, "failing": ["xl"], "shares": {"xl": 0.8}},
-        "sizes well-formed": {"passes": True, "failing": []},
-        "span 30x": {"passes": True, "span": 40.0}}}}
+        "sizes_imitate": {"passes": False, "failing": ["xl"], "shares": {"xl": 0.8}},
+        "sizes_well_formed": {"passes": True, "failing": []},
+        "span_30x": {"passes": True, "span": 40.0}}}}
     claim = claims.evaluate("capacity_scaling", _results(files))
     assert claim.verdict == claims.UNTESTABLE
     assert "fails for xl" in claim.note and "xl 80.0%" in claim.note

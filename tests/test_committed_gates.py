@@ -13,92 +13,110 @@ import pytest
 
 from newsstudy import gates, params, paths
 from newsstudy.io import read_json
-from newsstudy.report import claims
+from newsstudy.report import claims, contract
 
 pytestmark = pytest.mark.functional
 
 
-def committed(notebook: str) -> dict:
+def raw(notebook: str) -> dict:
     path = paths.PROJECT_ROOT / "reports" / "default" / "results" / f"{notebook}.json"
     if not path.exists():
         pytest.skip(f"no committed {path.name}")
     return read_json(path)
 
 
+def committed(notebook: str):
+    """A committed default results file, read through its notebook's results model."""
+    return contract.MODELS[notebook].model_validate(raw(notebook))
+
+
+def committed_files(*notebooks: str) -> claims.Results:
+    return claims.Results({name: raw(name) for name in notebooks})
+
+
+def test_every_committed_results_file_keeps_the_contract():
+    from newsstudy.results import bad_keys
+
+    for notebook in contract.MODELS:
+        assert bad_keys(raw(notebook)) == [], notebook
+        committed(notebook)
+
+
 def test_enough_test_users_for_tight_intervals():
     world = committed("01_data")
-    assert world["n_test_users_with_clicks"] >= 1000
-    assert world["n_val_users"] >= 500
+    assert world.n_test_users_with_clicks >= 1000
+    assert world.n_val_users >= 500
 
 
 def test_inference_pays_in_the_default_world():
-    gate = committed("02_rewards")["gates"]["inference_pays"]
-    assert gate["reference"] == "copy surface signals"
-    assert gate["n"] >= 1000
-    assert gate["relative"] >= gates.INFERENCE_LIFT and gate["low"] > 0
-    assert gate["passes"]
+    gate = committed("02_rewards").gates.inference_pays
+    assert gate.reference == "copy surface signals"
+    assert gate.n >= 1000
+    assert gate.relative >= gates.INFERENCE_LIFT and gate.low > 0
+    assert gate.passes
 
 
 def test_serving_path_in_params_is_the_one_chosen_on_validation_users():
     rewards = committed("02_rewards")
-    chosen = rewards["serving_path"]["chosen"]
-    assert rewards["serving_path"]["params_agree"]
+    chosen = rewards.serving_path.chosen
+    assert rewards.serving_path.params_agree
     for notebook in ("02_rewards", "03b_baselines", "01b_sensitivity"):
         loaded = params.load_params(notebook, "default")
-        assert (loaded.fusion, loaded.k_per_query) == (chosen["fusion"], chosen["k_per_query"])
+        assert (loaded.fusion, loaded.k_per_query) == (chosen.fusion, chosen.k_per_query)
     recipe = params.load_recipe("default")  # the teacher (03, 04, 05) serves the same way
-    assert (recipe.fusion, recipe.k_per_query) == (chosen["fusion"], chosen["k_per_query"])
-    assert chosen["query_words"] is None  # whole queries: the demonstrations copy whole signals
+    assert (recipe.fusion, recipe.k_per_query) == (chosen.fusion, chosen.k_per_query)
+    assert chosen.query_words is None  # whole queries: the demonstrations copy whole signals
 
 
 def test_reward_gates_are_recorded_with_their_numbers():
-    recorded = committed("02_rewards")["gates"]
-    degenerate = recorded["degenerate_below_copy"]
-    shares = {name: row["share of copy"] for name, row in degenerate["strategies"].items()}
-    assert set(shares) >= {"random words", "generic queries", "one query repeated",
-                           "malformed output", "hack: spec", "hack: align"}
-    assert degenerate["passes"] == all(s <= 1 - gates.DEGENERATE_MARGIN for s in shares.values())
-    order = recorded["reward_order"]
-    assert order["passes"] == all(a > b for a, b in zip(order["totals"], order["totals"][1:],
-                                                        strict=False))
+    recorded = committed("02_rewards").gates
+    degenerate = recorded.degenerate_below_copy
+    shares = {name: row.share_of_copy for name, row in degenerate.strategies.items()}
+    assert set(shares) >= {"random_words", "generic_queries", "one_query_repeated",
+                           "malformed_output", "hack_spec", "hack_align"}
+    assert degenerate.passes == all(s <= 1 - gates.DEGENERATE_MARGIN for s in shares.values())
+    order = recorded.reward_order
+    assert order.passes == all(a > b for a, b in zip(order.totals, order.totals[1:],
+                                                     strict=False))
 
 
 def test_ceiling_gate_recorded_and_claims_follow_it():
-    baselines = committed("03b_baselines")
-    gate = baselines["gates"]["ceiling_clears_baselines"]
-    assert gate["candidate"] == "oracle" and gate["n"] >= 1000
-    assert gate["passes"] == (gate["low"] > 0 and gate["relative"] >= gates.CEILING_LIFT)
+    gate = committed("03b_baselines").gates.ceiling_clears_baselines
+    assert gate.candidate == "oracle" and gate.n >= 1000
+    assert gate.passes == (gate.low > 0 and gate.relative >= gates.CEILING_LIFT)
     found = claims.evaluate("rl_teacher_best", claims.Results.load("default"))
-    if not gate["passes"]:
+    if not gate.passes:
         assert found.verdict == claims.UNTESTABLE
         assert "ceiling clears baselines" in found.note
 
 
 def test_teacher_gates_are_recorded_and_consistent_with_their_numbers():
     results = committed("03_grpo")
-    recorded = results["gates"]
-    assert set(recorded) == {"imitation", "format", "reward_validity", "grpo_improves", "entropy"}
-    imitation = recorded["imitation"]
-    assert imitation["passes"] == (imitation["ratio"] >= gates.IMITATION_BAR)
-    assert imitation["ratio"] == pytest.approx(imitation["policy"] / imitation["demonstrations"])
-    shares = recorded["format"]["shares"]
-    assert set(shares) == {"prompt-only", "RL teacher"}
-    assert recorded["format"]["passes"] == all(v >= gates.FORMAT_BAR for v in shares.values())
-    for name in ("reward_validity", "grpo_improves"):
-        assert recorded[name]["passes"] == (recorded[name]["low"] > 0), name
-        assert recorded[name]["low"] <= recorded[name]["diff"] <= recorded[name]["high"], name
-    assert results["n_val_users"] >= 200  # the reward-validity check needs at least 200 users
-    assert recorded["reward_validity"]["n"] >= 200
-    assert results["instrument_ok"] == all(g["passes"] for g in recorded.values())
+    recorded = results.gates
+    imitation = recorded.imitation
+    assert imitation.passes == (imitation.ratio >= gates.IMITATION_BAR)
+    assert imitation.ratio == pytest.approx(imitation.policy / imitation.demonstrations)
+    shares = recorded.format.shares
+    assert set(shares) == {"prompt_only", "rl_teacher"}
+    assert recorded.format.passes == all(v >= gates.FORMAT_BAR for v in shares.values())
+    for gate in (recorded.reward_validity, recorded.grpo_improves):
+        assert gate.passes == (gate.low > 0), gate.what
+        assert gate.low <= gate.diff <= gate.high, gate.what
+    assert results.n_val_users >= 200  # the reward-validity check needs at least 200 users
+    assert recorded.reward_validity.n >= 200
+    checks = (recorded.imitation, recorded.format, recorded.reward_validity,
+              recorded.grpo_improves, recorded.entropy)
+    assert results.instrument_ok == all(g.passes for g in checks)
 
 
 def test_teacher_claims_wait_for_the_teacher_gates():
     """A failed teacher gate makes the teacher's claims untestable; passing ones do not."""
-    files = {name: committed(name) for name in ("02_rewards", "03_grpo", "03b_baselines")}
+    recorded = committed("03_grpo").gates
     failed = [name for name in claims.TEACHER_GATES
               if claims.WORLD_GATES[name][0] == "03_grpo"
-              and files["03_grpo"]["gates"][claims.WORLD_GATES[name][1][1]]["passes"] is False]
-    found = {c.key: c for c in claims.evaluate_all(claims.Results(files))}
+              and getattr(recorded, claims.WORLD_GATES[name][1][1]).passes is False]
+    found = {c.key: c for c in claims.evaluate_all(
+        committed_files("02_rewards", "03_grpo", "03b_baselines"))}
     if failed:
         assert found["rl_teacher_best"].verdict == claims.UNTESTABLE
         assert found["reward_ablation"].verdict == claims.UNTESTABLE
@@ -109,64 +127,64 @@ def test_teacher_imitates_and_writes_well_formed_lists():
     recorded, not asserted: in this world both fail (the grammar guard makes R_struct
     constant, and what GRPO raised before was mostly R_struct), and the claims they guard
     are reported untestable (the test above)."""
-    recorded = committed("03_grpo")["gates"]
-    assert recorded["imitation"]["passes"] and recorded["imitation"]["ratio"] >= 0.9
-    assert recorded["format"]["passes"]
-    assert recorded["grpo_improves"]["n"] >= 200
-    assert recorded["entropy"]["passes"]
+    recorded = committed("03_grpo").gates
+    assert recorded.imitation.passes and recorded.imitation.ratio >= 0.9
+    assert recorded.format.passes
+    assert recorded.grpo_improves.n >= 200
+    assert recorded.entropy.passes
 
 
 def test_ladder_gates_are_recorded_and_consistent_with_their_numbers():
     """04: every size's imitation and format check, from its validation record."""
     results = committed("04_scaling")
-    recorded, validation = results["gates"], results["validation"]
-    assert set(validation) == set(results["sizes"]) and len(validation) >= 5
-    assert results["param_span"] >= 30 and recorded["span 30x"]["passes"]
+    recorded, validation = results.gates, results.validation
+    assert set(validation) == set(results.sizes) and len(validation) >= 5
+    assert results.param_span >= 30 and recorded.span_30x.passes
     for size, row in validation.items():
-        assert row["share of demonstrations'"] == pytest.approx(
-            row["R@10 (warm start, val)"] / row["demonstrations' R@10"]), size
-        assert row["imitation passes"] == (row["share of demonstrations'"] >= gates.IMITATION_BAR)
-        assert row["format passes"] == (row["well-formed"] >= gates.FORMAT_BAR)
-    failing = sorted(s for s, row in validation.items() if not row["imitation passes"])
-    assert sorted(recorded["sizes imitate"]["failing"]) == failing
-    assert recorded["sizes imitate"]["passes"] == (not failing)
-    assert recorded["largest size retrieves"]["recall@10"] > 0  # the largest size is not dead
-    assert results["n_eval_users"] == committed("03_grpo")["n_eval_users"]  # one user set
+        assert row.share_of_demonstrations == pytest.approx(
+            row.recall_at_10_warm_start / row.demonstrations_recall_at_10), size
+        assert row.imitation_passes == (row.share_of_demonstrations >= gates.IMITATION_BAR)
+        assert row.format_passes == (row.well_formed >= gates.FORMAT_BAR)
+    failing = sorted(s for s, row in validation.items() if not row.imitation_passes)
+    assert sorted(recorded.sizes_imitate.failing) == failing
+    assert recorded.sizes_imitate.passes == (not failing)
+    assert recorded.largest_size_retrieves.recall_at_10 > 0  # the largest size is not dead
+    assert results.n_eval_users == committed("03_grpo").n_eval_users  # one user set
 
 
 def test_best_of_n_gains_are_paired_and_the_claim_waits_for_the_ladder_and_teacher():
     results = committed("04_scaling")
-    gains = results["best_of_n_gains"]
-    assert [int(n) for n in gains] == sorted(int(n) for n in results["best_of_n"])
-    for row in gains.values():
-        assert row["low"] <= row["gain"] <= row["high"] and row["n"] >= 150
-    d = results["best_of_n_diminishing"]
-    assert d["holds"] == (d["low"] > 0)
-    files = {name: committed(name) for name in ("02_rewards", "03_grpo", "04_scaling")}
-    found = {c.key: c for c in claims.evaluate_all(claims.Results(files))}
-    if not results["gates"]["sizes imitate"]["passes"] or not results["gates"]["sizes well-formed"]["passes"]:
+    gains = results.best_of_n_gains
+    assert list(gains) == sorted(results.best_of_n)
+    for gain in gains.values():
+        assert gain.low <= gain.mean <= gain.high and gain.n >= 150
+    d = results.best_of_n_diminishing
+    assert d.holds == (d.difference.low > 0)
+    found = {c.key: c for c in claims.evaluate_all(
+        committed_files("02_rewards", "03_grpo", "04_scaling"))}
+    if not results.gates.sizes_imitate.passes or not results.gates.sizes_well_formed.passes:
         assert found["capacity_scaling"].verdict == claims.UNTESTABLE
 
 
 def test_distillation_teacher_is_the_largest_size_and_read_not_re_evaluated():
     distilled, scaled = committed("05_distillation"), committed("04_scaling")
-    assert distilled["teacher_model"] == scaled["distillation_teacher"]["size"]
-    assert distilled["params"]["teacher"] / distilled["params"]["student"] >= 30
-    assert distilled["gates"]["student 30x smaller"]["passes"]
-    assert len(distilled["seeds"]) >= 3
-    teacher = distilled["distillation"]["teacher"]["R@10"]
-    assert teacher == pytest.approx(scaled["capacity"][distilled["teacher_model"]]["recall@10"])
+    assert distilled.teacher_model == scaled.distillation_teacher.size
+    assert distilled.params.teacher / distilled.params.student >= 30
+    assert distilled.gates.student_30x_smaller.passes
+    assert len(distilled.seeds) >= 3
+    teacher = distilled.distillation["teacher"].recall_at_10.mean
+    assert teacher == pytest.approx(scaled.capacity[distilled.teacher_model].recall_at_10.mean)
 
 
 def test_distillation_claim_waits_for_a_teacher_that_beats_no_distillation():
     results = committed("05_distillation")
-    gate = results["gates"]["teacher beats no distillation"]
-    assert gate["passes"] == (gate["low"] > 0)
-    files = {name: committed(name) for name in ("02_rewards", "04_scaling", "05_distillation")}
-    found = {c.key: c for c in claims.evaluate_all(claims.Results(files))}
-    if not gate["passes"]:
+    gate = results.gates.teacher_beats_no_distillation
+    assert gate.passes == (gate.low > 0)
+    found = {c.key: c for c in claims.evaluate_all(
+        committed_files("02_rewards", "04_scaling", "05_distillation"))}
+    if not gate.passes:
         assert found["distillation_order"].verdict == claims.UNTESTABLE
         # a share of a gap that is not there is either withheld or carries an interval
         # that includes 0 (no evidence that any share was closed)
-        assert all(row["share of gap closed"] is None or row["share low"] <= 0
-                   for row in results["gap_share"].values())
+        assert all(row.share_of_gap_closed.mean is None or row.share_of_gap_closed.low <= 0
+                   for row in results.gap_share.values())

@@ -147,8 +147,9 @@ def test_ladder_gates_and_their_sentence():
         "share of demonstrations'": [0.95, 0.80, 1.02],
         "validation SFT loss": [0.50, 0.40, 0.40 - 0.1 * np.log10(4)]})
     gate = ladder_gates(validation)
-    assert not gate["sizes imitate"]["passes"] and gate["sizes imitate"]["failing"] == ["s"]
-    assert gate["sizes well-formed"]["passes"] and gate["span 30x"]["span"] == pytest.approx(40)
+    assert not gate["sizes_imitate"].passes and gate["sizes_imitate"].failing == ["s"]
+    assert gate["sizes_imitate"].shares == {"xs": 0.95, "s": 0.80, "xl": 1.02}
+    assert gate["sizes_well_formed"].passes and gate["span_30x"].span == pytest.approx(40)
     slope = loss_slope_per_decade(validation)
     assert slope == pytest.approx(-0.1)  # the three points lie on one line
     text = describe_ladder_gates(gate, slope)
