@@ -6,6 +6,7 @@ and ``reports/<profile>/figures/<name>.{png,svg}``; every write is atomic.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -52,6 +53,14 @@ def save_table(frame: pd.DataFrame, profile: str, name: str, index: bool = False
         write_text(folder / f"{name}.md",
                    frame.to_markdown(index=index, floatfmt=float_format) + "\n")
     return folder / f"{name}.csv"
+
+
+def save_tables(profile: str, tables: Mapping[str, pd.DataFrame | None],
+                markdown: bool = True) -> list[Path]:
+    """:func:`save_table` for each named table; a table that is None or empty (a part the
+    profile skipped) is not written."""
+    return [save_table(frame, profile, name, markdown=markdown)
+            for name, frame in tables.items() if frame is not None and not frame.empty]
 
 
 def write_results(profile: str, notebook: str, results: Record) -> Path:

@@ -86,12 +86,10 @@ dataset
 # %%
 mix = world_tables.signal_mix(W)
 saving.save_table(mix.reset_index(), P.profile, "01_signal_mix")
-fig = world_tables.plot_signal_mix(mix)
-saving.save_figure(fig, P.profile, "01_signal_mix")
+saving.save_figure(world_tables.plot_signal_mix(mix), P.profile, "01_signal_mix")
 
 # %%
-fig = world_tables.plot_events_per_user(W)
-saving.save_figure(fig, P.profile, "01_events_per_user")
+saving.save_figure(world_tables.plot_events_per_user(W), P.profile, "01_events_per_user")
 
 # %% [markdown]
 # ## Topics, from the articles
@@ -103,8 +101,7 @@ saving.save_figure(fig, P.profile, "01_events_per_user")
 # %%
 topics = world_tables.topic_table(W)
 saving.save_table(topics, P.profile, "01_topics")
-fig = world_tables.plot_topics(topics)
-saving.save_figure(fig, P.profile, "01_topics")
+saving.save_figure(world_tables.plot_topics(topics), P.profile, "01_topics")
 topics.head(12)
 
 # %% [markdown]
@@ -117,8 +114,7 @@ topics.head(12)
 # %%
 cleaning_scores = world_tables.cleaning_table(W)
 saving.save_table(cleaning_scores, P.profile, "01_cleaning")
-fig = world_tables.plot_confusion(W)
-saving.save_figure(fig, P.profile, "01_cleaning_confusion")
+saving.save_figure(world_tables.plot_confusion(W), P.profile, "01_cleaning_confusion")
 cleaning_scores
 
 # %% [markdown]

@@ -85,8 +85,7 @@ saving.save_table(table, P.profile, "01b_sensitivity")
 table
 
 # %%
-fig = sensitivity.plot_sensitivity(table)
-saving.save_figure(fig, P.profile, "01b_sensitivity")
+saving.save_figure(sensitivity.plot_sensitivity(table), P.profile, "01b_sensitivity")
 
 # %% [markdown]
 # ## Key numbers

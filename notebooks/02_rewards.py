@@ -138,8 +138,7 @@ saving.save_table(scores.drop(columns="completion"), P.profile, "02_per_user",
                      markdown=False)
 table = reward_tables.strategy_table(scores)
 saving.save_table(table, P.profile, "02_strategies")
-fig = reward_tables.plot_strategies(table)
-saving.save_figure(fig, P.profile, "02_strategies")
+saving.save_figure(reward_tables.plot_strategies(table), P.profile, "02_strategies")
 table
 
 # %% [markdown]
@@ -173,8 +172,7 @@ degenerate_gate
 # %%
 correlations = reward_tables.reward_correlations(scores)
 saving.save_table(correlations, P.profile, "02_reward_correlations")
-fig = reward_tables.plot_reward_vs_recall(scores)
-saving.save_figure(fig, P.profile, "02_reward_vs_recall")
+saving.save_figure(reward_tables.plot_reward_vs_recall(scores), P.profile, "02_reward_vs_recall")
 correlations
 
 # %% [markdown]

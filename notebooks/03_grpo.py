@@ -56,7 +56,6 @@ P = from_namespace("03_grpo", globals())
 
 # %%
 import dataclasses
-import time
 
 import numpy as np
 import pandas as pd
@@ -65,7 +64,6 @@ from IPython.display import Markdown, display
 from newsstudy import (
     evaluation,
     gates,
-    rewards,
     saving,
     teacher,
 )
@@ -77,19 +75,17 @@ from newsstudy.teacher import grpo, imitation, reward_validity, setup
 from newsstudy.teacher import results as teacher_results
 from newsstudy.teacher import tables as teacher_tables
 from newsstudy.teacher.results import TeacherResults
+from newsstudy.timing import Timings
 
 S = setup.evaluation_setup(P)  # world, reward scorer, serving path, users shared with 04, 05
 W, scorer, serving = S.world, S.scorer, S.serving
 weights = scorer.weights
-reward_embedder_model = scorer.retriever.embedder
-hardware = (gpu_plan.load_hardware(P.profile)  # GPU profiles: configs/<profile>/hardware.yaml
-            if gpu_plan.hardware_path(P.profile).is_file() else None)
-pipeline = teacher.PolicyPipeline(
-    W, P, scorer, grpo_overrides=gpu_plan.grpo_config_overrides(hardware) if hardware else {})
+# A GPU profile (configs/<profile>/hardware.yaml) moves GRPO onto its GPUs.
+pipeline = teacher.PolicyPipeline(W, P, scorer,
+                                  grpo_overrides=gpu_plan.grpo_overrides_for(P.profile))
 eval_users, val_users = np.array(S.eval_users), np.array(S.val_users)
 seeds = [P.seed + i for i in range(P.n_seeds)]
-timings = {}
-gate = {}
+timings, gate = Timings(), {}
 parameters = teacher.parameters_of(P.model, P.vocab_size)
 print(f"policy {P.model}: {f'{parameters:,}' if parameters else '?'} parameters, "
       f"LoRA rank {P.lora_rank or 'none (every weight trained)'}; decoding {pipeline.decoding}")
@@ -121,15 +117,13 @@ demo_scores.groupby("demonstration")["recall@10"].agg(["mean", "count"]).round(4
 # ## Warm start: SFT on the demonstrations (the prompt-only policy)
 
 # %%
-started = time.perf_counter()  # every training run of this notebook, two processes at a time
-ablation_weights = {dropped: dataclasses.replace(weights, **{dropped: 0.0}) for dropped in P.ablations}
-teacher.train_in_parallel(pipeline, "03_grpo", [P.model, *P.imitation_sizes],
-                          [(s, weights) for s in seeds]
-                          + [(P.seed, w) for w in ablation_weights.values()])
-timings["training_seconds"] = time.perf_counter() - started
+ablation_weights = teacher.ablation_weights(weights, P.ablations)
+with timings.part("training"):  # every training run of this notebook, two processes at a time
+    teacher.train_in_parallel(pipeline, "03_grpo", [P.model, *P.imitation_sizes],
+                              [(s, weights) for s in seeds]
+                              + [(P.seed, w) for w in ablation_weights.values()])
 sft_checkpoint = pipeline.prompt_only()
-sft_log = pd.DataFrame([h for h in teacher.log_history(sft_checkpoint) if "loss" in h])
-sft_log[["step", "loss"]].tail(3)
+teacher.sft_losses(sft_checkpoint).tail(3)
 
 # %% [markdown]
 # ### Check 1 and 2: imitation and format, in the serving decoding
@@ -151,17 +145,10 @@ decoding_table.round(3)
 
 # %%
 curve = pd.DataFrame(teacher.imitation_curve(sft_checkpoint))
-size_rows = [{"size": P.model, "parameters": parameters,
-              "recall@10": prompt_only_val["recall@10"].mean(),
-              "words in prompt": decoding_table["words in prompt"].iloc[0],
-              "SFT loss": float(sft_log["loss"].iloc[-1])}]
-size_rows += teacher.imitation_by_size(pipeline, serving, P.imitation_sizes, val_users, val_prompts)
-sizes = pd.DataFrame(size_rows).sort_values("parameters")
-saving.save_table(sizes, P.profile, "03_imitation_by_size")
-if not curve.empty:
-    saving.save_table(curve, P.profile, "03_imitation_curve")
-fig = teacher_tables.plot_imitation(curve if not curve.empty else pd.DataFrame(), demo_recall.mean(), sizes)
-saving.save_figure(fig, P.profile, "03_imitation")
+sizes = teacher.imitation_by_size(pipeline, serving, P.imitation_sizes, val_users, val_prompts,
+                                  served=(prompt_only_val, val_outputs["serving (rollouts too)"]))
+saving.save_tables(P.profile, {"03_imitation_by_size": sizes, "03_imitation_curve": curve})
+saving.save_figure(teacher_tables.plot_imitation(curve, demo_recall.mean(), sizes), P.profile, "03_imitation")
 display(Markdown(f"**Imitation gate**: the prompt-only policy reaches "
                  f"{gate['imitation'].ratio:.1%} of its demonstrations' R@10 "
                  f"({gate['imitation'].policy:.4f} vs {gate['imitation'].demonstrations:.4f}, "
@@ -177,11 +164,11 @@ sizes.round(4)
 # users). GRPO sees only this within-group ranking.
 
 # %%
-started = time.perf_counter()
-samples = reward_validity.sample_table(pipeline, sft_checkpoint, scorer, W, serving, val_users,
-                                       P.validity_samples, seed=P.seed + 7, fusion=P.fusion)
+with timings.part("validity"):
+    samples = reward_validity.sample_table(pipeline, sft_checkpoint, scorer, W, serving,
+                                           val_users, P.validity_samples, seed=P.seed + 7,
+                                           fusion=P.fusion)
 validity = reward_validity.validity_table(samples)
-timings["validity_seconds"] = time.perf_counter() - started
 saving.save_table(validity, P.profile, "03_reward_validity")
 training_gain = reward_validity.best_of_g_gain(samples, "total")
 gate["reward_validity"] = gates.interval_gate(
@@ -198,8 +185,7 @@ validity.round(4)
 teacher_checkpoints = {s: pipeline.teacher(s, weights) for s in seeds}  # trained above
 curves = {f"seed {s}": grpo.training_curves(teacher.log_history(c))
           for s, c in teacher_checkpoints.items()}
-fig = teacher_tables.plot_training_curves(curves)
-saving.save_figure(fig, P.profile, "03_grpo_training_curves")
+saving.save_figure(teacher_tables.plot_training_curves(curves), P.profile, "03_grpo_training_curves")
 gate["entropy"] = gates.entropy_gate(curves)
 pd.concat(curves, names=["run"]).groupby("run").agg(["first", "last"]).T.round(3)
 
@@ -210,18 +196,12 @@ pd.concat(curves, names=["run"]).groupby("run").agg(["first", "last"]).T.round(3
 # reward is their mean. The teacher's seeds are pooled per user.
 
 # %%
-def mean_reward(checkpoint) -> pd.DataFrame:
-    """Per validation user: the mean of each reward over the policy's sampled lists."""
-    return teacher.mean_rewards(pipeline, checkpoint, val_users, P.improvement_samples, P.seed + 11)
-
-
-reward_before = mean_reward(sft_checkpoint)
-reward_after = pd.concat([mean_reward(c) for c in teacher_checkpoints.values()])
-improvement = {column: evaluation.paired_difference(reward_after[column], reward_before[column])
-               for column in [*rewards.REWARD_NAMES, "total"]}
+improvement = teacher.reward_improvement(pipeline, sft_checkpoint,
+                                         list(teacher_checkpoints.values()), val_users,
+                                         P.improvement_samples, seed=P.seed + 11)
 gate["grpo_improves"] = gates.interval_gate(improvement["total"],
                                             "teacher's total reward minus prompt-only's")
-improvement_table = pd.DataFrame([{"reward": k, **v.to_dict()} for k, v in improvement.items()])
+improvement_table = teacher_tables.improvement_table(improvement)
 saving.save_table(improvement_table, P.profile, "03_grpo_improvement")
 display(Markdown(f"**GRPO improvement gate**: total reward {improvement['total'].text(4)}: "
                  f"{'passes' if gate['grpo_improves'].passes else 'FAILS'}. Entropy gate: "
@@ -235,37 +215,23 @@ improvement_table.round(4)
 # shown for reference, scored the same way.
 
 # %%
-started = time.perf_counter()
-per_user, outputs = teacher.offline_evaluation(pipeline, serving, eval_users, sft_checkpoint,
-                                               teacher_checkpoints)
-timings["eval_seconds"] = time.perf_counter() - started
-gate["format"] = gates.format_gate({
-    "prompt-only": imitation.well_formed(outputs["prompt-only"]),
-    "RL teacher": imitation.well_formed(outputs["RL teacher"])})
+with timings.part("eval"):
+    per_user, outputs = teacher.offline_evaluation(pipeline, serving, eval_users,
+                                                   sft_checkpoint, teacher_checkpoints)
+gate["format"] = gates.format_gate({m: imitation.well_formed(outputs[m])
+                                    for m in ("prompt-only", "RL teacher")})
 saving.save_table(per_user, P.profile, "03_per_user", markdown=False)
 offline = teacher_tables.offline_table(per_user)
 saving.save_table(offline, P.profile, "03_offline_table")
-fig = teacher_tables.plot_offline(offline)
-saving.save_figure(fig, P.profile, "03_offline_table")
+saving.save_figure(teacher_tables.plot_offline(offline), P.profile, "03_offline_table")
 offline
 
 # %%
-by_user = per_user.set_index("user")
-paired_rl = evaluation.paired_difference(
-    by_user[by_user["method"] == "RL teacher"]["recall@10"],
-    by_user[by_user["method"] == "prompt-only"]["recall@10"])
-display(Markdown(f"RL teacher minus prompt-only, test R@10: {paired_rl.text(4)} "
-                 f"(relative {paired_rl.relative:+.1%})."))
-lift = teacher_tables.lift_table(per_user, "prompt-only", "RL teacher")
-saving.save_table(lift, P.profile, "03_lift")
-display(lift)
-by_group = evaluation.summarise(per_user.assign(group=np.where(per_user["is_cold"], "cold", "warm")),
-                                by=["method", "group"], columns=("recall@10", "ndcg@10"))
-saving.save_table(by_group, P.profile, "03_warm_cold")
-display(by_group)
-interest = per_user.groupby("method")[["interest_coverage", "query_precision"]].mean()
-saving.save_table(interest.reset_index(), P.profile, "03_interest_quality")
-display(interest)
+compared = teacher_tables.offline_comparisons(per_user)
+saving.save_tables(P.profile, compared.tables())
+display(Markdown(f"RL teacher minus prompt-only, test R@10: {compared.paired.text(4)} "
+                 f"(relative {compared.paired.relative:+.1%})."),
+        compared.lift, compared.warm_cold, compared.interest)
 teacher_tables.seed_table(per_user)
 
 # %% [markdown]
@@ -276,17 +242,16 @@ teacher_tables.seed_table(per_user)
 # then hacks the others). Each row is paired with the full reward on the same test users.
 
 # %%
-started = time.perf_counter()
-ablation_long, ablation_outputs = teacher.ablation_evaluation(
-    pipeline, serving, eval_users, per_user, outputs["RL teacher"], ablation_weights)
-timings["ablation_eval_seconds"] = time.perf_counter() - started
+with timings.part("ablation_eval"):
+    ablation_long, ablation_outputs = teacher.ablation_evaluation(
+        pipeline, serving, eval_users, per_user, outputs["RL teacher"], ablation_weights)
 ablation = teacher_tables.ablation_table(ablation_long)
-if P.ablations:
-    paired_ablation = evaluation.paired_table(ablation_long, "method", "recall@10", "all five")
-    saving.save_table(paired_ablation, P.profile, "03_ablation_paired")
-    display(paired_ablation)
-saving.save_table(ablation, P.profile, "03_reward_ablation")
-ablation
+paired_ablation = (evaluation.paired_table(ablation_long, "method", "recall@10", "all five")
+                   if P.ablations else None)
+saving.save_tables(P.profile, {"03_reward_ablation": ablation,
+                               "03_ablation_paired": paired_ablation})
+display(ablation)
+paired_ablation  # None when the profile drops no reward
 
 # %%
 example_users = [int(u) for u in eval_users[:3]]
@@ -298,11 +263,8 @@ examples
 # ## Example users: signals, the prompt-only list, the RL list, and what each retrieves
 
 # %%
-example_prompts = pipeline.prompts(example_users)
-for user in example_users:
-    lists = {method: outputs[method][user] for method in ("prompt-only", "RL teacher")}
-    for block in teacher_tables.example_user_markdown(W, serving, user, example_prompts[user], lists):
-        display(Markdown(block))
+for block in teacher_tables.examples_markdown(W, serving, pipeline, outputs, example_users):
+    display(Markdown(block))
 
 # %% [markdown]
 # ## Key numbers
@@ -312,8 +274,7 @@ for user in example_users:
 # later notebooks (`artifacts/<profile>/published/`).
 
 # %%
-gate_table = pd.DataFrame(teacher_results.gate_rows(gate))
-display(gate_table)
+display(pd.DataFrame(teacher_results.gate_rows(gate)))
 results = TeacherResults(
     profile=P.profile,
     model=P.model,
@@ -333,12 +294,12 @@ results = TeacherResults(
     grpo_improvement={k: Paired.of(v) for k, v in improvement.items()},
     weights=dataclasses.asdict(weights),
     offline=teacher_results.offline_rows(evaluation.summarise(per_user), offline),
-    rl_minus_prompt_only=Paired.of(paired_rl, candidate="RL teacher", reference="prompt-only",
-                                   metric="recall@10"),
-    lift_rl_over_prompt_only=teacher_results.lift_values(lift),
+    rl_minus_prompt_only=Paired.of(compared.paired, candidate="RL teacher",
+                                   reference="prompt-only", metric="recall@10"),
+    lift_rl_over_prompt_only=teacher_results.lift_values(compared.lift),
     ablation=teacher_results.ablation_rows(ablation),
     ablation_paired=teacher_results.paired_rows(paired_ablation) if P.ablations else [],
-    interest_quality=teacher_results.interest_rows(interest),
+    interest_quality=teacher_results.interest_rows(compared.interest),
     format_ok=keyed({m: imitation.well_formed(o) for m, o in outputs.items()}),
     timings_seconds=timings,
     training_seconds_recorded={

@@ -140,8 +140,7 @@ saving.save_table(warm_cold, P.profile, "03b_warm_cold")
 warm_cold
 
 # %%
-fig = baseline_tables.plot_summary(summary)
-saving.save_figure(fig, P.profile, "03b_baselines")
+saving.save_figure(baseline_tables.plot_summary(summary), P.profile, "03b_baselines")
 
 # %% [markdown]
 # ## World gate: can any query list beat these baselines?

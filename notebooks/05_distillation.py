@@ -168,8 +168,7 @@ display(Markdown(f"**Check**: the teacher against the student trained without it
                  f"{teacher_gap.text()}: "
                  f"{'passes' if gate['teacher_beats_no_distillation'].passes else 'FAILS: there is no gap for distillation to close'}."))
 saving.save_table(shares, P.profile, "05_gap_share")
-fig = distillation_tables.plot_distillation(table)
-saving.save_figure(fig, P.profile, "05_distillation")
+saving.save_figure(distillation_tables.plot_distillation(table), P.profile, "05_distillation")
 display(table.round(4))
 shares.round(4)
 
@@ -182,8 +181,7 @@ shares.round(4)
 # %%
 curves = {method: distill.distill_curves(teacher.log_history(students[method][P.seed]))
           for method in ("supervised", "on-policy")}
-fig = distillation_tables.plot_curves(curves)
-saving.save_figure(fig, P.profile, "05_curves")
+saving.save_figure(distillation_tables.plot_curves(curves), P.profile, "05_curves")
 pd.concat(curves, names=["method"]).reset_index(level=0).dropna(subset=["recall@10"]).round(3)
 
 # %% [markdown]

@@ -220,8 +220,7 @@ coverage = {"cold_dau": float(market.is_cold.mean())}  # cold users per arm = sh
 curve = stats.mde_curve(control, ab_tables.power_grid(), P.alpha, P.power, coverage)
 saving.save_table(curve, P.profile, "06_mde_curve", markdown=False)
 needed = ab_tables.users_for_paper_lifts(control, P.alpha, P.power, coverage)
-fig = ab_tables.plot_power(curve, min(treated.sum(), (~treated).sum()), P.power)
-saving.save_figure(fig, P.profile, "06_power_mde")
+saving.save_figure(ab_tables.plot_power(curve, min(treated.sum(), (~treated).sum()), P.power), P.profile, "06_power_mde")
 check = stats.power_check(control, treatment_metrics, n_replicates=P.power_replicates,
                           alpha=P.alpha, seed=P.seed)
 saving.save_table(check, P.profile, "06_power_check", float_format=".3f")

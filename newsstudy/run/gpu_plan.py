@@ -322,6 +322,14 @@ def grpo_config_overrides(hw: HardwareSettings) -> dict:
             "vllm_tensor_parallel_size": hw.vllm_tensor_parallel_size}
 
 
+def grpo_overrides_for(profile: str) -> dict:
+    """A profile's :func:`grpo_config_overrides`: none for a CPU profile (one without
+    ``configs/<profile>/hardware.yaml``)."""
+    if not hardware_path(profile).is_file():
+        return {}
+    return grpo_config_overrides(load_hardware(profile))
+
+
 def lora_config(hw: HardwareSettings):
     """The ``peft.LoraConfig`` of the hardware settings; ``None`` for full fine-tuning."""
     if hw.finetune != "lora":

@@ -26,6 +26,7 @@ policy's decoding (:mod:`newsstudy.policy.decoding`), seeded.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -413,15 +414,52 @@ def parameters_of(model: str, vocab_size: int) -> int | None:
     return None
 
 
-def imitation_by_size(pipeline: PolicyPipeline, serving, sizes, users, user_prompts) -> list[dict]:
-    """The same SFT recipe at other sizes: each one's validation R@10, copying and final loss.
+def ablation_weights(weights: RewardWeights, dropped: list[str]) -> dict[str, RewardWeights]:
+    """The reward ablation's weights: for each dropped reward, ``weights`` with it at 0."""
+    return {name: dataclasses.replace(weights, **{name: 0.0}) for name in dropped}
+
+
+def sft_losses(checkpoint: Path) -> pd.DataFrame:
+    """The SFT run's training loss by step, as its checkpoint recorded it."""
+    return pd.DataFrame([h for h in log_history(checkpoint) if "loss" in h],
+                        columns=["step", "loss"])
+
+
+def reward_improvement(pipeline: PolicyPipeline, before: Path, after: list[Path], users,
+                       n_samples: int, seed: int) -> dict[str, evaluation.PairedDifference]:
+    """What GRPO raised, per reward and in total: the mean rewards of ``after``'s sampled
+    lists (every seed's teacher, pooled per user) minus ``before``'s, paired over ``users``
+    (:func:`mean_rewards`)."""
+    from newsstudy.rewards import REWARD_NAMES
+
+    reward_before = mean_rewards(pipeline, before, users, n_samples, seed)
+    reward_after = pd.concat([mean_rewards(pipeline, c, users, n_samples, seed) for c in after])
+    return {column: evaluation.paired_difference(reward_after[column], reward_before[column])
+            for column in [*REWARD_NAMES, "total"]}
+
+
+def imitation_by_size(pipeline: PolicyPipeline, serving, sizes, users, user_prompts,
+                      served: tuple[pd.DataFrame, dict[int, str]] | None = None) -> pd.DataFrame:
+    """The same SFT recipe at other sizes: each one's validation R@10, copying and final
+    loss, smallest first.
 
     Each size's prompt-only checkpoint is read from the store (trained beforehand, e.g. by
-    :func:`train_in_parallel`), evaluated on ``users`` with the serving decoding.
+    :func:`train_in_parallel`), evaluated on ``users`` with the serving decoding. ``served``
+    (the recipe's own model, already evaluated: its per-user frame and its lists) adds its
+    row without evaluating it again.
     """
     from newsstudy.teacher import imitation
 
+    def row(size: str, checkpoint: Path, frame: pd.DataFrame, completions) -> dict:
+        log = sft_losses(checkpoint)
+        return {"size": size, "parameters": parameters_of(size, pipeline.settings.vocab_size),
+                "recall@10": frame["recall@10"].mean(),
+                "words in prompt": imitation.words_in_prompt(completions, user_prompts),
+                "SFT loss": float(log["loss"].iloc[-1]) if len(log) else float("nan")}
+
     rows = []
+    if served is not None:
+        rows.append(row(pipeline.settings.model, pipeline.prompt_only(), *served))
     for size in sizes:
         other = PolicyPipeline(pipeline.world, pipeline.settings.model_copy(update={"model": size}),
                                pipeline.scorer)
@@ -429,12 +467,8 @@ def imitation_by_size(pipeline: PolicyPipeline, serving, sizes, users, user_prom
         frame, completions = evaluation.evaluate_policy(
             pipeline.world, serving, other.policy(checkpoint, seed=pipeline.settings.seed), users,
             fusion=pipeline.settings.fusion)
-        log = [h for h in log_history(checkpoint) if "loss" in h]
-        rows.append({"size": size, "parameters": parameters_of(size, pipeline.settings.vocab_size),
-                     "recall@10": frame["recall@10"].mean(),
-                     "words in prompt": imitation.words_in_prompt(completions, user_prompts),
-                     "SFT loss": float(log[-1]["loss"]) if log else float("nan")})
-    return rows
+        rows.append(row(size, checkpoint, frame, completions))
+    return pd.DataFrame(rows).sort_values("parameters")
 
 
 def offline_evaluation(pipeline: PolicyPipeline, serving, users, prompt_only: Path,

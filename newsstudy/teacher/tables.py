@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 
 from newsstudy import paper
-from newsstudy.evaluation import summarise
+from newsstudy.evaluation import PairedDifference, summarise
 from newsstudy.metrics import DEFAULT_METRICS, METRIC_LABELS
 from newsstudy.output_format import parse_completion
 from newsstudy.saving import PAPER_COLOR
@@ -175,3 +176,51 @@ def example_user_markdown(world, serving, user: int, prompt: str,
     clicked = sorted(world.truth([user]).get(user, []))
     blocks.append("**later clicks**:\n" + "\n".join(f"- {titles[a]}" for a in clicked))
     return blocks
+
+
+def examples_markdown(world, serving, pipeline, outputs: Mapping[str, Mapping[int, str]],
+                      users: Sequence[int]) -> list[str]:
+    """:func:`example_user_markdown` for each user: the prompt-only and the RL teacher's
+    lists, what each retrieves, and the user's later clicks."""
+    user_prompts = pipeline.prompts(users)
+    return [block for user in users for block in example_user_markdown(
+        world, serving, user, user_prompts[user],
+        {method: outputs[method][user] for method in ("prompt-only", "RL teacher")})]
+
+
+def improvement_table(improvement: Mapping[str, object]) -> pd.DataFrame:
+    """One row per reward (and the total): the teacher's mean minus the prompt-only
+    policy's, paired over users (``teacher.reward_improvement``)."""
+    return pd.DataFrame([{"reward": name, **diff.to_dict()} for name, diff in improvement.items()])
+
+
+@dataclass(frozen=True)
+class OfflineComparisons:
+    """The RL teacher against the prompt-only policy on the test users."""
+
+    paired: PairedDifference  # R@10, teacher minus prompt-only
+    lift: pd.DataFrame
+    warm_cold: pd.DataFrame
+    interest: pd.DataFrame
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables by the names the notebook saves them under."""
+        return {"03_lift": self.lift, "03_warm_cold": self.warm_cold,
+                "03_interest_quality": self.interest.reset_index()}
+
+
+def offline_comparisons(per_user: pd.DataFrame) -> OfflineComparisons:
+    """The teacher minus prompt-only in R@10 (paired over users), the relative lift per
+    metric beside the paper's, warm against cold users, and interest coverage."""
+    from newsstudy.evaluation import paired_difference
+
+    by_user = per_user.set_index("user")
+    paired = paired_difference(
+        by_user[by_user["method"] == "RL teacher"]["recall@10"],
+        by_user[by_user["method"] == "prompt-only"]["recall@10"])
+    groups = per_user.assign(group=np.where(per_user["is_cold"], "cold", "warm"))
+    return OfflineComparisons(
+        paired=paired, lift=lift_table(per_user, "prompt-only", "RL teacher"),
+        warm_cold=summarise(groups, by=["method", "group"], columns=("recall@10", "ndcg@10")),
+        interest=per_user.groupby("method")[["interest_coverage", "query_precision"]].mean())
+
