@@ -67,7 +67,6 @@ from newsstudy import (
     saving,
     teacher,
 )
-from newsstudy.policy import prompts
 from newsstudy.policy.published import publish_policy
 from newsstudy.results import Paired, keyed
 from newsstudy.run import gpu_plan
@@ -105,13 +104,10 @@ print(f"policy {P.model}: {f'{parameters:,}' if parameters else '?'} parameters,
 
 # %%
 val_prompts = pipeline.prompts(val_users)
-demos = prompts.recipe_demonstrations(W, P, val_users)
-demo_scores = imitation.demonstration_scores(W, serving, P, val_prompts, val_users, demos)
-demo_recall = demo_scores.groupby("user")["recall@10"].mean()  # the SFT target, per user
-example = int(val_users[0])
-display(Markdown(f"Prompt of validation user {example}:\n```\n{val_prompts[example]}\n```\n"
-                 f"Demonstrations: `{demos[example]}`"))
-demo_scores.groupby("demonstration")["recall@10"].agg(["mean", "count"]).round(4)
+demos = imitation.demonstrations_of(W, serving, P, val_prompts, val_users)
+demo_recall = demos.recall  # the SFT target, per user
+display(Markdown(demos.example(int(val_users[0]))))
+demos.by_kind().round(4)
 
 # %% [markdown]
 # ## Warm start: SFT on the demonstrations (the prompt-only policy)

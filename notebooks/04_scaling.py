@@ -56,14 +56,10 @@ from newsstudy.params import from_namespace
 P = from_namespace("04_scaling", globals())
 
 # %%
-import time
-
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
 from newsstudy import (
-    parallel,
     saving,
     scaling,
     teacher,
@@ -73,15 +69,16 @@ from newsstudy.policy.published import publish_policy
 from newsstudy.scaling import capacity
 from newsstudy.scaling import results as scaling_results
 from newsstudy.scaling import tables as scaling_tables
-from newsstudy.scaling.results import LargestRetrieves, ScalingResults
+from newsstudy.scaling.results import ScalingResults
 from newsstudy.teacher import imitation, setup
+from newsstudy.timing import Timings
 
 S = setup.evaluation_setup(P)  # world, reward scorer, serving path, 03's users
 W, scorer, serving, eval_users, val_users = S.world, S.scorer, S.serving, S.eval_users, S.val_users
 bon_users = eval_users[: P.n_best_of_n_users]
 teacher_pipeline = teacher.PolicyPipeline(W, P, scorer)
 teacher_pipeline.tokenizer()  # trained once here (if not cached), shared by every size
-timings = {}
+timings = Timings()
 pd.DataFrame(ladder.ladder_table(P.vocab_size)).set_index("name").loc[P.sizes]
 
 # %% [markdown]
@@ -92,12 +89,9 @@ pd.DataFrame(ladder.ladder_table(P.vocab_size)).set_index("name").loc[P.sizes]
 # what each checkpoint's training took when it was made (cached runs keep it).
 
 # %%
-started = time.perf_counter()
-order = sorted(P.sizes, key=lambda s: -ladder.parameter_count(s, P.vocab_size))  # longest first
-jobs = [("04_scaling", P.model_dump(), size, eval_users, val_users, bon_users,
-         max(P.sizes_best_of_n)) for size in order]
-records = sorted(parallel.map_jobs(capacity.measure_size, jobs), key=lambda r: r["params"])
-timings["capacity_seconds"] = time.perf_counter() - started
+with timings.part("capacity"):  # every size in its own process, two at a time
+    records = capacity.measure_sizes("04_scaling", P, eval_users, val_users, bon_users,
+                                     max(P.sizes_best_of_n))
 facts = scaling_tables.capacity_facts(records)
 facts
 
@@ -110,9 +104,8 @@ facts
 # with size.
 
 # %%
-val_prompts = teacher_pipeline.prompts(val_users)
-demo_scores = imitation.demonstration_scores(W, serving, P, val_prompts, val_users)
-demo_recall = demo_scores.groupby("user")["recall@10"].mean()
+demo_recall = imitation.demonstration_recall(W, serving, P, teacher_pipeline.prompts(val_users),
+                                           val_users)
 validation = scaling_tables.validation_table(records, demo_recall)
 saving.save_table(validation, P.profile, "04_validation")
 saving.save_figure(scaling_tables.plot_validation_loss(validation), P.profile, "04_validation")
@@ -133,11 +126,9 @@ validation.round(4)
 capacity_users = scaling_tables.capacity_per_user(records, "test")
 saving.save_table(capacity_users, P.profile, "04_capacity_per_user", markdown=False)
 capacity_table, fit, reward_fit = scaling_tables.capacity_fits(capacity_users, facts, P.seed)
-largest = capacity_table.iloc[-1]
-gate["largest_size_retrieves"] = LargestRetrieves(
-    passes=largest["recall@10"] > 0, size=largest["size"], recall_at_10=largest["recall@10"])
-saving.save_table(capacity_table, P.profile, "04_capacity")
-saving.save_table(scaling_tables.paper_capacity_table(), P.profile, "04_capacity_paper")
+gate["largest_size_retrieves"] = scaling_tables.largest_retrieves(capacity_table)
+saving.save_tables(P.profile, {"04_capacity": capacity_table,
+                               "04_capacity_paper": scaling_tables.paper_capacity_table()})
 saving.save_figure(scaling_tables.plot_capacity(capacity_table, fit), P.profile, "04_capacity")
 display(capacity_table.round(4))
 pd.DataFrame({"R@10": fit, "reward": reward_fit}).round(4)
@@ -166,32 +157,19 @@ print("published", distillation_teacher)
 # into one ranking (the union).
 
 # %%
-started = time.perf_counter()
-rl_teacher = teacher_pipeline.teacher(P.seed, scorer.weights)
-drawn = teacher_pipeline.complete(rl_teacher, bon_users, n_samples=max(P.best_of_n),
-                                  temperature=P.sample_temperature, seed=P.seed,
-                                  return_counts=True)
-samples = {u: texts for u, (texts, _) in drawn.items()}
-timings["sampling_seconds"] = time.perf_counter() - started
-started = time.perf_counter()
-scored = scaling.score_samples(W, serving, scorer, samples, fusion=P.fusion)
-metrics = ("recall@10", "ndcg@10")
-selected = scaling.best_of_n(scored, P.best_of_n, "total", metrics, P.n_draws, P.seed)
-oracle = scaling.best_of_n(scored, P.best_of_n, "recall@10", metrics, P.n_draws, P.seed)
-random_pick = scaling.random_pick(scored, metrics)
-union = scaling.union_scores(W, serving, samples, P.best_of_n, fusion=P.fusion)
-tokens = {n: float(np.mean([sum(c[:n]) for _, c in drawn.values()])) for n in P.best_of_n}
-best_table = scaling_tables.best_of_n_table(selected, oracle, union, tokens)
-best_table.insert(3, "R@10 random pick", random_pick["recall@10"].mean())
-gains = scaling.pick_gains(selected, random_pick)
-oracle_gains = scaling.pick_gains(oracle, random_pick)
-timings["best_of_n_seconds"] = time.perf_counter() - started
-saving.save_table(best_table, P.profile, "04_best_of_n")
-saving.save_table(gains, P.profile, "04_best_of_n_gains")
-saving.save_figure(scaling_tables.plot_best_of_n(best_table), P.profile, "04_best_of_n")
-saving.save_figure(scaling_tables.plot_pick_gains(gains, oracle_gains), P.profile, "04_best_of_n_gains")
-display(best_table.round(4))
-gains.round(4)
+with timings.part("sampling"):
+    drawn = teacher_pipeline.complete(teacher_pipeline.teacher(P.seed, scorer.weights), bon_users,
+                                      n_samples=max(P.best_of_n), temperature=P.sample_temperature,
+                                      seed=P.seed, return_counts=True)
+with timings.part("best_of_n"):
+    bon = scaling.best_of_n_study(W, serving, scorer, drawn, P.best_of_n, P.n_draws, P.seed,
+                                  P.fusion)
+saving.save_tables(P.profile, {"04_best_of_n": bon.table, "04_best_of_n_gains": bon.gains})
+saving.save_figure(scaling_tables.plot_best_of_n(bon.table), P.profile, "04_best_of_n")
+saving.save_figure(scaling_tables.plot_pick_gains(bon.gains, bon.oracle_gains), P.profile,
+                   "04_best_of_n_gains")
+display(bon.table.round(4))
+bon.gains.round(4)
 
 # %% [markdown]
 # Diminishing returns, tested on the paired gains: per user, the gain per doubling of N up
@@ -200,9 +178,8 @@ gains.round(4)
 # N = 1) already reached at each N.
 
 # %%
-diminishing = (scaling.diminishing_returns(selected, split=4)
-               if len(P.best_of_n) >= 3 and 4 in P.best_of_n[1:-1] else None)
-share = scaling_tables.gain_share_table(best_table)
+diminishing = scaling.diminishing_if_testable(bon.selected, P.best_of_n, split=4)
+share = scaling_tables.gain_share_table(bon.table)
 saving.save_table(share, P.profile, "04_best_of_n_gain_share")
 display(share.round(3))
 pd.Series(diminishing if diminishing else {"diminishing returns": "not tested (needs N = 4 inside)"})
@@ -220,11 +197,10 @@ pd.Series(diminishing if diminishing else {"diminishing returns": "not tested (n
 picks = scaling_tables.frontier_picks(records, P.sizes_best_of_n, P.n_draws, P.seed)
 points = scaling_tables.frontier_points(records, picks)
 matched = scaling_tables.compute_matched(picks, points)
-saving.save_table(points, P.profile, "04_compute_frontier")
-saving.save_table(matched, P.profile, "04_compute_matched")
-saving.save_figure(scaling_tables.plot_compute_frontier(points), P.profile, "04_compute_frontier")
 matches = scaling_tables.matches_at_lower_compute(points)
-saving.save_table(matches, P.profile, "04_small_model_matches")
+saving.save_tables(P.profile, {"04_compute_frontier": points, "04_compute_matched": matched,
+                               "04_small_model_matches": matches})
+saving.save_figure(scaling_tables.plot_compute_frontier(points), P.profile, "04_compute_frontier")
 matched.round(4)
 
 # %%
@@ -253,9 +229,9 @@ results = ScalingResults(
     param_span=capacity_table["params"].max() / capacity_table["params"].min(),
     distillation_teacher={"size": largest_record["size"], "params": largest_record["params"],
                           "checkpoint": str(distillation_teacher)},
-    best_of_n=best_table.set_index("N").to_dict(orient="index"),
-    best_of_n_gains=scaling_results.gains_by_n(gains),
-    best_of_n_oracle_gains=scaling_results.gains_by_n(oracle_gains),
+    best_of_n=bon.table.set_index("N").to_dict(orient="index"),
+    best_of_n_gains=scaling_results.gains_by_n(bon.gains),
+    best_of_n_oracle_gains=scaling_results.gains_by_n(bon.oracle_gains),
     best_of_n_diminishing=scaling_results.diminishing_record(diminishing),
     best_of_n_gain_share=share.set_index("N")["ours: share of gain"].to_dict(),
     compute_frontier=points.to_dict(orient="records"),

@@ -64,47 +64,38 @@ from newsstudy.params import from_namespace
 P = from_namespace("05_distillation", globals())
 
 # %%
-import time
-from pathlib import Path
-
 import pandas as pd
 from IPython.display import Markdown, display
 
 from newsstudy import (
     distillation,
-    evaluation,
     gates,
-    paths,
     saving,
     teacher,
 )
 from newsstudy.distillation import results as distillation_results
 from newsstudy.distillation import tables as distillation_tables
 from newsstudy.distillation.results import DistillationResults, RatioGate
-from newsstudy.policy import distill, ladder
+from newsstudy.policy import distill
 from newsstudy.policy.published import publish_policy
 from newsstudy.teacher import setup
+from newsstudy.timing import Timings
 
 S = setup.evaluation_setup(P)  # world, reward scorer, serving path, 03's users
 W, scorer, serving, eval_users = S.world, S.scorer, S.serving, S.eval_users
 pipe = distillation.DistillPipeline(W, P, scorer, serving)
 kl_users = S.val_users[: max(P.n_curve_users, 1)]
 seeds = [P.seed + i for i in range(P.n_seeds)]
-timings = {}
-vocab = len(pipe.teacher_pipe.tokenizer())
+timings = Timings()
 teacher_size = pipe.teacher_size()
-sizes = pd.DataFrame([{"role": "teacher", "size": teacher_size,
-                       "params": ladder.parameter_count(teacher_size, vocab)},
-                      {"role": "student", "size": P.student,
-                       "params": ladder.parameter_count(P.student, vocab)}])
-ratio = sizes["params"].iloc[0] / sizes["params"].iloc[1]
+sizes = distillation_tables.pair_table(teacher_size, P.student,
+                                       len(pipe.teacher_pipe.tokenizer()))
+params = sizes.set_index("role")["params"]
+ratio = params["teacher"] / params["student"]
 gate = {"student_30x_smaller": RatioGate(passes=ratio >= 30, ratio=ratio)}
 same_users = pipe.same_training_users()
-display(Markdown(f"Teacher {teacher_size} ({pipe.teacher().name}), student {P.student}: "
-                 f"{ratio:.1f}x fewer parameters "
-                 f"({'at least 30x' if ratio >= 30 else 'FAILS the 30x bar'}); both trained on "
-                 f"{pipe.student_pipe.settings.n_train_users} users: "
-                 f"{'yes' if same_users else 'NO, the teacher saw other users'}."))
+display(Markdown(distillation_tables.describe_pair(
+    sizes, pipe.teacher().name, pipe.student_pipe.settings.n_train_users, same_users)))
 sizes
 
 # %% [markdown]
@@ -126,20 +117,15 @@ teacher_rows[["recall@10", "ndcg@10"]].mean()
 # teacher on its own samples for validation users.
 
 # %%
-started = time.perf_counter()
-warm_ckpt = pipe.warm_start()
-timings["warm_start_seconds"] = time.perf_counter() - started
-started = time.perf_counter()
-measured = distillation.train_students("05_distillation", P.model_dump(), seeds, eval_users,
-                                       kl_users)
-timings["students_seconds"] = time.perf_counter() - started
-students = {}
-for m in measured:
-    students.setdefault(m["method"], {})[m["seed"]] = Path(m["checkpoint"])
+with timings.part("warm_start"):
+    pipe.warm_start()
+with timings.part("students"):
+    measured = distillation.train_students("05_distillation", P.model_dump(), seeds,
+                                           eval_users, kl_users)
+students = distillation.checkpoints_by_method(measured)
 per_user = distillation_tables.per_user_table(teacher_rows, measured)
 saving.save_table(per_user, P.profile, "05_per_user", markdown=False)
 kl_runs = distillation_tables.kl_runs_table(measured)
-kl = kl_runs.groupby("method")["reverse KL"].mean().to_dict()
 kl_runs.pivot_table(index="method", columns="seed", values=["reverse KL", "well-formed"]).round(3)
 
 # %% [markdown]
@@ -154,20 +140,16 @@ kl_runs.pivot_table(index="method", columns="seed", values=["reverse KL", "well-
 # student trained without it; this is checked first, and recorded with the results.
 
 # %%
-table = distillation_tables.distillation_table(per_user, kl)
-table["R@10 seed std"] = table["method"].map(distillation_tables.seed_spread(per_user))
-saving.save_table(table, P.profile, "05_distillation")
-methods = [m for m in distillation.METHODS if m != "none"]
-shares = distillation_tables.gap_share_table(per_user, methods, seed=P.seed)
-teacher_gap = evaluation.paired_difference(
-    per_user[per_user["method"] == "teacher"].set_index("user")["recall@10"],
-    per_user[per_user["method"] == "none"].set_index("user")["recall@10"])
+table = distillation_tables.method_table(per_user, kl_runs)
+shares = distillation_tables.gap_share_table(
+    per_user, [m for m in distillation.METHODS if m != "none"], seed=P.seed)
+teacher_gap = distillation_tables.teacher_gap(per_user)
 gate["teacher_beats_no_distillation"] = gates.interval_gate(
     teacher_gap, "teacher minus the student trained without it (R@10)")
 display(Markdown(f"**Check**: the teacher against the student trained without it, "
                  f"{teacher_gap.text()}: "
                  f"{'passes' if gate['teacher_beats_no_distillation'].passes else 'FAILS: there is no gap for distillation to close'}."))
-saving.save_table(shares, P.profile, "05_gap_share")
+saving.save_tables(P.profile, {"05_distillation": table, "05_gap_share": shares})
 saving.save_figure(distillation_tables.plot_distillation(table), P.profile, "05_distillation")
 display(table.round(4))
 shares.round(4)
@@ -193,15 +175,13 @@ pd.concat(curves, names=["method"]).reset_index(level=0).dropna(subset=["recall@
 # the batch it was served in.
 
 # %%
-started = time.perf_counter()
 serving_prompts = list(pipe.student_pipe.prompts(
     W.split_users("test")[: P.n_serving_users]).values())
-speed = distillation.serving_speeds(pipe.teacher(), students["on-policy"][P.seed], serving_prompts,
-                                    P.serving_batch_size, P.max_completion_length)
-timings["serving_seconds"] = time.perf_counter() - started
-serving_table = distillation_tables.serving_table(speed, sizes.set_index("role")["params"])
-serving_table["batch size"] = P.serving_batch_size
-serving_table["torch threads"] = 1
+with timings.part("serving"):
+    speed = distillation.serving_speeds(pipe.teacher(), students["on-policy"][P.seed],
+                                        serving_prompts, P.serving_batch_size,
+                                        P.max_completion_length)
+serving_table = distillation_tables.serving_table(speed, params, P.serving_batch_size, threads=1)
 saving.save_table(serving_table, P.profile, "05_serving")
 serving_table
 
@@ -220,21 +200,11 @@ serving_table
 from newsstudy.baselines import tables as baseline_tables
 from newsstudy.run import runner
 
-offline = distillation_tables.offline_rows(per_user)
-saving.save_table(offline, P.profile, "05_offline_student_row")
-stale = set(runner.stale_inputs(P.profile))
-parts = {}
-for notebook, table_name in (("03b_baselines", "03b_per_user"), ("03_grpo", "03_per_user")):
-    csv = paths.tables_dir(P.profile) / f"{table_name}.csv"
-    if notebook in stale or not csv.exists():
-        print(f"{notebook}: left out of the offline table (not run, or run on other inputs)")
-        parts[notebook] = None
-    else:
-        parts[notebook] = pd.read_csv(csv)
-complete = baseline_tables.complete_offline(parts["03b_baselines"], parts["03_grpo"], per_user)
-offline_table = baseline_tables.display_table(baseline_tables.summarise(complete))
-offline_table.insert(1, "n users", complete["user"].nunique())
-saving.save_table(offline_table, P.profile, "offline_table")
+offline_table, left_out = baseline_tables.offline_table_from_files(
+    P.profile, per_user, stale=set(runner.stale_inputs(P.profile)))
+saving.save_tables(P.profile, {"05_offline_student_row": distillation_tables.offline_rows(per_user),
+                               "offline_table": offline_table})
+print("left out of the offline table (not run, or run on other inputs):", left_out or "none")
 published = publish_policy(P.profile, "student", students["on-policy"][P.seed],
                            P.max_prompt_chars, "05_distillation", P.max_prompt_signals,
                            pipe.student_pipe.decoding.as_dict())
@@ -252,7 +222,7 @@ results = DistillationResults(
     student_model=P.student,
     student_train_users=pipe.student_pipe.settings.n_train_users,
     same_training_users=same_users,
-    params=sizes.set_index("role")["params"].to_dict(),
+    params=params.to_dict(),
     gates=gate,
     seeds=seeds,
     n_eval_users=len(eval_users),

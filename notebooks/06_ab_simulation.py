@@ -90,22 +90,16 @@ from newsstudy.ab import settings, simulate, stats, treatment
 from newsstudy.ab import tables as ab_tables
 from newsstudy.ab.results import ABResults
 from newsstudy.policy import published
+from newsstudy.timing import Timings
 
 saving.set_style()
-timings = {}
-started_all = started = time.perf_counter()
-W = ab_market.build_ab_world(P.profile, P.n_users, P.days, P.history_days)
-market = ab_market.Market.from_world(W)
-feed, click, ret = settings.settings_from_params(P)
-treated = simulate.assign_arms(market.n_users, P.seed)
-timings["world_seconds"] = round(time.perf_counter() - started, 1)
-print(f"A/B world {W.manifest['world_hash']}: {market.n_users:,} users "
-      f"({market.is_cold.mean():.0%} cold), {market.n_articles:,} articles; "
-      f"{treated.sum():,} treatment / {(~treated).sum():,} control users")
-news_clicks = np.asarray(market.history_clicks.sum(axis=1)).ravel()
-print(f"news clicks before the test: {news_clicks[~market.is_cold].mean():.1f} per warm user, "
-      f"{news_clicks[market.is_cold].mean():.2f} per cold user")
-print("articles on offer per test day:", [len(market.pool(d)) for d in range(P.days)])
+timings, started_all = Timings(), time.perf_counter()
+with timings.part("world"):
+    W = ab_market.build_ab_world(P.profile, P.n_users, P.days, P.history_days)
+    market = ab_market.Market.from_world(W)
+    feed, click, ret = settings.settings_from_params(P)
+    treated = simulate.assign_arms(market.n_users, P.seed)
+print(ab_tables.describe_market(W, market, treated, P.days))
 
 # %% [markdown]
 # ## The treatment path: the published policy's query lists
@@ -115,35 +109,20 @@ print("articles on offer per test day:", [len(market.pool(d)) for d in range(P.d
 # Each query searches an ANN index of the day's articles; hits are fused round-robin.
 
 # %%
-started = time.perf_counter()
 policy = published.load_published(P.profile, P.treatment_policy)
-query_path, lists, generation = treatment.build_query_path(
-    W, market, np.flatnonzero(treated), policy, paths.profile_artifacts(P.profile) / "ab",
-    serving_embedder=P.serving_embedder, index_kind=P.index_kind, k_per_query=P.k_per_query,
-    max_queries=P.max_queries, max_new_tokens=P.max_new_tokens,
-    batch_size=P.generation_batch_size)
-timings["generation_seconds"] = round(time.perf_counter() - started, 1)
+with timings.part("generation"):
+    query_path, lists, generation = treatment.build_query_path(
+        W, market, np.flatnonzero(treated), policy, paths.profile_artifacts(P.profile) / "ab",
+        serving_embedder=P.serving_embedder, index_kind=P.index_kind, k_per_query=P.k_per_query,
+        max_queries=P.max_queries, max_new_tokens=P.max_new_tokens,
+        batch_size=P.generation_batch_size)
 list_stats = ab_tables.list_stats(lists, generation)
 print(f"policy {policy.name!r} from {policy.source_notebook}: {policy.checkpoint}")
 pd.Series(list_stats)
 
 # %%
-titles = W.articles["title"].to_numpy()
-day0 = market.pool(0)
-example_rows = np.flatnonzero(treated & ~market.is_cold)[:2].tolist() + \
-    np.flatnonzero(treated & market.is_cold)[:1].tolist()
-lists_by_user = lists.set_index("user_id")
-for row in example_rows:
-    user = int(market.user_ids[row])
-    signals = W.clean_events().query("user_id == @user").sort_values("day").tail(8)
-    ranks = query_path.ranks(np.array([row]), day0, 0, P.feed_size)[0]
-    hits = [titles[day0[c]] for c in np.argsort(ranks) if ranks[c] < P.feed_size]
-    display(Markdown(
-        f"### User {user} ({'cold' if market.is_cold[row] else 'warm'})\n"
-        + "**recent cleaned signals**\n" + "\n".join(
-            f"- {d}: {t}" for d, t in zip(signals["domain"], signals["text"], strict=True))
-        + f"\n\n**list**: `{lists_by_user.loc[user, 'completion']}`\n\n**day-0 hits**\n"
-        + "\n".join(f"- {t}" for t in hits[:5])))
+for block in ab_tables.example_users_markdown(W, market, treated, lists, query_path, P.feed_size):
+    display(Markdown(block))
 
 # %% [markdown]
 # ## Seven days, both arms
@@ -152,13 +131,11 @@ for row in example_rows:
 # and the same production state (popularity and co-clicks learned from everyone's clicks).
 
 # %%
-started = time.perf_counter()
-outcome = simulate.simulate(market, treated, P.days, P.seed, query_path, feed, click, ret)
-elapsed = time.perf_counter() - started
-timings["simulation_seconds"] = round(elapsed, 1)
+with timings.part("simulation"):
+    outcome = simulate.simulate(market, treated, P.days, P.seed, query_path, feed, click, ret)
 user_days = market.n_users * P.days
-timings["user_days_per_minute"] = round(60 * user_days / elapsed)
-print(f"{user_days:,} user-days in {timings['simulation_seconds']} s "
+timings["user_days_per_minute"] = round(60 * user_days / timings["simulation_seconds"])
+print(f"{user_days:,} user-days in {timings['simulation_seconds']:.1f} s "
       f"({timings['user_days_per_minute']:,} user-days per minute, treatment retrieval included)")
 daily = outcome.daily()
 saving.save_table(daily, P.profile, "06_daily", float_format=".4f")
@@ -195,13 +172,12 @@ ab_table
 # alpha, and the p-values close to uniform.
 
 # %%
-started = time.perf_counter()
-untreated = simulate.simulate(market, np.zeros(market.n_users, bool), P.days, P.seed,
-                              None, feed, click, ret)
-aa_p = stats.aa_p_values(untreated.metrics(), P.n_aa_tests, P.seed,
-                         subsets={"cold_dau": market.is_cold})
+with timings.part("aa"):
+    untreated = simulate.simulate(market, np.zeros(market.n_users, bool), P.days, P.seed,
+                                  None, feed, click, ret)
+    aa_p = stats.aa_p_values(untreated.metrics(), P.n_aa_tests, P.seed,
+                             subsets={"cold_dau": market.is_cold})
 aa_table = stats.false_positive_rate(aa_p, P.alpha)
-timings["aa_seconds"] = round(time.perf_counter() - started, 1)
 saving.save_table(aa_table, P.profile, "06_aa_tests", float_format=".4f")
 saving.save_figure(ab_tables.plot_aa_p_values(aa_p), P.profile, "06_aa_p_values")
 aa_table
@@ -231,7 +207,7 @@ check
 # ## Key numbers
 
 # %%
-timings["total_seconds"] = round(time.perf_counter() - started_all, 1)
+timings["total_seconds"] = time.perf_counter() - started_all
 results_record = ABResults(
     profile=P.profile,
     n_users=market.n_users,

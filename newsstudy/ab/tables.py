@@ -130,3 +130,41 @@ def plot_power(curve: pd.DataFrame, users_per_arm: int, power: float):
 def power_grid() -> np.ndarray:
     """Users per arm at which the MDE curve is drawn: 1,000 to about 30 million, log-spaced."""
     return np.unique(np.logspace(3, 7.5, 46).astype(int))
+
+
+def describe_market(world, market, treated: np.ndarray, days: int) -> str:
+    """The test's world in three lines: users and arms, news clicks before the test (warm
+    against cold users), and the articles on offer each day."""
+    clicks = np.asarray(market.history_clicks.sum(axis=1)).ravel()
+    return (f"A/B world {world.manifest['world_hash']}: {market.n_users:,} users "
+            f"({market.is_cold.mean():.0%} cold), {market.n_articles:,} articles; "
+            f"{treated.sum():,} treatment / {(~treated).sum():,} control users\n"
+            f"news clicks before the test: {clicks[~market.is_cold].mean():.1f} per warm user, "
+            f"{clicks[market.is_cold].mean():.2f} per cold user\n"
+            f"articles on offer per test day: {[len(market.pool(d)) for d in range(days)]}")
+
+
+def example_users_markdown(world, market, treated: np.ndarray, lists: pd.DataFrame,
+                           query_path, feed_size: int) -> list[str]:
+    """Two warm treated users and one cold: their recent cleaned signals, the list the
+    policy wrote, and what that list alone puts in the day-0 feed."""
+    titles = world.articles["title"].to_numpy()
+    day0 = market.pool(0)
+    rows = (np.flatnonzero(treated & ~market.is_cold)[:2].tolist()
+            + np.flatnonzero(treated & market.is_cold)[:1].tolist())
+    lists_by_user = lists.set_index("user_id")
+    events = world.clean_events()
+    blocks = []
+    for row in rows:
+        user = int(market.user_ids[row])
+        signals = events[events["user_id"] == user].sort_values("day").tail(8)
+        ranks = query_path.ranks(np.array([row]), day0, 0, feed_size)[0]
+        hits = [titles[day0[c]] for c in np.argsort(ranks) if ranks[c] < feed_size]
+        blocks.append(
+            f"### User {user} ({'cold' if market.is_cold[row] else 'warm'})\n"
+            + "**recent cleaned signals**\n" + "\n".join(
+                f"- {d}: {t}" for d, t in zip(signals["domain"], signals["text"], strict=True))
+            + f"\n\n**list**: `{lists_by_user.loc[user, 'completion']}`\n\n**day-0 hits**\n"
+            + "\n".join(f"- {t}" for t in hits[:5]))
+    return blocks
+

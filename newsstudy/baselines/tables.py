@@ -126,3 +126,29 @@ def plot_summary(summary: pd.DataFrame):
     axes[0].legend(loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def offline_table_from_files(profile: str, student_per_user: pd.DataFrame,
+                             stale: set[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The paper's whole offline table (:func:`complete_offline`, :func:`display_table`)
+    from 03b's and 03's per-user tables on disk and the student's rows, with the number of
+    users every part scored.
+
+    A part whose notebook is in ``stale`` (run on other inputs) or has not written its
+    table is left out; its notebook is returned in the second value.
+    """
+    from newsstudy import paths
+
+    parts, left_out = {}, []
+    for notebook, name in (("03b_baselines", "03b_per_user"), ("03_grpo", "03_per_user")):
+        csv = paths.tables_dir(profile) / f"{name}.csv"
+        if notebook in stale or not csv.exists():
+            left_out.append(notebook)
+            parts[notebook] = None
+        else:
+            parts[notebook] = pd.read_csv(csv)
+    complete = complete_offline(parts["03b_baselines"], parts["03_grpo"], student_per_user)
+    table = display_table(summarise(complete))
+    table.insert(1, "n users", complete["user"].nunique())
+    return table, left_out
+

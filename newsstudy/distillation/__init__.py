@@ -293,3 +293,12 @@ def serving_speeds(teacher_checkpoint: Path, student_checkpoint: Path, prompts: 
     with generate.torch_threads(1):
         return {role: distill.serving_speed(m, tok, prompts, batch_size, max_new_tokens)
                 for role, m in (("teacher", teacher_model), ("student", student_model))}
+
+
+def checkpoints_by_method(measured: list[dict]) -> dict[str, dict[int, Path]]:
+    """Method -> seed -> checkpoint of every trained student (``train_students``' records)."""
+    students: dict[str, dict[int, Path]] = {}
+    for record in measured:
+        students.setdefault(record["method"], {})[record["seed"]] = Path(record["checkpoint"])
+    return students
+

@@ -75,9 +75,10 @@ def plot_curves(curves: Mapping[str, pd.DataFrame]):
     return fig
 
 
-def serving_table(speed: Mapping[str, Mapping[str, float]], params: Mapping[str, int]
-                  ) -> pd.DataFrame:
-    """Users/s and latency of teacher and student, the speed-up, and the paper's."""
+def serving_table(speed: Mapping[str, Mapping[str, float]], params: Mapping[str, int],
+                  batch_size: int, threads: int) -> pd.DataFrame:
+    """Users/s and latency of teacher and student, the speed-up, and the paper's, with the
+    batch size and torch threads both were served with."""
     rows = []
     for role in ("teacher", "student"):
         s = speed[role]
@@ -89,7 +90,7 @@ def serving_table(speed: Mapping[str, Mapping[str, float]], params: Mapping[str,
     frame["speed-up"] = frame["users/s"] / frame.loc[0, "users/s"]
     frame["paper speed-up"] = frame["paper users/s"] / paper.SERVING["teacher"]
     frame["params ratio"] = frame.loc[0, "params"] / frame["params"]
-    return frame
+    return frame.assign(**{"batch size": batch_size, "torch threads": threads})
 
 
 def offline_rows(per_user: pd.DataFrame) -> pd.DataFrame:
@@ -164,3 +165,44 @@ def seed_spread(per_user: pd.DataFrame, metric: str = "recall@10") -> pd.Series:
     """Per method (teacher left out), the std over seeds of the seed's mean ``metric``."""
     students = per_user[per_user["method"] != "teacher"]
     return students.groupby(["method", "seed"])[metric].mean().groupby("method").std(ddof=1)
+
+
+def pair_table(teacher_size: str, student_size: str, vocab_size: int) -> pd.DataFrame:
+    """The teacher and the student: role, ladder size and parameters."""
+    from newsstudy.policy import ladder
+
+    return pd.DataFrame([{"role": role, "size": size,
+                          "params": ladder.parameter_count(size, vocab_size)}
+                         for role, size in (("teacher", teacher_size), ("student", student_size))])
+
+
+def describe_pair(pair: pd.DataFrame, teacher_checkpoint: str, train_users: int,
+                  same_users: bool) -> str:
+    """One sentence: the pair, how far apart, and whether both trained on the same users."""
+    teacher, student = pair.set_index("role")["size"], pair.set_index("role")["params"]
+    ratio = student["teacher"] / student["student"]
+    return (f"Teacher {teacher['teacher']} ({teacher_checkpoint}), student "
+            f"{teacher['student']}: {ratio:.1f}x fewer parameters "
+            f"({'at least 30x' if ratio >= 30 else 'FAILS the 30x bar'}); both trained on "
+            f"{train_users} users: {'yes' if same_users else 'NO, the teacher saw other users'}.")
+
+
+def method_table(per_user: pd.DataFrame, kl_runs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`distillation_table` with each method's mean reverse KL over its runs and the
+    spread of its R@10 over seeds."""
+    kl = kl_runs.groupby("method")["reverse KL"].mean().to_dict()
+    table = distillation_table(per_user, kl)
+    table["R@10 seed std"] = table["method"].map(seed_spread(per_user))
+    return table
+
+
+def teacher_gap(per_user: pd.DataFrame, metric: str = "recall@10"):
+    """The teacher minus the student trained without it, paired over users: the gap
+    distillation is meant to close."""
+    from newsstudy.evaluation import paired_difference
+
+    def scores(method: str) -> pd.Series:
+        return per_user[per_user["method"] == method].set_index("user")[metric]
+
+    return paired_difference(scores("teacher"), scores("none"))
+

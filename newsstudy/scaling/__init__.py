@@ -15,6 +15,7 @@ queries of all N lists into one ranking.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -201,3 +202,49 @@ def diminishing_returns(picked: pd.DataFrame, metric: str = "recall@10", split: 
             "late_gain_per_doubling": float(late.mean()),
             "difference": d.diff, "low": d.low, "high": d.high, "n": d.n, "p_value": d.p_value,
             "holds": bool(d.low > 0)}
+
+
+@dataclass(frozen=True)
+class BestOfN:
+    """Best-of-N from one policy's samples, for every N: the table of the three picks and
+    the union, the reward pick's and the oracle's paired gains over a random pick, and the
+    reward pick's per-user scores (for the diminishing-returns test)."""
+
+    table: pd.DataFrame
+    gains: pd.DataFrame
+    oracle_gains: pd.DataFrame
+    selected: pd.DataFrame
+
+
+def best_of_n_study(world, serving, scorer, drawn: Mapping[int, tuple[Sequence[str], Sequence[int]]],
+                    ns: Sequence[int], n_draws: int, seed: int, fusion: str) -> BestOfN:
+    """Score every sampled list once, then pick among N of a user's lists by the composite
+    reward (the paper's method), at random, and by Recall@10 (an oracle), averaged over
+    ``n_draws`` random N-subsets; and fuse all N lists into one ranking (the union).
+
+    ``drawn``: user -> (lists, generated tokens of each), as ``PolicyPipeline.complete``
+    returns with ``return_counts=True``.
+    """
+    from newsstudy.scaling.tables import best_of_n_table
+
+    samples = {u: texts for u, (texts, _) in drawn.items()}
+    scored = score_samples(world, serving, scorer, samples, fusion=fusion)
+    metrics = ("recall@10", "ndcg@10")
+    selected = best_of_n(scored, ns, "total", metrics, n_draws, seed)
+    oracle = best_of_n(scored, ns, "recall@10", metrics, n_draws, seed)
+    random = random_pick(scored, metrics)
+    union = union_scores(world, serving, samples, ns, fusion=fusion)
+    tokens = {n: float(np.mean([sum(c[:n]) for _, c in drawn.values()])) for n in ns}
+    table = best_of_n_table(selected, oracle, union, tokens)
+    table.insert(3, "R@10 random pick", random["recall@10"].mean())
+    return BestOfN(table, pick_gains(selected, random), pick_gains(oracle, random), selected)
+
+
+def diminishing_if_testable(selected: pd.DataFrame, ns: Sequence[int], split: int = 4
+                            ) -> dict | None:
+    """:func:`diminishing_returns` when ``split`` lies strictly inside the sampled N (and
+    at least three N were sampled); None otherwise."""
+    if len(ns) >= 3 and split in ns[1:-1]:
+        return diminishing_returns(selected, split=split)
+    return None
+

@@ -139,3 +139,16 @@ def measure_size(notebook: str, params: dict, size: str, eval_users: list[int],
         "generated_tokens_per_list": float(np.mean([np.mean(c) for _, c in drawn.values()])),
         "prompt_tokens": prompt_tokens,
     }
+
+
+def measure_sizes(notebook: str, settings, eval_users, val_users, bon_users,
+                  max_n: int) -> list[dict]:
+    """:func:`measure_size` for every size of ``settings.sizes``, in parallel processes
+    (largest first, so the longest job starts first), smallest first in the result."""
+    from newsstudy import parallel
+
+    order = sorted(settings.sizes, key=lambda s: -ladder.parameter_count(s, settings.vocab_size))
+    jobs = [(notebook, settings.model_dump(), size, eval_users, val_users, bon_users, max_n)
+            for size in order]
+    return sorted(parallel.map_jobs(measure_size, jobs), key=lambda r: r["params"])
+

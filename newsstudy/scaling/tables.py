@@ -11,7 +11,12 @@ import pandas as pd
 from newsstudy import paper, scaling
 from newsstudy.evaluation import summarise
 from newsstudy.saving import PAPER_COLOR
-from newsstudy.scaling.results import FailingGate, ImitationLadderGate, SpanGate
+from newsstudy.scaling.results import (
+    FailingGate,
+    ImitationLadderGate,
+    LargestRetrieves,
+    SpanGate,
+)
 
 # The paper's capacity scaling and best-of-N (newsstudy.paper).
 OURS_COLOR = "#1f77b4"
@@ -329,6 +334,13 @@ def ladder_gates(validation: pd.DataFrame) -> dict:
             failing=validation.loc[~validation["format passes"], "size"].tolist()),
         "span_30x": SpanGate(passes=bool(span >= 30), span=span),
     }
+
+
+def largest_retrieves(capacity_table: pd.DataFrame) -> LargestRetrieves:
+    """The largest size's check: its lists retrieve something (Recall@10 above zero)."""
+    largest = capacity_table.sort_values("params").iloc[-1]
+    return LargestRetrieves(passes=bool(largest["recall@10"] > 0), size=largest["size"],
+                            recall_at_10=largest["recall@10"])
 
 
 def loss_slope_per_decade(validation: pd.DataFrame) -> float:

@@ -15,6 +15,7 @@ notebook can plot them against SFT steps.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from transformers import TrainerCallback
@@ -119,6 +120,47 @@ def demonstration_scores(world, serving, settings, user_prompts: Mapping[int, st
                       .assign(demonstration="copy" if j == 0 else f"drawn {j}"))
     return pd.concat(frames).rename_axis("user").reset_index()
 
+
+@dataclass(frozen=True)
+class Demonstrations:
+    """The SFT demonstrations of some users: their prompts, the lists, and how each list
+    retrieves (one row per user and demonstration, :func:`demonstration_scores`)."""
+
+    prompts: Mapping[int, str]
+    lists: Mapping[int, list[str]]
+    scores: object  # pandas.DataFrame
+
+    @property
+    def recall(self):
+        """Per user: the demonstrations' mean Recall@10, the target of imitation."""
+        return self.scores.groupby("user")["recall@10"].mean()
+
+    def by_kind(self):
+        """Mean Recall@10 and count of the ``copy`` demonstration and of each drawn one."""
+        return self.scores.groupby("demonstration")["recall@10"].agg(["mean", "count"])
+
+    def example(self, user: int) -> str:
+        """Markdown: one user's prompt and demonstrations."""
+        return (f"Prompt of validation user {user}:\n```\n{self.prompts[user]}\n```\n"
+                f"Demonstrations: `{self.lists[user]}`")
+
+
+def demonstrations_of(world, serving, settings, user_prompts: Mapping[int, str],
+                      users: Sequence[int]) -> Demonstrations:
+    """Draw the recipe's demonstrations of ``users`` once and score them."""
+    from newsstudy.policy import prompts
+
+    lists = prompts.recipe_demonstrations(world, settings, users)
+    return Demonstrations(user_prompts, lists, demonstration_scores(
+        world, serving, settings, user_prompts, users, lists))
+
+
+def demonstration_recall(world, serving, settings, user_prompts: Mapping[int, str], users,
+                         demos: Mapping[int, list[str]] | None = None):
+    """Per user: the mean Recall@10 of the demonstrations (the SFT target an imitation check
+    compares a policy with); see :func:`demonstration_scores`."""
+    scores = demonstration_scores(world, serving, settings, user_prompts, users, demos)
+    return scores.groupby("user")["recall@10"].mean()
 
 def decoding_table(evaluate: Callable, users, demo_recall, user_prompts: Mapping[int, str],
                    decodings: Mapping[str, dict]):
