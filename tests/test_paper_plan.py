@@ -42,7 +42,9 @@ def test_paper_is_a_profile_with_every_notebook():
 def test_paper_grpo_trains_the_papers_teacher():
     grpo = load_params("03_grpo", "paper")
     hardware = gpu_plan.load_hardware("paper")
-    assert grpo.model == hardware.teacher == "Qwen/Qwen2.5-32B-Instruct"
+    assert grpo.model == "Qwen/Qwen2.5-32B-Instruct"  # named once, by the recipe
+    assert "teacher" not in gpu_plan.HardwareSettings.model_fields
+    assert gpu_plan.plan("paper")["stages"][0]["model"] == grpo.model
     assert hardware.student == "Qwen/Qwen2.5-0.5B-Instruct"
     assert hardware.scaling == PAPER_MODELS and hardware.dtype == "bfloat16"
 
@@ -140,9 +142,15 @@ def test_unknown_key_names_the_file(tree):
 
 
 def test_unknown_model_is_an_error(tree):
-    edit_hardware(tree, teacher="Qwen/Qwen2.5-72B-Instruct")
-    with pytest.raises(ParamsError, match="teacher"):
+    edit_hardware(tree, student="Qwen/Qwen2.5-72B-Instruct")
+    with pytest.raises(ParamsError, match="student"):
         gpu_plan.load_hardware("paper")
+    edit_hardware(tree, student="Qwen/Qwen2.5-0.5B-Instruct")
+    recipe = tree / "params" / "paper" / "teacher.yaml"
+    recipe.write_text(recipe.read_text().replace("Qwen/Qwen2.5-32B-Instruct",
+                                                 "Qwen/Qwen2.5-72B-Instruct"))
+    with pytest.raises(ParamsError, match=r"params/paper/teacher.yaml: model .*72B"):
+        gpu_plan.plan("paper")
 
 
 def test_gpu_count_must_match_the_accelerate_config(tree):

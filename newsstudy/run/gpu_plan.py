@@ -124,7 +124,6 @@ class HardwareSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    teacher: KnownModel = Field(description="RL teacher (Hugging Face id).")
     student: KnownModel = Field(description="Distilled student (Hugging Face id).")
     scaling: list[KnownModel] = Field(min_length=1, description="Capacity-study models.")
     dtype: Literal["bfloat16", "float16", "float32"] = Field(
@@ -348,7 +347,7 @@ def plan(profile: str = "paper") -> dict:
     ``models`` (parameter counts), ``stages`` (per-GPU memory, one row per stage and
     model), ``launch`` (the accelerate command and config), ``warnings``.
     """
-    from newsstudy.params import params_path, profile_notebooks
+    from newsstudy.params import params_path, profile_notebooks, recipe_path
 
     hw = load_hardware(profile)
     rank = hw.lora_rank if hw.finetune == "lora" else 0
@@ -362,10 +361,12 @@ def plan(profile: str = "paper") -> dict:
     grpo = loaded["03_grpo"] if "03_grpo" in loaded else load_params("03_grpo", profile)
     accelerate = _read_yaml(paths.PROJECT_ROOT / hw.accelerate_config)
     spread = sharding(accelerate)
+    teacher = grpo.model  # named once, by the recipe (params/<profile>/teacher.yaml)
+    if teacher not in QWEN25:
+        raise ParamsError(
+            f"{display_path(recipe_path(profile))}: model {teacher!r} has no shapes in the GPU "
+            f"plan (known: {', '.join(QWEN25)})")
     warnings = []
-    if grpo.model != hw.teacher:
-        warnings.append(f"03_grpo.yaml trains {grpo.model!r}, hardware.yaml's teacher is "
-                        f"{hw.teacher!r}")
     seq_tokens = prompt_tokens(grpo.max_prompt_chars) + grpo.max_completion_length
     sequences = grpo.users_per_step * grpo.num_generations
     models = {m: {"parameters": QWEN25[m].parameters(),
@@ -373,7 +374,7 @@ def plan(profile: str = "paper") -> dict:
                   "reported_billions": QWEN25[m].reported,
                   "lora_parameters": QWEN25[m].lora_parameters(hw.lora_rank,
                                                                hw.lora_target_modules)}
-              for m in dict.fromkeys([hw.teacher, hw.student, *hw.scaling])}
+              for m in dict.fromkeys([teacher, hw.student, *hw.scaling])}
     stages = []
 
     def train(stage: str, model: str, finetune: str | None = None) -> None:
@@ -382,13 +383,13 @@ def plan(profile: str = "paper") -> dict:
         stages.append({"stage": stage, "model": model, "finetune": settings.finetune,
                        **memory})
 
-    train("03 Dr.GRPO teacher", hw.teacher)
+    train("03 Dr.GRPO teacher", teacher)
     for model in hw.scaling:
         train("04 scaling: Dr.GRPO", model)
     train("05 on-policy distillation: student", hw.student)
-    teacher_inference = inference_memory(hw.teacher, hw, sequences, seq_tokens)
+    teacher_inference = inference_memory(teacher, hw, sequences, seq_tokens)
     share = hw.num_gpus if spread == "sharded" else 1
-    stages.append({"stage": "05 on-policy distillation: teacher logits", "model": hw.teacher,
+    stages.append({"stage": "05 on-policy distillation: teacher logits", "model": teacher,
                    "finetune": "frozen", "weights": round(teacher_inference["weights"] / share, 2),
                    "total": round(teacher_inference["weights"] / share, 2),
                    "fits": teacher_inference["weights"] / share <= hw.gpu_memory_gib,
