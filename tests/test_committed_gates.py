@@ -188,3 +188,12 @@ def test_distillation_claim_waits_for_a_teacher_that_beats_no_distillation():
         # that includes 0 (no evidence that any share was closed)
         assert all(row.share_of_gap_closed.mean is None or row.share_of_gap_closed.low <= 0
                    for row in results.gap_share.values())
+
+
+def test_readme_reads_the_committed_results_as_its_example_says():
+    """The README's example of reading a results file through its model gives what it
+    shows."""
+    readme = (paths.PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    teacher = committed("03_grpo")
+    assert f"# '{teacher.offline['rl_teacher'].metrics.recall_at_10.text()}'" in readme
+    assert f"# {teacher.gates.imitation.passes}" in readme
