@@ -65,7 +65,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from newsstudy import paper, paths
+from newsstudy import distillation, paper, paths
 from newsstudy.baselines.paper import DISPLAY_NAMES
 from newsstudy.evaluation import PairedDifference, paired_difference
 from newsstudy.gates import FormatGate, ImitationGate
@@ -441,9 +441,10 @@ def check_distillation(results: Results) -> Outcome:
     if "teacher" in found and found["teacher"].recall_at_10.mean is not None:
         ours += f"; teacher {found['teacher'].recall_at_10.text()}"
     shares = results.optional("05_distillation", "gap_share") or {}
-    closed = [f"{method} {shares[key(method)].share_of_gap_closed.mean:.2f}"
-              for method in DISTILLATION_METHODS
-              if key(method) in shares and shares[key(method)].share_of_gap_closed.mean is not None]
+    label = {key(method): method for method in distillation.METHODS}
+    closed = [f"{label.get(name, name)} {row.share_of_gap_closed.mean:.2f}"
+              for name, row in sorted(shares.items())
+              if row.share_of_gap_closed.mean is not None]
     if closed:
         ours += "; share of the teacher's gap closed: " + ", ".join(closed)
     paper_rows = paper.DISTILLATION
