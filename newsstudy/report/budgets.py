@@ -43,11 +43,15 @@ def _results(profile: str, notebook: str) -> Mapping:
 def _parts(results: Mapping) -> dict[str, float]:
     """Where a notebook's time went, from the timings its results file recorded."""
     found: dict[str, float] = {}
-    for key in ("timings_seconds", "seconds"):
+    for key in ("timings_seconds", "timings", "seconds"):
         value = results.get(key)
-        if isinstance(value, Mapping):
-            found.update({name.removesuffix("_seconds"): float(v) for name, v in value.items()
-                          if isinstance(v, int | float) and name != "total"})
+        if not isinstance(value, Mapping):
+            continue
+        for name, seconds in value.items():
+            timed = key == "seconds" or name.endswith("_seconds")  # 06 also records a rate
+            part = name.removesuffix("_seconds")
+            if timed and part != "total" and isinstance(seconds, int | float):
+                found[part] = float(seconds)
     if isinstance(results.get("build_seconds"), int | float):
         found["world build"] = float(results["build_seconds"])
     if isinstance(results.get("seconds"), int | float):
