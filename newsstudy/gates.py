@@ -52,7 +52,7 @@ class DegenerateStrategy(Record):
     """One degenerate strategy against copying: its mean composite reward and share."""
 
     total: float
-    share_of_copy: float
+    share_of_copy: float | None
     passes: bool
 
 
@@ -75,8 +75,8 @@ class OrderGate(Record):
 class ImitationGate(Record):
     """The policy's mean metric as a share (``ratio``) of its demonstrations'."""
 
-    policy: float
-    demonstrations: float
+    policy: float | None
+    demonstrations: float | None
     ratio: float | None
     bar: float
     paired: Paired
@@ -94,8 +94,8 @@ class FormatGate(Record):
 class EntropyRun(Record):
     """One training run's mean entropy over its first and last fifth of steps."""
 
-    first: float
-    last: float
+    first: float | None
+    last: float | None
     passes: bool
 
 

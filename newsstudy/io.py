@@ -59,21 +59,21 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _finite(obj: Any) -> Any:
+def finite(obj: Any) -> Any:
     """Replace NaN and infinities (not valid JSON) by None, recursively."""
     if isinstance(obj, float) or (hasattr(obj, "dtype") and getattr(obj, "ndim", 1) == 0):
         value = float(obj) if not isinstance(obj, bool) else obj
         return None if isinstance(value, float) and not math.isfinite(value) else obj
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     return obj
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write an object as indented, key-sorted JSON, atomically (NaN and inf become null)."""
-    text = json.dumps(_finite(obj), indent=2, sort_keys=True, default=_json_default,
+    text = json.dumps(finite(obj), indent=2, sort_keys=True, default=_json_default,
                       allow_nan=False)
     return write_text(path, text + "\n")
 

@@ -75,8 +75,9 @@ class Estimate(Record):
     def of(cls, mean: Any, low: Any = None, high: Any = None, n: Any = None,
            level: float = 0.95) -> Estimate:
         """An estimate from plain numbers (numpy scalars, NaN -> None)."""
+        count = _number(n)
         return cls(mean=_number(mean), low=_number(low), high=_number(high),
-                   n=None if n is None else int(n), level=level)
+                   n=None if count is None else int(count), level=level)
 
     @classmethod
     def from_columns(cls, row: Mapping[str, Any], column: str, n: Any = None) -> Estimate:
@@ -189,14 +190,26 @@ def bad_keys(obj: Any, where: str = "") -> list[str]:
 
 
 def dump(record: Record) -> dict[str, Any]:
-    """The record as JSON-ready values, after checking the contract's two rules.
+    """The record as JSON-ready values, after checking the contract's two rules and that
+    the file will read back as the same model.
 
     Raises ``ValueError`` naming every key that is a display label and every interval
-    written as text.
+    written as text, or the fields that would not read back (a NaN or infinity in a field
+    that does not allow a missing value: JSON stores it as null).
     """
-    values = record.model_dump(mode="json", by_alias=False)
+    from pydantic import ValidationError
+
+    from newsstudy.io import finite
+
+    values = finite(record.model_dump(mode="json", by_alias=False))
     problems = bad_keys(values)
     if problems:
         raise ValueError(f"{type(record).__name__} breaks the results contract at "
                          + ", ".join(problems[:10]))
+    try:
+        type(record).model_validate(values)
+    except ValidationError as err:
+        fields = ", ".join(".".join(map(str, e["loc"])) for e in err.errors()[:10])
+        raise ValueError(f"{type(record).__name__} would not read back from its file "
+                         f"(NaN or infinity where a number is required): {fields}") from None
     return values

@@ -57,10 +57,17 @@ def save_table(frame: pd.DataFrame, profile: str, name: str, index: bool = False
 
 def save_tables(profile: str, tables: Mapping[str, pd.DataFrame | None],
                 markdown: bool = True) -> list[Path]:
-    """:func:`save_table` for each named table; a table that is None or empty (a part the
-    profile skipped) is not written."""
-    return [save_table(frame, profile, name, markdown=markdown)
-            for name, frame in tables.items() if frame is not None and not frame.empty]
+    """:func:`save_table` for each named table. A table that is None or empty (a part the
+    profile skipped, or found nothing) is not written, and an earlier run's file of that
+    name is removed, so the report never shows a stale table."""
+    written = []
+    for name, frame in tables.items():
+        if frame is None or frame.empty:
+            for suffix in ("csv", "md"):
+                (paths.tables_dir(profile) / f"{name}.{suffix}").unlink(missing_ok=True)
+        else:
+            written.append(save_table(frame, profile, name, markdown=markdown))
+    return written
 
 
 def write_results(profile: str, notebook: str, results: Record) -> Path:

@@ -155,3 +155,44 @@ def test_a_claim_on_a_file_that_breaks_its_model_is_not_run_with_the_reason():
     found = claims.evaluate("student_speed", claims.Results(files))
     assert found.verdict == claims.NOT_RUN
     assert "['serving'] does not match its results model" in found.note
+
+
+def test_a_nan_where_a_number_is_required_is_refused_before_writing():
+    from newsstudy.gates import EntropyGate, EntropyRun
+
+    class Strict(Record):
+        value: float
+
+    with pytest.raises(ValueError, match="would not read back.*value"):
+        dump(Strict(value=float("nan")))
+    # where a value may be missing, NaN is written as null and reads back as None
+    gate = EntropyGate(tolerance=0.1, passes=False,
+                       runs={"seed_0": EntropyRun(first=float("nan"), last=0.2, passes=False)})
+    assert dump(gate)["runs"]["seed_0"]["first"] is None
+    assert Estimate.of(0.1, n=float("nan")).n is None
+
+
+def test_best_of_n_reads_back_smallest_n_first():
+    from newsstudy.report.contract import read_json  # noqa: F401  (the reader the report uses)
+    from newsstudy.scaling.results import ScalingResults
+
+    committed = paths.PROJECT_ROOT / "reports" / "default" / "results" / "04_scaling.json"
+    if not committed.exists():
+        pytest.skip("no committed 04_scaling.json")
+    results = ScalingResults.model_validate_json(committed.read_text(encoding="utf-8"))
+    assert list(results.best_of_n) == sorted(results.best_of_n)  # the file holds "1", "16", "2"
+    assert list(results.best_of_n_gains) == sorted(results.best_of_n_gains)
+
+
+def test_failed_gates_with_missing_numbers_are_described_without_raising():
+    from newsstudy.gates import ImitationGate
+    from newsstudy.results import PairedGate
+
+    no_ratio = ImitationGate(policy=0.1, demonstrations=0.0, ratio=None, bar=0.9,
+                             paired=Paired(mean_a=0.1, mean_b=0.0, diff=0.1, low=0.0, high=0.2,
+                                           n=3, p_value=0.5, relative=None), passes=False)
+    assert "no ratio" in claims.gate_numbers(no_ratio)
+    no_relative = PairedGate(mean_a=0.1, mean_b=0.0, diff=0.1, low=-0.1, high=0.3, n=3,
+                             p_value=0.5, relative=None, candidate="a", reference="b",
+                             passes=False)
+    assert claims.gate_numbers(no_relative) == "difference +0.1000 [-0.1000, +0.3000]"

@@ -148,3 +148,12 @@ def test_demonstrations_summarise_their_scores():
     assert demos.recall.to_dict() == {1: pytest.approx(0.3), 2: pytest.approx(0.3)}
     assert demos.by_kind()["mean"].to_dict() == {"copy": 0.1, "drawn 1": 0.5}
     assert "```\np1\n```" in demos.example(1) and "['a']" in demos.example(1)
+
+
+def test_save_tables_removes_a_stale_table_it_does_not_write(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSSTUDY_REPORTS", str(tmp_path))
+    saving.save_tables("smoke", {"matches": pd.DataFrame({"x": [1]})})
+    assert (paths.tables_dir("smoke") / "matches.csv").exists()
+    saving.save_tables("smoke", {"matches": pd.DataFrame(columns=["x"])})  # found nothing now
+    assert not (paths.tables_dir("smoke") / "matches.csv").exists()
+    assert not (paths.tables_dir("smoke") / "matches.md").exists()

@@ -36,8 +36,8 @@ class MetricLift(Record):
     metric: str
     kind: str
     test: str
-    control: float
-    treatment: float
+    control: float | None
+    treatment: float | None
     n_control: int
     n_treatment: int
     lift: Estimate

@@ -43,7 +43,7 @@ class GapShare(Record):
 
     gain_over_none: Estimate
     vs_teacher: Estimate
-    teacher_gap: float
+    teacher_gap: float | None
     share_of_gap_closed: Estimate
 
 

@@ -179,10 +179,10 @@ def pair_table(teacher_size: str, student_size: str, vocab_size: int) -> pd.Data
 def describe_pair(pair: pd.DataFrame, teacher_checkpoint: str, train_users: int,
                   same_users: bool) -> str:
     """One sentence: the pair, how far apart, and whether both trained on the same users."""
-    teacher, student = pair.set_index("role")["size"], pair.set_index("role")["params"]
-    ratio = student["teacher"] / student["student"]
-    return (f"Teacher {teacher['teacher']} ({teacher_checkpoint}), student "
-            f"{teacher['student']}: {ratio:.1f}x fewer parameters "
+    size, params = pair.set_index("role")["size"], pair.set_index("role")["params"]
+    ratio = params["teacher"] / params["student"]
+    return (f"Teacher {size['teacher']} ({teacher_checkpoint}), student "
+            f"{size['student']}: {ratio:.1f}x fewer parameters "
             f"({'at least 30x' if ratio >= 30 else 'FAILS the 30x bar'}); both trained on "
             f"{train_users} users: {'yes' if same_users else 'NO, the teacher saw other users'}.")
 

@@ -67,6 +67,7 @@ from pydantic import ValidationError
 
 from newsstudy import distillation, paper, paths
 from newsstudy.baselines.paper import DISPLAY_NAMES
+from newsstudy.distillation.results import RatioGate
 from newsstudy.evaluation import PairedDifference, paired_difference
 from newsstudy.gates import FormatGate, ImitationGate
 from newsstudy.io import read_json
@@ -621,23 +622,26 @@ class ClaimSpec:
 def gate_numbers(gate: Any) -> str:
     """The numbers behind a failed gate, in words."""
     if isinstance(gate, FailingGate):
-        numbers = (", ".join(f"{k} {v:.1%}" for k, v in gate.shares.items())
+        numbers = (", ".join(f"{k} {v:.1%}" for k, v in gate.shares.items() if v is not None)
                    if isinstance(gate, ImitationLadderGate) else "")
         return (f"fails for {', '.join(gate.failing)}"
                 + (f"; share of demonstrations' R@10 {numbers}, bar 90%" if numbers else ""))
     if isinstance(gate, SpanGate):
         return f"parameter span {gate.span:.1f}x, bar 30x"
-    if isinstance(gate, PairedGate) and gate.candidate is not None and gate.low is not None:
+    if (isinstance(gate, PairedGate) and gate.candidate is not None
+            and gate.low is not None and gate.relative is not None):
         return (f"{gate.candidate} vs {gate.reference}: {gate.relative:+.1%} Recall@10, "
                 f"paired 95% interval low {gate.low:+.4f}, gate {gate.min_lift or 0:.0%}")
-    if isinstance(gate, ImitationGate) and gate.ratio is not None:
+    if isinstance(gate, ImitationGate):
+        if gate.ratio is None or math.isnan(gate.ratio):
+            return f"no ratio (the demonstrations' R@10 is 0), bar {gate.bar:.0%}"
         return f"ratio {gate.ratio:.1%}, bar {gate.bar:.0%}"
     if isinstance(gate, FormatGate):
         shares = ", ".join(f"{k} {v:.1%}" for k, v in gate.shares.items() if v is not None)
         return f"well-formed {shares}, bar {gate.bar:.0%}"
-    if isinstance(gate, PairedGate) and gate.estimate().has_interval():
+    if isinstance(gate, PairedGate) and gate.diff is not None and gate.estimate().has_interval():
         return f"{gate.what or 'difference'} {gate.diff:+.4f} [{gate.low:+.4f}, {gate.high:+.4f}]"
-    if hasattr(gate, "ratio"):
+    if isinstance(gate, RatioGate):
         return f"parameter ratio {gate.ratio:.1f}x, bar 30x"
     return "failed"
 

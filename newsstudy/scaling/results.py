@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from newsstudy.results import Estimate, Record
 
@@ -20,7 +20,7 @@ class FailingGate(Record):
 class ImitationLadderGate(FailingGate):
     """Every size imitates: each size's share of its demonstrations' Recall@10."""
 
-    shares: dict[str, float]
+    shares: dict[str, float | None]
 
 
 class SpanGate(Record):
@@ -51,8 +51,8 @@ class ValidationRow(Record):
     """One size's warm start on the validation users."""
 
     params: int
-    sft_epochs: int = Field(alias="SFT epochs")
-    sft_learning_rate: float = Field(alias="SFT learning rate")
+    sft_epochs: int | None = Field(alias="SFT epochs")
+    sft_learning_rate: float | None = Field(alias="SFT learning rate")
     validation_sft_loss: float | None = Field(alias="validation SFT loss")
     recall_at_10_warm_start: float = Field(alias="R@10 (warm start, val)")
     demonstrations_recall_at_10: float = Field(alias="demonstrations' R@10")
@@ -176,6 +176,13 @@ class ScalingResults(Record):
     compute_matched: list[ComputeMatched]
     small_model_matches: list[str]
     timings_seconds: dict[str, float]
+
+    @field_validator("best_of_n", "best_of_n_gains", "best_of_n_oracle_gains",
+                     "best_of_n_gain_share")
+    @classmethod
+    def _by_n(cls, by_n: dict) -> dict:
+        """Smallest N first (a JSON file keeps the keys as sorted text: 1, 16, 2, ...)."""
+        return dict(sorted(by_n.items()))
 
 
 def log_fit(fit: Mapping[str, float]) -> LogFit:

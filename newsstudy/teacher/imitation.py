@@ -162,6 +162,7 @@ def demonstration_recall(world, serving, settings, user_prompts: Mapping[int, st
     scores = demonstration_scores(world, serving, settings, user_prompts, users, demos)
     return scores.groupby("user")["recall@10"].mean()
 
+
 def decoding_table(evaluate: Callable, users, demo_recall, user_prompts: Mapping[int, str],
                    decodings: Mapping[str, dict]):
     """The prompt-only policy under each decoding: R@10, its share of the demonstrations',

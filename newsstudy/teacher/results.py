@@ -1,4 +1,4 @@
-"""What 03 writes: the teacher's four instrument checks, its offline table, the reward
+"""What 03 writes: the teacher's instrument checks, its offline table, the reward
 ablation, and what each check was computed from."""
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ class Decoding(Record):
 
 
 class TeacherGates(Record):
-    """The teacher's instrument checks, on validation users."""
+    """The teacher's instrument checks: imitation, reward validity and GRPO's improvement on
+    validation users, the format of the lists served to the test users, and the entropy of
+    each GRPO run."""
 
     imitation: ImitationGate
     format: FormatGate
@@ -56,7 +58,7 @@ class SizeImitation(Record):
     """How well one model size imitates the demonstrations after SFT."""
 
     size: str
-    parameters: int
+    parameters: int | None  # None: a model whose size the study does not know
     recall_at_10: float = Field(alias="recall@10")
     words_in_prompt: float = Field(alias="words in prompt")
     sft_loss: float | None = Field(alias="SFT loss")
@@ -115,7 +117,7 @@ class TeacherResults(Record):
 
     profile: str
     model: str
-    parameters: int
+    parameters: int | None  # None: a model whose size the study does not know
     lora_rank: int
     seeds: list[int]
     n_eval_users: int

@@ -29,7 +29,7 @@ class DataResults(Record):
     n_test_clicks: int
     n_test_users_with_clicks: int
     n_val_users: int
-    world_knobs: dict[str, float]
+    world_knobs: dict[str, int | float]
     cleaning: CleaningScores
     cleaning_rule_baseline: CleaningScores
     cleaning_flag_everything: CleaningScores
@@ -50,8 +50,8 @@ class SensitivityRow(Record):
     oracle: float
     infer_minus_copy: Estimate
     oracle_minus_best_baseline: Estimate
-    infer_over_copy: float
-    oracle_over_best_baseline: float
+    infer_over_copy: float | None
+    oracle_over_best_baseline: float | None
     inference_pays: bool
     ceiling_clears_baselines: bool
 
