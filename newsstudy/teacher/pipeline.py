@@ -1,0 +1,500 @@
+"""The body of :mod:`newsstudy.teacher` (its docstring says what it does)."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from newsstudy import evaluation, paths
+from newsstudy.io import config_hash, read_json
+from newsstudy.output_format import parse_completion
+from newsstudy.policy import (
+    checkpoints,
+    decoding,
+    generate,
+    ladder,
+    pretrained,
+    prompts,
+    sft,
+    tokenizer,
+)
+from newsstudy.rewards import RewardScorer, RewardWeights
+from newsstudy.teacher import grpo
+
+
+@dataclass
+class PolicyPipeline:
+    """Builds, caches and runs the query-writing policies for one world and settings.
+
+    ``settings`` is a validated params object with the ``PolicySettings`` and
+    ``RewardSettings`` fields (e.g. ``GRPOParams``). ``grpo_overrides``: ``GRPOConfig``
+    arguments of a GPU run (``newsstudy.run.gpu_plan.grpo_config_overrides``); how a run
+    executes is not part of a checkpoint's cache key.
+    """
+
+    world: object
+    settings: object
+    scorer: RewardScorer
+    log: object = print
+    grpo_overrides: dict = field(default_factory=dict)
+    _tokenizer: object = field(default=None, repr=False)
+
+    @property
+    def store(self) -> checkpoints.PolicyStore:
+        """Checkpoint store of the profile."""
+        return checkpoints.PolicyStore(paths.profile_artifacts(self.settings.profile) / "models")
+
+    # ------------------------------------------------------------------ data
+    def train_users(self) -> np.ndarray:
+        """The seeded sample of training users whose prompts SFT and GRPO use."""
+        users = self.world.split_users("train")
+        rng = np.random.default_rng(self.settings.seed)
+        return np.sort(rng.permutation(users)[: self.settings.n_train_users])
+
+    @property
+    def is_pretrained(self) -> bool:
+        """Whether the policy is a pretrained model (not a ladder size trained from scratch)."""
+        return self.settings.model not in ladder.LADDER
+
+    @property
+    def threads(self) -> int:
+        """Torch threads for training and generation: 1 for ladder models, all for LLMs."""
+        return torch.get_num_threads() if self.is_pretrained else 1
+
+    def prompts(self, users) -> dict[int, str]:
+        """Prompts of users, from their cleaned signals (chat template for pretrained models)."""
+        if self.is_pretrained:
+            return prompts.build_prompts(self.world, users, self.settings.max_prompt_signals,
+                                         self.settings.max_prompt_chars, chat=True,
+                                         tokenizer=self.tokenizer(), bos="")
+        return prompts.build_prompts(self.world, users, self.settings.max_prompt_signals,
+                                     self.settings.max_prompt_chars)
+
+    @property
+    def decoding(self) -> decoding.Decoding:
+        """The one decoding of rollouts and serving (see :mod:`newsstudy.policy.decoding`)."""
+        s = self.settings
+        return decoding.Decoding(temperature=s.temperature, top_p=s.top_p,
+                                 max_new_tokens=s.max_completion_length,
+                                 duplicate_guard=s.duplicate_guard)
+
+    def _base_config(self) -> dict:
+        s = self.settings
+        architecture = (vars(ladder.LADDER[s.model]) if s.model in ladder.LADDER else None)
+        return {"world": self.world.manifest["world_hash"], "model": s.model,
+                "architecture": architecture,
+                "tokenizer_kind": s.tokenizer_kind, "vocab_size": s.vocab_size,
+                "prompt_format": prompts.PROMPT_FORMAT, "max_prompt_signals": s.max_prompt_signals,
+                "max_prompt_chars": s.max_prompt_chars,
+                "n_train_users": s.n_train_users, "n_queries": s.n_queries, "seed": s.seed,
+                "lora_rank": s.lora_rank}
+
+    def _tokenizer_config(self) -> dict:
+        """What the world's tokenizer depends on: the same for every ladder size and seed."""
+        s = self.settings
+        return {"world": self.world.manifest["world_hash"], "tokenizer_kind": s.tokenizer_kind,
+                "vocab_size": s.vocab_size, "prompt_format": prompts.PROMPT_FORMAT,
+                "max_prompt_signals": s.max_prompt_signals, "n_queries": s.n_queries}
+
+    # ------------------------------------------------------------------ tokenizer
+    def tokenizer(self):
+        """The tokenizer trained on the world's text (cached), or the pretrained model's own."""
+        if self._tokenizer is None and self.is_pretrained:
+            self._tokenizer = pretrained.load_tokenizer(self.settings.model)
+        if self._tokenizer is None:
+            folder = (paths.profile_artifacts(self.settings.profile) / "models"
+                      / f"tokenizer-{config_hash(self._tokenizer_config())}")
+            if (folder / "tokenizer.json").exists():
+                try:
+                    self._tokenizer = tokenizer.load_tokenizer(folder)
+                except Exception as error:  # a damaged cache entry (truncated, not JSON)
+                    warnings.warn(f"tokenizer cache {folder} is unreadable "
+                                  f"({type(error).__name__}); rebuilding it", stacklevel=2)
+            if self._tokenizer is None:
+                texts = tokenizer.world_corpus_texts(self.world, n_queries=self.settings.n_queries,
+                                                     max_signals=self.settings.max_prompt_signals)
+                self._tokenizer = tokenizer.train_tokenizer(texts, self.settings.vocab_size,
+                                                            kind=self.settings.tokenizer_kind)
+                tokenizer.save_tokenizer(self._tokenizer, folder)
+        return self._tokenizer
+
+    # ------------------------------------------------------------------ SFT
+    def sft_config(self) -> dict:
+        """Everything that determines the warm-start checkpoint."""
+        s = self.settings
+        return {**self._base_config(), "stage": "sft", "sft_epochs": s.sft_epochs,
+                "sft_learning_rate": s.sft_learning_rate, "sft_batch_size": s.sft_batch_size,
+                "demos_per_user": s.demos_per_user, "demo_pool": s.demo_pool,
+                "imitation_curve": [s.imitation_curve_users, s.imitation_curve_points],
+                # the curve decodes with the policy's decoding (its guard rules included)
+                "curve_decoding": self.decoding.as_dict() if s.imitation_curve_users else None}
+
+    def prompt_only(self) -> Path:
+        """The SFT policy on surface demonstrations: the paper's 'prompt-only' row.
+
+        For a pretrained model with ``sft_epochs = 0`` it is the model itself (its
+        converted folder; nothing is trained or copied).
+        """
+        if self.is_pretrained and self.settings.sft_epochs == 0:
+            return self.base_model()
+        return self.store.cached("sft", self.sft_config(), self._train_sft)
+
+    def base_model(self) -> Path:
+        """The untrained starting point of a pretrained model (its safetensors folder)."""
+        if not self.is_pretrained:
+            raise ValueError(f"{self.settings.model!r} is a ladder size: it has no pretrained "
+                             f"base model (it is built from random weights)")
+        return pretrained.model_folder(self.settings.model)
+
+    def demonstration_pairs(self, users, well_formed_only: bool = True) -> list[tuple[str, str]]:
+        """(prompt, raw demonstration) pairs of the recipe's SFT demonstrations for ``users``.
+
+        ``well_formed_only`` drops a demonstration whose expanded list does not parse (what
+        SFT trains on); the held-out loss keeps them all.
+        """
+        demos = prompts.recipe_demonstrations(self.world, self.settings, users)
+        user_prompts = self.prompts(users)
+        return [(user_prompts[int(u)], demo) for u in users for demo in demos[int(u)]
+                if not well_formed_only or parse_completion(
+                    prompts.expand_pointers(demo, user_prompts[int(u)])).format_ok]
+
+    def _train_sft(self):
+        s = self.settings
+        pairs = self.demonstration_pairs(self.train_users())
+        tok = self.tokenizer()
+        model = ladder.build_policy(s.model, tok, seed=s.seed)
+        self.log(f"SFT {s.model} on {len(pairs)} surface demonstrations, {s.sft_epochs} epochs")
+        curve = self._imitation_curve(tok)
+        with generate.torch_threads(self.threads), tempfile.TemporaryDirectory() as tmp:
+            model, history = sft.train_sft(
+                model, tok, [p for p, _ in pairs], [d for _, d in pairs],
+                lr=s.sft_learning_rate, epochs=s.sft_epochs, batch_size=s.sft_batch_size,
+                seed=s.seed, output_dir=tmp, peft_config=pretrained.lora_config(s.lora_rank),
+                callbacks=[curve] if curve else None, progress=False)
+        return model, tok, {"log_history": history, "n_demonstrations": len(pairs),
+                            "imitation_curve": curve.rows if curve else []}
+
+    def curve_users(self) -> np.ndarray:
+        """The validation users behind the SFT imitation curve (a seeded sample)."""
+        users = self.world.split_users("val")
+        rng = np.random.default_rng(self.settings.seed + 1)
+        return np.sort(rng.permutation(users)[: self.settings.imitation_curve_users])
+
+    def _imitation_curve(self, tok):
+        s = self.settings
+        if s.imitation_curve_users < 1:
+            return None
+        from newsstudy import evaluation
+        from newsstudy.teacher import imitation
+
+        users = self.curve_users()
+        serving = evaluation.serving_retriever(self.world, s.serving_embedder, s.index_kind,
+                                               k_per_query=s.k_per_query)
+        d = self.decoding
+
+        def decode(model, tokenizer, texts):
+            return [out[0] for out in generate.sample_completions(
+                model, tokenizer, texts, temperature=d.temperature, top_p=d.top_p,
+                max_new_tokens=d.max_new_tokens, seed=s.seed, guard=d.duplicate_guard,
+                progress=False)]
+
+        probe = imitation.imitation_probe(self.world, serving, self.prompts(users), tok, decode,
+                                          users, s.fusion)
+        return imitation.ImitationCurve(probe, s.imitation_curve_points)
+
+    # ------------------------------------------------------------------ GRPO
+    def grpo_settings(self, seed: int) -> grpo.GRPOSettings:
+        """Dr.GRPO hyper-parameters for one seed."""
+        s = self.settings
+        return grpo.GRPOSettings(
+            steps=s.grpo_steps, users_per_step=s.users_per_step,
+            num_generations=s.num_generations, learning_rate=s.grpo_learning_rate, beta=s.beta,
+            temperature=s.temperature, top_p=s.top_p, duplicate_guard=s.duplicate_guard,
+            max_completion_length=s.max_completion_length, seed=seed)
+
+    def teacher_config(self, seed: int, weights: RewardWeights) -> dict:
+        """Everything that determines one GRPO checkpoint."""
+        s = self.settings
+        return {**self.sft_config(), "stage": "grpo", "grpo": self.grpo_settings(seed).as_dict(),
+                "weights": weights.__dict__, "reward_embedder": s.reward_embedder,
+                "n_judge_clusters": s.n_judge_clusters, "index_kind": s.index_kind}
+
+    def teacher(self, seed: int, weights: RewardWeights) -> Path:
+        """The Dr.GRPO policy for one seed and one reward weighting (cached)."""
+        base = self.prompt_only()
+
+        def train():
+            model, tok, _ = checkpoints.PolicyStore.load(base)
+            self.scorer.weights = weights
+            self.log(f"Dr.GRPO seed {seed}, weights {weights}, {self.settings.grpo_steps} steps")
+            with generate.torch_threads(self.threads), tempfile.TemporaryDirectory() as tmp:
+                model, history = grpo.train_grpo(
+                    model, tok, self.scorer, self.prompts(self.train_users()),
+                    self.grpo_settings(seed), weights, output_dir=tmp,
+                    peft_config=pretrained.lora_config(self.settings.lora_rank),
+                    config_overrides=self.grpo_overrides)
+            return model, tok, {"log_history": history}
+
+        return self.store.cached("grpo", self.teacher_config(seed, weights), train)
+
+    # ------------------------------------------------------------------ inference
+    def complete(self, checkpoint: Path, users, n_samples: int = 1, greedy: bool = False,
+                 temperature: float | None = None, seed: int = 0, return_counts: bool = False,
+                 batch_size: int | None = None, top_p: float | None = None,
+                 guard: bool | None = None) -> dict:
+        """Completions of a checkpoint for users: ``{user: [n_samples texts]}``, expanded.
+
+        By default the policy's own decoding (:attr:`decoding`, the same as its GRPO
+        rollouts), seeded by ``seed``; ``greedy``, ``temperature``, ``top_p`` and ``guard``
+        override it (for diagnostics). Pointer tokens are expanded to the signal lines
+        they name. With ``return_counts=True`` each value is ``(texts, generated token counts)``.
+        ``batch_size`` defaults to 128 sequences for ladder models, 16 for pretrained ones.
+        """
+        model, tok, _ = checkpoints.PolicyStore.load(checkpoint)
+        user_prompts = self.prompts(users)
+        order = list(user_prompts)
+        if batch_size is None:
+            batch_size = 16 if self.is_pretrained else 128
+        d = self.decoding
+        with generate.torch_threads(self.threads):
+            outputs = generate.sample_completions(
+                model, tok, [user_prompts[u] for u in order], n_samples=n_samples,
+                temperature=d.temperature if temperature is None else temperature,
+                top_p=d.top_p if top_p is None else top_p, max_new_tokens=d.max_new_tokens,
+                seed=seed, greedy=greedy, batch_size=batch_size, return_counts=return_counts,
+                guard=d.duplicate_guard if guard is None else guard, progress=False)
+        if return_counts:
+            texts, counts = outputs
+            return {u: (t, c) for u, t, c in zip(order, texts, counts, strict=True)}
+        return dict(zip(order, outputs, strict=True))
+
+    def policy(self, checkpoint: Path, seed: int = 0, **overrides):
+        """A function users -> {user: completion} (one list each, the policy's decoding).
+
+        ``overrides`` go to :meth:`complete` (e.g. ``greedy=True`` for a diagnostic).
+        """
+        def complete(users):
+            return {u: texts[0] for u, texts in
+                    self.complete(checkpoint, users, seed=seed, **overrides).items()}
+
+        return complete
+
+
+def log_history(checkpoint: Path) -> list[dict]:
+    """The training log stored with a checkpoint."""
+    return read_json(Path(checkpoint) / checkpoints.COMPLETE).get("log_history", [])
+
+
+def imitation_curve(checkpoint: Path) -> list[dict]:
+    """The imitation curve recorded during a checkpoint's SFT (empty if none)."""
+    return read_json(Path(checkpoint) / checkpoints.COMPLETE).get("imitation_curve", [])
+
+
+def training_seconds(checkpoint: Path) -> float:
+    """Wall time the checkpoint's own training took (from its stored log), 0 if unknown."""
+    return float(sum(h.get("train_runtime", 0.0) for h in log_history(checkpoint)))
+
+
+def settings_for_size(settings, size: str):
+    """``settings`` with ``model`` set to a ladder size and that size's recipe.
+
+    The recipe (SFT learning rate and epochs, GRPO learning rate) comes from
+    :data:`newsstudy.policy.ladder.LADDER`; every other setting is kept, so the sizes of a
+    scaling study differ only in what the ladder documents.
+    """
+    recipe = ladder.ladder_size(size)
+    return settings.model_copy(update={
+        "model": size, "sft_learning_rate": recipe.sft_lr, "sft_epochs": recipe.sft_epochs,
+        "grpo_learning_rate": recipe.grpo_lr})
+
+
+def train_job(notebook: str, params: dict, model: str, seed: int | None = None,
+              weights: dict | None = None, grpo_overrides: dict | None = None) -> str:
+    """One training run of ``notebook``'s recipe, for :func:`newsstudy.parallel.map_jobs`.
+
+    The SFT warm start of ``model`` when ``seed`` is None, else its Dr.GRPO policy for
+    ``seed`` and the reward ``weights`` (a dict of :class:`RewardWeights` fields). It goes
+    through the checkpoint cache, so the notebook's own ``prompt_only()`` / ``teacher()``
+    calls then load what the job trained. Returns the checkpoint folder.
+    """
+    from newsstudy.params import schema_for
+    from newsstudy.world import data
+
+    settings = schema_for(notebook).model_validate(params).model_copy(update={"model": model})
+    world = data.load_world(settings.profile)
+    scorer = RewardScorer.from_settings(world, settings)
+    pipe = PolicyPipeline(world, settings, scorer, log=lambda *a: None,
+                          grpo_overrides=grpo_overrides or {})
+    if seed is None:
+        return str(pipe.prompt_only())
+    return str(pipe.teacher(seed, RewardWeights(**weights)))
+
+
+def train_in_parallel(pipeline: PolicyPipeline, notebook: str, sft_models: list[str],
+                      grpo_runs: list[tuple[int, RewardWeights]]) -> None:
+    """Train the warm starts of ``sft_models``, then the GRPO runs of ``pipeline``'s model
+    (``(seed, weights)`` pairs), each in its own single-thread process, two at a time.
+
+    Everything lands in the checkpoint cache; the caller then loads it as usual. Runs
+    already cached cost a lookup. Pretrained models use every thread of this process
+    instead, so for them nothing is done here (they train when first asked for).
+    """
+    if pipeline.is_pretrained:
+        return
+    from newsstudy.parallel import map_jobs
+
+    params = pipeline.settings.model_dump()
+    overrides = dict(pipeline.grpo_overrides)
+    map_jobs(train_job, [(notebook, params, model) for model in dict.fromkeys(sft_models)])
+    map_jobs(train_job, [(notebook, params, pipeline.settings.model, seed, vars(weights),
+                          overrides) for seed, weights in grpo_runs])
+
+
+def mean_rewards(pipeline: PolicyPipeline, checkpoint: Path, users, n_samples: int,
+                 seed: int) -> pd.DataFrame:
+    """Per user: each reward (and the total and the well-formed share) averaged over
+    ``n_samples`` lists the checkpoint samples in its decoding: what GRPO optimises, on
+    users it may never have seen (notebook 03's improvement check)."""
+    from newsstudy.rewards import REWARD_NAMES
+
+    lists = pipeline.complete(checkpoint, users, n_samples=n_samples, seed=seed)
+    rows = [(u, text) for u, texts in lists.items() for text in texts]
+    scored = pipeline.scorer.score([u for u, _ in rows], [t for _, t in rows])
+    scored = scored.assign(user=[u for u, _ in rows], **{"well-formed": scored["struct"]})
+    return scored.groupby("user")[[*REWARD_NAMES, "total", "well-formed"]].mean()
+
+
+def evaluate_checkpoint(pipeline: PolicyPipeline, serving, name: str, checkpoint, seed: int,
+                        users, **overrides):
+    """Per-user metrics of one checkpoint (one list per user, as served), tagged with
+    ``method`` and ``seed``, and the lists it wrote. ``overrides`` change the decoding."""
+    frame, completions = evaluation.evaluate_policy(
+        pipeline.world, serving, pipeline.policy(checkpoint, seed=seed, **overrides), users,
+        latent_embedder=pipeline.scorer.retriever.embedder, fusion=pipeline.settings.fusion)
+    return frame.assign(method=name, seed=seed), completions
+
+
+def parameters_of(model: str, vocab_size: int) -> int | None:
+    """Parameters of a ladder size or a registered pretrained model (None if unknown)."""
+    if model in ladder.LADDER:
+        return ladder.parameter_count(model, vocab_size)
+    if pretrained.is_registered(model):
+        return pretrained.PRETRAINED[model].parameters
+    return None
+
+
+def ablation_weights(weights: RewardWeights, dropped: list[str]) -> dict[str, RewardWeights]:
+    """The reward ablation's weights: for each dropped reward, ``weights`` with it at 0."""
+    return {name: dataclasses.replace(weights, **{name: 0.0}) for name in dropped}
+
+
+def sft_losses(checkpoint: Path) -> pd.DataFrame:
+    """The SFT run's training loss by step, as its checkpoint recorded it."""
+    return pd.DataFrame([h for h in log_history(checkpoint) if "loss" in h],
+                        columns=["step", "loss"])
+
+
+def reward_improvement(pipeline: PolicyPipeline, before: Path, after: list[Path], users,
+                       n_samples: int, seed: int) -> dict[str, evaluation.PairedDifference]:
+    """What GRPO raised, per reward and in total: the mean rewards of ``after``'s sampled
+    lists (every seed's teacher, pooled per user) minus ``before``'s, paired over ``users``
+    (:func:`mean_rewards`)."""
+    from newsstudy.rewards import REWARD_NAMES
+
+    reward_before = mean_rewards(pipeline, before, users, n_samples, seed)
+    reward_after = pd.concat([mean_rewards(pipeline, c, users, n_samples, seed) for c in after])
+    return {column: evaluation.paired_difference(reward_after[column], reward_before[column])
+            for column in [*REWARD_NAMES, "total"]}
+
+
+def imitation_by_size(pipeline: PolicyPipeline, serving, sizes, users, user_prompts,
+                      served: tuple[pd.DataFrame, dict[int, str]] | None = None) -> pd.DataFrame:
+    """The same SFT recipe at other sizes: each one's validation R@10, copying and final
+    loss, smallest first.
+
+    Each size's prompt-only checkpoint is read from the store (trained beforehand, e.g. by
+    :func:`train_in_parallel`), evaluated on ``users`` with the serving decoding. ``served``
+    (the recipe's own model, already evaluated: its per-user frame and its lists) adds its
+    row without evaluating it again.
+    """
+    from newsstudy.teacher import imitation
+
+    def row(size: str, checkpoint: Path, frame: pd.DataFrame, completions) -> dict:
+        log = sft_losses(checkpoint)
+        return {"size": size, "parameters": parameters_of(size, pipeline.settings.vocab_size),
+                "recall@10": frame["recall@10"].mean(),
+                "words in prompt": imitation.words_in_prompt(completions, user_prompts),
+                "SFT loss": float(log["loss"].iloc[-1]) if len(log) else float("nan")}
+
+    rows = []
+    if served is not None:
+        rows.append(row(pipeline.settings.model, pipeline.prompt_only(), *served))
+    for size in sizes:
+        other = PolicyPipeline(pipeline.world, pipeline.settings.model_copy(update={"model": size}),
+                               pipeline.scorer)
+        checkpoint = other.prompt_only()
+        frame, completions = evaluation.evaluate_policy(
+            pipeline.world, serving, other.policy(checkpoint, seed=pipeline.settings.seed), users,
+            fusion=pipeline.settings.fusion)
+        rows.append(row(size, checkpoint, frame, completions))
+    return pd.DataFrame(rows).sort_values("parameters")
+
+
+def offline_evaluation(pipeline: PolicyPipeline, serving, users, prompt_only: Path,
+                       teachers: dict[int, Path]):
+    """The offline rows on the test users: the ``copy`` heuristic (for reference), the
+    pretrained model as released (when it is one and SFT changes it), the prompt-only
+    policy and the RL teacher of every seed, one list per user as served.
+
+    Returns the per-user table (``user``, ``method``, ``seed`` and the metrics) and the
+    lists of the prompt-only policy, the first seed's teacher and the zero-shot model.
+    """
+    from newsstudy.world import strategies
+
+    s = pipeline.settings
+    ctx = prompts.surface_context(pipeline.world, n_queries=s.n_queries, seed=s.seed)
+    copy_lists = strategies.completions_for(ctx, strategies.copy, users).to_dict()
+    frames = [evaluation.evaluate_completions(pipeline.world, serving, copy_lists, fusion=s.fusion)
+              .assign(method="copy (heuristic)", seed=s.seed)]
+    outputs = {}
+
+    def run(name, checkpoint, seed):
+        return evaluate_checkpoint(pipeline, serving, name, checkpoint, seed, users)
+
+    if pipeline.is_pretrained and s.sft_epochs > 0:  # the instruct model as released
+        frame, outputs["zero-shot"] = run("zero-shot", pipeline.base_model(), s.seed)
+        frames.append(frame)
+    frame, outputs["prompt-only"] = run("prompt-only", prompt_only, s.seed)
+    frames.append(frame)
+    for seed, checkpoint in teachers.items():
+        frame, completions = run("RL teacher", checkpoint, seed)
+        frames.append(frame)
+        if seed == s.seed:
+            outputs["RL teacher"] = completions
+    return pd.concat(frames).rename_axis("user").reset_index(), outputs
+
+
+def ablation_evaluation(pipeline: PolicyPipeline, serving, users, per_user: pd.DataFrame,
+                        teacher_lists: dict[int, str], ablation_weights: dict[str, RewardWeights]):
+    """The reward ablation on the test users: the first seed's teacher as ``all five``
+    (read from ``per_user``, not evaluated again), then one teacher per dropped reward.
+
+    Returns the long per-user table and each run's lists.
+    """
+    seed = pipeline.settings.seed
+    first = per_user[(per_user["method"] == "RL teacher") & (per_user["seed"] == seed)]
+    frames = [first.assign(method="all five")]
+    outputs = {"all five": teacher_lists}
+    for dropped, weights in ablation_weights.items():
+        frame, completions = evaluate_checkpoint(pipeline, serving, f"without {dropped}",
+                                                 pipeline.teacher(seed, weights), seed, users)
+        frames.append(frame.rename_axis("user").reset_index())
+        outputs[f"without {dropped}"] = completions
+    return pd.concat(frames), outputs
