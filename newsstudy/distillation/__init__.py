@@ -29,30 +29,10 @@ student's own samples, every ``curve_every`` steps.
 
 from __future__ import annotations
 
+from newsstudy import lazy
+
 METHODS = ("none", "supervised", "on-policy", "on-policy + GRPO")
 """The four students, in the order of the tables."""
 
-
-def __getattr__(name: str):
-    """The students' names (``DistillPipeline``, ``train_students``, ...), imported on
-    first use, so that reading this stage's results model (``newsstudy.distillation.results``)
-    does not load torch and TRL."""
-    import importlib
-    import importlib.util
-
-    if name.startswith("__"):
-        raise AttributeError(name)
-    if importlib.util.find_spec(f"newsstudy.distillation.{name}") is not None:  # a submodule
-        return importlib.import_module(f"newsstudy.distillation.{name}")
-    body = importlib.import_module("newsstudy.distillation.students")
-    try:
-        return getattr(body, name)
-    except AttributeError:
-        raise AttributeError(f"module 'newsstudy.distillation' has no attribute {name!r}") from None
-
-
-def __dir__() -> list[str]:
-    import importlib
-
-    body = importlib.import_module("newsstudy.distillation.students")
-    return sorted(set(globals()) | set(dir(body)))
+# The body (students.py) imports torch and TRL; it is imported on first use of one of its names.
+__getattr__, __dir__ = lazy.forward(__name__, "students")

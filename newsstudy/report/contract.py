@@ -7,6 +7,7 @@ model the notebook wrote it with (:data:`MODELS`): :func:`read` validates a whol
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from collections.abc import Sequence
@@ -73,7 +74,13 @@ def field_type(notebook: str, keys: Sequence[str]) -> Any:
     return annotation
 
 
+@functools.cache
+def _adapter(annotation: Any) -> TypeAdapter:
+    """One validator per declared type (building one is the costly part of a read)."""
+    return TypeAdapter(annotation)
+
+
 def typed(notebook: str, keys: Sequence[str], value: Any) -> Any:
     """``value``, read from ``keys`` of ``notebook``'s results file, validated as the type
     its model declares there (pydantic's ``ValidationError`` if it does not match)."""
-    return TypeAdapter(field_type(notebook, keys)).validate_python(value)
+    return _adapter(field_type(notebook, keys)).validate_python(value)

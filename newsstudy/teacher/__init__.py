@@ -26,27 +26,7 @@ policy's decoding (:mod:`newsstudy.policy.decoding`), seeded.
 
 from __future__ import annotations
 
+from newsstudy import lazy
 
-def __getattr__(name: str):
-    """The pipeline's names (``PolicyPipeline``, ``evaluate_checkpoint``, ...), imported on
-    first use, so that reading this stage's results model (``newsstudy.teacher.results``)
-    does not load torch and TRL."""
-    import importlib
-    import importlib.util
-
-    if name.startswith("__"):
-        raise AttributeError(name)
-    if importlib.util.find_spec(f"newsstudy.teacher.{name}") is not None:  # a submodule
-        return importlib.import_module(f"newsstudy.teacher.{name}")
-    body = importlib.import_module("newsstudy.teacher.pipeline")
-    try:
-        return getattr(body, name)
-    except AttributeError:
-        raise AttributeError(f"module 'newsstudy.teacher' has no attribute {name!r}") from None
-
-
-def __dir__() -> list[str]:
-    import importlib
-
-    body = importlib.import_module("newsstudy.teacher.pipeline")
-    return sorted(set(globals()) | set(dir(body)))
+# The body (pipeline.py) imports torch and TRL; it is imported on first use of one of its names.
+__getattr__, __dir__ = lazy.forward(__name__, "pipeline")

@@ -121,6 +121,12 @@ def demonstration_scores(world, serving, settings, user_prompts: Mapping[int, st
     return pd.concat(frames).rename_axis("user").reset_index()
 
 
+def per_user_recall(scores):
+    """Per user: the mean Recall@10 of the demonstrations in ``scores``
+    (:func:`demonstration_scores`)."""
+    return scores.groupby("user")["recall@10"].mean()
+
+
 @dataclass(frozen=True)
 class Demonstrations:
     """The SFT demonstrations of some users: their prompts, the lists, and how each list
@@ -133,7 +139,7 @@ class Demonstrations:
     @property
     def recall(self):
         """Per user: the demonstrations' mean Recall@10, the target of imitation."""
-        return self.scores.groupby("user")["recall@10"].mean()
+        return per_user_recall(self.scores)
 
     def by_kind(self):
         """Mean Recall@10 and count of the ``copy`` demonstration and of each drawn one."""
@@ -160,7 +166,7 @@ def demonstration_recall(world, serving, settings, user_prompts: Mapping[int, st
     """Per user: the mean Recall@10 of the demonstrations (the SFT target an imitation check
     compares a policy with); see :func:`demonstration_scores`."""
     scores = demonstration_scores(world, serving, settings, user_prompts, users, demos)
-    return scores.groupby("user")["recall@10"].mean()
+    return per_user_recall(scores)
 
 
 def decoding_table(evaluate: Callable, users, demo_recall, user_prompts: Mapping[int, str],
