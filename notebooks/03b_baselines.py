@@ -98,38 +98,15 @@ training_log.groupby(["method", "seed"]).agg(
 #
 # Mean over test users (each averaged over seeds) with 95% intervals over users; the seed std is the spread
 # of the per-seed means. The paper's absolute numbers come from a production log, so only
-# the ordering is comparable.
+# the ordering is comparable. This notebook reads only 01's world, so `reproduce` runs it
+# beside 03; the complete table, with 03's LLM rows and the distilled student on the users
+# every part scored, is written once, by notebook 05 (`tables/offline_table`).
 
 # %%
 summary = baseline_tables.summarise(per_user)
 table = baseline_tables.display_table(summary)
 saving.save_table(table, P.profile, "03b_baselines")
 table
-
-# %% [markdown]
-# ## The baselines beside the LLM rows (paper row order)
-#
-# The baselines beside notebook 03's LLM rows (prompt-only and the RL teacher), on the test
-# users both notebooks scored. Needs 03_grpo to have run for this profile; otherwise only
-# the baselines are shown. The complete offline table, with the distilled student's row,
-# is written once, by notebook 05 (`offline_table`).
-
-# %%
-import pandas as pd
-
-from newsstudy import paths
-from newsstudy.run import runner
-
-llm_csv = paths.tables_dir(P.profile) / "03_per_user.csv"
-llm_stale = "03_grpo" in runner.stale_inputs(P.profile)
-if llm_stale:
-    print("03_grpo ran on other inputs (an older world): its rows are left out until it is re-run")
-if llm_csv.exists() and not llm_stale:
-    complete = baseline_tables.with_llm_rows(per_user, pd.read_csv(llm_csv))
-    complete_table = baseline_tables.display_table(baseline_tables.summarise(complete))
-else:
-    complete_table = table
-complete_table
 
 # %% [markdown]
 # ## Warm and cold users
@@ -152,6 +129,8 @@ saving.save_figure(baseline_tables.plot_summary(summary), P.profile, "03b_baseli
 # interval above zero.
 
 # %%
+import pandas as pd
+
 from newsstudy import embed, evaluation, gates
 from newsstudy.baselines import TRAINED
 from newsstudy.world import strategies

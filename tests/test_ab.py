@@ -401,6 +401,27 @@ def test_lists_are_generated_once_and_cached(published_tiny_policy, tmp_path, mo
     assert not list(cache.glob(".*tmp"))
 
 
+@pytest.mark.parametrize("decoding", [None, {"temperature": 1.0, "top_p": 1.0,
+                                              "duplicate_guard": True, "max_new_tokens": 8}])
+def test_lists_do_not_depend_on_how_many_processes_draw_them(
+        published_tiny_policy, tmp_path, monkeypatch, decoding):
+    """Chunks of whole batches, each with its own seed: one process or two, greedy or
+    sampled, the same lists."""
+    import dataclasses
+
+    policy = dataclasses.replace(published.load_published("smoke", "student"), decoding=decoding)
+    monkeypatch.setattr(treatment, "CHUNK_BATCHES", 1)  # one prompt per chunk
+    drawn = []
+    for workers in ("1", "2"):
+        monkeypatch.setenv("NEWSSTUDY_WORKERS", workers)
+        lists, info = treatment.generate_lists(FakeWorld(), np.array([0, 1, 2]), policy,
+                                               tmp_path / f"cache{workers}", max_new_tokens=8,
+                                               batch_size=1, log=lambda *_: None)
+        assert not info["cached"]
+        drawn.append(lists)
+    pd.testing.assert_frame_equal(*drawn)
+
+
 # --------------------------------------------------------------------------- notebook results
 
 def check_ab_results(report_dir: Path) -> None:

@@ -415,6 +415,40 @@ def test_sft_loss_is_completion_cross_entropy_and_matches_trl_default(
     assert plain[0] == pytest.approx(total / count, rel=1e-3)
 
 
+@pytest.mark.parametrize("size", ["xs", "m"])
+@pytest.mark.parametrize("items", [None, 23])
+def test_completion_head_loss_equals_the_full_logits_loss_and_its_gradients(tokenizer, size, items):
+    """The LM head on the scored positions only: same loss and same gradients as
+    transformers' loss over every position's logits (right padding, masked prompts)."""
+    import torch
+
+    torch.manual_seed(0)
+    model = ladder.build_policy(size, tokenizer, seed=0)
+    ids = torch.randint(5, len(tokenizer), (3, 17))
+    attention = torch.ones_like(ids)
+    attention[1, 12:] = 0  # right padding
+    labels = ids.clone()
+    labels[:, :9] = -100  # prompt
+    labels[attention == 0] = -100
+    labels[2, 9:11] = -100
+    inputs = {"input_ids": ids, "attention_mask": attention, "labels": labels, "use_cache": False}
+
+    def loss_and_grads(compute):
+        model.zero_grad()
+        loss = compute()
+        loss.backward()
+        return float(loss.detach()), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    extra = {} if items is None else {"num_items_in_batch": torch.tensor(items)}
+    full, full_grads = loss_and_grads(lambda: model(**inputs, **extra).loss)
+    ours, our_grads = loss_and_grads(lambda: sft.completion_head_loss(
+        model, inputs, None if items is None else torch.tensor(items)))
+    assert ours == pytest.approx(full, rel=1e-5)
+    assert len(our_grads) == len(full_grads)
+    for mine, theirs in zip(our_grads, full_grads, strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-6)
+
+
 def test_word_level_tokenizer_one_id_per_word_and_marker():
     texts = ["Trump signs the Order", "health care bill | senate vote", "<queries>a | b</queries>"]
     tok = tok_mod.train_tokenizer(texts * 3, vocab_size=100, kind="word")

@@ -8,6 +8,7 @@ can fail or be interrupted on demand.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -44,6 +45,8 @@ def chain(project, monkeypatch):
         target.write_text(json.dumps({"ran": name, "n": parameters["n"]}), encoding="utf-8")
 
     monkeypatch.setattr(runner, "execute", fake_execute)
+    # notebooks side by side in threads of this process, so the fake executor is seen
+    monkeypatch.setattr(runner, "worker_pool", lambda jobs: ThreadPoolExecutor(jobs))
     return state
 
 

@@ -6,7 +6,9 @@ Policies arrive published (:mod:`newsstudy.policy.published`).
 writes one list per user, greedily, from the user's cleaned cross-domain signals
 (:func:`newsstudy.policy.prompts.build_prompts`, the same prompts it was trained on),
 by actually running the checkpoint. Users with the same prompt (e.g. no signals at all)
-share one generation. The lists are cached in ``artifacts/<profile>/ab/`` under the hash
+share one generation. The prompts are generated in chunks of whole batches, each with
+its own seed (:data:`CHUNK_BATCHES`), in single-thread worker processes, so both cores
+generate and the lists are the same with one process or two. The lists are cached in ``artifacts/<profile>/ab/`` under the hash
 of everything that determines them (world, users, checkpoint bytes, prompt and decoding
 settings), written atomically, so a re-run reads them instead of generating again.
 
@@ -34,8 +36,16 @@ from newsstudy.io import atomic_path, config_hash, read_json, write_json, write_
 from newsstudy.output_format import parse_completion
 from newsstudy.policy.published import PublishedPolicy, checkpoint_fingerprint
 
-LISTS_FORMAT = 1
-"""Bump when the cached list files change meaning, so old ones are not reused."""
+LISTS_FORMAT = 2
+"""Bump when the cached list files change meaning, so old ones are not reused (2: drawn
+in chunks of :data:`CHUNK_BATCHES` batches, each with its own seed)."""
+
+CHUNK_BATCHES = 16
+"""Batches of prompts per generation job. The prompts, longest first as
+:func:`~newsstudy.policy.generate.sample_completions` orders them, are cut into chunks of
+this many whole batches, and chunk ``i`` draws with seed ``i``: every batch holds the same
+prompts as in one long call, and the lists do not depend on how many processes share the
+chunks (:func:`newsstudy.parallel.map_jobs`)."""
 
 # --------------------------------------------------------------------------- generation
 
@@ -54,7 +64,8 @@ def generate_lists(world, users: np.ndarray, policy: PublishedPolicy, cache_dir:
         "users": config_hash(users.tolist()), "checkpoint": checkpoint_fingerprint(policy.checkpoint),
         "max_prompt_chars": policy.max_prompt_chars, "max_new_tokens": max_new_tokens,
         "max_prompt_signals": policy.max_prompt_signals,
-        "decoding": policy.decoding or "greedy"})
+        "decoding": policy.decoding or "greedy", "batch_size": batch_size,
+        "chunk_batches": CHUNK_BATCHES})
     table_path = cache_dir / f"lists-{key}.parquet"
     info_path = cache_dir / f"lists-{key}.json"
     if table_path.is_file() and info_path.is_file():
@@ -64,7 +75,7 @@ def generate_lists(world, users: np.ndarray, policy: PublishedPolicy, cache_dir:
             warnings.warn(f"list cache {table_path} is unreadable ({type(error).__name__}): "
                           f"regenerating it", stacklevel=2)
 
-    from newsstudy.policy import generate
+    from newsstudy import parallel
     from newsstudy.policy.checkpoints import PolicyStore
     from newsstudy.policy.prompts import build_prompts
 
@@ -74,21 +85,21 @@ def generate_lists(world, users: np.ndarray, policy: PublishedPolicy, cache_dir:
     distinct = list(dict.fromkeys(prompts.values()))
     log(f"generating lists with {policy.name} ({policy.checkpoint.name}) for {len(users)} users "
         f"({len(distinct)} distinct prompts)")
-    model, tokenizer, _ = PolicyStore.load(policy.checkpoint)
+    _, tokenizer, _ = PolicyStore.load(policy.checkpoint)
     started = time.perf_counter()
-    texts = []
-    if distinct:
-        with generate.torch_threads(1):  # small models: one thread (see generate.torch_threads)
-            d = policy.decoding
-            sampling = ({"greedy": True} if d is None else
-                        {"temperature": d["temperature"], "top_p": d["top_p"],
-                         "guard": d["duplicate_guard"], "seed": 0})
-            texts = generate.sample_completions(
-                model, tokenizer, distinct, n_samples=1,
-                max_new_tokens=max_new_tokens if d is None else d["max_new_tokens"],
-                batch_size=batch_size, progress=False, **sampling)
+    d = policy.decoding
+    sampling = ({"greedy": True} if d is None else
+                {"temperature": d["temperature"], "top_p": d["top_p"],
+                 "guard": d["duplicate_guard"]})
+    new_tokens = max_new_tokens if d is None else d["max_new_tokens"]
+    lengths = [len(ids) for ids in tokenizer(distinct, add_special_tokens=False)["input_ids"]]
+    ordered = [distinct[i] for i in sorted(range(len(distinct)), key=lambda i: (-lengths[i], i))]
+    size = CHUNK_BATCHES * batch_size
+    jobs = [(str(policy.checkpoint), ordered[start:start + size], sampling, new_tokens,
+             batch_size, index) for index, start in enumerate(range(0, len(ordered), size))]
+    texts = [text for chunk in parallel.map_jobs(generate_chunk, jobs) for text in chunk]
+    completion_of = dict(zip(ordered, texts, strict=True))
     seconds = time.perf_counter() - started
-    completion_of = {prompt: out[0] for prompt, out in zip(distinct, texts, strict=True)}
     completions = [completion_of[prompts[int(u)]] for u in users]
     parsed = [parse_completion(text) for text in completions]
     lists = pd.DataFrame({"user_id": users, "completion": completions,
@@ -103,6 +114,22 @@ def generate_lists(world, users: np.ndarray, policy: PublishedPolicy, cache_dir:
     write_parquet(table_path, lists)
     write_json(info_path, info)  # last: the pair is complete
     return lists, {**info, "cached": False}
+
+
+def generate_chunk(checkpoint: str, prompts: list[str], sampling: dict, max_new_tokens: int,
+                   batch_size: int, seed: int) -> list[str]:
+    """One list per prompt from the checkpoint (one generation job of
+    :func:`generate_lists`; runs in a single-thread worker process)."""
+    from newsstudy.policy import generate
+    from newsstudy.policy.checkpoints import PolicyStore
+
+    model, tokenizer, _ = PolicyStore.load(Path(checkpoint))
+    with generate.torch_threads(1):  # small models: one thread (see generate.torch_threads)
+        drawn = generate.sample_completions(model, tokenizer, prompts, n_samples=1,
+                                            max_new_tokens=max_new_tokens,
+                                            batch_size=batch_size, progress=False,
+                                            seed=seed, **sampling)
+    return [samples[0] for samples in drawn]
 
 
 # --------------------------------------------------------------------------- retrieval

@@ -61,15 +61,6 @@ def _paper_rows(per_user: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return rows.assign(method=rows["method"].map(names))
 
 
-def with_llm_rows(per_user: pd.DataFrame, llm_per_user: pd.DataFrame) -> pd.DataFrame:
-    """Baselines' per-user table plus notebook 03's LLM rows, on the users both scored."""
-    llm = _paper_rows(llm_per_user, paper.LLM_ROW_OF)
-    common = set(per_user["user"]) & set(llm["user"])
-    columns = ["method", "seed", "user", "is_cold", *DEFAULT_METRICS]
-    both = pd.concat([per_user[columns], llm[columns]], ignore_index=True)
-    return both[both["user"].isin(common)]
-
-
 def complete_offline(baselines: pd.DataFrame | None, llm_per_user: pd.DataFrame | None,
                      student_per_user: pd.DataFrame) -> pd.DataFrame:
     """The paper's whole offline table as one per-user frame, on the users every part scored.

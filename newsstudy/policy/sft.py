@@ -20,22 +20,60 @@ import os
 from collections.abc import Sequence
 
 
+def completion_head_loss(model, inputs, num_items_in_batch=None):
+    """The causal-LM loss of ``model(**inputs).loss``, with the LM head applied only where
+    it is scored.
+
+    transformers' loss computes logits at every position, prompt included, then ignores
+    those whose label is -100. Here the decoder runs on the whole sequence as usual, but
+    the LM head (a ``hidden x vocabulary`` product per position, most of the work of a
+    small model with a 4,096-word vocabulary) runs only on the positions that predict a
+    completion token. The loss is the same sum of token cross-entropies divided by
+    ``num_items_in_batch`` (else by the number of scored tokens), equal to the full
+    computation to float precision (``tests/test_policy.py`` compares loss and gradients).
+    Models without a separate decoder and head (``get_decoder``/``get_output_embeddings``)
+    fall back to ``model(**inputs).loss``.
+    """
+    import torch
+
+    decoder = getattr(model, "get_decoder", lambda: None)()
+    head = getattr(model, "get_output_embeddings", lambda: None)()
+    if decoder is None or head is None or getattr(model.config, "final_logit_softcapping", None):
+        full = {**inputs, **({"num_items_in_batch": num_items_in_batch}
+                             if num_items_in_batch is not None else {})}
+        return model(**full).loss
+    labels = inputs["labels"]
+    hidden = decoder(**{key: value for key, value in inputs.items() if key != "labels"}
+                     ).last_hidden_state
+    targets = labels[:, 1:]
+    scored = targets != -100
+    logits = head(hidden[:, :-1][scored]).float()
+    total = torch.nn.functional.cross_entropy(logits, targets[scored], reduction="sum")
+    count = num_items_in_batch if num_items_in_batch is not None else scored.sum()
+    if isinstance(count, torch.Tensor):
+        count = count.to(total.device)
+    return total / count
+
+
 def plain_loss_trainer_class():
     """``trl.SFTTrainer`` with the loss computed from the model's logits (see module doc).
 
-    The loss is ``model(**batch).loss``: transformers' causal-LM cross-entropy over the
-    labelled (completion) tokens, divided by ``num_items_in_batch`` when the trainer
-    passes it (the number of labelled tokens in the batch), else by the mean.
+    The loss is transformers' causal-LM cross-entropy over the labelled (completion)
+    tokens, divided by ``num_items_in_batch`` when the trainer passes it (the number of
+    labelled tokens in the batch), else by the mean; the LM head runs only on the labelled
+    positions (:func:`completion_head_loss`).
     """
     from trl import SFTTrainer
 
     class PlainLossSFTTrainer(SFTTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs = {**inputs, "use_cache": False}
-            if num_items_in_batch is not None:
-                inputs["num_items_in_batch"] = num_items_in_batch
-            outputs = model(**inputs)
-            return (outputs.loss, outputs) if return_outputs else outputs.loss
+            if return_outputs:
+                if num_items_in_batch is not None:
+                    inputs["num_items_in_batch"] = num_items_in_batch
+                outputs = model(**inputs)
+                return outputs.loss, outputs
+            return completion_head_loss(model, inputs, num_items_in_batch)
 
     return PlainLossSFTTrainer
 

@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true",
         help="run even if reports are up to date or the memory check refuses"
     )
+    reproduce.add_argument(
+        "--jobs", type=int, default=None, metavar="N",
+        help="notebooks to run at once when neither needs the other (default: the "
+        "machine's cores, at most 2; 1 runs them one after the other)")
 
     report = commands.add_parser(
         "report", help="write reports/<profile>/REPORT.md and index.html from the results"
@@ -96,7 +100,7 @@ def command_reproduce(args: argparse.Namespace) -> None:
     """``newsstudy reproduce``: every notebook of a profile, then the report."""
     from newsstudy.report import build_report
 
-    reports = runner.reproduce(args.profile, force=args.force, log=progress)
+    reports = runner.reproduce(args.profile, force=args.force, log=progress, jobs=args.jobs)
     built = build_report(args.profile)
     progress(f"report: {built.markdown} and {built.html}")
     print(f"{len(reports)} notebooks up to date in {paths.report_dir(args.profile)}")

@@ -12,14 +12,13 @@ from pathlib import Path
 
 from newsstudy import paths
 from newsstudy.io import config_hash, sha256_file
-from newsstudy.params import (
-    ParamsError,
-)
+from newsstudy.params import ParamsError
+from newsstudy.run import graph
 from newsstudy.schemas import NotebookParams
 
 # Package paths (relative to newsstudy/) left out of the code hash: no notebook imports them.
 CODE_EXCLUDED = ("report/", "run/runner.py", "run/cli.py", "run/records.py", "run/checks.py",
-                 "run/fingerprints.py")
+                 "run/fingerprints.py", "run/graph.py", "run/schedule.py")
 
 
 def notebook_source(notebook: str) -> Path:
@@ -64,8 +63,10 @@ def params_hash(params: NotebookParams) -> str:
 
 
 def inputs_hash(notebook: str, order: Sequence[str], runs: Mapping[str, Mapping]) -> str:
-    """Hash of the recorded runs of the notebooks before ``notebook`` in ``order``."""
-    earlier = order[: order.index(notebook)] if notebook in order else list(order)
+    """Hash of the recorded runs of the notebooks ``notebook`` reads, directly or through
+    another (:func:`newsstudy.run.graph.inputs_of`; for a notebook the graph does not
+    declare, every notebook before it in ``order``)."""
+    earlier = graph.inputs_of(notebook, order)
     state = {
         name: [runs[name].get("fingerprint"), runs[name].get("results_sha256")]
         if name in runs else None

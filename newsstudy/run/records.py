@@ -4,13 +4,15 @@ provenance (commit, machine, package versions, peak memory).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import importlib.metadata
 import os
 import platform
 import subprocess
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +46,48 @@ def load_runs(profile: str) -> dict[str, dict[str, Any]]:
     return dict(read_json(path).get("notebooks", {}))
 
 
+@contextlib.contextmanager
+def runs_lock(profile: str) -> Iterator[None]:
+    """Hold an exclusive lock on the folder of ``runs.json`` (``flock`` on the folder
+    itself: no lock file is left behind), so that notebooks running at the same time
+    (``reproduce --jobs 2``) update the file one at a time."""
+    folder = runs_path(profile).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # closing releases the lock
+
+
+def update_runs(profile: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply ``change`` to the whole ``runs.json`` document under :func:`runs_lock` (read,
+    change, atomic replace), so that concurrent notebooks do not lose each other's records."""
+    with runs_lock(profile):
+        path = runs_path(profile)
+        whole = read_json(path) if path.is_file() else {}
+        whole.update({"format": RUNS_FORMAT, "profile": profile})
+        whole.setdefault("notebooks", {})
+        change(whole)
+        write_json(path, whole)
+
+
 def save_record(profile: str, notebook: str, record: Mapping[str, Any]) -> None:
-    """Set one notebook's record; the whole file is replaced atomically."""
-    runs = load_runs(profile)
-    runs[notebook] = dict(record)
-    write_json(runs_path(profile), {"format": RUNS_FORMAT, "profile": profile, "notebooks": runs})
+    """Set one notebook's record in ``runs.json``."""
+    update_runs(profile, lambda whole: whole["notebooks"].__setitem__(notebook, dict(record)))
+
+
+def save_reproduce(profile: str, record: Mapping[str, Any]) -> None:
+    """Set the record of the profile's last whole ``reproduce`` (``runs.json["reproduce"]``)."""
+    update_runs(profile, lambda whole: whole.__setitem__("reproduce", dict(record)))
+
+
+def load_reproduce(profile: str) -> dict[str, Any]:
+    """The record of the profile's last whole ``reproduce`` (wall time, jobs, what ran);
+    empty if none was recorded."""
+    path = runs_path(profile)
+    return dict(read_json(path).get("reproduce", {})) if path.is_file() else {}
 
 
 def store_id(profile: str, create: bool = False) -> str | None:

@@ -65,6 +65,7 @@ from newsstudy.params import (
     notebooks,
     profile_notebooks,
 )
+from newsstudy.run import graph
 from newsstudy.run.checks import check_memory, check_model_available
 from newsstudy.run.fingerprints import (
     code_hash,
@@ -83,6 +84,7 @@ from newsstudy.run.records import (
     package_versions,
     restorable,
     save_record,
+    save_reproduce,
     store_id,
     utc_now,
 )
@@ -353,65 +355,257 @@ def duration(seconds: float | None) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def remaining(plans: Sequence[Plan], force: bool) -> str:
-    """Estimate of the time the given notebooks will take, from their last recorded runs."""
-    to_run = [plan for plan in plans if force or not plan.up_to_date]
-    if not to_run:
-        return "nothing left"
-    known = [plan.expected_seconds for plan in to_run if plan.expected_seconds is not None]
-    unknown = len(to_run) - len(known)
-    text = f"about {duration(sum(known))} left" if known else "time left unknown"
-    if unknown and known:
-        text += f" (+{unknown} notebook{'s' if unknown > 1 else ''} never timed)"
-    return text
+def default_jobs() -> int:
+    """Notebooks ``reproduce`` runs at once unless told: the machine's cores, at most 2."""
+    return max(1, min(2, os.cpu_count() or 1))
 
 
-def reproduce(profile: str, force: bool = False, log: Log = print) -> list[Path]:
-    """Run every notebook of a profile in order, skipping those up to date.
+def kernel_threads(notebook: str, order: Sequence[str], jobs: int) -> int | None:
+    """Threads a notebook's kernel may use when ``jobs`` notebooks run at once.
 
-    All params files are validated first, so a bad value in the last notebook's file
-    stops the run before the first notebook starts. Each line of progress names the
-    notebook, the time spent so far and an estimate of what remains, taken from the wall
-    times that ``runs.json`` recorded for the notebooks still to run. Returns the paths of
-    the executed notebooks (run now or earlier).
+    None (the libraries' own default, all cores) when ``jobs`` is 1 or when no notebook of
+    ``order`` can run beside this one (01_data, which every other needs); otherwise the
+    cores divided among the jobs, at least 1. The rule reads the graph, not timing, so a
+    notebook gets the same threads in every run; its results do not depend on it anyway
+    (the smoke tier compares a serial and a parallel run).
     """
+    if jobs <= 1 or not graph.unrelated(notebook, order):
+        return None
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def execute_with_threads(plan: Plan, threads: int | None) -> Path:
+    """:func:`execute_plan` in this (worker) process, its kernel limited to ``threads``
+    OpenMP/BLAS threads (the kernel inherits the environment); None leaves them as they are."""
+    if threads is not None:
+        for name in THREAD_VARIABLES:
+            os.environ[name] = str(threads)
+    return execute_plan(plan)
+
+
+def worker_pool(jobs: int):
+    """The pool of ``jobs`` spawned processes that runs notebooks side by side."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
+def check_reproducible(profile: str, force: bool) -> tuple[list[str], dict[str, NotebookParams]]:
+    """The profile's notebooks and their validated parameters; ``ParamsError`` (before
+    anything runs) on a bad params file, a missing notebook or model, a graph whose needs
+    come after the notebook, or (unless ``force``) a run that would not fit in memory."""
     names = profile_notebooks(profile)
-    left_out = [name for name in notebooks() if name not in names]
-    if left_out:
-        log(f"profile {profile} runs {', '.join(names)} (no params file for "
-            f"{', '.join(left_out)})")
+    try:
+        graph.check_order(names)
+    except ValueError as err:
+        raise ParamsError(f"profile {profile}: {err}") from err
     all_params = {name: load_params(name, profile) for name in names}
     for name in names:
         notebook_source(name)
         check_model_available(name, profile, all_params[name])
         if not force:
             check_memory(name, profile, all_params[name])
-    package = package_hash()
+    return names, all_params
 
-    def plans_from(index: int) -> list[Plan]:
-        runs = load_runs(profile)
-        return [plan_run(name, profile, all_params[name], runs, names, package)
-                for name in names[index:]]
 
-    reports, start = [], time.perf_counter()
-    for index, name in enumerate(names):
-        head = f"[{index + 1}/{len(names)}] {name} ({profile})"
-        plans = plans_from(index)
-        plan = plans[0]
-        if plan.up_to_date and not force:
-            log(f"{head}: up to date, skipped (last run {duration(plan.expected_seconds)}, "
-                f"finished {plan.previous.get('finished', '?')})")
-            reports.append(report_path(name, profile))
-            continue
-        why = "forced" if force and plan.up_to_date else plan.reason
-        log(f"{head}: running ({why}); last run took {duration(plan.expected_seconds)}; "
-            f"elapsed {duration(time.perf_counter() - start)}, {remaining(plans, force)}")
-        began = time.perf_counter()
-        reports.append(execute_plan(plan))
+def reproduce(profile: str, force: bool = False, log: Log = print,
+              jobs: int | None = None) -> list[Path]:
+    """Run every notebook of a profile, skipping those up to date, ``jobs`` at a time.
+
+    All params files are validated first, so a bad value in the last notebook's file
+    stops the run before the first notebook starts. A notebook starts once every notebook
+    it needs (:mod:`newsstudy.run.graph`) has finished; among those ready, the one with
+    the longest chain of work after it starts first. With ``jobs`` above 1 the notebooks
+    run in worker processes, each kernel on its share of the cores
+    (:func:`kernel_threads`); ``jobs`` 1, or a profile whose notebooks form one chain,
+    runs them one after the other in this process.
+    Each line of progress names the notebook, the time spent so far and an estimate of
+    what remains (the longest remaining chain of recorded wall times). If a notebook
+    fails, those that need it do not start, the others finish, and ``NotebookFailed``
+    names every failure. The whole run is recorded in ``runs.json`` under ``reproduce``.
+    Returns the paths of the executed notebooks (run now or earlier), in run order.
+    """
+    jobs = default_jobs() if jobs is None else jobs
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ParamsError(f"jobs must be a positive integer, got {jobs!r}")
+    names, all_params = check_reproducible(profile, force)
+    if not any(graph.unrelated(name, names) for name in names):
+        jobs = 1  # a chain: nothing can run beside anything else
+    left_out = [name for name in notebooks() if name not in names]
+    if left_out:
+        log(f"profile {profile} runs {', '.join(names)} (no params file for "
+            f"{', '.join(left_out)})")
+    run = ProfileRun(profile, names, all_params, force, log, jobs)
+    return run.all()
+
+
+class ProfileRun:
+    """One ``reproduce``: the scheduling state of a profile's notebooks."""
+
+    def __init__(self, profile: str, names: list[str], all_params: dict[str, NotebookParams],
+                 force: bool, log: Log, jobs: int):
+        self.profile, self.names, self.all_params = profile, names, all_params
+        self.force, self.log, self.jobs = force, log, jobs
+        self.package = package_hash()
+        self.done: list[str] = []
+        self.ran: list[str] = []
+        self.failed: dict[str, BaseException] = {}
+        self.pending = list(names)
+        self.running: dict[Any, tuple[str, float]] = {}
+        self.start = time.perf_counter()
+        self.started_at = utc_now()
+
+    def head(self, name: str) -> str:
+        return f"[{self.names.index(name) + 1}/{len(self.names)}] {name} ({self.profile})"
+
+    def seconds(self) -> dict[str, float | None]:
+        """Each notebook's expected wall time, from its last recorded run (None: never timed)."""
+        runs = load_runs(self.profile)
+        return {name: runs.get(name, {}).get("wall_seconds",
+                                             runs.get(name, {}).get("estimate_seconds"))
+                for name in self.names}
+
+    def left(self) -> str:
+        """Estimate of the time left: the longest chain of recorded wall times through the
+        notebooks still to run (those up to date count nothing)."""
+        runs = load_runs(self.profile)
+        unfinished = [name for name, _ in self.running.values()] + [
+            name for name in self.pending if self.force or not plan_run(
+                name, self.profile, self.all_params[name], runs, self.names,
+                self.package).up_to_date]
+        if not unfinished:
+            return "nothing left"
+        recorded = self.seconds()
+        if all(recorded[name] is None for name in unfinished):
+            return "time left unknown"
+        seconds = {name: float(recorded[name] or 0.0) if name in unfinished else 0.0
+                   for name in self.names}
+        longest = max(graph.downstream_seconds(self.names, seconds)[name] for name in unfinished)
+        never = sum(recorded[name] is None for name in unfinished)
+        text = f"about {duration(longest)} left"
+        return text + (f" (+{never} notebook{'s' if never > 1 else ''} never timed)" if never else "")
+
+    def ready(self) -> list[str]:
+        """Pending notebooks whose needs have all finished, longest chain first."""
+        ready = [name for name in self.pending
+                 if all(need in self.done for need in graph.direct_needs(name, self.names))]
+        seconds = {name: float(value or 0.0) for name, value in self.seconds().items()}
+        return graph.critical_order(ready, self.names, seconds)
+
+    def blocked(self) -> list[str]:
+        """Pending notebooks that need a notebook that failed (directly or through another)."""
+        return [name for name in self.pending
+                if set(graph.inputs_of(name, self.names)) & set(self.failed)]
+
+    def plan(self, name: str) -> Plan:
+        return plan_run(name, self.profile, self.all_params[name], load_runs(self.profile),
+                        self.names, self.package)
+
+    def skip_or_start(self, name: str, start: Callable[[str, Plan], None]) -> bool:
+        """Skip ``name`` if it is up to date (True), else start it."""
+        plan = self.plan(name)
+        self.pending.remove(name)
+        if plan.up_to_date and not self.force:
+            self.log(f"{self.head(name)}: up to date, skipped (last run "
+                     f"{duration(plan.expected_seconds)}, finished "
+                     f"{plan.previous.get('finished', '?')})")
+            self.done.append(name)
+            return True
+        why = "forced" if self.force and plan.up_to_date else plan.reason
+        beside = [other for other, _ in self.running.values()]
+        self.log(f"{self.head(name)}: running ({why}"
+                 f"{'; beside ' + ', '.join(beside) if beside else ''}); last run took "
+                 f"{duration(plan.expected_seconds)}; elapsed "
+                 f"{duration(time.perf_counter() - self.start)}, {self.left()}")
+        start(name, plan)
+        return False
+
+    def finished(self, name: str, began: float) -> None:
+        self.done.append(name)
+        self.ran.append(name)
         now = time.perf_counter()
-        log(f"{head}: done in {duration(now - began)}; elapsed {duration(now - start)}, "
-            f"{remaining(plans_from(index + 1), force)}")
-    return reports
+        self.log(f"{self.head(name)}: done in {duration(now - began)}; elapsed "
+                 f"{duration(now - self.start)}, {self.left()}")
+
+    def all(self) -> list[Path]:
+        """Run the profile; the executed notebooks' report paths in run order."""
+        if self.jobs == 1:
+            self.serially()
+        else:
+            self.in_parallel()
+        for name in self.blocked():
+            self.log(f"{self.head(name)}: not run (it needs {', '.join(sorted(set(graph.inputs_of(name, self.names)) & set(self.failed)))}, which failed)")
+        if self.failed:
+            errors = list(self.failed.values())
+            if len(errors) == 1:
+                raise errors[0]
+            raise NotebookFailed("; ".join(str(error) for error in errors)) from errors[0]
+        save_reproduce(self.profile, {
+            "started": self.started_at, "finished": utc_now(),
+            "wall_seconds": round(time.perf_counter() - self.start, 2), "jobs": self.jobs,
+            "ran": self.ran, "skipped": [name for name in self.done if name not in self.ran],
+            "force": self.force, **git_state()})
+        return [report_path(name, self.profile) for name in self.names if name in self.done]
+
+    def fill(self, start: Callable[[str, Plan], None]) -> None:
+        """Start ready notebooks (longest chain first) until ``jobs`` run or none is ready;
+        each skip is followed by a fresh look, since it can make others ready."""
+        while len(self.running) < self.jobs and not (self.failed and self.jobs == 1):
+            ready = self.ready()
+            if not ready:
+                return
+            self.skip_or_start(ready[0], start)
+
+    def collect(self, futures) -> None:
+        """Record the notebooks whose worker processes returned."""
+        for future in futures:
+            name, began = self.running.pop(future)
+            try:
+                future.result()
+            except NotebookFailed as err:
+                self.failed[name] = err
+                self.log(f"{self.head(name)}: failed: {err}")
+                continue
+            self.finished(name, began)
+
+    def serially(self) -> None:
+        """Run the notebooks one at a time, in this process; stop at the first failure."""
+        def start(name: str, plan: Plan) -> None:
+            began = time.perf_counter()
+            try:
+                execute_plan(plan)
+            except NotebookFailed as err:
+                self.failed[name] = err
+                return
+            self.finished(name, began)
+
+        self.fill(start)
+
+    def in_parallel(self) -> None:
+        """Run up to ``jobs`` notebooks at once, each in a worker process."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        with worker_pool(self.jobs) as pool:
+            def start(name: str, plan: Plan) -> None:
+                threads = kernel_threads(name, self.names, self.jobs)
+                future = pool.submit(execute_with_threads, plan, threads)
+                self.running[future] = (name, time.perf_counter())
+
+            try:
+                while True:
+                    self.fill(start)
+                    if not self.running:
+                        return
+                    finished, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+                    self.collect(finished)
+            except BaseException:
+                for future in self.running:
+                    future.cancel()
+                raise
 
 
 # --- do the recorded results still match the parameters? -------------------------------

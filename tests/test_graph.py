@@ -1,0 +1,193 @@
+"""The notebooks' dependency graph and ``reproduce --jobs 2`` over it.
+
+The declaration (:data:`newsstudy.run.graph.NEEDS`) is checked against what each notebook
+names; the scheduler runs toy notebooks in threads with a fake executor that proves two
+of them ran at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import pytest
+from conftest import ToyParams
+
+from newsstudy import params, paths
+from newsstudy.io import write_json
+from newsstudy.run import fingerprints, graph, records, runner
+from newsstudy.schemas import PUBLISHED_POLICIES, SCHEMAS
+
+STUDY = params.notebooks()
+
+
+def test_every_notebook_is_declared_and_needs_only_earlier_ones():
+    assert set(graph.NEEDS) == set(STUDY)
+    graph.check_order(STUDY)
+    for notebook, needs in graph.NEEDS.items():
+        assert set(needs) <= set(STUDY), notebook
+
+
+def test_every_notebook_a_notebook_names_is_among_its_inputs():
+    """A notebook's source names the outputs of the notebooks it reads (``04_capacity_per_user``,
+    a published policy's notebook): each such notebook must be one of its inputs."""
+    prefixes = {name.split("_", 1)[0] + "_": name for name in STUDY}
+    for notebook in STUDY:
+        source = (paths.NOTEBOOKS_DIR / f"{notebook}.py").read_text(encoding="utf-8")
+        named = {prefixes[m] for m in re.findall(r"\b(0\db?_)[a-z]", source) if m in prefixes}
+        named.discard(notebook)
+        assert named <= set(graph.inputs_of(notebook, STUDY)), notebook
+
+
+def test_a_published_policy_is_read_after_the_notebook_that_publishes_it():
+    """06 serves the student (05), 05 distils the distillation teacher (04), 04 samples the
+    teacher (03)."""
+    reads = {"06_ab_simulation": "student", "05_distillation": "distillation-teacher",
+             "04_scaling": "teacher"}
+    for notebook, policy in reads.items():
+        assert PUBLISHED_POLICIES[policy] in graph.inputs_of(notebook, STUDY)
+
+
+def test_inputs_and_unrelated_on_the_study_graph():
+    assert graph.inputs_of("05_distillation", STUDY) == [
+        "01_data", "03_grpo", "03b_baselines", "04_scaling"]
+    assert graph.inputs_of("01_data", STUDY) == []
+    assert graph.unrelated("03b_baselines", STUDY) == [
+        "01b_sensitivity", "02_rewards", "03_grpo", "04_scaling"]
+    assert graph.unrelated("01_data", STUDY) == []
+    # a profile that runs only part of the study (pretrained: 01 then 03) is a chain
+    assert graph.unrelated("03_grpo", ["01_data", "03_grpo"]) == []
+
+
+def test_undeclared_notebooks_need_every_earlier_one():
+    order = ["a", "b", "c"]
+    assert graph.direct_needs("c", order) == ("a", "b")
+    assert graph.inputs_of("b", order) == ["a"]
+    assert graph.unrelated("b", order) == []
+
+
+def test_critical_order_starts_the_longest_chain_first():
+    seconds = {"01_data": 1, "01b_sensitivity": 300, "02_rewards": 200, "03_grpo": 600,
+               "03b_baselines": 700, "04_scaling": 1200, "05_distillation": 900,
+               "06_ab_simulation": 700}
+    chain = graph.downstream_seconds(STUDY, seconds)
+    assert chain["03_grpo"] == 600 + 1200 + 900 + 700  # by hand
+    assert chain["03b_baselines"] == 700 + 900 + 700
+    assert chain["01_data"] == 1 + chain["03_grpo"]
+    ready = ["01b_sensitivity", "02_rewards", "03_grpo", "03b_baselines"]
+    assert graph.critical_order(ready, STUDY, seconds) == [
+        "03_grpo", "03b_baselines", "01b_sensitivity", "02_rewards"]
+
+
+def test_an_order_that_runs_a_need_late_is_refused():
+    with pytest.raises(ValueError, match="04_scaling needs 03_grpo"):
+        graph.check_order(["01_data", "04_scaling", "03_grpo"])
+
+
+def test_kernel_threads_follow_the_graph_not_timing(monkeypatch):
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 2)
+    assert runner.kernel_threads("01_data", STUDY, 2) is None  # nothing runs beside it
+    assert runner.kernel_threads("03_grpo", STUDY, 2) == 1
+    assert runner.kernel_threads("03_grpo", STUDY, 1) is None
+
+
+# --- reproduce --jobs 2 on toy notebooks ----------------------------------------------
+
+DIAMOND = {"a_root": (), "b_left": ("a_root",), "c_right": ("a_root",),
+           "d_join": ("b_left", "c_right")}
+PARAMETERS = "profile = 'smoke'\nseed = 0\nn = 1\nfail = False"
+
+
+@pytest.fixture
+def diamond(project, monkeypatch):
+    """a -> (b, c) -> d, with a fake executor; b waits (up to 10 s) until c has started."""
+    for name in DIAMOND:
+        monkeypatch.setitem(SCHEMAS, name, ToyParams)
+        monkeypatch.setitem(graph.NEEDS, name, DIAMOND[name])
+        project.write_notebook(name, PARAMETERS, "print(n)")
+        project.write_params("smoke", name, {"profile": "smoke", "seed": 0, "n": 1})
+    state = SimpleNamespace(project=project, calls=[], fail=None, overlapped=False,
+                            c_started=threading.Event())
+
+    def fake_execute(source, target, parameters):
+        name = source.stem
+        state.calls.append(name)
+        if name == "c_right":
+            state.c_started.set()
+        if name == "b_left":
+            state.overlapped = state.c_started.wait(timeout=10)
+        write_json(paths.results_path(parameters["profile"], name),
+                   {"n": parameters["n"], "profile": parameters["profile"]})
+        if state.fail == name:
+            raise runner.NotebookFailed("RuntimeError: boom (cell [2])")
+        target.write_text(json.dumps({"ran": name}), encoding="utf-8")
+
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    monkeypatch.setattr(runner, "worker_pool", lambda jobs: ThreadPoolExecutor(jobs))
+    return state
+
+
+def test_independent_notebooks_run_at_the_same_time(diamond):
+    lines = []
+    reports = runner.reproduce("smoke", log=lines.append, jobs=2)
+    assert diamond.overlapped, "b_left and c_right did not run side by side"
+    assert [path.stem for path in reports] == list(DIAMOND)
+    assert diamond.calls[0] == "a_root" and diamond.calls[-1] == "d_join"
+    assert any("beside" in line for line in lines)
+    whole = records.load_reproduce("smoke")
+    assert whole["jobs"] == 2 and sorted(whole["ran"]) == sorted(DIAMOND)
+    assert set(records.load_runs("smoke")) == set(DIAMOND)
+
+
+def test_serial_and_parallel_record_the_same_fingerprints(diamond):
+    runner.reproduce("smoke", log=lambda line: None, jobs=1)
+    serial = {name: record["fingerprint"] for name, record in records.load_runs("smoke").items()}
+    assert not diamond.overlapped
+    runner.reproduce("smoke", log=lambda line: None, jobs=2, force=True)
+    parallel = {name: record["fingerprint"] for name, record in records.load_runs("smoke").items()}
+    assert parallel == serial
+
+
+def test_a_changed_branch_reruns_only_what_reads_it(diamond):
+    runner.reproduce("smoke", log=lambda line: None, jobs=2)
+    diamond.project.write_params("smoke", "b_left", {"profile": "smoke", "seed": 0, "n": 2})
+    diamond.calls.clear()
+    runner.reproduce("smoke", log=lambda line: None, jobs=2)
+    assert sorted(diamond.calls) == ["b_left", "d_join"]
+
+
+def test_a_failure_stops_what_needs_it_and_lets_the_rest_finish(diamond):
+    diamond.fail = "c_right"
+    lines = []
+    with pytest.raises(runner.NotebookFailed, match="boom"):
+        runner.reproduce("smoke", log=lines.append, jobs=2)
+    runs = records.load_runs("smoke")
+    assert "fingerprint" in runs["b_left"]  # finished beside the failure
+    assert runs["c_right"]["incomplete"] and "d_join" not in runs
+    assert any("d_join (smoke): not run (it needs c_right, which failed)" in line
+               for line in lines)
+    assert records.load_reproduce("smoke") == {}  # no whole run recorded
+    diamond.fail = None
+    diamond.calls.clear()
+    runner.reproduce("smoke", log=lambda line: None, jobs=2)
+    assert sorted(diamond.calls) == ["c_right", "d_join"]
+
+
+def test_jobs_must_be_a_positive_integer(diamond):
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(params.ParamsError, match="jobs must be a positive integer"):
+            runner.reproduce("smoke", log=lambda line: None, jobs=bad)
+
+
+def test_concurrent_record_updates_lose_nothing(project):
+    def write(index: int) -> None:
+        records.save_record("smoke", f"nb_{index:02d}", {"wall_seconds": index})
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(40)))
+    runs = records.load_runs("smoke")
+    assert len(runs) == 40 and runs["nb_17"]["wall_seconds"] == 17
+    assert fingerprints.file_sha256(records.runs_path("smoke")) is not None
