@@ -87,11 +87,15 @@ def test_an_order_that_runs_a_need_late_is_refused():
         graph.check_order(["01_data", "04_scaling", "03_grpo"])
 
 
-def test_kernel_threads_follow_the_graph_not_timing(monkeypatch):
+def test_kernel_threads_share_the_cores_only_when_something_can_run_beside(monkeypatch):
     monkeypatch.setattr(runner.os, "cpu_count", lambda: 2)
-    assert runner.kernel_threads("01_data", STUDY, 2) is None  # nothing runs beside it
-    assert runner.kernel_threads("03_grpo", STUDY, 2) == 1
-    assert runner.kernel_threads("03_grpo", STUDY, 1) is None
+    after_01 = [name for name in STUDY if name != "01_data"]
+    assert runner.kernel_threads("01_data", STUDY, 2, [], after_01) is None
+    assert runner.kernel_threads("03_grpo", STUDY, 2, [], ["01b_sensitivity", "04_scaling"]) == 1
+    assert runner.kernel_threads("03_grpo", STUDY, 2, ["03b_baselines"], ["04_scaling"]) == 1
+    assert runner.kernel_threads("04_scaling", STUDY, 2, [], ["05_distillation"]) is None
+    assert runner.kernel_threads("06_ab_simulation", STUDY, 2, [], []) is None
+    assert runner.kernel_threads("03_grpo", STUDY, 1, ["03b_baselines"], []) is None
 
 
 # --- reproduce --jobs 2 on toy notebooks ----------------------------------------------

@@ -360,16 +360,21 @@ def default_jobs() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def kernel_threads(notebook: str, order: Sequence[str], jobs: int) -> int | None:
+def kernel_threads(notebook: str, order: Sequence[str], jobs: int,
+                   beside: Sequence[str] = (), waiting: Sequence[str] = ()) -> int | None:
     """Threads a notebook's kernel may use when ``jobs`` notebooks run at once.
 
-    None (the libraries' own default, all cores) when ``jobs`` is 1 or when no notebook of
-    ``order`` can run beside this one (01_data, which every other needs); otherwise the
-    cores divided among the jobs, at least 1. The rule reads the graph, not timing, so a
-    notebook gets the same threads in every run; its results do not depend on it anyway
-    (the smoke tier compares a serial and a parallel run).
+    None (the libraries' own default: all cores) when ``jobs`` is 1, or when the notebook
+    starts with nothing ``beside`` it and every notebook still ``waiting`` needs it, so
+    that nothing can start until it ends (01_data at the start, 06_ab_simulation at the
+    end); otherwise the cores divided among the jobs, at least 1, so that two kernels do
+    not oversubscribe the cores. Thread counts change speed, not results: a serial and a
+    parallel run of the smoke profile write the same numbers
+    (``benchmarks/bench_parallel_reproduce.py``).
     """
-    if jobs <= 1 or not graph.unrelated(notebook, order):
+    if jobs <= 1:
+        return None
+    if not beside and all(notebook in graph.inputs_of(name, order) for name in waiting):
         return None
     return max(1, (os.cpu_count() or 1) // jobs)
 
@@ -493,7 +498,11 @@ class ProfileRun:
         """Pending notebooks whose needs have all finished, longest chain first."""
         ready = [name for name in self.pending
                  if all(need in self.done for need in graph.direct_needs(name, self.names))]
-        seconds = {name: float(value or 0.0) for name, value in self.seconds().items()}
+        recorded = self.seconds()
+        known = [float(value) for value in recorded.values() if value]
+        # a notebook never timed counts as the mean of those timed (all equal if none is)
+        unknown = sum(known) / len(known) if known else 1.0
+        seconds = {name: float(value) if value else unknown for name, value in recorded.items()}
         return graph.critical_order(ready, self.names, seconds)
 
     def blocked(self) -> list[str]:
@@ -591,7 +600,9 @@ class ProfileRun:
 
         with worker_pool(self.jobs) as pool:
             def start(name: str, plan: Plan) -> None:
-                threads = kernel_threads(name, self.names, self.jobs)
+                threads = kernel_threads(name, self.names, self.jobs,
+                                         [other for other, _ in self.running.values()],
+                                         self.pending)
                 future = pool.submit(execute_with_threads, plan, threads)
                 self.running[future] = (name, time.perf_counter())
 
