@@ -81,9 +81,11 @@ from newsstudy.results import keyed
 from newsstudy.rewards import judge, serving_path
 from newsstudy.rewards import tables as reward_tables
 from newsstudy.rewards.results import RewardGates, RewardsResults, ServingPathChoice
+from newsstudy.timing import Timings
 from newsstudy.world import data, strategies
 
 saving.set_style()
+timings = Timings()
 W = data.load_world(P.profile)
 scorer = rewards.RewardScorer.from_settings(W, P)
 weights = scorer.weights
@@ -108,7 +110,8 @@ print(f"{len(users)} test users, {len(val_users)} validation users; "
 legal = {"copy surface signals": strategies.copy, "infer interests": strategies.infer}
 val_lists = {name: strategies.completions_for(ctx, fn, val_users).to_dict()
              for name, fn in legal.items()}
-grid = serving_path.serving_grid(W, serving, val_lists)
+with timings.part("serving_path"):
+    grid = serving_path.serving_grid(W, serving, val_lists)
 serving_table, chosen = serving_path.choose(grid)
 params_agree = chosen == {"fusion": P.fusion, "k_per_query": P.k_per_query, "query_words": None}
 saving.save_table(serving_table, P.profile, "02_serving_path")
@@ -133,7 +136,9 @@ rubric
 # %%
 all_strategies = {**strategies.STRATEGIES,
                   **{f"hack: {name}": fn for name, fn in strategies.HACKS.items()}}
-scores = reward_tables.score_strategies(W, scorer, serving, ctx, users, all_strategies, P.fusion)
+with timings.part("strategies"):  # each strategy's lists, five rewards, retrieval
+    scores = reward_tables.score_strategies(W, scorer, serving, ctx, users, all_strategies,
+                                            P.fusion)
 saving.save_table(scores.drop(columns="completion"), P.profile, "02_per_user",
                      markdown=False)
 table = reward_tables.strategy_table(scores)
@@ -217,6 +222,7 @@ results = RewardsResults(
     gates=RewardGates(inference_pays=inference_gate,
                       degenerate_below_copy=gates.degenerate_record(degenerate_gate),
                       reward_order=order_gate),
+    timings_seconds=timings,
 )
 saving.write_results(P.profile, "02_rewards", results)
 results

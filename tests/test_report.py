@@ -456,3 +456,21 @@ def test_readme_budgets_block_is_generated_from_runs_json(monkeypatch):
         "README's budgets block is stale: run `newsstudy budgets --profile default --readme`")
     rows = {row["notebook"]: row for row in budgets.budget_rows("default")}
     assert set(rows) == set(budgets.BUDGET_MINUTES["default"])
+
+
+def test_budgets_name_the_whole_reproduce_against_its_budget(project):
+    """With a whole `reproduce` recorded, the budgets block gives its wall time, jobs and
+    skips against the profile's budget; without one, the sum of the notebooks' runs."""
+    from newsstudy.report import budgets
+    from newsstudy.run import records
+
+    assert budgets.whole_run_line("default", 41.0, 8).startswith(
+        "Sum of the last runs: 41.0 min over 8 notebooks")
+    records.save_reproduce("default", {"wall_seconds": 1860.0, "jobs": 2, "started": "t0",
+                                       "ran": ["a", "b"], "skipped": ["c"]})
+    line = budgets.whole_run_line("default", 41.0, 8)
+    assert "**31.0 min** against a budget of 30 min: **over**" in line
+    assert "2 notebooks at a time" in line and "skipped c (up to date)" in line
+    records.save_reproduce("default", {"wall_seconds": 1500.0, "jobs": 2, "ran": ["a"]})
+    assert "**25.0 min** against a budget of 30 min: within" in budgets.whole_run_line(
+        "default", 30.0, 1)

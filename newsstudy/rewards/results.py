@@ -59,3 +59,4 @@ class RewardsResults(Record):
     rewards_in_unit_interval: bool
     serving_path: ServingPathChoice
     gates: RewardGates
+    timings_seconds: dict[str, float] = Field(default_factory=dict)

@@ -4,8 +4,10 @@
 second, not a run. The executed notebook is written beside its destination under a
 temporary name and moved into place only on success: a failed run never overwrites the
 previous good report, and its partial output is kept as ``<notebook>.failed.ipynb`` for
-debugging. ``reproduce`` runs every notebook of a profile in order (the command line
-then builds the report: :mod:`newsstudy.report` reads this module, not the other way).
+debugging. ``reproduce`` runs every notebook of a profile over the dependency graph of
+:mod:`newsstudy.run.graph`, two at a time on a 2-core machine when neither needs the other
+(the command line then builds the report: :mod:`newsstudy.report` reads this module, not
+the other way).
 
 **Skip and resume.** Every successful run is recorded in ``reports/<profile>/runs.json``
 (one record per notebook, written atomically). A notebook is skipped when its
@@ -18,10 +20,11 @@ are still in place. The fingerprint hashes three parts:
   the report builder), so editing the report does not re-run training;
 - ``params``: ``config_hash`` of the validated parameters (defaults filled in, overrides
   applied), the same hash ``runs.json`` records as ``params_hash``;
-- ``inputs``: for every notebook before it (in run order), the fingerprint of its last
-  successful run and the sha256 of the results file that run wrote. A notebook that
-  re-runs with different output therefore invalidates everything after it; one that has
-  never run counts as an input too, so running it later re-runs the rest.
+- ``inputs``: for every notebook it reads, directly or through another
+  (:func:`newsstudy.run.graph.inputs_of`), the fingerprint of its last successful run and
+  the sha256 of the results file that run wrote. A notebook that re-runs with different
+  output therefore invalidates everything that reads it (re-running 02_rewards leaves
+  03_grpo up to date); one that has never run counts as an input too.
 
 "Outputs still in place" means: the executed notebook exists, the results file (if the
 run wrote one) still has the recorded sha256, and the run used the artifact store that is
@@ -37,8 +40,9 @@ A run stopped at any point (exception, Ctrl-C, killed machine) thus leaves that 
 without a fingerprint: the next call re-runs it, and skips the notebooks before it that
 finished. Results, tables and figures are written
 atomically by the notebooks (``newsstudy.io``), so nothing reads a half-written file.
-Concurrent runs of the same profile are not coordinated (``runs.json`` is read, updated
-and replaced whole); run one ``reproduce`` per profile at a time.
+The notebooks of one ``reproduce`` update ``runs.json`` under a lock
+(:func:`newsstudy.run.records.runs_lock`); two ``reproduce`` calls on the same profile are
+not coordinated beyond that: run one per profile at a time.
 
 This module executes and orchestrates; the fingerprint's hashes live in
 :mod:`newsstudy.run.fingerprints`, the run records and their provenance in
