@@ -480,7 +480,8 @@ class ProfileRun:
 
     def left(self) -> str:
         """Estimate of the time left: the longest chain of recorded wall times through the
-        notebooks still to run (those up to date count nothing)."""
+        notebooks still to run (those up to date count nothing; a running one, what its
+        last run took beyond the time it has run)."""
         runs = load_runs(self.profile)
         unfinished = [name for name, _ in self.running.values()] + [
             name for name in self.pending if self.force or not plan_run(
@@ -491,8 +492,10 @@ class ProfileRun:
         recorded = self.seconds()
         if all(recorded[name] is None for name in unfinished):
             return "time left unknown"
-        seconds = {name: float(recorded[name] or 0.0) if name in unfinished else 0.0
-                   for name in self.names}
+        now = time.perf_counter()
+        began = {name: start for name, start in self.running.values()}
+        seconds = {name: max(0.0, float(recorded[name] or 0.0) - (now - began.get(name, now)))
+                   if name in unfinished else 0.0 for name in self.names}
         longest = max(graph.downstream_seconds(self.names, seconds)[name] for name in unfinished)
         never = sum(recorded[name] is None for name in unfinished)
         text = f"about {duration(longest)} left"
