@@ -135,7 +135,26 @@ def test_peak_memory_sums_the_children_it_sees():
     assert memory.largest_bytes <= memory.peak_bytes
 
 
+def test_peak_memory_counts_shared_pages_once_in_pss():
+    """A process that forks after filling 200 MB: summed RSS counts the pages twice, PSS once."""
+    import subprocess
+    import sys
+
+    script = ("import os, time; data = bytearray(200_000_000); data[::4096] = b'x' * "
+              "len(data[::4096]); pid = os.fork(); time.sleep(3); "
+              "os.waitpid(pid, 0) if pid else None")
+    child = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        with records.PeakMemory(interval=0.1) as memory:
+            child.wait(timeout=30)
+    finally:
+        child.kill()
+    assert memory.peak_bytes >= 350_000_000  # 2 x 200 MB in RSS
+    assert 150_000_000 <= memory.peak_pss_bytes <= 0.75 * memory.peak_bytes
+
+
 def test_a_finished_run_records_its_peak_memory(toy_project):
     runner.run_notebook("toy", "smoke")
     record = records.load_runs("smoke")["toy"]
     assert 0.01 < record["peak_rss_gb"] < 10 and 0 < record["largest_process_rss_gb"] <= record["peak_rss_gb"]
+    assert 0.01 < record["peak_pss_gb"] <= record["peak_rss_gb"]

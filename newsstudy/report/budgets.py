@@ -81,7 +81,8 @@ def budget_rows(profile: str) -> list[dict]:
             "measured min": None if seconds is None else round(seconds / 60, 1),
             "within": None if seconds is None or notebook not in budgets
             else seconds / 60 <= budgets[notebook],
-            "peak memory GB": record.get("peak_rss_gb"),
+            # PSS (shared pages counted once) where recorded, else summed RSS
+            "peak memory GB": record.get("peak_pss_gb", record.get("peak_rss_gb")),
             "where the time goes": ", ".join(f"{name} {value / 60:.1f} min" for name, value in top),
         })
     return rows
@@ -109,9 +110,11 @@ def budget_markdown(profile: str) -> str:
     lines.append("")
     lines.append(whole_run_line(profile, sum(measured), len(measured)))
     lines.append("")
-    lines.append(f"Largest peak memory of a notebook (its kernel and the processes it started): "
-                 f"{max(memory) if memory else '-'} GB (budget {MEMORY_BUDGET_GB:g} GB; "
-                 f"'-' where the run predates memory recording).")
+    lines.append(f"Largest peak memory of a notebook: {max(memory) if memory else '-'} GB "
+                 f"(budget {MEMORY_BUDGET_GB:g} GB). Peak memory is that of the kernel and "
+                 f"the processes it started, summed at one time as PSS (a page shared by "
+                 f"several processes counted once); runs recorded before PSS show summed RSS, "
+                 f"which counts each process's copy of the shared libraries.")
     return "\n".join(lines)
 
 

@@ -146,11 +146,16 @@ def utc_now() -> str:
 
 
 class PeakMemory:
-    """Samples the resident memory of this process's children (the kernel and what it
-    starts) in a background thread: ``peak_bytes`` is the largest sum seen at one time.
+    """Samples the memory of this process's children (the kernel and what it starts) in a
+    background thread.
 
-    ``largest_bytes`` is the largest single process seen. Sampling every ``interval``
-    seconds can miss a spike shorter than that.
+    ``peak_bytes`` is the largest sum of resident set sizes (RSS) seen at one time;
+    ``peak_pss_bytes`` the largest sum of proportional set sizes (PSS: a page shared by
+    ``k`` processes counts ``1/k`` in each), which is what the processes together hold in
+    physical memory. Summed RSS counts the libraries every process maps (torch, about
+    0.2 GB each) once per process, so a notebook that starts training workers reads
+    larger in RSS than it is. ``largest_bytes`` is the largest single process's RSS.
+    Sampling every ``interval`` seconds can miss a spike shorter than that.
     """
 
     def __init__(self, interval: float = 0.5):
@@ -158,11 +163,13 @@ class PeakMemory:
 
         self.interval = interval
         self.peak_bytes = 0
+        self.peak_pss_bytes = 0
         self.largest_bytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _sample(self) -> list[int]:
+    def _sample(self) -> list[tuple[int, int]]:
+        """(RSS, PSS) of every child process now; PSS is RSS where it cannot be read."""
         import psutil
 
         try:
@@ -172,7 +179,14 @@ class PeakMemory:
         sizes = []
         for child in children:
             try:
-                sizes.append(child.memory_info().rss)
+                info = child.memory_full_info()
+                sizes.append((info.rss, getattr(info, "pss", info.rss)))
+            except psutil.AccessDenied:
+                try:
+                    rss = child.memory_info().rss
+                except psutil.Error:
+                    continue
+                sizes.append((rss, rss))
             except psutil.Error:
                 continue
         return sizes
@@ -180,8 +194,9 @@ class PeakMemory:
     def _run(self) -> None:
         while not self._stop.is_set():
             sizes = self._sample()
-            self.peak_bytes = max(self.peak_bytes, sum(sizes))
-            self.largest_bytes = max([self.largest_bytes, *sizes])
+            self.peak_bytes = max(self.peak_bytes, sum(rss for rss, _ in sizes))
+            self.peak_pss_bytes = max(self.peak_pss_bytes, sum(pss for _, pss in sizes))
+            self.largest_bytes = max([self.largest_bytes, *(rss for rss, _ in sizes)])
             self._stop.wait(self.interval)
 
     def __enter__(self) -> PeakMemory:

@@ -315,6 +315,7 @@ def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path
     failed_path(report).unlink(missing_ok=True)
     record = make_record(plan, overrides or {}, started, time.perf_counter() - began)
     record["peak_rss_gb"] = round(memory.peak_bytes / 1e9, 3)
+    record["peak_pss_gb"] = round(memory.peak_pss_bytes / 1e9, 3)
     record["largest_process_rss_gb"] = round(memory.largest_bytes / 1e9, 3)
     save_record(profile, notebook, record)
     return report
