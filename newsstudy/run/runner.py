@@ -525,6 +525,7 @@ class ProfileRun:
     def skip_or_start(self, name: str, start: Callable[[str, Plan], None]) -> bool:
         """Skip ``name`` if it is up to date (True), else start it."""
         plan = self.plan(name)
+        left = self.left()  # with this notebook still counted
         self.pending.remove(name)
         if plan.up_to_date and not self.force:
             self.log(f"{self.head(name)}: up to date, skipped (last run "
@@ -537,7 +538,7 @@ class ProfileRun:
         self.log(f"{self.head(name)}: running ({why}"
                  f"{'; beside ' + ', '.join(beside) if beside else ''}); last run took "
                  f"{duration(plan.expected_seconds)}; elapsed "
-                 f"{duration(time.perf_counter() - self.start)}, {self.left()}")
+                 f"{duration(time.perf_counter() - self.start)}, {left}")
         start(name, plan)
         return False
 
