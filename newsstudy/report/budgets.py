@@ -69,6 +69,7 @@ def budget_rows(profile: str) -> list[dict]:
 
     runs = load_runs(profile)
     budgets = BUDGET_MINUTES.get(profile, {})
+    beside = overlapping(runs)
     rows = []
     for notebook in profile_notebooks(profile):
         record = runs.get(notebook, {})
@@ -84,15 +85,26 @@ def budget_rows(profile: str) -> list[dict]:
             # PSS (shared pages counted once) where recorded, else summed RSS
             "peak memory GB": record.get("peak_pss_gb", record.get("peak_rss_gb")),
             "where the time goes": ", ".join(f"{name} {value / 60:.1f} min" for name, value in top),
+            "ran beside": ", ".join(name.split("_", 1)[0] for name in beside.get(notebook, [])),
         })
     return rows
+
+
+def overlapping(runs: Mapping[str, Mapping]) -> dict[str, list[str]]:
+    """For each recorded run, the other notebooks whose recorded runs overlapped it in time
+    (``reproduce --jobs 2`` runs two at once, and each then has about one core)."""
+    spans = {name: (record["started"], record["finished"]) for name, record in runs.items()
+             if record.get("started") and record.get("finished")}
+    return {name: [other for other, (start, end) in spans.items()
+                   if other != name and start < spans[name][1] and spans[name][0] < end]
+            for name in spans}
 
 
 def budget_markdown(profile: str) -> str:
     """The budgets table as markdown, with the total and the memory peak under it."""
     rows = budget_rows(profile)
-    lines = ["| notebook | budget (min) | last run (min) | within | peak memory (GB) | where the time goes |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| notebook | budget (min) | last run (min) | within | ran beside | peak memory (GB) | where the time goes |",
+             "|---|---|---|---|---|---|---|"]
 
     def show(value) -> str:
         if value is None:
@@ -103,7 +115,7 @@ def budget_markdown(profile: str) -> str:
 
     for row in rows:
         lines.append("| " + " | ".join(show(row[key]) for key in (
-            "notebook", "budget min", "measured min", "within", "peak memory GB",
+            "notebook", "budget min", "measured min", "within", "ran beside", "peak memory GB",
             "where the time goes")) + " |")
     measured = [row["measured min"] for row in rows if row["measured min"] is not None]
     memory = [row["peak memory GB"] for row in rows if row["peak memory GB"] is not None]
