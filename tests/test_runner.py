@@ -145,7 +145,7 @@ def test_peak_memory_counts_shared_pages_once_in_pss():
               "os.waitpid(pid, 0) if pid else None")
     child = subprocess.Popen([sys.executable, "-c", script])
     try:
-        with records.PeakMemory(interval=0.1, pss_every=2) as memory:
+        with records.PeakMemory(interval=0.1) as memory:
             child.wait(timeout=30)
     finally:
         child.kill()

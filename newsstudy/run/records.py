@@ -155,10 +155,11 @@ class PeakMemory:
     physical memory. Summed RSS counts the libraries every process maps (torch, about
     0.2 GB each) once per process, so a notebook that starts training workers reads
     larger in RSS than it is. ``largest_bytes`` is the largest single process's RSS.
-    RSS is sampled every ``interval`` seconds and PSS every ``pss_every`` samples: reading
-    PSS walks a process's page tables (about 17 ms per GB of memory, 0.12 s for a 7 GB
-    kernel), so sampling it as often as RSS would take a quarter of a core from the run it
-    measures. Either can miss a spike shorter than its period.
+    RSS is sampled every ``interval`` seconds; PSS whenever summed RSS reaches a new peak
+    and every ``pss_every`` samples: reading PSS walks a process's page tables (about
+    17 ms per GB of memory, 0.12 s for a 7 GB kernel), so reading it at every sample would
+    take a quarter of a core from the run it measures. A spike shorter than ``interval``
+    can be missed.
     """
 
     def __init__(self, interval: float = 0.5, pss_every: int = 10):
@@ -172,9 +173,8 @@ class PeakMemory:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _sample(self, with_pss: bool) -> list[tuple[int, int | None]]:
-        """(RSS, PSS) of every child process now; PSS None unless ``with_pss``, and RSS
-        where it cannot be read."""
+    def _sample(self) -> list[tuple[int, object]]:
+        """(RSS, process) of every child process now."""
         import psutil
 
         try:
@@ -184,27 +184,34 @@ class PeakMemory:
         sizes = []
         for child in children:
             try:
-                rss = child.memory_info().rss
+                sizes.append((child.memory_info().rss, child))
             except psutil.Error:
                 continue
-            pss = None
-            if with_pss:
-                try:
-                    pss = getattr(child.memory_full_info(), "pss", rss)
-                except psutil.Error:
-                    pss = rss
-            sizes.append((rss, pss))
         return sizes
+
+    @staticmethod
+    def _pss(sizes: list[tuple[int, object]]) -> int:
+        """Summed PSS of the sampled processes (RSS where PSS cannot be read)."""
+        import psutil
+
+        total = 0
+        for rss, child in sizes:
+            try:
+                total += getattr(child.memory_full_info(), "pss", rss)
+            except psutil.Error:
+                total += rss
+        return total
 
     def _run(self) -> None:
         count = 0
         while not self._stop.is_set():
-            with_pss = count % self.pss_every == 0
-            sizes = self._sample(with_pss)
-            self.peak_bytes = max(self.peak_bytes, sum(rss for rss, _ in sizes))
-            if with_pss:
-                self.peak_pss_bytes = max(self.peak_pss_bytes, sum(pss for _, pss in sizes))
-            self.largest_bytes = max([self.largest_bytes, *(rss for rss, _ in sizes)])
+            sizes = self._sample()
+            rss = sum(size for size, _ in sizes)
+            # PSS at every new RSS peak, and every pss_every samples
+            if sizes and (rss > self.peak_bytes or count % self.pss_every == 0):
+                self.peak_pss_bytes = max(self.peak_pss_bytes, self._pss(sizes))
+            self.peak_bytes = max(self.peak_bytes, rss)
+            self.largest_bytes = max([self.largest_bytes, *(size for size, _ in sizes)])
             count += 1
             self._stop.wait(self.interval)
 
