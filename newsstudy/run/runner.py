@@ -384,13 +384,12 @@ def kernel_threads(notebook: str, order: Sequence[str], jobs: int,
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
 def execute_with_threads(plan: Plan, threads: int | None) -> Path:
     """:func:`execute_plan` in this (worker) process, its kernel limited to ``threads``
     OpenMP/BLAS threads (the kernel inherits the environment); None leaves them as they are."""
     if threads is not None:
+        from newsstudy.parallel import THREAD_VARIABLES
+
         for name in THREAD_VARIABLES:
             os.environ[name] = str(threads)
     return execute_plan(plan)
@@ -472,9 +471,9 @@ class ProfileRun:
     def head(self, name: str) -> str:
         return f"[{self.names.index(name) + 1}/{len(self.names)}] {name} ({self.profile})"
 
-    def seconds(self) -> dict[str, float | None]:
+    def seconds(self, runs: Mapping[str, Mapping] | None = None) -> dict[str, float | None]:
         """Each notebook's expected wall time, from its last recorded run (None: never timed)."""
-        runs = load_runs(self.profile)
+        runs = load_runs(self.profile) if runs is None else runs
         return {name: runs.get(name, {}).get("wall_seconds",
                                              runs.get(name, {}).get("estimate_seconds"))
                 for name in self.names}
@@ -490,7 +489,7 @@ class ProfileRun:
                 self.package).up_to_date]
         if not unfinished:
             return "nothing left"
-        recorded = self.seconds()
+        recorded = self.seconds(runs)
         if all(recorded[name] is None for name in unfinished):
             return "time left unknown"
         now = time.perf_counter()
