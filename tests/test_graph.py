@@ -87,15 +87,38 @@ def test_an_order_that_runs_a_need_late_is_refused():
         graph.check_order(["01_data", "04_scaling", "03_grpo"])
 
 
-def test_kernel_threads_share_the_cores_only_when_something_can_run_beside(monkeypatch):
+def test_kernel_threads_share_the_cores_only_between_foreground_notebooks(monkeypatch):
     monkeypatch.setattr(runner.os, "cpu_count", lambda: 2)
     after_01 = [name for name in STUDY if name != "01_data"]
     assert runner.kernel_threads("01_data", STUDY, 2, [], after_01) is None
-    assert runner.kernel_threads("03_grpo", STUDY, 2, [], ["01b_sensitivity", "04_scaling"]) == 1
+    # the critical path takes every core; what runs beside it in the background, one
+    assert runner.kernel_threads("03_grpo", STUDY, 2, [], ["01b_sensitivity", "04_scaling"]) is None
+    assert runner.kernel_threads("03b_baselines", STUDY, 2, ["03_grpo"], ["04_scaling"],
+                                 background=True) == 1
+    assert runner.kernel_threads("02_rewards", STUDY, 2, [], ["04_scaling"], background=True) == 1
+    # two foreground notebooks side by side split the cores
     assert runner.kernel_threads("03_grpo", STUDY, 2, ["03b_baselines"], ["04_scaling"]) == 1
     assert runner.kernel_threads("04_scaling", STUDY, 2, [], ["05_distillation"]) is None
     assert runner.kernel_threads("06_ab_simulation", STUDY, 2, [], []) is None
     assert runner.kernel_threads("03_grpo", STUDY, 1, ["03b_baselines"], []) is None
+
+
+def test_notebooks_off_the_critical_path_run_in_the_background():
+    seconds = {"01_data": 40, "01b_sensitivity": 300, "02_rewards": 270, "03_grpo": 1350,
+               "03b_baselines": 690, "04_scaling": 1300, "05_distillation": 560,
+               "06_ab_simulation": 500}
+    # 03's chain (03, 04, 05, 06: 3,710 s) is longer than 03b's (03b, 05, 06: 1,750 s)
+    assert runner.in_background("03b_baselines", STUDY, seconds, ["03_grpo"])
+    assert not runner.in_background("03_grpo", STUDY, seconds, ["03b_baselines"])
+    assert not runner.in_background("03_grpo", STUDY, seconds, [])
+    # 03 with 20 s left: its chain (20 + 1,300 + 560 + 500) is still longer than 02's
+    assert runner.in_background("02_rewards", STUDY, {**seconds, "03_grpo": 20}, ["03_grpo"])
+    # 04 after 03, beside 02 (which nothing needs): 04 is the critical path
+    assert not runner.in_background("04_scaling", STUDY, {**seconds, "02_rewards": 100},
+                                    ["02_rewards"])
+    # a notebook with a longer chain than the one running is not held back
+    assert not runner.in_background("03b_baselines", STUDY, {**seconds, "03b_baselines": 9000},
+                                    ["03_grpo"])
 
 
 # --- reproduce --jobs 2 on toy notebooks ----------------------------------------------
@@ -131,6 +154,9 @@ def diamond(project, monkeypatch):
 
     monkeypatch.setattr(runner, "execute", fake_execute)
     monkeypatch.setattr(runner, "worker_pool", lambda jobs: ThreadPoolExecutor(jobs))
+    # the toy notebooks run in threads of this process: record niceness, do not apply it
+    state.nice = []
+    monkeypatch.setattr(runner.os, "nice", lambda increment: state.nice.append(increment) or 0)
     return state
 
 
@@ -144,6 +170,24 @@ def test_independent_notebooks_run_at_the_same_time(diamond):
     whole = records.load_reproduce("smoke")
     assert whole["jobs"] == 2 and sorted(whole["ran"]) == sorted(DIAMOND)
     assert set(records.load_runs("smoke")) == set(DIAMOND)
+
+
+def test_the_shorter_chain_runs_in_the_background(diamond):
+    runner.reproduce("smoke", log=lambda line: None, jobs=2)
+    assert records.load_reproduce("smoke")["background"] == []  # nothing timed yet: a tie
+    # b_left waited for c_right, so its recorded time, and its chain, is the longer
+    assert records.load_runs("smoke")["b_left"]["wall_seconds"] > \
+        records.load_runs("smoke")["c_right"]["wall_seconds"]
+    lines = []
+    diamond.nice.clear()
+    runner.reproduce("smoke", log=lines.append, jobs=2, force=True)
+    assert records.load_reproduce("smoke")["background"] == ["c_right"]
+    assert diamond.nice.count(runner.BACKGROUND_NICENESS) == 1
+    assert any("c_right (smoke): in the background (niceness 10, 1 thread): b_left has the "
+               "longer chain" in line for line in lines)
+    runs = records.load_runs("smoke")
+    assert runs["c_right"]["kernel_threads"] == "1"
+    assert runs["c_right"]["cpu_seconds"] >= 0
 
 
 def test_serial_and_parallel_record_the_same_fingerprints(diamond):

@@ -474,3 +474,29 @@ def test_budgets_name_the_whole_reproduce_against_its_budget(project):
     records.save_reproduce("default", {"wall_seconds": 1500.0, "jobs": 2, "ran": ["a"]})
     assert "**25.0 min** against a budget of 30 min: within" in budgets.whole_run_line(
         "default", 30.0, 1)
+
+
+def test_budgets_add_up_the_cpu_time_and_name_background_notebooks(project, monkeypatch):
+    """With every notebook's CPU time recorded, the block gives their sum and the wall time
+    no schedule on the recorded cores can beat; background notebooks are marked."""
+    from newsstudy import params
+    from newsstudy.report import budgets
+    from newsstudy.run import records
+
+    names = ["01_data", "02_rewards", "03_grpo"]
+    monkeypatch.setattr(params, "profile_notebooks", lambda profile: names)
+    for index, name in enumerate(names):
+        records.save_record("default", name, {
+            "wall_seconds": 60.0, "cpu_seconds": 120.0 * (index + 1),
+            "started": f"2026-01-01T00:{index:02d}:00", "finished": f"2026-01-01T00:{index:02d}:59",
+            "machine": {"cpu_count": 2}})
+    records.save_reproduce("default", {"wall_seconds": 600.0, "jobs": 2,
+                                       "ran": names, "background": [names[1]]})
+    text = budgets.budget_markdown("default")
+    total = sum(2.0 * (index + 1) for index in range(len(names)))
+    assert f"CPU time adds up to {total:.1f} core-min: on 2 cores" in text
+    assert f"takes less than {total / 2:.1f} min" in text
+    rows = {row["notebook"]: row for row in budgets.budget_rows("default")}
+    assert rows[names[0]]["cpu min"] == 2.0
+    assert rows[names[1]]["ran beside"].endswith("(in the background)")
+    assert not rows[names[0]]["ran beside"].endswith("(in the background)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
 
 from newsstudy import world
 from newsstudy.world import cleaning, corpus, topics
@@ -136,6 +137,32 @@ def test_the_cleaner_by_chunks_of_users_equals_the_cleaner_on_everything(sim, mo
     assert len(cleaning.user_chunks(shuffled)) > 5
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_features_of_distinct_texts_equal_the_features_of_every_row(sim):
+    """Each distinct text is featurised once and gathered: the design matrix is the one
+    built row by row, array for array (values, column order and row pointers)."""
+    events = sim.events
+    assert events["text"].nunique() < len(events)  # repeated texts, so the gather matters
+    vectorizer = cleaning.CleaningModel(None).vectorizer()
+    design = cleaning.features(events, vectorizer)
+    text = events["text"].astype(str)
+    length = text.str.len().to_numpy(dtype=float)
+    letters = text.str.count(r"[A-Za-z ]").to_numpy(dtype=float)
+    words = text.map(lambda t: sorted(cleaning.content_words(t)))
+    exploded = pd.DataFrame({"row": np.arange(len(events)), "user": events["user_id"].to_numpy(),
+                             "word": words.to_numpy()}).explode("word").dropna(subset=["word"])
+    support = (exploded.groupby(["user", "word"])["row"].transform("size") > 1).groupby(
+        exploded["row"]).mean()
+    context = np.zeros(len(events))
+    context[support.index.to_numpy(dtype=np.int64)] = support.to_numpy()
+    domain = pd.Categorical(events["domain"], categories=cleaning.DOMAINS).codes
+    dense = np.column_stack([np.eye(len(cleaning.DOMAINS))[domain], np.log1p(length) / 5.0,
+                             letters / np.maximum(length, 1.0), (length < 4).astype(float),
+                             context]) * 3.0
+    expected = sparse.hstack([vectorizer.transform(text), sparse.csr_matrix(dense)]).tocsr()
+    for part in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(design, part), getattr(expected, part))
 
 
 def test_context_support_by_hand():

@@ -65,11 +65,12 @@ def _parts(results: Mapping) -> dict[str, float]:
 def budget_rows(profile: str) -> list[dict]:
     """One row per notebook of the profile: budget, last wall time, peak memory, parts."""
     from newsstudy.params import profile_notebooks
-    from newsstudy.run.records import load_runs
+    from newsstudy.run.records import load_reproduce, load_runs
 
     runs = load_runs(profile)
     budgets = BUDGET_MINUTES.get(profile, {})
     beside = overlapping(runs)
+    background = set(load_reproduce(profile).get("background") or [])
     rows = []
     for notebook in profile_notebooks(profile):
         record = runs.get(notebook, {})
@@ -84,10 +85,22 @@ def budget_rows(profile: str) -> list[dict]:
             else seconds / 60 <= budgets[notebook],
             # PSS (shared pages counted once) where recorded, else summed RSS
             "peak memory GB": record.get("peak_pss_gb", record.get("peak_rss_gb")),
+            # CPU time of the kernel and its workers: the work, whatever ran beside it
+            "cpu min": None if record.get("cpu_seconds") is None
+            else round(record["cpu_seconds"] / 60, 1),
             "where the time goes": ", ".join(f"{name} {value / 60:.1f} min" for name, value in top),
-            "ran beside": ", ".join(name.split("_", 1)[0] for name in beside.get(notebook, [])),
+            "ran beside": ", ".join(name.split("_", 1)[0] for name in beside.get(notebook, []))
+            + (" (in the background)" if notebook in background else ""),
         })
     return rows
+
+
+def recorded_cores(profile: str) -> int:
+    """The cores of the machine that recorded the profile's runs (the largest recorded)."""
+    from newsstudy.run.records import load_runs
+
+    counts = [record.get("machine", {}).get("cpu_count") for record in load_runs(profile).values()]
+    return max([count for count in counts if isinstance(count, int)] or [1])
 
 
 def overlapping(runs: Mapping[str, Mapping]) -> dict[str, list[str]]:
@@ -103,8 +116,8 @@ def overlapping(runs: Mapping[str, Mapping]) -> dict[str, list[str]]:
 def budget_markdown(profile: str) -> str:
     """The budgets table as markdown, with the total and the memory peak under it."""
     rows = budget_rows(profile)
-    lines = ["| notebook | budget (min) | last run (min) | within | ran beside | peak memory (GB) | where the time goes |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| notebook | budget (min) | last run (min) | within | ran beside | CPU (core-min) | peak memory (GB) | where the time goes |",
+             "|---|---|---|---|---|---|---|---|"]
 
     def show(value) -> str:
         if value is None:
@@ -115,12 +128,20 @@ def budget_markdown(profile: str) -> str:
 
     for row in rows:
         lines.append("| " + " | ".join(show(row[key]) for key in (
-            "notebook", "budget min", "measured min", "within", "ran beside", "peak memory GB",
-            "where the time goes")) + " |")
+            "notebook", "budget min", "measured min", "within", "ran beside", "cpu min",
+            "peak memory GB", "where the time goes")) + " |")
     measured = [row["measured min"] for row in rows if row["measured min"] is not None]
     memory = [row["peak memory GB"] for row in rows if row["peak memory GB"] is not None]
     lines.append("")
     lines.append(whole_run_line(profile, sum(measured), len(measured)))
+    cpu = [row["cpu min"] for row in rows if row["cpu min"] is not None]
+    if cpu and len(cpu) == len(rows):
+        cores = max(1, int(recorded_cores(profile)))
+        lines.append("")
+        lines.append(f"The notebooks' CPU time adds up to {sum(cpu):.1f} core-min: on "
+                     f"{cores} core{'s' if cores > 1 else ''}, no schedule of this work "
+                     f"takes less than {sum(cpu) / cores:.1f} min. CPU time is that of the "
+                     f"kernel and the workers it started, counted once each has exited.")
     lines.append("")
     lines.append(f"Largest peak memory of a notebook: {max(memory) if memory else '-'} GB "
                  f"(budget {MEMORY_BUDGET_GB:g} GB). Peak memory is that of the kernel and "

@@ -285,6 +285,15 @@ def outputs_written_since(profile: str, notebook: str, since: float) -> list[Pat
             if path.is_file() and path.stat().st_mtime >= since - 1.0]
 
 
+def children_cpu_seconds() -> float:
+    """CPU seconds (user and system) used so far by this process's finished children and
+    theirs: a notebook's kernel and its training workers, once each has exited."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path:
     """Run a planned notebook; record it in ``runs.json`` once its report is in place."""
     notebook, profile = plan.notebook, plan.profile
@@ -300,6 +309,7 @@ def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path
     remove_stale_partials(report)
     partial = report.with_name(f".{report.stem}.{os.getpid()}.tmp.ipynb")
     written_after = time.time()
+    cpu_before = children_cpu_seconds()
     try:
         with PeakMemory() as memory:
             execute(source, partial, plan.params.model_dump())
@@ -317,6 +327,9 @@ def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path
     record["peak_rss_gb"] = round(memory.peak_bytes / 1e9, 3)
     record["peak_pss_gb"] = round(memory.peak_pss_bytes / 1e9, 3)
     record["largest_process_rss_gb"] = round(memory.largest_bytes / 1e9, 3)
+    record["cpu_seconds"] = round(children_cpu_seconds() - cpu_before, 1)
+    record["kernel_threads"] = os.environ.get("OMP_NUM_THREADS", "all")
+    record["niceness"] = os.nice(0)
     save_record(profile, notebook, record)
     return report
 
@@ -365,33 +378,61 @@ def default_jobs() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+BACKGROUND_NICENESS = 10
+"""The niceness of a notebook that runs beside one with a longer chain of work ahead of it
+(:func:`in_background`): the kernel scheduler gives it about a tenth of a core that the
+other wants, and any core the other leaves idle."""
+
+
+def in_background(notebook: str, order: Sequence[str], seconds: Mapping[str, float],
+                  running: Sequence[str]) -> bool:
+    """Whether ``notebook`` should start at low CPU priority: some notebook already
+    ``running`` has a longer chain of work ahead of it (its ``seconds`` still to run plus
+    the longest chain of notebooks that need it, :func:`graph.downstream_seconds`) than
+    ``notebook`` has (its own ``seconds`` plus the chain after it). The longest chain is
+    the run's critical path; a notebook off it can only delay the run by taking cores from
+    it, so it takes what the critical path leaves (03b_baselines, 02_rewards and
+    01b_sensitivity beside 03_grpo)."""
+    chain = graph.downstream_seconds(order, seconds)
+    return any(chain[other] > chain[notebook] for other in running)
+
+
 def kernel_threads(notebook: str, order: Sequence[str], jobs: int,
-                   beside: Sequence[str] = (), waiting: Sequence[str] = ()) -> int | None:
+                   beside: Sequence[str] = (), waiting: Sequence[str] = (),
+                   background: bool = False) -> int | None:
     """Threads a notebook's kernel may use when ``jobs`` notebooks run at once.
 
-    None (the libraries' own default: all cores) when ``jobs`` is 1, or when the notebook
-    starts with nothing ``beside`` it and every notebook still ``waiting`` needs it, so
-    that nothing can start until it ends (01_data at the start, 06_ab_simulation at the
-    end); otherwise the cores divided among the jobs, at least 1, so that two kernels do
-    not oversubscribe the cores. Thread counts change speed, not results: a serial and a
-    parallel run of the smoke profile write the same numbers
+    None (the libraries' own default: all cores) when ``jobs`` is 1; when the notebook
+    starts with nothing ``beside`` it (other than notebooks in the background) and either
+    every notebook still ``waiting`` needs it, so that nothing can start until it ends
+    (01_data at the start, 06_ab_simulation at the end), or it is not itself in the
+    ``background`` (then what runs beside it yields the cores it wants,
+    :data:`BACKGROUND_NICENESS`). Otherwise the cores divided among the jobs, at least 1,
+    so that two kernels do not oversubscribe the cores. Thread counts change speed, not
+    results: a serial and a parallel run of the smoke profile write the same numbers
     (``benchmarks/bench_parallel_reproduce.py``).
     """
     if jobs <= 1:
         return None
-    if not beside and all(notebook in graph.inputs_of(name, order) for name in waiting):
+    if not beside and (not background or all(notebook in graph.inputs_of(name, order)
+                                             for name in waiting)):
         return None
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
-def execute_with_threads(plan: Plan, threads: int | None) -> Path:
+def execute_with_threads(plan: Plan, threads: int | None, niceness: int = 0) -> Path:
     """:func:`execute_plan` in this (worker) process, its kernel limited to ``threads``
-    OpenMP/BLAS threads (the kernel inherits the environment); None leaves them as they are."""
+    OpenMP/BLAS threads (the kernel inherits the environment; None leaves them as they
+    are) and run at ``niceness`` (added to this process's, which the kernel and its
+    workers inherit; a raised niceness cannot be lowered again without privileges, so
+    :func:`worker_pool` starts a fresh process for each notebook)."""
     if threads is not None:
         from newsstudy.parallel import THREAD_VARIABLES
 
         for name in THREAD_VARIABLES:
             os.environ[name] = str(threads)
+    if niceness:
+        os.nice(niceness)
     return execute_plan(plan)
 
 
@@ -400,7 +441,10 @@ def worker_pool(jobs: int):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    # a fresh process per notebook: a background notebook's raised niceness stays with
+    # its process, and must not pass to the next notebook
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               max_tasks_per_child=1)
 
 
 def check_reproducible(profile: str, force: bool) -> tuple[list[str], dict[str, NotebookParams]]:
@@ -465,6 +509,7 @@ class ProfileRun:
         self.failed: dict[str, BaseException] = {}
         self.pending = list(names)
         self.running: dict[Any, tuple[str, float]] = {}
+        self.background: list[str] = []  # notebooks started at BACKGROUND_NICENESS
         self.start = time.perf_counter()
         self.started_at = utc_now()
 
@@ -505,12 +550,25 @@ class ProfileRun:
         """Pending notebooks whose needs have all finished, longest chain first."""
         ready = [name for name in self.pending
                  if all(need in self.done for need in graph.direct_needs(name, self.names))]
+        return graph.critical_order(ready, self.names, self.expected_seconds())
+
+    def expected_seconds(self) -> dict[str, float]:
+        """Each notebook's expected wall time (:meth:`seconds`); a notebook never timed
+        counts as the mean of those timed (all equal if none is)."""
         recorded = self.seconds()
         known = [float(value) for value in recorded.values() if value]
-        # a notebook never timed counts as the mean of those timed (all equal if none is)
         unknown = sum(known) / len(known) if known else 1.0
-        seconds = {name: float(value) if value else unknown for name, value in recorded.items()}
-        return graph.critical_order(ready, self.names, seconds)
+        return {name: float(value) if value else unknown for name, value in recorded.items()}
+
+    def in_background(self, name: str) -> bool:
+        """Whether ``name`` starts in the background (:func:`in_background`), given the
+        time the running notebooks have left."""
+        seconds = self.expected_seconds()
+        now = time.perf_counter()
+        for other, began in self.running.values():
+            seconds[other] = max(0.0, seconds[other] - (now - began))
+        return in_background(name, self.names, seconds,
+                             [other for other, _ in self.running.values()])
 
     def blocked(self) -> list[str]:
         """Pending notebooks that need a notebook that failed (directly or through another)."""
@@ -564,7 +622,7 @@ class ProfileRun:
         save_reproduce(self.profile, {
             "started": self.started_at, "finished": utc_now(),
             "wall_seconds": round(time.perf_counter() - self.start, 2), "jobs": self.jobs,
-            "ran": self.ran, "skipped": [name for name in self.done if name not in self.ran],
+            "ran": self.ran, "background": self.background, "skipped": [name for name in self.done if name not in self.ran],
             "force": self.force, **git_state()})
         return [report_path(name, self.profile) for name in self.names if name in self.done]
 
@@ -608,10 +666,21 @@ class ProfileRun:
 
         with worker_pool(self.jobs) as pool:
             def start(name: str, plan: Plan) -> None:
-                threads = kernel_threads(name, self.names, self.jobs,
-                                         [other for other, _ in self.running.values()],
-                                         self.pending)
-                future = pool.submit(execute_with_threads, plan, threads)
+                background = self.in_background(name)
+                if background:
+                    self.background.append(name)
+                beside = [other for other, _ in self.running.values()
+                          if other not in self.background]
+                threads = kernel_threads(name, self.names, self.jobs, beside, self.pending,
+                                         background)
+                if background:
+                    self.log(f"{self.head(name)}: in the background (niceness "
+                             f"{BACKGROUND_NICENESS}, {threads or 'all'} thread"
+                             f"{'s' if threads != 1 else ''}): "
+                             f"{', '.join(beside)} {'has' if len(beside) == 1 else 'have'} "
+                             f"the longer chain of work ahead")
+                future = pool.submit(execute_with_threads, plan, threads,
+                                     BACKGROUND_NICENESS if background else 0)
                 self.running[future] = (name, time.perf_counter())
 
             try:
