@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -77,3 +78,77 @@ def map_jobs(function: Callable[..., Any], jobs: Sequence[tuple], workers: int |
                              initializer=one_thread) as pool:
         futures = [pool.submit(function, *job) for job in jobs]
         return [future.result() for future in futures]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One job of :func:`run_tasks`: ``function(*args)``, once the tasks named in ``needs``
+    have finished (what it needs, it reads from their caches, not from their results)."""
+
+    function: Callable[..., Any]
+    args: tuple = ()
+    needs: tuple[str, ...] = ()
+
+
+def run_tasks(tasks: Mapping[Hashable, Task], workers: int | None = None
+              ) -> dict[Hashable, Any]:
+    """Every task's result, by name; each task run by a single-thread worker process once
+    the tasks it needs have finished.
+
+    Among the tasks ready at a time, the mapping's order decides which starts first (put
+    the longest chain first). A task whose needs finish later joins the queue then: a
+    training run's evaluation can be split into tasks that start once it is trained, on
+    whichever workers are free. ``workers`` 1 runs the tasks here in the mapping's order,
+    under one torch thread, as :func:`map_jobs` does. A task that fails raises here, once
+    the tasks already running have finished (those queued are cancelled). ``ValueError`` (before anything runs) for a
+    need that names no task or a task that needs itself, directly or through others.
+    """
+    order = list(tasks)
+    for name, task in tasks.items():
+        unknown = [need for need in task.needs if need not in tasks]
+        if unknown:
+            raise ValueError(f"task {name!r} needs {unknown}, which are not tasks")
+    done: set[Hashable] = set()
+    serial: list[Hashable] = []
+    while len(serial) < len(order):  # the mapping's order, each task after its needs
+        ready = [name for name in order if name not in done
+                 and all(need in done for need in tasks[name].needs)]
+        if not ready:
+            raise ValueError(f"tasks {[name for name in order if name not in done]} need "
+                             f"each other in a cycle")
+        serial.append(ready[0])
+        done.add(ready[0])
+    workers = default_workers() if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if workers == 1 or len(tasks) <= 1:
+        results = map_jobs(_call, [(tasks[name].function, tasks[name].args) for name in serial],
+                           workers=1)
+        by_name = dict(zip(serial, results, strict=True))
+        return {name: by_name[name] for name in order}
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    results: dict[Hashable, Any] = {}
+    running: dict[Any, Hashable] = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context,
+                             initializer=one_thread) as pool:
+        submitted: set[Hashable] = set()
+        while len(results) < len(tasks):
+            for name in order:
+                if name not in submitted and all(need in results for need in tasks[name].needs):
+                    running[pool.submit(tasks[name].function, *tasks[name].args)] = name
+                    submitted.add(name)
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            try:
+                for future in finished:
+                    results[running.pop(future)] = future.result()
+            except BaseException:
+                for future in running:  # those not started yet; the others finish
+                    future.cancel()
+                raise
+    return {name: results[name] for name in order}
+
+
+def _call(function: Callable[..., Any], args: tuple) -> Any:
+    return function(*args)

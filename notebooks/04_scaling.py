@@ -60,6 +60,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from newsstudy import (
+    parallel,
     saving,
     scaling,
     teacher,
@@ -89,9 +90,16 @@ pd.DataFrame(ladder.ladder_table(P.vocab_size)).set_index("name").loc[P.sizes]
 # what each checkpoint's training took when it was made (cached runs keep it).
 
 # %%
-with timings.part("capacity"):  # every size in its own process, two at a time
-    records = capacity.measure_sizes("04_scaling", P, eval_users, val_users, bon_users,
-                                     max(P.sizes_best_of_n))
+# Every size in its own single-thread process, two at a time; the largest size's two
+# measurements start once it is trained, and the best-of-N samples of 03's teacher (below)
+# are drawn while it trains.
+tasks = capacity.size_tasks("04_scaling", P, eval_users, val_users, bon_users,
+                            max(P.sizes_best_of_n))
+tasks["teacher samples"] = parallel.Task(capacity.sample_teacher, (
+    "04_scaling", P.model_dump(), bon_users, max(P.best_of_n)))
+with timings.part("capacity"):
+    done = parallel.run_tasks(tasks)
+records = capacity.size_records(done, P.sizes)
 facts = scaling_tables.capacity_facts(records)
 facts
 
@@ -157,10 +165,7 @@ print("published", distillation_teacher)
 # into one ranking (the union).
 
 # %%
-with timings.part("sampling"):
-    drawn = teacher_pipeline.complete(teacher_pipeline.teacher(P.seed, scorer.weights), bon_users,
-                                      n_samples=max(P.best_of_n), temperature=P.sample_temperature,
-                                      seed=P.seed, return_counts=True)
+drawn = done["teacher samples"]  # drawn above, beside the capacity study
 with timings.part("best_of_n"):
     bon = scaling.best_of_n_study(W, serving, scorer, drawn, P.best_of_n, P.n_draws, P.seed,
                                   P.fusion)

@@ -41,3 +41,57 @@ def test_bad_worker_counts_are_named(monkeypatch):
         parallel.default_workers()
     monkeypatch.setenv("NEWSSTUDY_WORKERS", "3")
     assert parallel.default_workers() == 3
+
+
+def stamp(name: str, folder: str, seconds: float) -> tuple[str, list[str]]:
+    """Sleep, then write a file named ``name`` into ``folder``; the files there before."""
+    import time
+    from pathlib import Path
+
+    before = sorted(path.name for path in Path(folder).iterdir())
+    time.sleep(seconds)
+    (Path(folder) / name).write_text("done")
+    return name, before
+
+
+def test_tasks_start_after_their_needs_and_match_a_serial_run(tmp_path):
+    def tasks(folder):
+        folder.mkdir()
+        return {
+            "train": parallel.Task(stamp, ("train", str(folder), 1.0)),
+            "small": parallel.Task(stamp, ("small", str(folder), 0.0)),
+            "eval a": parallel.Task(stamp, ("eval a", str(folder), 0.0), needs=("train",)),
+            "eval b": parallel.Task(stamp, ("eval b", str(folder), 0.0), needs=("train",)),
+            "seeded": parallel.Task(train_tiny, (3, 20)),
+        }
+
+    pooled = parallel.run_tasks(tasks(tmp_path / "pooled"), workers=2)
+    serial = parallel.run_tasks(tasks(tmp_path / "serial"), workers=1)
+    assert list(pooled) == list(serial) == ["train", "small", "eval a", "eval b", "seeded"]
+    for results in (pooled, serial):
+        assert "train" in results["eval a"][1] and "train" in results["eval b"][1]
+    assert "train" not in pooled["small"][1]  # it ran beside the training, not after it
+    assert pooled["seeded"] == serial["seeded"] == train_tiny(3, 20)
+
+
+def test_bad_task_graphs_are_named_before_anything_runs():
+    with pytest.raises(ValueError, match="needs \\['missing'\\], which are not tasks"):
+        parallel.run_tasks({"a": parallel.Task(train_tiny, (0, 1), needs=("missing",))})
+    with pytest.raises(ValueError, match="cycle"):
+        parallel.run_tasks({"a": parallel.Task(train_tiny, (0, 1), needs=("b",)),
+                            "b": parallel.Task(train_tiny, (0, 1), needs=("a",))})
+
+
+def fail_if(flag: bool) -> str:
+    if flag:
+        raise RuntimeError("task failed on purpose")
+    return "ok"
+
+
+def test_a_failed_task_raises_and_what_needs_it_never_runs(tmp_path):
+    tasks = {"bad": parallel.Task(fail_if, (True,)), "good": parallel.Task(fail_if, (False,)),
+             "after": parallel.Task(stamp, ("after", str(tmp_path), 0.0), needs=("bad",))}
+    for workers in (1, 2):
+        with pytest.raises(RuntimeError, match="on purpose"):
+            parallel.run_tasks(tasks, workers=workers)
+        assert not (tmp_path / "after").exists()

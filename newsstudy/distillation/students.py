@@ -247,14 +247,19 @@ def teacher_per_user(profile: str, teacher_size: str, eval_users, seed: int):
 
 def train_students(notebook: str, params: dict, seeds, eval_users, kl_users) -> list[dict]:
     """Every (method, seed) student, trained (or loaded) and measured in worker processes
-    (:func:`train_student`): on-policy, supervised, none and the warm start first, then
-    on-policy + GRPO, which starts from on-policy."""
-    first = [(notebook, params, method, s, eval_users, kl_users)
-             for method in ("on-policy", "supervised", "none") for s in seeds]
-    first.append((notebook, params, "student warm start", seeds[0], eval_users, kl_users))
-    measured = parallel.map_jobs(train_student, first)
-    then = [(notebook, params, "on-policy + GRPO", s, eval_users, kl_users) for s in seeds]
-    return measured + parallel.map_jobs(train_student, then)
+    (:func:`train_student`, :func:`newsstudy.parallel.run_tasks`): on-policy, supervised,
+    none and the warm start; on-policy + GRPO of a seed starts once that seed's
+    on-policy student is trained, on whichever worker is free. In that order."""
+    tasks = {(method, s): parallel.Task(train_student, (notebook, params, method, s,
+                                                        eval_users, kl_users))
+             for method in ("on-policy", "supervised", "none") for s in seeds}
+    tasks["student warm start", seeds[0]] = parallel.Task(train_student, (
+        notebook, params, "student warm start", seeds[0], eval_users, kl_users))
+    for s in seeds:
+        tasks["on-policy + GRPO", s] = parallel.Task(
+            train_student, (notebook, params, "on-policy + GRPO", s, eval_users, kl_users),
+            needs=(("on-policy", s),))
+    return list(parallel.run_tasks(tasks).values())
 
 
 def serving_speeds(teacher_checkpoint: Path, student_checkpoint: Path, prompts: list[str],

@@ -30,11 +30,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from newsstudy import evaluation, protocol, scaling, teacher
+from newsstudy.parallel import Task
 from newsstudy.params import schema_for
 from newsstudy.policy import checkpoints, ladder, sft
 from newsstudy.rewards import RewardScorer
 from newsstudy.teacher.imitation import well_formed
 from newsstudy.world import data
+
+MEASURES = ("quality", "frontier")
+"""The measurements :func:`measure_size` takes of a trained size."""
 
 REGIME_FIELDS = ("capacity_train_users", "capacity_grpo_steps", "capacity_sft_epochs",
                  "capacity_sft_learning_rates")
@@ -91,9 +95,29 @@ def _records(frame) -> list[dict]:
     return frame.rename_axis("user").reset_index().to_dict(orient="records")
 
 
+def train_size(notebook: str, params: dict, size: str) -> str:
+    """Train (or load from the checkpoint cache) one size's SFT warm start and its Dr.GRPO
+    policy; the policy's checkpoint path."""
+    P = schema_for(notebook).model_validate(params)
+    world = data.load_world(P.profile)
+    scorer = RewardScorer.from_settings(world, P)
+    pipe = teacher.PolicyPipeline(world, size_settings(P, size), scorer, log=lambda *a: None)
+    return str(pipe.teacher(P.seed, scorer.weights))
+
+
 def measure_size(notebook: str, params: dict, size: str, eval_users: list[int],
-                 val_users: list[int], frontier_users: list[int], frontier_n: int) -> dict:
-    """Train (or load) one size and measure it; see the module doc. Plain data out."""
+                 val_users: list[int], frontier_users: list[int], frontier_n: int,
+                 parts: Sequence[str] = MEASURES) -> dict:
+    """Train (or load) one size and measure it; see the module doc. Plain data out.
+
+    ``parts`` names the measurements to take (:data:`MEASURES`): ``quality`` (the lists
+    as served on validation and test users, held-out SFT loss, training cost) and
+    ``frontier`` (sampled lists on ``frontier_users``). Taken as separate tasks once the
+    size is trained (:func:`size_tasks`), their records merge into the one of all parts.
+    """
+    unknown = sorted(set(parts) - set(MEASURES))
+    if unknown:
+        raise ValueError(f"unknown measurements {unknown}; known: {list(MEASURES)}")
     P = schema_for(notebook).model_validate(params)
     world = data.load_world(P.profile)
     scorer = RewardScorer.from_settings(world, P)
@@ -101,54 +125,87 @@ def measure_size(notebook: str, params: dict, size: str, eval_users: list[int],
     pipe = teacher.PolicyPipeline(world, size_settings(P, size), scorer, log=lambda *a: None)
     warm = pipe.prompt_only()
     policy = pipe.teacher(P.seed, scorer.weights)
-
-    val_frame, val_lists = evaluation.evaluate_policy(
-        world, serving, pipe.policy(warm, seed=P.seed), val_users, fusion=P.fusion)
-    test_frame, test_lists = evaluation.evaluate_policy(
-        world, serving, pipe.policy(policy, seed=P.seed), eval_users, fusion=P.fusion)
-    users = [int(u) for u in test_frame.index]
-    rewards = scorer.score(users, [test_lists[u] for u in users])
-    test_frame = test_frame.assign(reward=rewards["total"].to_numpy())
-
-    drawn = pipe.complete(policy, frontier_users, n_samples=frontier_n,
-                          temperature=P.sample_temperature, seed=P.seed, return_counts=True)
-    samples = {u: texts for u, (texts, _) in drawn.items()}
-    scored = scaling.score_samples(world, serving, scorer, samples, fusion=P.fusion)
     tok = pipe.tokenizer()
-    prompt_texts = list(pipe.prompts(frontier_users).values())
-    prompt_tokens = float(np.mean([len(ids) for ids in tok(prompt_texts,
-                                                            add_special_tokens=False)["input_ids"]]))
-    n_params = ladder.parameter_count(size, len(tok))
-    return {
-        "size": size,
-        "params": n_params,
-        "checkpoint": str(policy),
-        "warm_start": str(warm),
-        "train_flops": scaling.training_flops(n_params, trained_tokens(warm)
-                                              + trained_tokens(policy)),
-        "train_seconds": teacher.training_seconds(warm) + teacher.training_seconds(policy),
-        "sft_epochs": pipe.settings.sft_epochs,
-        "sft_learning_rate": pipe.settings.sft_learning_rate,
-        "grpo_learning_rate": pipe.settings.grpo_learning_rate,
-        "val_loss": validation_loss(pipe, warm, val_users),
-        "val": _records(val_frame),
-        "val_well_formed": well_formed(val_lists),
-        "test": _records(test_frame),
-        "test_well_formed": well_formed(test_lists),
-        "samples": scored.to_dict(orient="records"),
-        "generated_tokens_per_list": float(np.mean([np.mean(c) for _, c in drawn.values()])),
-        "prompt_tokens": prompt_tokens,
-    }
+    record: dict = {"size": size, "params": ladder.parameter_count(size, len(tok))}
+    if "quality" in parts:
+        val_frame, val_lists = evaluation.evaluate_policy(
+            world, serving, pipe.policy(warm, seed=P.seed), val_users, fusion=P.fusion)
+        test_frame, test_lists = evaluation.evaluate_policy(
+            world, serving, pipe.policy(policy, seed=P.seed), eval_users, fusion=P.fusion)
+        users = [int(u) for u in test_frame.index]
+        rewards = scorer.score(users, [test_lists[u] for u in users])
+        test_frame = test_frame.assign(reward=rewards["total"].to_numpy())
+        record.update({
+            "checkpoint": str(policy),
+            "warm_start": str(warm),
+            "train_flops": scaling.training_flops(record["params"], trained_tokens(warm)
+                                                  + trained_tokens(policy)),
+            "train_seconds": teacher.training_seconds(warm) + teacher.training_seconds(policy),
+            "sft_epochs": pipe.settings.sft_epochs,
+            "sft_learning_rate": pipe.settings.sft_learning_rate,
+            "grpo_learning_rate": pipe.settings.grpo_learning_rate,
+            "val_loss": validation_loss(pipe, warm, val_users),
+            "val": _records(val_frame),
+            "val_well_formed": well_formed(val_lists),
+            "test": _records(test_frame),
+            "test_well_formed": well_formed(test_lists),
+        })
+    if "frontier" in parts:
+        drawn = pipe.complete(policy, frontier_users, n_samples=frontier_n,
+                              temperature=P.sample_temperature, seed=P.seed, return_counts=True)
+        samples = {u: texts for u, (texts, _) in drawn.items()}
+        scored = scaling.score_samples(world, serving, scorer, samples, fusion=P.fusion)
+        prompt_texts = list(pipe.prompts(frontier_users).values())
+        prompt_tokens = float(np.mean([len(ids) for ids in tok(
+            prompt_texts, add_special_tokens=False)["input_ids"]]))
+        record.update({
+            "samples": scored.to_dict(orient="records"),
+            "generated_tokens_per_list": float(np.mean([np.mean(c) for _, c in drawn.values()])),
+            "prompt_tokens": prompt_tokens,
+        })
+    return record
 
 
-def measure_sizes(notebook: str, settings, eval_users, val_users, bon_users,
-                  max_n: int) -> list[dict]:
-    """:func:`measure_size` for every size of ``settings.sizes``, in parallel processes
-    (largest first, so the longest job starts first), smallest first in the result."""
-    from newsstudy import parallel
+def sample_teacher(notebook: str, params: dict, users: list[int], n_samples: int) -> dict:
+    """``n_samples`` lists per user from 03's RL teacher (its first seed), at the sampling
+    temperature, with their token counts (:meth:`PolicyPipeline.complete`)."""
+    P = schema_for(notebook).model_validate(params)
+    world = data.load_world(P.profile)
+    scorer = RewardScorer.from_settings(world, P)
+    pipe = teacher.PolicyPipeline(world, P, scorer, log=lambda *a: None)
+    return pipe.complete(pipe.teacher(P.seed, scorer.weights), users, n_samples=n_samples,
+                         temperature=P.sample_temperature, seed=P.seed, return_counts=True)
 
+
+def size_tasks(notebook: str, settings, eval_users, val_users, frontier_users,
+               frontier_n: int) -> dict[str, Task]:
+    """The tasks of the capacity study (:func:`newsstudy.parallel.run_tasks`), largest size
+    first. The largest size trains longest, so its training is one task and its two
+    measurements two more that start once it is trained, on whichever workers are free;
+    every other size is one task that trains and measures it."""
     order = sorted(settings.sizes, key=lambda s: -ladder.parameter_count(s, settings.vocab_size))
-    jobs = [(notebook, settings.model_dump(), size, eval_users, val_users, bon_users, max_n)
-            for size in order]
-    return sorted(parallel.map_jobs(measure_size, jobs), key=lambda r: r["params"])
+    common = (eval_users, val_users, frontier_users, frontier_n)
+    largest = order[0]
+    tasks = {f"train {largest}": Task(train_size, (notebook, settings.model_dump(), largest))}
+    for size in order[1:]:
+        tasks[size] = Task(measure_size, (notebook, settings.model_dump(), size, *common))
+    for part in MEASURES:
+        tasks[f"{largest} {part}"] = Task(measure_size, (notebook, settings.model_dump(), largest,
+                                                        *common, (part,)),
+                                          needs=(f"train {largest}",))
+    return tasks
 
+
+def size_records(results: Mapping[str, object], sizes: Sequence[str]) -> list[dict]:
+    """One record per size from :func:`size_tasks`' results (a size measured in parts gets
+    its parts merged), smallest first."""
+    records = []
+    for size in sizes:
+        if size in results:
+            records.append(results[size])
+        else:
+            merged: dict = {}
+            for part in MEASURES:
+                merged.update(results[f"{size} {part}"])
+            records.append(merged)
+    return sorted(records, key=lambda r: r["params"])
