@@ -8,6 +8,11 @@ the results in the order of the jobs. ``workers = 1`` runs the jobs in this proc
 after the other, under the same single thread: the same seeds and thread counts give the
 same numbers either way (``tests/test_parallel.py`` checks it).
 
+A worker keeps what its jobs only read (the world, the reward stack: about 15 s to load
+and build) for the jobs after: :func:`worker_memo`, used by
+:func:`newsstudy.world.data.load_world` and
+:meth:`newsstudy.rewards.RewardScorer.from_settings`.
+
 Jobs receive and return plain data (names, numbers, lists, dicts); a worker loads what it
 needs (the world, a checkpoint) from the profile's artifacts, and whatever it trains goes
 through the checkpoint store's atomic cache, so a killed pool loses no finished job.
@@ -35,6 +40,34 @@ def one_thread() -> None:
 
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+_MEMO: dict | None = None
+"""What this worker process's jobs share (:func:`worker_memo`); None outside a worker."""
+
+
+def _init_worker() -> None:
+    """A worker's initialiser: one thread (:func:`one_thread`) and a fresh memo."""
+    global _MEMO
+    one_thread()
+    _MEMO = {}
+
+
+def worker_memo(key: Hashable, build: Callable[[], Any]) -> Any:
+    """``build()``, kept for the next job of this worker process that asks for ``key``.
+
+    Only in the worker processes of :func:`map_jobs` and :func:`run_tasks`, whose jobs run
+    one after the other and only read what they share (a world, a reward stack); elsewhere
+    (a kernel, a serial run) ``build()`` every time. ``key`` must name everything the
+    value depends on (for a world: its folder and its hash). The last two keys are kept.
+    """
+    if _MEMO is None:
+        return build()
+    if key not in _MEMO:
+        while len(_MEMO) >= 2:
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[key] = build()
+    return _MEMO[key]
 
 
 def default_workers() -> int:
@@ -75,7 +108,7 @@ def map_jobs(function: Callable[..., Any], jobs: Sequence[tuple], workers: int |
             torch.set_num_threads(before)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
-                             initializer=one_thread) as pool:
+                             initializer=_init_worker) as pool:
         futures = [pool.submit(function, *job) for job in jobs]
         return [future.result() for future in futures]
 
@@ -132,7 +165,7 @@ def run_tasks(tasks: Mapping[Hashable, Task], workers: int | None = None
     running: dict[Any, Hashable] = {}
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context,
-                             initializer=one_thread) as pool:
+                             initializer=_init_worker) as pool:
         submitted: set[Hashable] = set()
         while len(results) < len(tasks):
             for name in order:

@@ -95,3 +95,25 @@ def test_a_failed_task_raises_and_what_needs_it_never_runs(tmp_path):
         with pytest.raises(RuntimeError, match="on purpose"):
             parallel.run_tasks(tasks, workers=workers)
         assert not (tmp_path / "after").exists()
+
+
+BUILDS = []
+
+
+def memo_job(key: str) -> tuple[int, int]:
+    """(this process id, how many times this process built ``key``'s value so far)."""
+    import os
+
+    parallel.worker_memo(key, lambda: BUILDS.append(key))
+    return os.getpid(), BUILDS.count(key)
+
+
+def test_a_worker_builds_what_its_jobs_share_once():
+    results = parallel.map_jobs(memo_job, [("world a",)] * 4, workers=2)
+    for pid, builds in results:
+        assert builds == 1, "a worker rebuilt what it had kept"
+    # outside a worker, every call builds
+    BUILDS.clear()
+    memo_job("world a")
+    memo_job("world a")
+    assert BUILDS == ["world a", "world a"]

@@ -132,12 +132,22 @@ class RewardScorer:
     def from_settings(cls, world, settings) -> RewardScorer:
         """The reward stack that validated notebook parameters (``RewardSettings``) describe."""
         from newsstudy.embed import get_embedder
+        from newsstudy.parallel import worker_memo
 
-        return cls.from_world(world, get_embedder(settings.reward_embedder),
-                              settings.n_judge_clusters, settings.seed,
-                              weights=RewardWeights.from_settings(settings),
-                              index_kind=settings.index_kind,
-                              max_prompt_signals=settings.max_prompt_signals)
+        def build() -> RewardScorer:
+            return cls.from_world(world, get_embedder(settings.reward_embedder),
+                                  settings.n_judge_clusters, settings.seed,
+                                  index_kind=settings.index_kind,
+                                  max_prompt_signals=settings.max_prompt_signals)
+
+        # a training worker builds the same stack for each of its jobs (their reward
+        # weights may differ; the stack, which scoring only reads, does not): build it once
+        world_hash = getattr(world, "manifest", {}).get("world_hash")
+        stack = build() if world_hash is None else worker_memo(
+            ("reward stack", world_hash, settings.reward_embedder, settings.n_judge_clusters,
+             settings.seed, settings.index_kind, settings.max_prompt_signals), build)
+        return cls(stack.retriever, stack.judge, RewardWeights.from_settings(settings),
+                   stack.parse_options)
 
     def score(self, users: Sequence[int], completions: Sequence[object]) -> pd.DataFrame:
         """One row per completion: the five rewards, the weighted total, and list facts."""

@@ -285,10 +285,18 @@ def _complete_world_hash(folder: Path) -> str | None:
 def load_world(profile: str) -> WorldData:
     """Load the world notebook 01_data built for ``profile``."""
     folder = paths.world_dir(profile)
-    if _complete_world_hash(folder) is None:
+    world_hash = _complete_world_hash(folder)
+    if world_hash is None:
         raise WorldMissing(
             f"no whole world for profile {profile!r} in {folder} (missing, unfinished or "
             f"damaged): run notebook 01_data (newsstudy run 01_data --profile {profile})")
+    from newsstudy.parallel import worker_memo
+
+    # a training worker reads the same world for each of its jobs: load it once
+    return worker_memo(("world", str(folder.resolve()), world_hash), lambda: _read_world(folder))
+
+
+def _read_world(folder: Path) -> WorldData:
     topics_json = read_json(folder / "topics.json")
     return WorldData(
         manifest=read_json(folder / "manifest.json"),
