@@ -110,7 +110,7 @@ def memo_job(key: str) -> tuple[int, int]:
 
 def test_a_worker_builds_what_its_jobs_share_once():
     results = parallel.map_jobs(memo_job, [("world a",)] * 4, workers=2)
-    for pid, builds in results:
+    for _pid, builds in results:
         assert builds == 1, "a worker rebuilt what it had kept"
     # outside a worker, every call builds
     BUILDS.clear()
