@@ -76,7 +76,8 @@ def main() -> None:
         gate = imitation_gate(frame["recall@10"], demo_recall)
         loss = capacity.validation_loss(pipe, checkpoint, val_users)
         print(f"epochs {epochs:>3} lr {pipe.settings.sft_learning_rate:<7g} imitation "
-              f"{gate['ratio']:.1%}  well-formed {imitation.well_formed(lists):.1%}  "
+              f"{gate.ratio:.1%} (paired gap {gate.paired.diff:+.4f} [{gate.paired.low:+.4f}, "
+              f"{gate.paired.high:+.4f}])  well-formed {imitation.well_formed(lists):.1%}  "
               f"held-out SFT loss {loss:.3f}", flush=True)
 
 
