@@ -268,7 +268,9 @@ EXPECTED = {
     "01_data": {
         "n_events": (18840, WORLD),
         "n_test_clicks": (1131, WORLD),
-        "cleaning/f1": (0.83814, 1e-4),
+        # the same code gives 0.83814 on one 2-core machine and 0.83974 on another (a
+        # few events classified differently): exact on one machine, not across machines
+        "cleaning/f1": (0.83814, 0.005),
         "noise_share": (0.20096, 1e-4),
     },
     "01b_sensitivity": {
