@@ -74,11 +74,12 @@ from newsstudy.scaling.results import ScalingResults
 from newsstudy.teacher import imitation, setup
 from newsstudy.timing import Timings
 
-S = setup.evaluation_setup(P)  # world, reward scorer, serving path, 03's users
-W, scorer, serving, eval_users, val_users = S.world, S.scorer, S.serving, S.eval_users, S.val_users
+S = setup.evaluation_setup(P)  # world, serving path, 03's users; the reward scorer on first use
+W, serving, eval_users, val_users = S.world, S.serving, S.eval_users, S.val_users
 bon_users = eval_users[: P.n_best_of_n_users]
-teacher_pipeline = teacher.PolicyPipeline(W, P, scorer)
-teacher_pipeline.tokenizer()  # trained once here (if not cached), shared by every size
+# trained once here (if not cached), shared by every size; the kernel builds its reward
+# scorer only after the workers have trained, so it does not hold one beside theirs
+teacher.PolicyPipeline(W, P, scorer=None).tokenizer()
 timings = Timings()
 pd.DataFrame(ladder.ladder_table(P.vocab_size)).set_index("name").loc[P.sizes]
 
@@ -100,6 +101,8 @@ tasks["teacher samples"] = parallel.Task(capacity.sample_teacher, (
 with timings.part("capacity"):
     done = parallel.run_tasks(tasks)
 records = capacity.size_records(done, P.sizes)
+scorer = S.scorer
+teacher_pipeline = teacher.PolicyPipeline(W, P, scorer)
 facts = scaling_tables.capacity_facts(records)
 facts
 

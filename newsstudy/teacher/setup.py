@@ -8,6 +8,7 @@ replaces the block each of those notebooks used to repeat, so they cannot drift 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from newsstudy import protocol, rewards, saving
 from newsstudy.retrieval import Retriever
@@ -16,25 +17,32 @@ from newsstudy.world import data
 
 @dataclass(frozen=True)
 class EvaluationSetup:
-    """The pieces every policy notebook evaluates with."""
+    """The pieces every policy notebook evaluates with. The reward scorer (about half a
+    gigabyte) is built on first use, so a kernel whose workers train first does not hold
+    one while they do."""
 
     world: data.WorldData
-    scorer: rewards.RewardScorer
+    settings: object
     serving: Retriever
     eval_users: list[int]
     val_users: list[int]
 
+    @cached_property
+    def scorer(self) -> rewards.RewardScorer:
+        """The recipe's reward scorer, built once, on first use."""
+        return rewards.RewardScorer.from_settings(self.world, self.settings)
+
 
 def evaluation_setup(settings) -> EvaluationSetup:
-    """Load the profile's world and build the recipe's scorer, serving path and user sets.
+    """Load the profile's world and set up the recipe's scorer (built on first use), serving
+    path and user sets.
 
     ``settings`` is a notebook's parameters (``profile``, ``seed``, ``n_eval_users``,
     ``n_val_users`` and the reward and serving fields of the teacher recipe).
     """
     saving.set_style()
     world = data.load_world(settings.profile)
-    scorer = rewards.RewardScorer.from_settings(world, settings)
     return EvaluationSetup(
-        world=world, scorer=scorer, serving=protocol.serving(world, settings),
+        world=world, settings=settings, serving=protocol.serving(world, settings),
         eval_users=protocol.eval_users(world, settings.seed, settings.n_eval_users),
         val_users=protocol.val_users(world, settings.seed, settings.n_val_users))
