@@ -77,9 +77,10 @@ from newsstudy.timing import Timings
 S = setup.evaluation_setup(P)  # world, serving path, 03's users; the reward scorer on first use
 W, serving, eval_users, val_users = S.world, S.serving, S.eval_users, S.val_users
 bon_users = eval_users[: P.n_best_of_n_users]
-# trained once here (if not cached), shared by every size; the kernel builds its reward
-# scorer only after the workers have trained, so it does not hold one beside theirs
-teacher.PolicyPipeline(W, P, scorer=None).tokenizer()
+# the kernel only prompts and decodes, so its pipeline holds no reward scorer (S.scorer is
+# built on first use, after the workers have trained, so it is not held beside theirs)
+teacher_pipeline = teacher.PolicyPipeline(W, P, scorer=None)
+teacher_pipeline.tokenizer()  # trained once here (if not cached), shared by every size
 timings = Timings()
 pd.DataFrame(ladder.ladder_table(P.vocab_size)).set_index("name").loc[P.sizes]
 
@@ -101,8 +102,6 @@ tasks["teacher samples"] = parallel.Task(capacity.sample_teacher, (
 with timings.part("capacity"):
     done = parallel.run_tasks(tasks)
 records = capacity.size_records(done, P.sizes)
-scorer = S.scorer
-teacher_pipeline = teacher.PolicyPipeline(W, P, scorer)
 facts = scaling_tables.capacity_facts(records)
 facts
 
@@ -170,7 +169,7 @@ print("published", distillation_teacher)
 # %%
 drawn = done["teacher samples"]  # drawn above, beside the capacity study
 with timings.part("best_of_n"):
-    bon = scaling.best_of_n_study(W, serving, scorer, drawn, P.best_of_n, P.n_draws, P.seed,
+    bon = scaling.best_of_n_study(W, serving, S.scorer, drawn, P.best_of_n, P.n_draws, P.seed,
                                   P.fusion)
 saving.save_tables(P.profile, {"04_best_of_n": bon.table, "04_best_of_n_gains": bon.gains})
 saving.save_figure(scaling_tables.plot_best_of_n(bon.table), P.profile, "04_best_of_n")
