@@ -7,8 +7,10 @@ and the share spent in reward scoring (target: under 20%).
 
     python benchmarks/bench_grpo.py --profile default --steps 10 --compare-trl
 
-``--compare-trl`` then runs the same steps from the same weights with TRL's own
-log-probability path (its chunked fused LM head) and prints the ratio of step times.
+``--compare-trl`` then runs the same steps from the same weights twice more: with the
+plain-logits path reading every row whole (each prompt once per completion, as before
+prompts were shared) and with TRL's own log-probability path (its chunked fused LM head),
+and prints the ratios of step times.
 """
 
 from __future__ import annotations
@@ -79,6 +81,16 @@ def main() -> None:
     if args.compare_trl:
         from trl import GRPOTrainer
 
+        def whole_rows(model, input_ids, attention_mask, logits_to_keep):
+            return model(input_ids=input_ids, attention_mask=attention_mask,
+                         logits_to_keep=logits_to_keep + 1).logits[:, :-1]
+
+        shared = grpo.completion_logits
+        grpo.completion_logits = whole_rows
+        try:
+            whole_seconds = run(copy.deepcopy(initial))
+        finally:
+            grpo.completion_logits = shared
         trl_seconds = run(initial, GRPOTrainer)
     completions = settings.users_per_step * settings.num_generations
     print(f"policy: the {args.profile} recipe's SFT checkpoint {checkpoint.name} "
@@ -89,6 +101,8 @@ def main() -> None:
     print(f"reward scoring: {reward_seconds / args.steps:.3f} s per step")
     print(f"share of step time in rewards: {reward_seconds / seconds:.1%} (target < 20%)")
     if args.compare_trl:
+        print(f"GRPO step time reading every row whole (no shared prompts): "
+              f"{whole_seconds / args.steps:.2f} s ({whole_seconds / seconds:.2f}x ours)")
         print(f"GRPO step time with TRL's fused-head log-probabilities: "
               f"{trl_seconds / args.steps:.2f} s ({trl_seconds / seconds:.2f}x ours)")
 

@@ -1,18 +1,22 @@
-"""Benchmark: SFT step time of three ways to compute the same completion loss.
+"""Benchmark: SFT step time of four ways to compute the same completion loss.
 
-Trains the same ladder model from the same weights on the same surface demonstrations,
-with the study's prompts (``--max-signals``/``--max-chars`` as the default teacher's),
-three times on one torch thread:
+Trains the same ladder model from the same weights on the same demonstrations (the
+profile's teacher recipe: its prompts and its ``demos_per_user`` demonstrations per user),
+four times on one torch thread, ``--batch-size`` completions a step:
 
-- ``newsstudy.policy.sft`` as it is: the LM head only on the scored (completion) positions
+- ``newsstudy.policy.sft`` as it is: each distinct prompt read once per step, its
+  completions read after its cached keys and values, the LM head only where a completion
+  token is predicted (:func:`newsstudy.policy.sft.shared_prompt_loss`);
+- each pair as its own row, the LM head only on completion positions
   (:func:`newsstudy.policy.sft.completion_head_loss`);
-- the loss from the model's logits at every position (``model(**batch).loss``);
-- TRL's ``SFTTrainer`` unchanged (its chunked fused LM head).
+- each pair as its own row, the loss from the model's logits at every position
+  (``model(**batch).loss``);
+- TRL's ``SFTTrainer`` unchanged (pairs one per row, its chunked fused LM head).
 
-Prints the step times, their ratios, and the largest difference between the runs' logged
-losses.
+Prints the step times and their ratios to the first, and the first step's loss of each
+(the same model and the same loss, so equal up to which pairs the first batch holds).
 
-    python benchmarks/bench_sft.py --profile default --model s --users 320
+    python benchmarks/bench_sft.py --profile default --model xl --users 64
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import copy
 import tempfile
 import time
 
-from newsstudy.policy import generate, ladder, prompts, sft, tokenizer
+from newsstudy import teacher
+from newsstudy.params import load_params
+from newsstudy.policy import generate, ladder, sft
 from newsstudy.world import data
 
 
@@ -30,27 +36,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="default")
     parser.add_argument("--model", default="s", choices=sorted(ladder.LADDER))
-    parser.add_argument("--users", type=int, default=640)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-signals", type=int, default=32)
-    parser.add_argument("--max-chars", type=int, default=4000)
+    parser.add_argument("--users", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
 
     world = data.load_world(args.profile)
-    users = [int(u) for u in world.split_users("train")[: args.users]]
-    demos = prompts.surface_demonstrations(prompts.surface_context(world), users)
-    user_prompts = prompts.build_prompts(world, users, args.max_signals, args.max_chars)
-    tok = tokenizer.train_tokenizer(tokenizer.world_corpus_texts(world), 4096)
+    settings = teacher.settings_for_size(load_params("04_scaling", args.profile), args.model)
+    pipe = teacher.PolicyPipeline(world, settings, None, log=lambda *a: None)
+    pairs = pipe.demonstration_pairs(pipe.train_users()[: args.users])
+    tok = pipe.tokenizer()
     initial = ladder.build_policy(args.model, tok, seed=0)
 
-    def run(trainer_class) -> tuple[float, list[float]]:
+    def run(trainer_class) -> tuple[float, int, float]:
         with generate.torch_threads(1), tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
-            _, logs = sft.train_sft(copy.deepcopy(initial), tok, [user_prompts[u] for u in users],
-                                    [demos[u] for u in users], lr=6e-3, epochs=1,
+            _, logs = sft.train_sft(copy.deepcopy(initial), tok, [p for p, _ in pairs],
+                                    [d for _, d in pairs], lr=1e-3, epochs=1,
                                     batch_size=args.batch_size, seed=0, output_dir=tmp,
                                     progress=False, logging_steps=1, trainer_class=trainer_class)
-            return time.perf_counter() - started, [r["loss"] for r in logs if "loss" in r]
+            losses = [r["loss"] for r in logs if "loss" in r]
+            return time.perf_counter() - started, len(losses), losses[0]
 
     from trl import SFTTrainer
 
@@ -59,18 +64,17 @@ def main() -> None:
             outputs = model(**inputs, use_cache=False, num_items_in_batch=num_items_in_batch)
             return (outputs.loss, outputs) if return_outputs else outputs.loss
 
-    ours, our_losses = run(sft.plain_loss_trainer_class())
-    full, full_losses = run(FullLogitsTrainer)
-    trl_, trl_losses = run(SFTTrainer)
-    steps = len(our_losses)
-    print(f"{steps} SFT steps of {args.batch_size} ({args.model}, one thread, "
-          f"{args.max_signals} signals per prompt)")
-    print(f"LM head on completion positions (ours): {ours / steps:.3f} s per step")
-    print(f"LM head on every position: {full / steps:.3f} s per step ({full / ours:.2f}x ours)")
-    print(f"TRL fused-head loss: {trl_ / steps:.3f} s per step ({trl_ / ours:.2f}x ours)")
-    for name, losses in (("every position", full_losses), ("TRL", trl_losses)):
-        print(f"largest difference in logged loss, ours vs {name}: "
-              f"{max(abs(a - b) for a, b in zip(our_losses, losses, strict=True)):.2e}")
+    runs = {"shared prompts, LM head on completion positions (ours)": run(None),
+            "one pair per row, LM head on completion positions": run(sft.plain_loss_trainer_class()),
+            "one pair per row, LM head on every position": run(FullLogitsTrainer),
+            "one pair per row, TRL's fused-head loss": run(SFTTrainer)}
+    print(f"{len(pairs)} demonstrations of {args.users} users ({args.model}, "
+          f"{ladder.parameter_count(args.model, len(tok)):,} parameters, one thread, "
+          f"{args.batch_size} completions a step)")
+    (ours, steps, _), *_ = runs.values()
+    for name, (seconds, n, first) in runs.items():
+        print(f"{name}: {seconds / n:.3f} s per step over {n} steps "
+              f"({seconds / n / (ours / steps):.2f}x ours; first loss {first:.4f})")
 
 
 if __name__ == "__main__":

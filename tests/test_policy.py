@@ -449,6 +449,75 @@ def test_completion_head_loss_equals_the_full_logits_loss_and_its_gradients(toke
         torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-6)
 
 
+def _pairs_loss_and_grads(model, pairs):
+    """Hand-rolled reference: every (prompt ids, completion ids) pair as one right-padded
+    row, the full logits, the token-mean cross-entropy of the completion tokens."""
+    ids, attention, scored = sft.right_padded(pairs, 0)
+    model.zero_grad()
+    logits = model(input_ids=ids, attention_mask=attention, use_cache=False).logits[:, :-1]
+    loss = torch.nn.functional.cross_entropy(logits[scored].double(), ids[:, 1:][scored].double()
+                                             .long())
+    loss.backward()
+    return float(loss.detach()), [p.grad.clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("size", ["xs", "m"])
+def test_shared_prompt_loss_equals_each_pair_read_alone(tokenizer, size):
+    """Prompts of different lengths, one to three completions each of different lengths:
+    reading each prompt once gives the loss and gradients of reading every pair alone."""
+    torch.manual_seed(1)
+    model = ladder.build_policy(size, tokenizer, seed=0)
+    vocab = len(tokenizer)
+    prompt_lengths, completion_lengths = [9, 23, 4], [[5, 2], [7], [1, 6, 3]]
+    rows = [{"prompt_ids": torch.randint(5, vocab, (n,)).tolist(),
+             "completion_ids": [torch.randint(5, vocab, (m,)).tolist() for m in ms]}
+            for n, ms in zip(prompt_lengths, completion_lengths, strict=True)]
+    batch = sft.collate_prompt_groups(rows, pad_id=tokenizer.pad_token_id)
+    assert batch["owner"].tolist() == [0, 0, 1, 2, 2, 2]
+    assert int((batch["completion_labels"] != -100).sum()) == 24
+    model.zero_grad()
+    shared = sft.shared_prompt_loss(model, batch)
+    shared.backward()
+    shared_grads = [p.grad.clone() for p in model.parameters()]
+    pairs = [(row["prompt_ids"], c) for row in rows for c in row["completion_ids"]]
+    alone, alone_grads = _pairs_loss_and_grads(model, pairs)
+    assert float(shared.detach()) == pytest.approx(alone, rel=1e-5)
+    for mine, theirs in zip(shared_grads, alone_grads, strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-6)
+    fallback = sft._pairs_loss(model, batch)  # the path of models without a decoder/head split
+    assert float(fallback.detach()) == pytest.approx(alone, rel=1e-5)
+
+
+def test_prompt_groups_share_prompts_append_eos_and_cut_like_max_length(tokenizer):
+    eos = tokenizer.eos_token
+    rows = sft.prompt_groups(tokenizer, ["a b c", "d e", "a b c"], ["x y", "z" + eos, "w"])
+    assert len(rows["prompt_ids"]) == 2 and [len(c) for c in rows["completion_ids"]] == [2, 1]
+    assert all(c[-1] == tokenizer.eos_token_id for cs in rows["completion_ids"] for c in cs)
+    assert rows["completion_ids"][0][0] == tokenizer("x y" + eos, add_special_tokens=False)[
+        "input_ids"]
+    cut = sft.prompt_groups(tokenizer, ["a b c", "d e"], ["x y", "z"], max_length=4)
+    # 3 prompt tokens leave one completion token; 2 leave two (all of "z" + eos)
+    assert [len(c) for cs in cut["completion_ids"] for c in cs] == [1, 2]
+    assert sft.prompt_groups(tokenizer, ["a b c"], ["x"], max_length=3)["prompt_ids"] == []
+    with pytest.raises(ValueError, match="as many prompts"):
+        sft.prompt_groups(tokenizer, ["a"], [])
+
+
+def test_sft_steps_take_batch_size_completions_of_shared_prompts(
+        world, tokenizer, users, prompt_map, tmp_path):
+    """Two completions per prompt and batch_size 8: four prompts (eight completions) a
+    step, so 32 users make 8 steps an epoch (max_length above every prompt, so none is
+    cut)."""
+    demos = prompts.surface_demonstrations(prompts.surface_context(world), users)
+    chosen = users[:32]
+    model = ladder.build_policy("xs", tokenizer, seed=0)
+    _, logs = sft.train_sft(model, tokenizer, [prompt_map[u] for u in chosen for _ in range(2)],
+                            [demos[u] for u in chosen for _ in range(2)], lr=3e-3, epochs=1,
+                            batch_size=8, seed=0, output_dir=tmp_path, progress=False,
+                            logging_steps=1, max_length=1024)
+    assert max(row["step"] for row in logs) == 8
+
+
 def test_word_level_tokenizer_one_id_per_word_and_marker():
     texts = ["Trump signs the Order", "health care bill | senate vote", "<queries>a | b</queries>"]
     tok = tok_mod.train_tokenizer(texts * 3, vocab_size=100, kind="word")
@@ -528,8 +597,9 @@ def test_surface_demonstrations_of_a_user_without_signals(world, users):
 # -------------------------------------------------------------------------------- GRPO
 
 def test_cpu_logprobs_equal_trl_fused_head(tokenizer, prompt_map, tmp_path):
-    """The plain-logits log-probabilities and entropies equal TRL's fused-head kernel on
-    the completion positions (temperature 0.7, padded sequences), with equal gradients."""
+    """The plain-logits log-probabilities and entropies, each distinct prompt read once,
+    equal TRL's fused-head kernel on the completion positions (temperature 0.7, padded
+    sequences, two completions of each of two prompts), with equal gradients."""
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -546,10 +616,11 @@ def test_cpu_logprobs_equal_trl_fused_head(tokenizer, prompt_map, tmp_path):
         processing_class=tokenizer)
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(5, len(tokenizer), (4, 20), generator=generator)
-    mask = torch.ones_like(ids)
-    mask[0, :3] = 0  # left-padded prompt
-    mask[1, -4:] = 0  # a completion that ended early
     keep = 8
+    ids[1, :-keep], ids[3, :-keep] = ids[0, :-keep], ids[2, :-keep]  # G = 2 per prompt
+    mask = torch.ones_like(ids)
+    mask[0:2, :3] = 0  # a left-padded prompt
+    mask[3, -4:] = 0  # a completion that ended early
 
     def run(method):
         trainer.model.zero_grad()
@@ -558,7 +629,12 @@ def test_cpu_logprobs_equal_trl_fused_head(tokenizer, prompt_map, tmp_path):
         grads = [p.grad.clone() for p in trainer.model.parameters() if p.grad is not None]
         return logps.detach(), entropies.detach(), grads
 
+    read = []
+    hook = trainer.model.get_input_embeddings().register_forward_hook(
+        lambda module, inputs, output: read.append(tuple(inputs[0].shape)))
     ours = run(type(trainer)._get_per_token_logps_and_entropies)
+    hook.remove()
+    assert read == [(2, 20 - keep), (4, keep)]  # two distinct prompts, then four completions
     trl_ = run(GRPOTrainer._get_per_token_logps_and_entropies)
     valid = mask[:, -keep:].bool()
     assert torch.allclose(ours[0][valid], trl_[0][valid], atol=1e-5)

@@ -130,7 +130,8 @@ class PolicyPipeline:
     def sft_config(self) -> dict:
         """Everything that determines the warm-start checkpoint."""
         s = self.settings
-        return {**self._base_config(), "stage": "sft", "sft_epochs": s.sft_epochs,
+        return {**self._base_config(), "stage": "sft", "sft_rows": sft.ROWS,
+                "sft_epochs": s.sft_epochs,
                 "sft_learning_rate": s.sft_learning_rate, "sft_batch_size": s.sft_batch_size,
                 "demos_per_user": s.demos_per_user, "demo_pool": s.demo_pool,
                 "imitation_curve": [s.imitation_curve_users, s.imitation_curve_points],
