@@ -9,7 +9,12 @@ processes at a time, and its lists as served are scored on the validation users;
 winning values go into ``capacity_sft_epochs`` / ``capacity_sft_learning_rates`` of
 ``params/<profile>/04_scaling.yaml``. Test users are never read.
 
+``--teacher`` tunes the teacher recipe of notebook 03 instead (``params/<profile>/
+teacher.yaml``: its model, its ``n_train_users`` and its SFT settings; ``--size`` is
+ignored): the winning values go into ``sft_epochs`` / ``sft_learning_rate`` there.
+
     python benchmarks/tune_capacity_sft.py --profile default --size m --epochs 6 8 10
+    python benchmarks/tune_capacity_sft.py --profile default --teacher --epochs 3 4 5
 """
 
 from __future__ import annotations
@@ -37,10 +42,21 @@ def train_warm_start(notebook: str, values: dict, size: str, regime: dict) -> st
     return str(pipe.prompt_only())
 
 
+def train_teacher_warm_start(notebook: str, values: dict) -> str:
+    """The teacher recipe's SFT warm start with the given settings (cached checkpoint folder)."""
+    settings = params.schema_for(notebook).model_validate(values)
+    world = data.load_world(settings.profile)
+    pipe = teacher.PolicyPipeline(world, settings, RewardScorer.from_settings(world, settings),
+                                  log=lambda *a: None)
+    return str(pipe.prompt_only())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="default")
-    parser.add_argument("--size", required=True)
+    parser.add_argument("--size", default=None)
+    parser.add_argument("--teacher", action="store_true",
+                        help="tune notebook 03's teacher recipe instead of a ladder size")
     parser.add_argument("--epochs", type=int, nargs="+", required=True)
     parser.add_argument("--learning-rates", type=float, nargs="+", default=[None])
     args = parser.parse_args()
@@ -56,6 +72,20 @@ def main() -> None:
                                                  val_users)
     demo_recall = demo_scores.groupby("user")["recall@10"].mean()
     grid = list(itertools.product(args.epochs, args.learning_rates))
+    if args.teacher:
+        recipe = params.load_params("03_grpo", args.profile)
+        candidates = [recipe.model_copy(update={"sft_epochs": epochs, **(
+            {"sft_learning_rate": lr} if lr is not None else {})}) for epochs, lr in grid]
+        folders = map_jobs(train_teacher_warm_start,
+                           [("03_grpo", c.model_dump()) for c in candidates])
+        pipes = [teacher.PolicyPipeline(world, c, scorer, log=lambda *a: None)
+                 for c in candidates]
+        report(world, serving, P, val_users, demo_recall, f"teacher ({recipe.model})",
+               [(e, pipe, folder) for (e, _), pipe, folder in zip(grid, pipes, folders,
+                                                                  strict=True)])
+        return
+    if args.size is None:
+        parser.error("--size is required without --teacher")
     regimes = []
     for epochs, lr in grid:
         regime = {name: getattr(P, name) for name in capacity.REGIME_FIELDS}
@@ -66,11 +96,19 @@ def main() -> None:
         regimes.append(regime)
     checkpoints = map_jobs(train_warm_start, [("04_scaling", P.model_dump(), args.size, regime)
                                               for regime in regimes])
-    print(f"{args.size}: {len(val_users)} validation users, demonstrations' R@10 "
+    pipes = [teacher.PolicyPipeline(world, capacity.size_settings(P, args.size, regime), scorer,
+                                    log=lambda *a: None) for regime in regimes]
+    report(world, serving, P, val_users, demo_recall, args.size,
+           [(e, pipe, folder) for (e, _), pipe, folder in zip(grid, pipes, checkpoints,
+                                                              strict=True)])
+
+
+def report(world, serving, P, val_users, demo_recall, name: str, trained) -> None:
+    """Print each candidate's imitation, well-formed share and held-out SFT loss on the
+    validation users; ``trained``: ``(epochs, pipeline, checkpoint)`` per candidate."""
+    print(f"{name}: {len(val_users)} validation users, demonstrations' R@10 "
           f"{demo_recall.mean():.4f} (bars: imitation {IMITATION_BAR:.0%}, format {FORMAT_BAR:.0%})")
-    for (epochs, _), regime, checkpoint in zip(grid, regimes, checkpoints, strict=True):
-        pipe = teacher.PolicyPipeline(world, capacity.size_settings(P, args.size, regime), scorer,
-                                      log=lambda *a: None)
+    for epochs, pipe, checkpoint in trained:
         frame, lists = evaluation.evaluate_policy(world, serving, pipe.policy(checkpoint, seed=P.seed),
                                                   val_users, fusion=P.fusion)
         gate = imitation_gate(frame["recall@10"], demo_recall)
