@@ -294,7 +294,10 @@ EXPECTED = {
         "offline/prompt_only/metrics/recall_at_10/mean": (0.21292, TRAINED),
         "offline/rl_teacher/metrics/recall_at_10/mean": (0.24959, TRAINED),
         "format_ok/rl_teacher": (1.0, 0.05),
-        "gates/imitation/ratio": (0.88278, 0.15),
+        # 12 validation users (paired interval of the gap about +-0.15 Recall@10): 0.88278
+        # before SFT read each prompt once per step (two demonstrations of a user now share
+        # a step), 0.71531 after
+        "gates/imitation/ratio": (0.71531, 0.15),
     },
     "03b_baselines": {
         "methods/content/recall_at_10/mean": (0.38395, SCORE),
