@@ -213,7 +213,7 @@ def _pairs_loss(model, batch: Mapping):
     return model(input_ids=ids, attention_mask=attention, labels=labels, use_cache=False).loss
 
 
-def shared_prompt_trainer_class(pad_id: int):
+def shared_prompt_trainer_class():
     """``trl.SFTTrainer`` on :func:`prompt_groups` rows, with :func:`shared_prompt_loss`."""
     from trl import SFTTrainer
 
@@ -260,7 +260,7 @@ def train_sft(model, tokenizer, prompts: Sequence[str], completions: Sequence[st
         per_step = max(1, round(batch_size * len(rows["prompt_ids"]) / n_completions))
         dataset = Dataset.from_dict(rows)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        trainer_class = shared_prompt_trainer_class(pad_id)
+        trainer_class = shared_prompt_trainer_class()
         extra = {"data_collator": lambda batch: collate_prompt_groups(batch, pad_id)}
         prepared = {"dataset_kwargs": {"skip_prepare_dataset": True},
                     "remove_unused_columns": False}
