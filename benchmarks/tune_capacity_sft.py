@@ -27,28 +27,20 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from newsstudy import evaluation, params, protocol, teacher  # noqa: E402
 from newsstudy.gates import FORMAT_BAR, IMITATION_BAR, imitation_gate  # noqa: E402
-from newsstudy.rewards import RewardScorer  # noqa: E402
 from newsstudy.scaling import capacity
 from newsstudy.teacher import imitation
 from newsstudy.world import data
 
 
-def train_warm_start(notebook: str, values: dict, size: str, regime: dict) -> str:
-    """The size's SFT warm start in the given regime (cached checkpoint folder)."""
+def train_warm_start(notebook: str, values: dict, size: str | None = None,
+                     regime: dict | None = None) -> str:
+    """The SFT warm start (cached checkpoint folder) of ``values``' recipe, or of ladder
+    size ``size`` in the capacity ``regime``. No reward scorer: SFT needs none."""
     settings = params.schema_for(notebook).model_validate(values)
+    if size is not None:
+        settings = capacity.size_settings(settings, size, regime)
     world = data.load_world(settings.profile)
-    pipe = teacher.PolicyPipeline(world, capacity.size_settings(settings, size, regime),
-                                  RewardScorer.from_settings(world, settings), log=lambda *a: None)
-    return str(pipe.prompt_only())
-
-
-def train_teacher_warm_start(notebook: str, values: dict) -> str:
-    """The teacher recipe's SFT warm start with the given settings (cached checkpoint folder)."""
-    settings = params.schema_for(notebook).model_validate(values)
-    world = data.load_world(settings.profile)
-    pipe = teacher.PolicyPipeline(world, settings, RewardScorer.from_settings(world, settings),
-                                  log=lambda *a: None)
-    return str(pipe.prompt_only())
+    return str(teacher.PolicyPipeline(world, settings, None, log=lambda *a: None).prompt_only())
 
 
 def main() -> None:
@@ -66,8 +58,7 @@ def main() -> None:
     world = data.load_world(P.profile)
     val_users = protocol.val_users(world, P.seed, P.n_val_users)
     serving = protocol.serving(world, P)
-    scorer = RewardScorer.from_settings(world, P)
-    base = teacher.PolicyPipeline(world, P, scorer, log=lambda *a: None)
+    base = teacher.PolicyPipeline(world, P, None, log=lambda *a: None)
     demo_scores = imitation.demonstration_scores(world, serving, P, base.prompts(val_users),
                                                  val_users)
     demo_recall = demo_scores.groupby("user")["recall@10"].mean()
@@ -76,10 +67,8 @@ def main() -> None:
         recipe = params.load_params("03_grpo", args.profile)
         candidates = [recipe.model_copy(update={"sft_epochs": epochs, **(
             {"sft_learning_rate": lr} if lr is not None else {})}) for epochs, lr in grid]
-        folders = map_jobs(train_teacher_warm_start,
-                           [("03_grpo", c.model_dump()) for c in candidates])
-        pipes = [teacher.PolicyPipeline(world, c, scorer, log=lambda *a: None)
-                 for c in candidates]
+        folders = map_jobs(train_warm_start, [("03_grpo", c.model_dump()) for c in candidates])
+        pipes = [teacher.PolicyPipeline(world, c, None, log=lambda *a: None) for c in candidates]
         report(world, serving, P, val_users, demo_recall, f"teacher ({recipe.model})",
                [(e, pipe, folder) for (e, _), pipe, folder in zip(grid, pipes, folders,
                                                                   strict=True)])
@@ -96,7 +85,7 @@ def main() -> None:
         regimes.append(regime)
     checkpoints = map_jobs(train_warm_start, [("04_scaling", P.model_dump(), args.size, regime)
                                               for regime in regimes])
-    pipes = [teacher.PolicyPipeline(world, capacity.size_settings(P, args.size, regime), scorer,
+    pipes = [teacher.PolicyPipeline(world, capacity.size_settings(P, args.size, regime), None,
                                     log=lambda *a: None) for regime in regimes]
     report(world, serving, P, val_users, demo_recall, args.size,
            [(e, pipe, folder) for (e, _), pipe, folder in zip(grid, pipes, checkpoints,

@@ -37,6 +37,17 @@ ROWS = "shared-prompts"
 distinct prompt with its completions, ``batch_size`` completions' worth a step."""
 
 
+def decoder_and_head(model):
+    """``(decoder, LM head)`` of a causal LM whose head may be applied to chosen hidden
+    states alone, else None (no ``get_decoder``/``get_output_embeddings``, or a soft-capped
+    head): the split the study's CPU losses and log-probabilities rely on."""
+    decoder = getattr(model, "get_decoder", lambda: None)()
+    head = getattr(model, "get_output_embeddings", lambda: None)()
+    if decoder is None or head is None or getattr(model.config, "final_logit_softcapping", None):
+        return None
+    return decoder, head
+
+
 def completion_head_loss(model, inputs, num_items_in_batch=None):
     """The causal-LM loss of ``model(**inputs).loss``, with the LM head applied only where
     it is scored.
@@ -53,12 +64,12 @@ def completion_head_loss(model, inputs, num_items_in_batch=None):
     """
     import torch
 
-    decoder = getattr(model, "get_decoder", lambda: None)()
-    head = getattr(model, "get_output_embeddings", lambda: None)()
-    if decoder is None or head is None or getattr(model.config, "final_logit_softcapping", None):
+    split = decoder_and_head(model)
+    if split is None:
         full = {**inputs, **({"num_items_in_batch": num_items_in_batch}
                              if num_items_in_batch is not None else {})}
         return model(**full).loss
+    decoder, head = split
     labels = inputs["labels"]
     hidden = decoder(**{key: value for key, value in inputs.items() if key != "labels"}
                      ).last_hidden_state
@@ -175,10 +186,10 @@ def shared_prompt_loss(model, batch: Mapping):
     prompt_mask, owner = batch["prompt_mask"], batch["owner"]
     completion_ids, completion_mask = batch["completion_ids"], batch["completion_mask"]
     labels = batch["completion_labels"]
-    decoder = getattr(model, "get_decoder", lambda: None)()
-    head = getattr(model, "get_output_embeddings", lambda: None)()
-    if decoder is None or head is None or getattr(model.config, "final_logit_softcapping", None):
+    split = decoder_and_head(model)
+    if split is None:
         return _pairs_loss(model, batch)
+    decoder, head = split
     lengths = prompt_mask.sum(dim=1)
     read = decoder(input_ids=batch["prompt_ids"], attention_mask=prompt_mask, use_cache=True)
     last = read.last_hidden_state[torch.arange(len(lengths)), lengths - 1]

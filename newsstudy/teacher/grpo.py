@@ -37,6 +37,7 @@ import pandas as pd
 
 from newsstudy.policy.decoding import guard_version, guarded
 from newsstudy.policy.prompts import expand_pointers
+from newsstudy.policy.sft import decoder_and_head
 from newsstudy.rewards import REWARD_NAMES, RewardScorer, RewardWeights
 
 LOGPROBS = "shared-prompts"
@@ -179,13 +180,12 @@ def completion_logits(model, input_ids, attention_mask, logits_to_keep: int):
     """
     import torch
 
-    decoder = getattr(model, "get_decoder", lambda: None)()
-    head = getattr(model, "get_output_embeddings", lambda: None)()
+    split = decoder_and_head(model)
     width = input_ids.size(1) - logits_to_keep
-    if (decoder is None or head is None or width < 1
-            or getattr(model.config, "final_logit_softcapping", None)):
+    if split is None or width < 1:
         return model(input_ids=input_ids, attention_mask=attention_mask,
                      logits_to_keep=logits_to_keep + 1).logits[:, :-1]
+    decoder, head = split
     prompts = torch.cat([input_ids[:, :width], attention_mask[:, :width]], dim=1)
     distinct, owner = torch.unique(prompts, dim=0, return_inverse=True)
     read = decoder(input_ids=distinct[:, :width], attention_mask=distinct[:, width:],
