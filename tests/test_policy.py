@@ -499,6 +499,9 @@ def test_prompt_groups_share_prompts_append_eos_and_cut_like_max_length(tokenize
     # 3 prompt tokens leave one completion token; 2 leave two (all of "z" + eos)
     assert [len(c) for cs in cut["completion_ids"] for c in cs] == [1, 2]
     assert sft.prompt_groups(tokenizer, ["a b c"], ["x"], max_length=3)["prompt_ids"] == []
+    # a prompt longer than max_length leaves no room, however long the completion
+    assert sft.prompt_groups(tokenizer, ["a b c d e"], ["v w x y z"], max_length=3)[
+        "prompt_ids"] == []
     with pytest.raises(ValueError, match="as many prompts"):
         sft.prompt_groups(tokenizer, ["a"], [])
 

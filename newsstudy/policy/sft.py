@@ -32,9 +32,11 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 
-ROWS = "shared-prompts"
+ROWS = "shared-prompts-2"
 """How :func:`train_sft` forms its rows and steps (in the warm start's cache key): each
-distinct prompt with its completions, ``batch_size`` completions' worth a step."""
+distinct prompt with its completions, ``batch_size`` completions' worth a step. Version 2:
+a prompt longer than ``max_length`` keeps no completion token, as TRL's cut of the whole
+sequence keeps none (version 1 kept a completion's first tokens after the cut prompt)."""
 
 
 def decoder_and_head(model):
@@ -129,10 +131,10 @@ def prompt_groups(tokenizer, prompts: Sequence[str], completions: Sequence[str],
     prompt_ids = tokenizer(distinct, add_special_tokens=False)["input_ids"] if distinct else []
     rows: dict[str, list] = {"prompt_ids": [], "completion_ids": []}
     for prompt, ids in zip(distinct, prompt_ids, strict=True):
-        budget = None if max_length is None else max_length - len(ids)
-        ids = ids if max_length is None else ids[:max_length]
-        kept = [c[:budget] if budget is not None else c for c in
-                tokenizer(grouped[prompt], add_special_tokens=False)["input_ids"]]
+        ids = ids[:max_length]  # [:None] keeps every token
+        budget = None if max_length is None else max_length - len(ids)  # >= 0
+        kept = [c[:budget] for c in tokenizer(grouped[prompt], add_special_tokens=False)[
+            "input_ids"]]
         kept = [c for c in kept if c]
         if kept:
             rows["prompt_ids"].append(ids)
