@@ -8,14 +8,16 @@ and the share spent in reward scoring (target: under 20%).
     python benchmarks/bench_grpo.py --profile default --steps 10 --compare-trl
 
 ``--compare-trl`` then runs the same steps from the same weights twice more: with the
-plain-logits path reading every row whole (each prompt once per completion, as before
-prompts were shared) and with TRL's own log-probability path (its chunked fused LM head),
-and prints the ratios of step times.
+plain-logits path reading every row whole, in sampling and in log-probabilities (each
+prompt once per completion, as before prompts were shared), and with TRL's own path (rows
+sampled whole, log-probabilities from its chunked fused LM head), and prints the ratios
+of step times.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import tempfile
@@ -85,12 +87,13 @@ def main() -> None:
             return model(input_ids=input_ids, attention_mask=attention_mask,
                          logits_to_keep=logits_to_keep + 1).logits[:, :-1]
 
-        shared = grpo.completion_logits
+        shared = grpo.completion_logits, grpo.prompts_read_once
         grpo.completion_logits = whole_rows
+        grpo.prompts_read_once = lambda model: contextlib.nullcontext()
         try:
             whole_seconds = run(copy.deepcopy(initial))
         finally:
-            grpo.completion_logits = shared
+            grpo.completion_logits, grpo.prompts_read_once = shared
         trl_seconds = run(initial, GRPOTrainer)
     completions = settings.users_per_step * settings.num_generations
     print(f"policy: the {args.profile} recipe's SFT checkpoint {checkpoint.name} "

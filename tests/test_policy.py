@@ -291,6 +291,35 @@ def test_generate_is_deterministic_and_shaped(tokenizer, users, prompt_map):
     assert generate.count_generated_tokens(tokenizer, first) > 0
 
 
+def test_generate_reads_each_prompt_once_with_the_same_samples(tokenizer, users, prompt_map,
+                                                               monkeypatch):
+    model = ladder.build_policy("xs", tokenizer, seed=0)
+    texts = [prompt_map[u] for u in users[:5]]  # unequal lengths: left padding in a batch
+    kwargs = dict(n_samples=3, max_new_tokens=12, batch_size=8, progress=False,
+                  return_counts=True)
+    read: list[tuple[int, int]] = []
+    forward = model.forward
+
+    def counting(*args, **kw):
+        ids = kw.get("input_ids")
+        if ids is not None and ids.shape[1] > 1:
+            read.append(tuple(ids.shape))  # a read of prompts (decoding reads one column)
+        return forward(*args, **kw)
+
+    monkeypatch.setattr(model, "forward", counting)
+    shared = generate.sample_completions(model, tokenizer, texts, seed=1, **kwargs)
+    shared_greedy = generate.sample_completions(model, tokenizer, texts, greedy=True, **kwargs)
+    # batches of 8 rows hold 3 distinct prompts (8 + 7 rows: 3 + 3 prompts, one split)
+    assert [rows for rows, _ in read] == [3, 3, 3, 3]  # sampled, then greedy
+    monkeypatch.setattr(generate, "shared_prompt_cache", lambda *a, **k: {})
+    read.clear()
+    whole = generate.sample_completions(model, tokenizer, texts, seed=1, **kwargs)
+    assert [rows for rows, _ in read] == [8, 7]
+    assert shared == whole
+    assert shared_greedy == generate.sample_completions(model, tokenizer, texts, greedy=True,
+                                                        **kwargs)
+
+
 def test_generate_keeps_markers_and_drops_specials(tokenizer):
     class Echo(torch.nn.Module):
         """Stands in for a model: 'generates' a fixed continuation."""

@@ -396,6 +396,23 @@ def test_guarded_sampling_never_repeats_a_pointer(world, users, tiny_tokenizer):
     assert "generate" not in vars(model)
 
 
+def test_generate_wrappers_nest_and_detach_in_either_order(tiny_tokenizer):
+    model = ladder.build_policy("xs", tiny_tokenizer, seed=0)
+    for outer, inner in [(lambda: decoding.guarded(model, tiny_tokenizer),
+                          lambda: generate.prompts_read_once(model)),
+                         (lambda: generate.prompts_read_once(model),
+                          lambda: decoding.guarded(model, tiny_tokenizer))]:
+        with outer():
+            wrapper = model.generate
+            with inner():
+                assert model.generate is not wrapper
+                with inner():  # not wrapped twice
+                    pass
+                assert model.generate is not wrapper
+            assert model.generate is wrapper  # the inner one restores the outer one
+        assert "generate" not in vars(model)
+
+
 def test_guarded_is_a_no_op_when_disabled(tiny_tokenizer):
     model = ladder.build_policy("xs", tiny_tokenizer, seed=0)
     with decoding.guarded(model, tiny_tokenizer, enabled=False) as same:

@@ -360,6 +360,7 @@ def guarded(model, tokenizer, enabled: bool = True) -> Iterator[object]:
     if not enabled or getattr(model.generate, "_duplicate_guard", False):
         yield model
         return
+    own = vars(model).get("generate")  # an instance attribute, e.g. another wrapper
     original = model.generate
     wrapper = functools.partial(_guarded_generate, original, tokenizer)
     wrapper._duplicate_guard = True
@@ -367,4 +368,7 @@ def guarded(model, tokenizer, enabled: bool = True) -> Iterator[object]:
     try:
         yield model
     finally:
-        del model.generate  # the instance attribute; the class method shows through again
+        if own is None:
+            del model.generate  # the class method shows through again
+        else:
+            model.generate = own

@@ -5,11 +5,22 @@ length so a batch wastes little padding, left-padded, and passed to ``model.gene
 Only the new tokens are decoded, with ``skip_special_tokens=True``: pad/bos/eos vanish,
 the format markers (ordinary added tokens) stay. Given the same inputs and ``seed``, the
 output is the same.
+
+**Each prompt read once.** With several samples per prompt, a batch holds each prompt
+several times, and a prompt (~270 tokens) is an order of magnitude longer than a list
+(~20). The decoder therefore reads each distinct prompt of a batch once, all but its
+last token, and the keys and values are gathered to one row per sample
+(:func:`shared_prompt_cache`, within :func:`prompts_read_once`, which also serves
+TRL's GRPO sampling); ``generate`` then reads only the last prompt token and samples from
+there. The logits equal those of reading every row whole to float
+precision, and the random stream is the same (one draw per row and step), so samples
+agree but where a float rounding tips a draw (``tests/test_policy.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -57,7 +68,8 @@ def sample_completions(model, tokenizer, prompts: Sequence[str], n_samples: int 
             texts = [prompts[i] for i, _ in batch]
             encoded = tokenizer(texts, add_special_tokens=False, padding=True,
                                 return_tensors="pt").to(model.device)
-            with torch.inference_mode(), decoding.guarded(model, tokenizer, guard):
+            with torch.inference_mode(), decoding.guarded(model, tokenizer, guard), \
+                    prompts_read_once(model):
                 generated = model.generate(
                     **encoded, do_sample=not greedy, max_new_tokens=max_new_tokens,
                     pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
@@ -74,6 +86,67 @@ def sample_completions(model, tokenizer, prompts: Sequence[str], n_samples: int 
         tokenizer.padding_side = side
         model.train(was_training)
     return (out, counts) if return_counts else out
+
+
+@contextlib.contextmanager
+def prompts_read_once(model) -> Iterator[object]:
+    """Within the block, ``model.generate`` reads each distinct row of a batch's prompts
+    once (:func:`shared_prompt_cache`): rows equal in ids and attention mask share their
+    keys and values. A call that brings its own ``cache`` is left as it is."""
+    if getattr(model.generate, "_prompts_read_once", False):
+        yield model
+        return
+    own = vars(model).get("generate")  # an instance attribute, e.g. another wrapper
+    original = model.generate
+
+    def generate(*args, **kwargs):
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        mask = kwargs.get("attention_mask")
+        if input_ids is not None and mask is not None and kwargs.get("cache") is None \
+                and input_ids.ndim == 2:
+            _, prompt_of_row = torch.unique(torch.cat([input_ids, mask.to(input_ids.dtype)],
+                                                      dim=1), dim=0, return_inverse=True)
+            kwargs.update(shared_prompt_cache(model, input_ids, mask, prompt_of_row.tolist()))
+        return original(*args, **kwargs)
+
+    generate._prompts_read_once = True
+    model.generate = generate
+    try:
+        yield model
+    finally:
+        if own is None:
+            del model.generate  # the class method shows through again
+        else:
+            model.generate = own
+
+
+def shared_prompt_cache(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                        prompt_of_row: Sequence[int]) -> dict:
+    """``{"cache": ...}`` for ``model.generate`` when rows of a left-padded batch repeat a
+    prompt (``prompt_of_row``: an id per row, equal ids for equal prompts, repeats
+    adjacent or not); ``{}`` when no prompt repeats or the batch is one column wide.
+
+    The decoder reads each distinct row once, all but the last column, at the positions
+    ``generate`` gives left-padded rows (the attention mask's running count), and the keys
+    and values are gathered to every row, so ``generate`` reads only the last column.
+    """
+    firsts: dict[int, int] = {}
+    for row, prompt in enumerate(prompt_of_row):
+        firsts.setdefault(prompt, row)
+    if len(firsts) == len(prompt_of_row) or input_ids.shape[1] < 2:
+        return {}
+    distinct = torch.tensor(list(firsts.values()), device=input_ids.device)
+    slot = {prompt: k for k, prompt in enumerate(firsts)}
+    mask = attention_mask[distinct, :-1]
+    positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT
+    keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(
+        base.forward).parameters else {}
+    read = model(input_ids=input_ids[distinct, :-1], attention_mask=mask,
+                 position_ids=positions, use_cache=True, **keep)
+    cache = read.cache
+    cache.reorder_cache(torch.tensor([slot[p] for p in prompt_of_row], device=input_ids.device))
+    return {"cache": cache}
 
 
 def _lengths_to_eos(new: torch.Tensor, eos_id: int | None, pad_id: int) -> list[int]:

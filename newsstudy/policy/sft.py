@@ -183,14 +183,22 @@ def shared_prompt_loss(model, batch: Mapping):
     as one right-padded sequence. A model without a separate decoder and LM head (or with
     a soft-capped head) reads the pairs one per row with its own loss.
     """
+    total, count = shared_prompt_nll(model, batch)
+    return total / count
+
+
+def shared_prompt_nll(model, batch: Mapping):
+    """``(summed cross-entropy, number of tokens)`` of a :func:`collate_prompt_groups`
+    batch's completion tokens, each prompt read once (:func:`shared_prompt_loss`)."""
     import torch
 
     prompt_mask, owner = batch["prompt_mask"], batch["owner"]
     completion_ids, completion_mask = batch["completion_ids"], batch["completion_mask"]
     labels = batch["completion_labels"]
+    count = (labels != -100).sum()
     split = decoder_and_head(model)
     if split is None:
-        return _pairs_loss(model, batch)
+        return _pairs_loss(model, batch) * count, count
     decoder, head = split
     lengths = prompt_mask.sum(dim=1)
     read = decoder(input_ids=batch["prompt_ids"], attention_mask=prompt_mask, use_cache=True)
@@ -208,7 +216,7 @@ def shared_prompt_loss(model, batch: Mapping):
     scored = rest != -100
     total = total + cross_entropy(head(hidden[:, :-1][scored]).float(), rest[scored],
                                   reduction="sum")
-    return total / (labels != -100).sum()
+    return total, count
 
 
 def _pairs_loss(model, batch: Mapping):
@@ -332,33 +340,30 @@ def completion_loss(model, tokenizer, prompts: Sequence[str], completions: Seque
                     batch_size: int = 32) -> float:
     """Token-mean cross-entropy (nats) of ``completions`` given ``prompts``, as SFT trains it.
 
-    The held-out counterpart of the training loss: each pair is the prompt's ids followed
-    by the completion's ids and the eos id; only completion tokens (eos included) are
-    scored. Batched with right padding (:func:`right_padded`) under
-    ``torch.inference_mode``; the model's mode is restored. NaN when there is no completion token.
+    The held-out counterpart of the training loss: each completion is followed by the eos
+    and only completion tokens (eos included) are scored. Each distinct prompt is read
+    once with all its completions (:func:`prompt_groups`, :func:`shared_prompt_nll`),
+    ``batch_size`` prompts at a time, sorted by length, under ``torch.inference_mode``;
+    the model's mode is restored. Equal, to float precision, to reading each pair as one
+    sequence. NaN when there is no completion token.
     """
     import torch
 
-    if len(prompts) != len(completions):
-        raise ValueError(f"need as many prompts as completions, got {len(prompts)} "
-                         f"and {len(completions)}")
-    prompt_ids = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
-    completion_ids = [ids + [tokenizer.eos_token_id] for ids in
-                      tokenizer(list(completions), add_special_tokens=False)["input_ids"]]
-    pairs = sorted(zip(prompt_ids, completion_ids, strict=True), key=lambda p: len(p[0]) + len(p[1]))
+    rows = prompt_groups(tokenizer, prompts, completions)
+    order = sorted(range(len(rows["prompt_ids"])), key=lambda i: len(rows["prompt_ids"][i]))
+    grouped = [{"prompt_ids": rows["prompt_ids"][i], "completion_ids": rows["completion_ids"][i]}
+               for i in order]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     try:
         with torch.inference_mode():
-            for start in range(0, len(pairs), batch_size):
-                ids, attention, scored = right_padded(pairs[start:start + batch_size], pad_id)
-                logits = model(input_ids=ids, attention_mask=attention, use_cache=False).logits
-                log_probs = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-                picked = log_probs.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-                total -= float(picked[scored].sum())
-                count += int(scored.sum())
+            for start in range(0, len(grouped), batch_size):
+                nll, tokens = shared_prompt_nll(
+                    model, collate_prompt_groups(grouped[start:start + batch_size], pad_id))
+                total += float(nll)
+                count += int(tokens)
     finally:
         model.train(was_training)
     return total / count if count else math.nan

@@ -24,11 +24,15 @@ On the CPU, per-token log-probabilities come from the model's logits of the comp
 positions (``log_softmax(logits / temperature)``), not from TRL's chunked fused LM-head
 kernel, which is written to save GPU memory on large vocabularies and makes a GRPO step
 of this study's small models about twice as slow on a CPU; both give the same values
-(a test compares them). On GPUs TRL's own path runs.
+(a test compares them). On GPUs TRL's own path runs. The log-probabilities read each
+distinct prompt of a batch once for its G completions (:func:`completion_logits`), and so
+does the sampling of rollouts (:func:`newsstudy.policy.generate.prompts_read_once`): a
+prompt is about 270 tokens, a list about 20.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -36,6 +40,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from newsstudy.policy.decoding import guard_version, guarded
+from newsstudy.policy.generate import prompts_read_once
 from newsstudy.policy.prompts import expand_pointers
 from newsstudy.policy.sft import decoder_and_head
 from newsstudy.rewards import REWARD_NAMES, RewardScorer, RewardWeights
@@ -44,6 +49,12 @@ LOGPROBS = "shared-prompts"
 """How the CPU path computes log-probabilities (:func:`completion_logits`), in the cache
 key of every GRPO checkpoint: equal to the whole-row computation to float precision, whose
 rounding still sets a run's path."""
+
+ROLLOUTS = "prompts-read-once"
+"""How the CPU path samples its rollouts, in the cache key of every GRPO checkpoint: each
+distinct prompt of a batch read once for its G samples
+(:func:`newsstudy.policy.generate.prompts_read_once`), equal to reading every row to float
+precision."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +76,7 @@ class GRPOSettings:
     def as_dict(self) -> dict:
         """Plain dict (for cache keys and manifests), with the guard's rules version."""
         return {**asdict(self), "guard_version": guard_version(self.duplicate_guard),
-                "logprobs": LOGPROBS}
+                "logprobs": LOGPROBS, "rollouts": ROLLOUTS}
 
 
 class _ScoreMemo:
@@ -268,7 +279,9 @@ def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str
     trainer = (trainer_class or cpu_logprob_trainer_class())(model=model, reward_funcs=reward_functions(scorer), args=config,
                           train_dataset=dataset, processing_class=tokenizer,
                           peft_config=peft_config)
-    with guarded(trainer.model, tokenizer, settings.duplicate_guard):
+    # TRL's own path (a trainer_class given) samples every row whole, as TRL does
+    shared = contextlib.nullcontext() if trainer_class else prompts_read_once(trainer.model)
+    with guarded(trainer.model, tokenizer, settings.duplicate_guard), shared:
         trainer.train()
     trained = trainer.model
     if peft_config is not None:
