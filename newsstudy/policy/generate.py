@@ -50,7 +50,8 @@ def sample_completions(model, tokenizer, prompts: Sequence[str], n_samples: int 
         raise ValueError("n_samples, batch_size and max_new_tokens must be >= 1")
     if tokenizer.pad_token_id is None:
         raise ValueError("the tokenizer needs a pad token for batched generation")
-    lengths = [len(ids) for ids in tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
+    prompt_ids = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]  # once
+    lengths = [len(ids) for ids in prompt_ids]
     jobs = sorted(((i, j) for i in range(len(prompts)) for j in range(n_samples)),
                   key=lambda job: (-lengths[job[0]], job))
     out: list[list[str]] = [[""] * n_samples for _ in prompts]
@@ -65,9 +66,8 @@ def sample_completions(model, tokenizer, prompts: Sequence[str], n_samples: int 
         bar = tqdm(total=len(jobs), desc="generating", unit="sample", disable=not progress)
         for start in range(0, len(jobs), batch_size):
             batch = jobs[start:start + batch_size]
-            texts = [prompts[i] for i, _ in batch]
-            encoded = tokenizer(texts, add_special_tokens=False, padding=True,
-                                return_tensors="pt").to(model.device)
+            encoded = tokenizer.pad({"input_ids": [prompt_ids[i] for i, _ in batch]},
+                                    padding=True, return_tensors="pt").to(model.device)
             with torch.inference_mode(), decoding.guarded(model, tokenizer, guard), \
                     prompts_read_once(model):
                 generated = model.generate(
