@@ -128,10 +128,11 @@ def run_tasks(tasks: Mapping[Hashable, Task], workers: int | None = None
     """Every task's result, by name; each task run by a single-thread worker process once
     the tasks it needs have finished.
 
-    Among the tasks ready at a time, the mapping's order decides which starts first (put
-    the longest chain first). A task whose needs finish later joins the queue then: a
-    training run's evaluation can be split into tasks that start once it is trained, on
-    whichever workers are free. ``workers`` 1 runs the tasks here in the mapping's order,
+    A task starts when a worker is free, and among the tasks ready then, the mapping's
+    order decides which (put the longest chain first): a task whose needs finish later
+    goes before every task after it in the mapping, even one that has waited longer. A
+    training run's evaluation can thus be split into tasks that start once it is trained,
+    on whichever workers are free, ahead of the shorter work that fills the gaps. ``workers`` 1 runs the tasks here in the mapping's order,
     under one torch thread, as :func:`map_jobs` does. A task that fails raises here, once
     the tasks already running have finished (those queued are cancelled). ``ValueError`` (before anything runs) for a
     need that names no task or a task that needs itself, directly or through others.
@@ -164,12 +165,14 @@ def run_tasks(tasks: Mapping[Hashable, Task], workers: int | None = None
     results: dict[Hashable, Any] = {}
     running: dict[Any, Hashable] = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context,
+    slots = min(workers, len(tasks))
+    with ProcessPoolExecutor(max_workers=slots, mp_context=context,
                              initializer=_init_worker) as pool:
         submitted: set[Hashable] = set()
         while len(results) < len(tasks):
-            for name in order:
-                if name not in submitted and all(need in results for need in tasks[name].needs):
+            for name in order:  # no queue in the pool: each task goes to a free worker
+                if len(running) < slots and name not in submitted \
+                        and all(need in results for need in tasks[name].needs):
                     running[pool.submit(tasks[name].function, *tasks[name].args)] = name
                     submitted.add(name)
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)

@@ -92,9 +92,10 @@ pd.DataFrame(ladder.ladder_table(P.vocab_size)).set_index("name").loc[P.sizes]
 # what each checkpoint's training took when it was made (cached runs keep it).
 
 # %%
-# Every size in its own single-thread process, two at a time; the largest size's two
-# measurements start once it is trained, and the best-of-N samples of 03's teacher (below)
-# are drawn while it trains.
+# Every size in its own single-thread process, two at a time. The largest size trains
+# longest: its warm start, its policy and its three measurements are tasks of their own,
+# each taken by the next free worker as soon as what it reads is trained; the other sizes
+# and the best-of-N samples of 03's teacher (below) fill the other worker meanwhile.
 tasks = capacity.size_tasks("04_scaling", P, eval_users, val_users, bon_users,
                             max(P.sizes_best_of_n))
 tasks["teacher samples"] = parallel.Task(capacity.sample_teacher, (

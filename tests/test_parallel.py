@@ -74,6 +74,22 @@ def test_tasks_start_after_their_needs_and_match_a_serial_run(tmp_path):
     assert pooled["seeded"] == serial["seeded"] == train_tiny(3, 20)
 
 
+def test_a_task_whose_needs_finish_goes_before_tasks_later_in_the_mapping(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    tasks = {  # two workers: train beside fill 1 and fill 2; eval is ready before fill 3
+        "train": parallel.Task(stamp, ("train", str(folder), 2.0)),
+        "eval": parallel.Task(stamp, ("eval", str(folder), 0.0), needs=("train",)),
+        "fill 1": parallel.Task(stamp, ("fill 1", str(folder), 0.5)),
+        "fill 2": parallel.Task(stamp, ("fill 2", str(folder), 3.0)),
+        "fill 3": parallel.Task(stamp, ("fill 3", str(folder), 1.0)),
+    }
+    results = parallel.run_tasks(tasks, workers=2)
+    assert list(results) == list(tasks)
+    assert "train" in results["eval"][1]
+    assert "fill 3" not in results["eval"][1]  # it had waited longer, but comes later
+
+
 def test_bad_task_graphs_are_named_before_anything_runs():
     with pytest.raises(ValueError, match="needs \\['missing'\\], which are not tasks"):
         parallel.run_tasks({"a": parallel.Task(train_tiny, (0, 1), needs=("missing",))})

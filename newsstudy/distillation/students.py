@@ -248,18 +248,23 @@ def teacher_per_user(profile: str, teacher_size: str, eval_users, seed: int):
 def train_students(notebook: str, params: dict, seeds, eval_users, kl_users) -> list[dict]:
     """Every (method, seed) student, trained (or loaded) and measured in worker processes
     (:func:`train_student`, :func:`newsstudy.parallel.run_tasks`): on-policy, supervised,
-    none and the warm start; on-policy + GRPO of a seed starts once that seed's
-    on-policy student is trained, on whichever worker is free. In that order."""
-    tasks = {(method, s): parallel.Task(train_student, (notebook, params, method, s,
-                                                        eval_users, kl_users))
-             for method in ("on-policy", "supervised", "none") for s in seeds}
-    tasks["student warm start", seeds[0]] = parallel.Task(train_student, (
-        notebook, params, "student warm start", seeds[0], eval_users, kl_users))
-    for s in seeds:
-        tasks["on-policy + GRPO", s] = parallel.Task(
-            train_student, (notebook, params, "on-policy + GRPO", s, eval_users, kl_users),
-            needs=(("on-policy", s),))
-    return list(parallel.run_tasks(tasks).values())
+    none and the warm start, then on-policy + GRPO, in that order. The longest chains
+    go first: the on-policy students, and a seed's on-policy + GRPO student as soon as
+    its on-policy student is trained, on the next free worker ahead of the shorter
+    supervised, none and warm-start tasks, which fill the gaps."""
+    def task(method, s, needs=()):
+        return parallel.Task(train_student, (notebook, params, method, s, eval_users, kl_users),
+                             needs=needs)
+
+    chains = {("on-policy", s): task("on-policy", s) for s in seeds}
+    chains.update({("on-policy + GRPO", s): task("on-policy + GRPO", s, (("on-policy", s),))
+                   for s in seeds})
+    fill = {(method, s): task(method, s) for method in ("supervised", "none") for s in seeds}
+    fill["student warm start", seeds[0]] = task("student warm start", seeds[0])
+    done = parallel.run_tasks({**chains, **fill})
+    order = [("on-policy", s) for s in seeds] + list(fill) + [("on-policy + GRPO", s)
+                                                             for s in seeds]
+    return [done[name] for name in order]
 
 
 def serving_speeds(teacher_checkpoint: Path, student_checkpoint: Path, prompts: list[str],

@@ -37,8 +37,9 @@ from newsstudy.rewards import RewardScorer
 from newsstudy.teacher.imitation import well_formed
 from newsstudy.world import data
 
-MEASURES = ("quality", "frontier")
-"""The measurements :func:`measure_size` takes of a trained size."""
+MEASURES = ("validation", "test", "frontier")
+"""The measurements :func:`measure_size` takes of a trained size: ``validation`` reads
+only the SFT warm start, ``test`` and ``frontier`` the Dr.GRPO policy."""
 
 REGIME_FIELDS = ("capacity_train_users", "capacity_grpo_steps", "capacity_sft_epochs",
                  "capacity_sft_learning_rates")
@@ -95,11 +96,17 @@ def _records(frame) -> list[dict]:
     return frame.rename_axis("user").reset_index().to_dict(orient="records")
 
 
-def train_size(notebook: str, params: dict, size: str) -> str:
-    """Train (or load from the checkpoint cache) one size's SFT warm start and its Dr.GRPO
-    policy; the policy's checkpoint path."""
+def train_size(notebook: str, params: dict, size: str, stage: str = "policy") -> str:
+    """Train (or load from the checkpoint cache) one size's SFT warm start
+    (``stage="warm start"``) or its Dr.GRPO policy (``"policy"``, after the warm start);
+    the checkpoint's path."""
+    if stage not in ("warm start", "policy"):
+        raise ValueError(f"stage must be 'warm start' or 'policy', got {stage!r}")
     P = schema_for(notebook).model_validate(params)
     world = data.load_world(P.profile)
+    if stage == "warm start":  # SFT needs no reward scorer
+        pipe = teacher.PolicyPipeline(world, size_settings(P, size), None, log=lambda *a: None)
+        return str(pipe.prompt_only())
     scorer = RewardScorer.from_settings(world, P)
     pipe = teacher.PolicyPipeline(world, size_settings(P, size), scorer, log=lambda *a: None)
     return str(pipe.teacher(P.seed, scorer.weights))
@@ -110,26 +117,38 @@ def measure_size(notebook: str, params: dict, size: str, eval_users: list[int],
                  parts: Sequence[str] = MEASURES) -> dict:
     """Train (or load) one size and measure it; see the module doc. Plain data out.
 
-    ``parts`` names the measurements to take (:data:`MEASURES`): ``quality`` (the lists
-    as served on validation and test users, held-out SFT loss, training cost) and
+    ``parts`` names the measurements to take (:data:`MEASURES`): ``validation`` (the warm
+    start's lists as served on validation users and its held-out SFT loss), ``test`` (the
+    policy's lists as served on test users, their rewards, the training cost) and
     ``frontier`` (sampled lists on ``frontier_users``). Taken as separate tasks once the
-    size is trained (:func:`size_tasks`), their records merge into the one of all parts.
+    size is trained (:func:`size_tasks`), their records merge into the one of all parts;
+    ``validation`` alone trains no policy.
     """
     unknown = sorted(set(parts) - set(MEASURES))
     if unknown:
         raise ValueError(f"unknown measurements {unknown}; known: {list(MEASURES)}")
     P = schema_for(notebook).model_validate(params)
     world = data.load_world(P.profile)
-    scorer = RewardScorer.from_settings(world, P)
+    needs_policy = bool({"test", "frontier"} & set(parts))
+    scorer = RewardScorer.from_settings(world, P) if needs_policy else None
     serving = protocol.serving(world, P)
     pipe = teacher.PolicyPipeline(world, size_settings(P, size), scorer, log=lambda *a: None)
     warm = pipe.prompt_only()
-    policy = pipe.teacher(P.seed, scorer.weights)
+    policy = pipe.teacher(P.seed, scorer.weights) if needs_policy else None
     tok = pipe.tokenizer()
     record: dict = {"size": size, "params": ladder.parameter_count(size, len(tok))}
-    if "quality" in parts:
+    if "validation" in parts:
         val_frame, val_lists = evaluation.evaluate_policy(
             world, serving, pipe.policy(warm, seed=P.seed), val_users, fusion=P.fusion)
+        record.update({
+            "warm_start": str(warm),
+            "sft_epochs": pipe.settings.sft_epochs,
+            "sft_learning_rate": pipe.settings.sft_learning_rate,
+            "val_loss": validation_loss(pipe, warm, val_users),
+            "val": _records(val_frame),
+            "val_well_formed": well_formed(val_lists),
+        })
+    if "test" in parts:
         test_frame, test_lists = evaluation.evaluate_policy(
             world, serving, pipe.policy(policy, seed=P.seed), eval_users, fusion=P.fusion)
         users = [int(u) for u in test_frame.index]
@@ -137,16 +156,10 @@ def measure_size(notebook: str, params: dict, size: str, eval_users: list[int],
         test_frame = test_frame.assign(reward=rewards["total"].to_numpy())
         record.update({
             "checkpoint": str(policy),
-            "warm_start": str(warm),
             "train_flops": scaling.training_flops(record["params"], trained_tokens(warm)
                                                   + trained_tokens(policy)),
             "train_seconds": teacher.training_seconds(warm) + teacher.training_seconds(policy),
-            "sft_epochs": pipe.settings.sft_epochs,
-            "sft_learning_rate": pipe.settings.sft_learning_rate,
             "grpo_learning_rate": pipe.settings.grpo_learning_rate,
-            "val_loss": validation_loss(pipe, warm, val_users),
-            "val": _records(val_frame),
-            "val_well_formed": well_formed(val_lists),
             "test": _records(test_frame),
             "test_well_formed": well_formed(test_lists),
         })
@@ -180,19 +193,23 @@ def sample_teacher(notebook: str, params: dict, users: list[int], n_samples: int
 def size_tasks(notebook: str, settings, eval_users, val_users, frontier_users,
                frontier_n: int) -> dict[str, Task]:
     """The tasks of the capacity study (:func:`newsstudy.parallel.run_tasks`), largest size
-    first. The largest size trains longest, so its training is one task and its two
-    measurements two more that start once it is trained, on whichever workers are free;
-    every other size is one task that trains and measures it."""
+    first. The largest size trains longest and is the chain every other task waits on, so
+    it is split: its warm start, then its policy, and each of its measurements (the
+    validation one once the warm start is trained, the others once the policy is), each
+    taken by the next free worker ahead of the other sizes. Every other size is one task
+    that trains and measures it."""
     order = sorted(settings.sizes, key=lambda s: -ladder.parameter_count(s, settings.vocab_size))
     common = (eval_users, val_users, frontier_users, frontier_n)
-    largest = order[0]
-    tasks = {f"train {largest}": Task(train_size, (notebook, settings.model_dump(), largest))}
-    for size in order[1:]:
-        tasks[size] = Task(measure_size, (notebook, settings.model_dump(), size, *common))
+    largest, values = order[0], settings.model_dump()
+    warm, trained = f"train {largest} warm start", f"train {largest}"
+    tasks = {warm: Task(train_size, (notebook, values, largest, "warm start")),
+             trained: Task(train_size, (notebook, values, largest, "policy"), needs=(warm,))}
     for part in MEASURES:
-        tasks[f"{largest} {part}"] = Task(measure_size, (notebook, settings.model_dump(), largest,
-                                                        *common, (part,)),
-                                          needs=(f"train {largest}",))
+        tasks[f"{largest} {part}"] = Task(measure_size, (notebook, values, largest, *common,
+                                                         (part,)),
+                                          needs=(warm if part == "validation" else trained,))
+    for size in order[1:]:
+        tasks[size] = Task(measure_size, (notebook, values, size, *common))
     return tasks
 
 
