@@ -355,15 +355,17 @@ def _guarded_generate(original, tokenizer, *args, **kwargs):
 
 
 @contextlib.contextmanager
-def guarded(model, tokenizer, enabled: bool = True) -> Iterator[object]:
-    """Within the block, ``model.generate`` applies the :class:`DuplicateQueryGuard`."""
-    if not enabled or getattr(model.generate, "_duplicate_guard", False):
+def generate_wrapped(model, wrap, flag: str) -> Iterator[object]:
+    """Within the block, ``model.generate`` is ``wrap(the current generate)``, marked with
+    the attribute ``flag``; a no-op when the current one already carries it. On exit the
+    ``generate`` from before is back: another wrapper's, or the class method. Wrappers
+    nest in any order."""
+    if getattr(model.generate, flag, False):
         yield model
         return
     own = vars(model).get("generate")  # an instance attribute, e.g. another wrapper
-    original = model.generate
-    wrapper = functools.partial(_guarded_generate, original, tokenizer)
-    wrapper._duplicate_guard = True
+    wrapper = wrap(model.generate)
+    setattr(wrapper, flag, True)
     model.generate = wrapper
     try:
         yield model
@@ -372,3 +374,11 @@ def guarded(model, tokenizer, enabled: bool = True) -> Iterator[object]:
             del model.generate  # the class method shows through again
         else:
             model.generate = own
+
+
+def guarded(model, tokenizer, enabled: bool = True):
+    """Within the block, ``model.generate`` applies the :class:`DuplicateQueryGuard`."""
+    if not enabled:
+        return contextlib.nullcontext(model)
+    return generate_wrapped(model, lambda original: functools.partial(
+        _guarded_generate, original, tokenizer), "_duplicate_guard")

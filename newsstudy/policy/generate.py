@@ -88,36 +88,24 @@ def sample_completions(model, tokenizer, prompts: Sequence[str], n_samples: int 
     return (out, counts) if return_counts else out
 
 
-@contextlib.contextmanager
-def prompts_read_once(model) -> Iterator[object]:
+def prompts_read_once(model):
     """Within the block, ``model.generate`` reads each distinct row of a batch's prompts
     once (:func:`shared_prompt_cache`): rows equal in ids and attention mask share their
     keys and values. A call that brings its own ``cache`` is left as it is."""
-    if getattr(model.generate, "_prompts_read_once", False):
-        yield model
-        return
-    own = vars(model).get("generate")  # an instance attribute, e.g. another wrapper
-    original = model.generate
+    def wrap(original):
+        def generate(*args, **kwargs):
+            input_ids = kwargs.get("input_ids", args[0] if args else None)
+            mask = kwargs.get("attention_mask")
+            if input_ids is not None and mask is not None and kwargs.get("cache") is None \
+                    and input_ids.ndim == 2:
+                rows = torch.cat([input_ids, mask.to(input_ids.dtype)], dim=1)
+                _, prompt_of_row = torch.unique(rows, dim=0, return_inverse=True)
+                kwargs.update(shared_prompt_cache(model, input_ids, mask, prompt_of_row.tolist()))
+            return original(*args, **kwargs)
 
-    def generate(*args, **kwargs):
-        input_ids = kwargs.get("input_ids", args[0] if args else None)
-        mask = kwargs.get("attention_mask")
-        if input_ids is not None and mask is not None and kwargs.get("cache") is None \
-                and input_ids.ndim == 2:
-            _, prompt_of_row = torch.unique(torch.cat([input_ids, mask.to(input_ids.dtype)],
-                                                      dim=1), dim=0, return_inverse=True)
-            kwargs.update(shared_prompt_cache(model, input_ids, mask, prompt_of_row.tolist()))
-        return original(*args, **kwargs)
+        return generate
 
-    generate._prompts_read_once = True
-    model.generate = generate
-    try:
-        yield model
-    finally:
-        if own is None:
-            del model.generate  # the class method shows through again
-        else:
-            model.generate = own
+    return decoding.generate_wrapped(model, wrap, "_prompts_read_once")
 
 
 def shared_prompt_cache(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
