@@ -132,8 +132,9 @@ def run_tasks(tasks: Mapping[Hashable, Task], workers: int | None = None
     order decides which (put the longest chain first): a task whose needs finish later
     goes before every task after it in the mapping, even one that has waited longer. A
     training run's evaluation can thus be split into tasks that start once it is trained,
-    on whichever workers are free, ahead of the shorter work that fills the gaps. ``workers`` 1 runs the tasks here in the mapping's order,
-    under one torch thread, as :func:`map_jobs` does. A task that fails raises here, once
+    on whichever workers are free, ahead of the shorter work that fills the gaps.
+    ``workers`` 1 runs the tasks here in the mapping's order, under one torch thread, as
+    :func:`map_jobs` does. A task that fails raises here, once
     the tasks already running have finished (those queued are cancelled). ``ValueError`` (before anything runs) for a
     need that names no task or a task that needs itself, directly or through others.
     """

@@ -298,7 +298,8 @@ def test_generate_reads_each_prompt_once_with_the_same_samples(tokenizer, users,
     kwargs = dict(n_samples=3, max_new_tokens=12, batch_size=8, progress=False,
                   return_counts=True)
     read: list[tuple[int, int]] = []
-    forward = model.forward
+    decoder = model.get_decoder()  # every read of tokens goes through it
+    forward = decoder.forward
 
     def counting(*args, **kw):
         ids = kw.get("input_ids")
@@ -306,7 +307,7 @@ def test_generate_reads_each_prompt_once_with_the_same_samples(tokenizer, users,
             read.append(tuple(ids.shape))  # a read of prompts (decoding reads one column)
         return forward(*args, **kw)
 
-    monkeypatch.setattr(model, "forward", counting)
+    monkeypatch.setattr(decoder, "forward", counting)
     shared = generate.sample_completions(model, tokenizer, texts, seed=1, **kwargs)
     shared_greedy = generate.sample_completions(model, tokenizer, texts, greedy=True, **kwargs)
     # batches of 8 rows hold 3 distinct prompts (8 + 7 rows: 3 + 3 prompts, one split)

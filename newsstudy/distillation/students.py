@@ -252,19 +252,18 @@ def train_students(notebook: str, params: dict, seeds, eval_users, kl_users) -> 
     go first: the on-policy students, and a seed's on-policy + GRPO student as soon as
     its on-policy student is trained, on the next free worker ahead of the shorter
     supervised, none and warm-start tasks, which fill the gaps."""
-    def task(method, s, needs=()):
-        return parallel.Task(train_student, (notebook, params, method, s, eval_users, kl_users),
-                             needs=needs)
-
-    chains = {("on-policy", s): task("on-policy", s) for s in seeds}
-    chains.update({("on-policy + GRPO", s): task("on-policy + GRPO", s, (("on-policy", s),))
-                   for s in seeds})
-    fill = {(method, s): task(method, s) for method in ("supervised", "none") for s in seeds}
-    fill["student warm start", seeds[0]] = task("student warm start", seeds[0])
-    done = parallel.run_tasks({**chains, **fill})
-    order = [("on-policy", s) for s in seeds] + list(fill) + [("on-policy + GRPO", s)
-                                                             for s in seeds]
-    return [done[name] for name in order]
+    tasks = {(method, s): parallel.Task(train_student, (notebook, params, method, s,
+                                                        eval_users, kl_users))
+             for method in ("on-policy", "supervised", "none") for s in seeds}
+    tasks["student warm start", seeds[0]] = parallel.Task(train_student, (
+        notebook, params, "student warm start", seeds[0], eval_users, kl_users))
+    for s in seeds:
+        tasks["on-policy + GRPO", s] = parallel.Task(
+            train_student, (notebook, params, "on-policy + GRPO", s, eval_users, kl_users),
+            needs=(("on-policy", s),))
+    chains_first = sorted(tasks, key=lambda name: not name[0].startswith("on-policy"))
+    done = parallel.run_tasks({name: tasks[name] for name in chains_first})
+    return [done[name] for name in tasks]
 
 
 def serving_speeds(teacher_checkpoint: Path, student_checkpoint: Path, prompts: list[str],

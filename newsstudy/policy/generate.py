@@ -20,7 +20,6 @@ agree but where a float rounding tips a draw (``tests/test_policy.py``).
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -28,6 +27,7 @@ from tqdm.auto import tqdm
 
 from newsstudy.policy import decoding
 from newsstudy.policy.prompts import expand_pointers
+from newsstudy.policy.sft import decoder_and_head
 
 
 def sample_completions(model, tokenizer, prompts: Sequence[str], n_samples: int = 1,
@@ -98,9 +98,7 @@ def prompts_read_once(model):
             mask = kwargs.get("attention_mask")
             if input_ids is not None and mask is not None and kwargs.get("cache") is None \
                     and input_ids.ndim == 2:
-                rows = torch.cat([input_ids, mask.to(input_ids.dtype)], dim=1)
-                _, prompt_of_row = torch.unique(rows, dim=0, return_inverse=True)
-                kwargs.update(shared_prompt_cache(model, input_ids, mask, prompt_of_row.tolist()))
+                kwargs.update(shared_prompt_cache(model, input_ids, mask))
             return original(*args, **kwargs)
 
         return generate
@@ -108,32 +106,34 @@ def prompts_read_once(model):
     return decoding.generate_wrapped(model, wrap, "_prompts_read_once")
 
 
-def shared_prompt_cache(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                        prompt_of_row: Sequence[int]) -> dict:
+def distinct_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor):
+    """``(ids, mask, owner)``: the batch's distinct rows (equal in ids and mask) and, for
+    each row, the index of its distinct row."""
+    rows = torch.cat([input_ids, attention_mask.to(input_ids.dtype)], dim=1)
+    distinct, owner = torch.unique(rows, dim=0, return_inverse=True)
+    width = input_ids.shape[1]
+    return distinct[:, :width], distinct[:, width:], owner
+
+
+def shared_prompt_cache(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict:
     """``{"cache": ...}`` for ``model.generate`` when rows of a left-padded batch repeat a
-    prompt (``prompt_of_row``: an id per row, equal ids for equal prompts, repeats
-    adjacent or not); ``{}`` when no prompt repeats or the batch is one column wide.
+    prompt; ``{}`` when none repeats, the batch is one column wide, or the model has no
+    separate decoder (:func:`newsstudy.policy.sft.decoder_and_head`).
 
     The decoder reads each distinct row once, all but the last column, at the positions
     ``generate`` gives left-padded rows (the attention mask's running count), and the keys
     and values are gathered to every row, so ``generate`` reads only the last column.
     """
-    firsts: dict[int, int] = {}
-    for row, prompt in enumerate(prompt_of_row):
-        firsts.setdefault(prompt, row)
-    if len(firsts) == len(prompt_of_row) or input_ids.shape[1] < 2:
+    split = decoder_and_head(model)
+    if split is None or input_ids.shape[1] < 2:
         return {}
-    distinct = torch.tensor(list(firsts.values()), device=input_ids.device)
-    slot = {prompt: k for k, prompt in enumerate(firsts)}
-    mask = attention_mask[distinct, :-1]
+    ids, mask, owner = distinct_rows(input_ids[:, :-1], attention_mask[:, :-1])
+    if len(ids) == len(input_ids):
+        return {}
     positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT
-    keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(
-        base.forward).parameters else {}
-    read = model(input_ids=input_ids[distinct, :-1], attention_mask=mask,
-                 position_ids=positions, use_cache=True, **keep)
-    cache = read.cache
-    cache.reorder_cache(torch.tensor([slot[p] for p in prompt_of_row], device=input_ids.device))
+    cache = split[0](input_ids=ids, attention_mask=mask, position_ids=positions,
+                     use_cache=True).cache
+    cache.reorder_cache(owner)
     return {"cache": cache}
 
 

@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from newsstudy.policy.decoding import guard_version, guarded
-from newsstudy.policy.generate import prompts_read_once
+from newsstudy.policy.generate import distinct_rows, prompts_read_once
 from newsstudy.policy.prompts import expand_pointers
 from newsstudy.policy.sft import decoder_and_head
 from newsstudy.rewards import REWARD_NAMES, RewardScorer, RewardWeights
@@ -197,10 +197,8 @@ def completion_logits(model, input_ids, attention_mask, logits_to_keep: int):
         return model(input_ids=input_ids, attention_mask=attention_mask,
                      logits_to_keep=logits_to_keep + 1).logits[:, :-1]
     decoder, head = split
-    prompts = torch.cat([input_ids[:, :width], attention_mask[:, :width]], dim=1)
-    distinct, owner = torch.unique(prompts, dim=0, return_inverse=True)
-    read = decoder(input_ids=distinct[:, :width], attention_mask=distinct[:, width:],
-                   use_cache=True)
+    ids, mask, owner = distinct_rows(input_ids[:, :width], attention_mask[:, :width])
+    read = decoder(input_ids=ids, attention_mask=mask, use_cache=True)
     cache = read.cache
     cache.reorder_cache(owner)
     hidden = decoder(input_ids=input_ids[:, width:], attention_mask=attention_mask,
