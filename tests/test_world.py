@@ -139,6 +139,19 @@ def test_the_cleaner_by_chunks_of_users_equals_the_cleaner_on_everything(sim, mo
     np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
+def test_noise_probability_is_the_classifier_on_the_design_matrix(sim):
+    """The split decision (n-grams once per distinct text, dense columns per chunk of
+    users) is ``predict_proba`` of the full design matrix, bit for bit."""
+    split = sim.users["split"].to_numpy()[sim.events["user_id"]]
+    train = split == "train"
+    model = cleaning.fit_cleaner(sim.events[train], sim.event_labels["is_noise"].to_numpy()[train],
+                                 seed=0, max_events=2000)
+    expected = model.classifier.predict_proba(
+        cleaning.features(sim.events, model.vectorizer()))[:, 1]
+    assert 0.0 < expected.min() < 0.5 < expected.max() < 1.0
+    np.testing.assert_array_equal(model.noise_probability(sim.events), expected)
+
+
 def test_features_of_distinct_texts_equal_the_features_of_every_row(sim):
     """Each distinct text is featurised once and gathered: the design matrix is the one
     built row by row, array for array (values, column order and row pointers)."""
