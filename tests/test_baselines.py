@@ -163,3 +163,44 @@ def test_baselines_in_worker_processes_equal_the_serial_run(tmp_path, monkeypatc
     timing = [c for c in serial_log.columns if "second" in c]  # wall time differs, nothing else
     pd.testing.assert_frame_equal(serial_log.drop(columns=timing), parallel_log.drop(columns=timing))
     assert set(seconds) == set(names) and len(serial.query("method == 'sasrec'")["seed"].unique()) == 2
+
+
+def test_graph_product_gradient_is_the_transposed_product():
+    """PinSage's sparse product and its hand-written gradient against autograd's own
+    (dense float64, a random non-symmetric adjacency)."""
+    from newsstudy.baselines.pinsage import GraphProduct, csr
+
+    rng = np.random.default_rng(0)
+    dense = rng.random((7, 7)) * (rng.random((7, 7)) < 0.4)
+    assert not np.allclose(dense, dense.T)
+    adjacency = torch.from_numpy(dense).to_sparse()
+    h = torch.randn(7, 3, dtype=torch.float64, requires_grad=True)
+    out = GraphProduct.apply(h, csr(adjacency), csr(adjacency.t().coalesce()))
+    expected = torch.from_numpy(dense) @ h
+    torch.testing.assert_close(out, expected)
+    weights = torch.randn(7, 3, dtype=torch.float64)
+    (grad,) = torch.autograd.grad((out * weights).sum(), h)
+    (expected_grad,) = torch.autograd.grad((expected * weights).sum(), h)
+    torch.testing.assert_close(grad, expected_grad)
+
+
+@pytest.mark.parametrize("name", ["sasrec", "hstu", "pinsage", "nrhub"])
+def test_a_batch_encoded_in_length_groups_has_the_loss_of_one_padded_batch(interest_world, name):
+    """Each group padded to its own longest example changes no output: the loss (no
+    dropout, the same negatives) equals the one of a single padded batch."""
+    from dataclasses import replace
+
+    world, data = interest_world
+    model = BASELINES[name]().fit(data, replace(SETTINGS, epochs=1), seed=0)
+    model.model.eval()
+    examples = model.training_examples(np.random.default_rng(1))[:48]
+    if name != "nrhub":  # click sequences of the tiny world are all equally long
+        examples = [example[: 2 + i % 9] for i, example in enumerate(examples)]
+    lengths = [len(example[0]) if name == "nrhub" else len(example) for example in examples]
+    assert len(set(lengths)) >= 4, lengths
+    losses = []
+    for groups in (1, 4):
+        model.length_groups = groups
+        model.generator.manual_seed(5)
+        losses.append(model.batch_loss(examples).item())
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)

@@ -28,6 +28,7 @@ class GRU4Rec(SequentialBaseline):
     """Next-click GRU over clicked articles' content vectors."""
 
     name = "gru4rec"
+    length_groups = 1  # a GRU's cost is per time step, which groups would repeat
 
     def make_encoder(self, settings):
         return GRUEncoder(settings.hidden)

@@ -44,12 +44,25 @@ class ItemTower(nn.Module):
             with torch.no_grad():
                 self.ids.weight[0].zero_()
 
-    def table(self, with_ids: bool) -> torch.Tensor:
-        """[n_articles + 1, hidden]; the last row (index n_articles) is padding (zeros)."""
-        out = self.proj(self.vecs)
-        if with_ids and self.ids is not None:
-            out = out + self.ids(self.slots)
-        return torch.cat([out, out.new_zeros(1, out.shape[1])])
+    def content_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """The content-only vectors of some article rows (``table(False)[rows]``, computed
+        for those rows only)."""
+        return self.proj(self.vecs[rows])
+
+    def table(self, with_ids: bool, content: torch.Tensor | None = None) -> torch.Tensor:
+        """[n_articles + 1, hidden]; the last row (index n_articles) is padding (zeros).
+
+        ``content``: the content-only table (``table(with_ids=False)``) when the caller
+        has it already, so that one projection per batch serves the input side and the
+        candidates.
+        """
+        if content is None:
+            out = self.proj(self.vecs)
+            content = torch.cat([out, out.new_zeros(1, out.shape[1])])
+        if not (with_ids and self.ids is not None):
+            return content
+        ids = self.ids(self.slots)
+        return content + torch.cat([ids, ids.new_zeros(1, ids.shape[1])])
 
 
 def pad_left_aligned(seqs: list[np.ndarray], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,6 +74,16 @@ def pad_left_aligned(seqs: list[np.ndarray], pad: int) -> tuple[torch.Tensor, to
     return torch.from_numpy(out), torch.tensor([len(s) for s in seqs], dtype=torch.long)
 
 
+def by_length(lengths, groups: int) -> list[np.ndarray]:
+    """A batch's example positions in ``groups`` groups of similar length (shortest
+    first). The encoders read each example on its own, so a batch encoded group by group,
+    each padded only to its own longest example, gives every example the output it gets in
+    one padded batch; on the default world a padded batch of click sequences was 60%
+    padding."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    return np.array_split(order, max(1, min(groups, len(order))))
+
+
 def last_positions(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """The output at each sequence's last real position: [B, L, H] -> [B, H]."""
     index = (lengths.clamp(min=1) - 1).view(-1, 1, 1).expand(-1, 1, h.shape[2])
@@ -69,6 +92,9 @@ def last_positions(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 class NeuralBaseline(Baseline):
     """Common fit/score of the torch baselines; subclasses define model and batches."""
+
+    length_groups = 4
+    """Groups of similar length a training batch is encoded in (:func:`by_length`)."""
 
     def build(self, data: BaselineData, settings: TrainSettings) -> nn.Module:
         raise NotImplementedError
@@ -121,10 +147,12 @@ class NeuralBaseline(Baseline):
                                 settings.patience)
         return self
 
-    def loss(self, user_vecs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Sampled softmax of targets against the content-only article table."""
-        table = self.model.items.table(with_ids=False)
-        return sampled_softmax_loss(user_vecs, targets, table, self.settings.n_negatives,
+    def loss(self, user_vecs: torch.Tensor, targets: torch.Tensor,
+             table: torch.Tensor | None = None) -> torch.Tensor:
+        """Sampled softmax of targets against the content-only article vectors (rows of
+        ``table``, when the batch has computed it already, else only the candidates')."""
+        vectors = self.model.items.content_rows if table is None else table.__getitem__
+        return sampled_softmax_loss(user_vecs, targets, vectors, self.settings.n_negatives,
                                     self.pool, self.generator)
 
     @torch.no_grad()

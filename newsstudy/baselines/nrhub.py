@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from newsstudy.baselines.common import DOMAINS
-from newsstudy.baselines.neural import DROPOUT, ItemTower, NeuralBaseline
+from newsstudy.baselines.neural import DROPOUT, ItemTower, NeuralBaseline, by_length
 
 CUTS_PER_USER = 2
 
@@ -99,8 +99,13 @@ class NRHUB(NeuralBaseline):
                           torch.from_numpy(mask))
 
     def batch_loss(self, examples):
-        user_vecs = self._encode([(t, d) for t, d, _ in examples])
-        return self.loss(user_vecs, torch.tensor([a for _, _, a in examples]))
+        """Sampled softmax of each cut's next click, the cuts encoded in groups of similar
+        length (:func:`by_length`)."""
+        groups = by_length([len(t) for t, _, _ in examples], self.length_groups)
+        user_vecs = torch.cat([self._encode([examples[i][:2] for i in group])
+                               for group in groups])
+        return self.loss(user_vecs, torch.tensor([examples[i][2] for group in groups
+                                                  for i in group]))
 
     def user_vectors(self, users, cut):
         views = [self.data.before(int(u), cut) for u in users]

@@ -19,6 +19,7 @@ from newsstudy.baselines.neural import (
     DROPOUT,
     ItemTower,
     NeuralBaseline,
+    by_length,
     last_positions,
     pad_left_aligned,
 )
@@ -32,8 +33,10 @@ class SequenceModel(nn.Module):
         self.items, self.encoder = items, encoder
         self.dropout = nn.Dropout(DROPOUT)
 
-    def forward(self, seqs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(self.items.table(with_ids=True)[seqs])
+    def forward(self, seqs: torch.Tensor, lengths: torch.Tensor,
+                content: torch.Tensor | None = None) -> torch.Tensor:
+        """Encoder outputs [B, L, H] (``content``: the tower's content-only table, if at hand)."""
+        x = self.dropout(self.items.table(with_ids=True, content=content)[seqs])
         return self.encoder(x, lengths)
 
 
@@ -59,12 +62,18 @@ class SequentialBaseline(NeuralBaseline):
         return [self._train_seqs[i] for i in rng.permutation(len(self._train_seqs))]
 
     def batch_loss(self, examples):
+        """Sampled softmax of every next click of the batch's sequences, encoded in
+        groups of similar length (:func:`by_length`)."""
         pad = self.data.n_articles
-        seqs, lengths = pad_left_aligned([s[:-1] for s in examples], pad)
-        targets, _ = pad_left_aligned([s[1:] for s in examples], pad)
-        h = self.model(seqs, lengths)
-        valid = torch.arange(seqs.shape[1])[None, :] < lengths[:, None]
-        return self.loss(h[valid], targets[valid])
+        content = self.model.items.table(with_ids=False)  # one projection for both sides
+        outputs, targets = [], []
+        for group in by_length([len(s) for s in examples], self.length_groups):
+            seqs, lengths = pad_left_aligned([examples[i][:-1] for i in group], pad)
+            nexts, _ = pad_left_aligned([examples[i][1:] for i in group], pad)
+            valid = torch.arange(seqs.shape[1])[None, :] < lengths[:, None]
+            outputs.append(self.model(seqs, lengths, content)[valid])
+            targets.append(nexts[valid])
+        return self.loss(torch.cat(outputs), torch.cat(targets), content)
 
     def user_vectors(self, users, cut):
         seqs = [self.data.clicks(int(u), cut)[-self.settings.max_history:] for u in users]

@@ -40,14 +40,16 @@ def fit_loop(model: torch.nn.Module, run_epoch: Callable[[int], float],
 
 
 def sampled_softmax_loss(user_vecs: torch.Tensor, targets: torch.Tensor,
-                         item_table: torch.Tensor, n_negatives: int, pool: torch.Tensor,
+                         item_vectors: Callable[[torch.Tensor], torch.Tensor],
+                         n_negatives: int, pool: torch.Tensor,
                          generator: torch.Generator) -> torch.Tensor:
     """Cross-entropy of each target among in-batch targets plus shared sampled negatives.
 
-    ``user_vecs`` [N, H], ``targets`` [N] article rows, ``item_table`` [n_articles(+pad), H],
-    ``pool`` the article rows negatives are drawn from (uniformly).
+    ``user_vecs`` [N, H], ``targets`` [N] article rows, ``item_vectors`` article rows ->
+    their vectors [n, H] (only the candidates' are asked for), ``pool`` the article rows
+    negatives are drawn from (uniformly).
     """
     negatives = pool[torch.randint(len(pool), (n_negatives,), generator=generator)]
     candidates, inverse = torch.unique(torch.cat([targets, negatives]), return_inverse=True)
-    logits = user_vecs @ item_table[candidates].T
+    logits = user_vecs @ item_vectors(candidates).T
     return torch.nn.functional.cross_entropy(logits, inverse[: len(targets)])

@@ -331,7 +331,7 @@ def train_job(notebook: str, params: dict, model: str, seed: int | None = None,
 
     settings = schema_for(notebook).model_validate(params).model_copy(update={"model": model})
     world = data.load_world(settings.profile)
-    scorer = RewardScorer.from_settings(world, settings)
+    scorer = None if seed is None else RewardScorer.from_settings(world, settings)  # SFT: none
     pipe = PolicyPipeline(world, settings, scorer, log=lambda *a: None,
                           grpo_overrides=grpo_overrides or {})
     if seed is None:
