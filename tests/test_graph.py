@@ -240,3 +240,49 @@ def test_concurrent_record_updates_lose_nothing(project):
     runs = records.load_runs("smoke")
     assert len(runs) == 40 and runs["nb_17"]["wall_seconds"] == 17
     assert fingerprints.file_sha256(records.runs_path("smoke")) is not None
+
+
+@pytest.fixture
+def early_build(diamond, monkeypatch):
+    """An early build of d_join's input that needs only a_root (run in a thread here)."""
+    from newsstudy.run import early
+
+    diamond.built = []
+
+    def build(profile, params):
+        assert "a_root" in diamond.calls and "d_join" not in diamond.calls
+        if diamond.fail == "early":
+            raise OSError("disk full")
+        diamond.built.append((profile, params["n"]))
+
+    builds = (early.EarlyBuild("d_join", ("a_root",), build, "the toy input"),)
+    monkeypatch.setattr(early, "EARLY_BUILDS", builds)
+    monkeypatch.setattr(runner, "EARLY_BUILDS", builds)
+    monkeypatch.setattr(runner, "early_pool", lambda builds: ThreadPoolExecutor(1))
+    return diamond
+
+
+def test_an_early_build_runs_after_its_needs_and_before_its_notebook(early_build):
+    lines = []
+    runner.reproduce("smoke", log=lines.append, jobs=2)
+    assert early_build.built == [("smoke", 1)]
+    assert early_build.calls[-1] == "d_join"
+    record = records.load_reproduce("smoke")["early_builds"]["d_join"]
+    assert record["what"] == "the toy input" and record["wall_seconds"] >= 0
+    assert any("d_join (smoke): building the toy input early" in line for line in lines)
+
+
+def test_a_failed_early_build_is_left_to_its_notebook(early_build):
+    early_build.fail = "early"
+    lines = []
+    reports = runner.reproduce("smoke", log=lines.append, jobs=2)
+    assert [path.stem for path in reports] == list(DIAMOND)  # d_join still ran
+    record = records.load_reproduce("smoke")["early_builds"]["d_join"]
+    assert record["failed"] == "OSError: disk full"
+    assert any("the notebook will build it" in line for line in lines)
+
+
+def test_early_builds_wait_for_no_one_in_a_serial_run(early_build):
+    runner.reproduce("smoke", log=lambda line: None, jobs=1)
+    assert early_build.built == []  # nothing to overlap: the notebook builds its input
+    assert records.load_reproduce("smoke")["early_builds"] == {}

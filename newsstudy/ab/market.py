@@ -42,9 +42,16 @@ def ab_world_params(data_params: DataParams, n_users: int, days: int,
 
 
 def build_ab_world(profile: str, n_users: int, days: int, history_days: int, log=print):
-    """Build (or reuse) and load the A/B world of ``profile`` (see :func:`ab_world_params`).
+    """Build (or reuse) and load the A/B world of ``profile`` (:func:`prepare_ab_world`)."""
+    from newsstudy.world import data
 
-    Its parameters are those the profile's own world was built with (read from that
+    return data.load_world(prepare_ab_world(profile, n_users, days, history_days, log).profile)
+
+
+def prepare_ab_world(profile: str, n_users: int, days: int, history_days: int, log=print
+                     ) -> DataParams:
+    """Build the A/B world of ``profile`` unless it is in the cache; its parameters
+    (:func:`ab_world_params`): those the profile's own world was built with (read from that
     world's manifest, so notebook 01_data must have run), with ``n_users`` users.
     """
     from newsstudy import paths
@@ -59,7 +66,7 @@ def build_ab_world(profile: str, n_users: int, days: int, history_days: int, log
     base = DataParams.model_validate(read_json(manifest)["params"])
     params = ab_world_params(base, n_users, days, history_days)
     data.build_world(params, log=log)
-    return data.load_world(params.profile)
+    return params
 
 
 def interest_terms(world) -> tuple[np.ndarray, sparse.csr_matrix]:

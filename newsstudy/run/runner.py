@@ -71,6 +71,7 @@ from newsstudy.params import (
 )
 from newsstudy.run import graph
 from newsstudy.run.checks import check_memory, check_model_available
+from newsstudy.run.early import EARLY_BUILDS, early_pool, run_early_build
 from newsstudy.run.fingerprints import (
     code_hash,
     file_sha256,
@@ -380,8 +381,14 @@ def default_jobs() -> int:
 
 BACKGROUND_NICENESS = 10
 """The niceness of a notebook that runs beside one with a longer chain of work ahead of it
-(:func:`in_background`): the kernel scheduler gives it about a tenth of a core that the
-other wants, and any core the other leaves idle."""
+(:func:`in_background`). Where the kernel schedules processes by niceness alone, the
+scheduler gives it about a tenth of a core that the other wants, and any core the other
+leaves idle. Where it groups processes by session first (Linux's autogroup, on by default
+on desktop distributions and on the machine the budgets were measured on), niceness only
+orders the processes of one session, and each notebook's kernel runs in a session of its
+own: the two kernels then share the cores equally, and the background notebook holds one
+core of two (measured: 03_grpo and the notebooks beside it each held one core for the 12
+minutes 03_grpo ran). The budgets were measured that way."""
 
 
 def in_background(notebook: str, order: Sequence[str], seconds: Mapping[str, float],
@@ -510,6 +517,8 @@ class ProfileRun:
         self.pending = list(names)
         self.running: dict[Any, tuple[str, float]] = {}
         self.background: list[str] = []  # notebooks started at BACKGROUND_NICENESS
+        self.early: dict[Any, tuple[int, float]] = {}  # running early builds: index, start
+        self.early_done: dict[str, dict] = {}  # finished early builds, by notebook
         self.start = time.perf_counter()
         self.started_at = utc_now()
 
@@ -548,8 +557,9 @@ class ProfileRun:
 
     def ready(self) -> list[str]:
         """Pending notebooks whose needs have all finished, longest chain first."""
-        ready = [name for name in self.pending
-                 if all(need in self.done for need in graph.direct_needs(name, self.names))]
+        building = {EARLY_BUILDS[index].notebook for index, _ in self.early.values()}
+        ready = [name for name in self.pending if name not in building
+                 and all(need in self.done for need in graph.direct_needs(name, self.names))]
         return graph.critical_order(ready, self.names, self.expected_seconds())
 
     def expected_seconds(self) -> dict[str, float]:
@@ -622,7 +632,8 @@ class ProfileRun:
         save_reproduce(self.profile, {
             "started": self.started_at, "finished": utc_now(),
             "wall_seconds": round(time.perf_counter() - self.start, 2), "jobs": self.jobs,
-            "ran": self.ran, "background": self.background, "skipped": [name for name in self.done if name not in self.ran],
+            "ran": self.ran, "background": self.background, "early_builds": self.early_done,
+            "skipped": [name for name in self.done if name not in self.ran],
             "force": self.force, **git_state()})
         return [report_path(name, self.profile) for name in self.names if name in self.done]
 
@@ -647,6 +658,39 @@ class ProfileRun:
                 continue
             self.finished(name, began)
 
+    def start_early_builds(self, pool) -> None:
+        """Start each early build (:mod:`newsstudy.run.early`) whose notebook is still to
+        run and whose needs have finished."""
+        started = {index for index, _ in self.early.values()}
+        for index, build in enumerate(EARLY_BUILDS):
+            if (index in started or build.notebook in self.early_done
+                    or build.notebook not in self.pending
+                    or not all(need in self.done for need in build.needs if need in self.names)):
+                continue
+            future = pool.submit(run_early_build, index, self.profile,
+                                 self.all_params[build.notebook].model_dump())
+            self.early[future] = (index, time.perf_counter())
+            self.log(f"{self.head(build.notebook)}: building {build.what} early, at the lowest "
+                     f"CPU priority (it needs only {', '.join(build.needs)})")
+
+    def collect_early(self, futures) -> None:
+        """Record the early builds that ended; one that failed is left to its notebook."""
+        for future in futures:
+            index, began = self.early.pop(future)
+            build = EARLY_BUILDS[index]
+            try:
+                record = future.result()
+            except Exception as err:  # the notebook builds it again and reports the error
+                self.log(f"{self.head(build.notebook)}: the early build of {build.what} "
+                         f"failed ({type(err).__name__}: {err}); the notebook will build it")
+                record = {"failed": f"{type(err).__name__}: {err}",
+                          "wall_seconds": round(time.perf_counter() - began, 2)}
+            else:
+                self.log(f"{self.head(build.notebook)}: {build.what} built early in "
+                         f"{duration(record['wall_seconds'])} ({record['cpu_seconds']:.0f} s "
+                         f"of CPU)")
+            self.early_done[build.notebook] = {"what": build.what, **record}
+
     def serially(self) -> None:
         """Run the notebooks one at a time, in this process; stop at the first failure."""
         def start(name: str, plan: Plan) -> None:
@@ -664,7 +708,7 @@ class ProfileRun:
         """Run up to ``jobs`` notebooks at once, each in a worker process."""
         from concurrent.futures import FIRST_COMPLETED, wait
 
-        with worker_pool(self.jobs) as pool:
+        with worker_pool(self.jobs) as pool, early_pool(len(EARLY_BUILDS)) as early:
             def start(name: str, plan: Plan) -> None:
                 background = self.in_background(name)
                 if background:
@@ -685,13 +729,16 @@ class ProfileRun:
 
             try:
                 while True:
+                    self.start_early_builds(early)
                     self.fill(start)
-                    if not self.running:
+                    if not self.running and not self.early:
                         return
-                    finished, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
-                    self.collect(finished)
+                    finished, _ = wait([*self.running, *self.early],
+                                       return_when=FIRST_COMPLETED)
+                    self.collect([future for future in finished if future in self.running])
+                    self.collect_early([future for future in finished if future in self.early])
             except BaseException:
-                for future in self.running:
+                for future in [*self.running, *self.early]:
                     future.cancel()
                 raise
 
