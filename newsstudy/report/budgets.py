@@ -138,10 +138,12 @@ def budget_markdown(profile: str) -> str:
     if cpu and len(cpu) == len(rows):
         cores = max(1, int(recorded_cores(profile)))
         lines.append("")
-        lines.append(f"The notebooks' CPU time adds up to {sum(cpu):.1f} core-min: on "
+        early = early_builds_cpu_minutes(profile)
+        lines.append(f"The notebooks' CPU time adds up to {sum(cpu):.1f} core-min"
+                     f"{early_builds_text(profile) if early else ''}: on "
                      f"{cores} core{'s' if cores > 1 else ''}, no schedule of this work "
-                     f"takes less than {sum(cpu) / cores:.1f} min. CPU time is that of the "
-                     f"kernel and the workers it started, counted once each has exited.")
+                     f"takes less than {(sum(cpu) + early) / cores:.1f} min. CPU time is that "
+                     f"of the kernel and the workers it started, counted once each has exited.")
     lines.append("")
     lines.append(f"Largest peak memory of a notebook: {max(memory) if memory else '-'} GB "
                  f"(budget {MEMORY_BUDGET_GB:g} GB). Peak memory is that of the kernel and "
@@ -149,6 +151,26 @@ def budget_markdown(profile: str) -> str:
                  f"several processes counted once); runs recorded before PSS show summed RSS, "
                  f"which counts each process's copy of the shared libraries.")
     return "\n".join(lines)
+
+
+def early_builds_cpu_minutes(profile: str) -> float:
+    """Core-minutes of the last whole ``reproduce``'s early builds (:mod:`newsstudy.run.early`)."""
+    from newsstudy.run.records import load_reproduce
+
+    builds = (load_reproduce(profile).get("early_builds") or {}).values()
+    return sum(build.get("cpu_seconds", 0.0) for build in builds) / 60
+
+
+def early_builds_text(profile: str) -> str:
+    """``, plus ...`` naming the last ``reproduce``'s early builds and their CPU time."""
+    from newsstudy.run.records import load_reproduce
+
+    builds = load_reproduce(profile).get("early_builds") or {}
+    parts = [f"{build.get('what', 'an input')} of {notebook} "
+             f"({build.get('cpu_seconds', 0.0) / 60:.1f} core-min over "
+             f"{build.get('wall_seconds', 0.0) / 60:.1f} min at the lowest CPU priority)"
+             for notebook, build in builds.items()]
+    return f", plus the early build of {', '.join(parts)}"
 
 
 def whole_run_line(profile: str, summed: float, count: int) -> str:
