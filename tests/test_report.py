@@ -500,3 +500,23 @@ def test_budgets_add_up_the_cpu_time_and_name_background_notebooks(project, monk
     assert rows[names[0]]["cpu min"] == 2.0
     assert rows[names[1]]["ran beside"].endswith("(in the background)")
     assert not rows[names[0]]["ran beside"].endswith("(in the background)")
+
+
+def test_budgets_count_the_early_builds_cpu_time(project, monkeypatch):
+    """An early build's CPU time is part of the work no schedule can beat, and is named."""
+    from newsstudy import params
+    from newsstudy.report import budgets
+    from newsstudy.run import records
+
+    monkeypatch.setattr(params, "profile_notebooks", lambda profile: ["01_data"])
+    records.save_record("default", "01_data", {
+        "wall_seconds": 60.0, "cpu_seconds": 120.0, "started": "2026-01-01T00:00:00",
+        "finished": "2026-01-01T00:00:59", "machine": {"cpu_count": 2}})
+    records.save_reproduce("default", {"wall_seconds": 600.0, "jobs": 2, "ran": ["01_data"],
+                                       "early_builds": {"06_ab_simulation": {
+                                           "what": "the A/B world", "cpu_seconds": 60.0,
+                                           "wall_seconds": 300.0}}})
+    text = budgets.budget_markdown("default")
+    assert ("adds up to 2.0 core-min, plus the early build of the A/B world of "
+            "06_ab_simulation (1.0 core-min over 5.0 min at the lowest CPU priority): on 2 "
+            "cores, no schedule of this work takes less than 1.5 min") in text
