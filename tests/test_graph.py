@@ -286,3 +286,16 @@ def test_early_builds_wait_for_no_one_in_a_serial_run(early_build):
     runner.reproduce("smoke", log=lambda line: None, jobs=1)
     assert early_build.built == []  # nothing to overlap: the notebook builds its input
     assert records.load_reproduce("smoke")["early_builds"] == {}
+
+
+def test_an_early_build_waits_for_the_memory_it_needs(early_build, monkeypatch):
+    monkeypatch.setattr(runner, "memory_estimate",
+                        lambda notebook, params: 6e9 if notebook == "d_join" else None)
+    monkeypatch.setattr(runner, "available_memory_bytes", lambda: 2e9)
+    lines = []
+    reports = runner.reproduce("smoke", log=lines.append, jobs=2)
+    assert early_build.built == []  # never enough memory: d_join builds its input itself
+    assert [path.stem for path in reports] == list(DIAMOND)
+    assert records.load_reproduce("smoke")["early_builds"] == {}
+    waits = [line for line in lines if "waits to be built early" in line]
+    assert len(waits) == 1 and "about 6.0 GB of memory, 2.0 GB is available" in waits[0]

@@ -7,7 +7,11 @@ CPU priority (:func:`at_lowest_priority`), so that it takes the core time the no
 leave idle (the ends of 04's and 05's task lists, where one worker waits for the other).
 06 starts once the build has ended and finds the world in the cache: the build is the one
 06 would run itself (:func:`newsstudy.ab.market.prepare_ab_world`), so the results are the
-same. A build that fails is left to the notebook, which runs it again and reports it.
+same. A build that fails is left to the notebook, which runs it again and reports it. A
+build starts only while the memory it is expected to need
+(:func:`newsstudy.run.checks.memory_estimate`) is available beside the notebooks running,
+so that it never pushes a smaller machine into swap; until then it waits, and if the
+notebook's turn comes first, the notebook builds its input itself.
 """
 
 from __future__ import annotations
@@ -44,6 +48,18 @@ def build_ab_world(profile: str, params: Mapping[str, Any]) -> None:
 EARLY_BUILDS: tuple[EarlyBuild, ...] = (
     EarlyBuild("06_ab_simulation", ("01_data",), build_ab_world, "the A/B world"),
 )
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the kernel could give a new process now (``MemAvailable``; None where the OS
+    does not say)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def at_lowest_priority() -> None:

@@ -70,8 +70,13 @@ from newsstudy.params import (
     profile_notebooks,
 )
 from newsstudy.run import graph
-from newsstudy.run.checks import check_memory, check_model_available
-from newsstudy.run.early import EARLY_BUILDS, early_pool, run_early_build
+from newsstudy.run.checks import check_memory, check_model_available, memory_estimate
+from newsstudy.run.early import (
+    EARLY_BUILDS,
+    available_memory_bytes,
+    early_pool,
+    run_early_build,
+)
 from newsstudy.run.fingerprints import (
     code_hash,
     file_sha256,
@@ -519,6 +524,7 @@ class ProfileRun:
         self.background: list[str] = []  # notebooks started at BACKGROUND_NICENESS
         self.early: dict[Any, tuple[int, float]] = {}  # running early builds: index, start
         self.early_done: dict[str, dict] = {}  # finished early builds, by notebook
+        self.early_deferred: set[str] = set()  # early builds waiting for memory
         self.start = time.perf_counter()
         self.started_at = utc_now()
 
@@ -666,6 +672,15 @@ class ProfileRun:
             if (index in started or build.notebook in self.early_done
                     or build.notebook not in self.pending
                     or not all(need in self.done for need in build.needs if need in self.names)):
+                continue
+            need = memory_estimate(build.notebook, self.all_params[build.notebook])
+            have = available_memory_bytes()
+            if need is not None and have is not None and have < need:
+                if build.notebook not in self.early_deferred:
+                    self.early_deferred.add(build.notebook)
+                    self.log(f"{self.head(build.notebook)}: {build.what} waits to be built "
+                             f"early: it needs about {need / 1e9:.1f} GB of memory, "
+                             f"{have / 1e9:.1f} GB is available")
                 continue
             future = pool.submit(run_early_build, index, self.profile,
                                  self.all_params[build.notebook].model_dump())
