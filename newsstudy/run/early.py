@@ -75,6 +75,8 @@ def at_lowest_priority() -> None:
 
     for name in THREAD_VARIABLES:
         os.environ[name] = "1"
+    if not hasattr(os, "setsid"):  # not a POSIX system: no sessions, no niceness
+        return
     os.setsid()
     os.nice(LOWEST_PRIORITY)
     autogroup = Path("/proc/self/autogroup")
