@@ -119,7 +119,6 @@ class GraphTower(nn.Module):
         h = h + self.conv2(torch.cat([h, self.neighbours(h)], 1))
         return torch.cat([h, h.new_zeros(1, h.shape[1])])
 
-
     def content_rows(self, rows: torch.Tensor) -> torch.Tensor:
         """Some rows of :meth:`table`."""
         return self.table()[rows]

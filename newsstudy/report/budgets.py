@@ -138,9 +138,9 @@ def budget_markdown(profile: str) -> str:
     if cpu and len(cpu) == len(rows):
         cores = max(1, int(recorded_cores(profile)))
         lines.append("")
-        early = early_builds_cpu_minutes(profile)
+        early, early_text = early_builds(profile)
         lines.append(f"The notebooks' CPU time adds up to {sum(cpu):.1f} core-min"
-                     f"{early_builds_text(profile) if early else ''}: on "
+                     f"{early_text}: on "
                      f"{cores} core{'s' if cores > 1 else ''}, no schedule of this work "
                      f"takes less than {(sum(cpu) + early) / cores:.1f} min. CPU time is that "
                      f"of the kernel and the workers it started, counted once each has exited.")
@@ -153,24 +153,18 @@ def budget_markdown(profile: str) -> str:
     return "\n".join(lines)
 
 
-def early_builds_cpu_minutes(profile: str) -> float:
-    """Core-minutes of the last whole ``reproduce``'s early builds (:mod:`newsstudy.run.early`)."""
-    from newsstudy.run.records import load_reproduce
-
-    builds = (load_reproduce(profile).get("early_builds") or {}).values()
-    return sum(build.get("cpu_seconds", 0.0) for build in builds) / 60
-
-
-def early_builds_text(profile: str) -> str:
-    """``, plus ...`` naming the last ``reproduce``'s early builds and their CPU time."""
+def early_builds(profile: str) -> tuple[float, str]:
+    """The last whole ``reproduce``'s early builds (:mod:`newsstudy.run.early`): their
+    core-minutes, and ``, plus ...`` naming each with its CPU time ("" if none)."""
     from newsstudy.run.records import load_reproduce
 
     builds = load_reproduce(profile).get("early_builds") or {}
+    minutes = sum(build.get("cpu_seconds", 0.0) for build in builds.values()) / 60
     parts = [f"{build.get('what', 'an input')} of {notebook} "
              f"({build.get('cpu_seconds', 0.0) / 60:.1f} core-min over "
              f"{build.get('wall_seconds', 0.0) / 60:.1f} min at the lowest CPU priority)"
              for notebook, build in builds.items()]
-    return f", plus the early build of {', '.join(parts)}"
+    return minutes, f", plus the early build of {', '.join(parts)}" if minutes else ""
 
 
 def whole_run_line(profile: str, summed: float, count: int) -> str:

@@ -71,10 +71,9 @@ def at_lowest_priority() -> None:
     its own. So this process starts a session too, and sets that session's niceness
     (``/proc/self/autogroup``) as well as its own.
     """
-    from newsstudy.parallel import THREAD_VARIABLES
+    from newsstudy.parallel import one_thread
 
-    for name in THREAD_VARIABLES:
-        os.environ[name] = "1"
+    one_thread()
     if not hasattr(os, "setsid"):  # not a POSIX system: no sessions, no niceness
         return
     os.setsid()
