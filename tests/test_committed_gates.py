@@ -1,7 +1,8 @@
 """Functional tier: the world's gates on the committed default results.
 
 The smoke tests check that every gate is computed and consistent; these read what the
-default profile actually found (``reports/default/results``), so a change that breaks the
+default profile actually found (``reports/default/results`` as committed, whatever a
+re-run left on disk: ``tests/committed.py``), so a change that breaks the
 instrument shows up as a failing test once the default profile is re-run and committed.
 A gate that fails in this world is not hidden: the claims it guards are then reported as
 untestable (``newsstudy.report.claims.WORLD_GATES``), which is checked here too.
@@ -9,6 +10,7 @@ untestable (``newsstudy.report.claims.WORLD_GATES``), which is checked here too.
 
 from __future__ import annotations
 
+import committed as committed_study
 import pytest
 
 from newsstudy import gates, params, paths
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.functional
 
 
 def raw(notebook: str) -> dict:
-    path = paths.PROJECT_ROOT / "reports" / "default" / "results" / f"{notebook}.json"
+    path = committed_study.report_dir("default") / "results" / f"{notebook}.json"
     if not path.exists():
         pytest.skip(f"no committed {path.name}")
     return read_json(path)
@@ -80,10 +82,11 @@ def test_reward_gates_are_recorded_with_their_numbers():
                                                      strict=False))
 
 
-def test_ceiling_gate_recorded_and_claims_follow_it():
+def test_ceiling_gate_recorded_and_claims_follow_it(monkeypatch):
     gate = committed("03b_baselines").gates.ceiling_clears_baselines
     assert gate.candidate == "oracle" and gate.n >= 1000
     assert gate.passes == (gate.low > 0 and gate.relative >= gates.CEILING_LIFT)
+    monkeypatch.setenv("NEWSSTUDY_REPORTS", str(committed_study.reports_root()))
     found = claims.evaluate("rl_teacher_best", claims.Results.load("default"))
     if not gate.passes:
         assert found.verdict == claims.UNTESTABLE

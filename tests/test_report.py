@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import committed
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,7 +28,7 @@ from newsstudy.results import Estimate, PairedGate
 from newsstudy.run import runner
 from newsstudy.scaling.results import BestOfNRow, CapacityRow
 
-COMMITTED = paths.PROJECT_ROOT / "reports" / "default"
+COMMITTED = committed.report_dir("default")  # as git holds it, whatever a re-run left
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
             "headless_shell")
 
@@ -409,7 +410,7 @@ def test_committed_index_html_renders_with_every_image(profile):
 def test_committed_results_match_current_params(profile, monkeypatch):
     """Fails when a committed results file was produced by other parameters than
     params/<profile> (or rewritten outside newsstudy run/reproduce)."""
-    monkeypatch.delenv("NEWSSTUDY_REPORTS", raising=False)
+    monkeypatch.setenv("NEWSSTUDY_REPORTS", str(committed.reports_root()))
     checks = runner.params_status(profile)
     if not checks:
         pytest.skip(f"no committed results in reports/{profile}/")
@@ -446,11 +447,12 @@ def test_failed_world_gate_makes_a_claim_untestable():
 
 
 def test_readme_budgets_block_is_generated_from_runs_json(monkeypatch):
-    """The README's budgets table is `newsstudy budgets --profile default`'s output."""
+    """The README's budgets table is `newsstudy budgets --profile default`'s output, for
+    the committed runs.json."""
     from newsstudy import paths
     from newsstudy.report import budgets
 
-    monkeypatch.delenv("NEWSSTUDY_REPORTS", raising=False)
+    monkeypatch.setenv("NEWSSTUDY_REPORTS", str(committed.reports_root()))
     text = (paths.PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     assert budgets.readme_block("default") in text, (
         "README's budgets block is stale: run `newsstudy budgets --profile default --readme`")

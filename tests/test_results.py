@@ -173,10 +173,12 @@ def test_a_nan_where_a_number_is_required_is_refused_before_writing():
 
 
 def test_best_of_n_reads_back_smallest_n_first():
+    import committed as committed_study
+
     from newsstudy.report.contract import read_json  # noqa: F401  (the reader the report uses)
     from newsstudy.scaling.results import ScalingResults
 
-    committed = paths.PROJECT_ROOT / "reports" / "default" / "results" / "04_scaling.json"
+    committed = committed_study.report_dir("default") / "results" / "04_scaling.json"
     if not committed.exists():
         pytest.skip("no committed 04_scaling.json")
     results = ScalingResults.model_validate_json(committed.read_text(encoding="utf-8"))

@@ -216,3 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         print("newsstudy: interrupted; finished notebooks are recorded, the next call "
               "resumes with the one that was running", file=sys.stderr)
         sys.exit(130)
+
+
+if __name__ == "__main__":  # python -m newsstudy.run.cli ...: the console script without its wrapper
+    main()
