@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import ToyParams
 
-from newsstudy import paths
+from newsstudy import params, paths
 from newsstudy.io import config_hash, write_json
 from newsstudy.run import fingerprints, records, runner
 from newsstudy.schemas import SCHEMAS
@@ -101,12 +101,64 @@ def test_changed_notebook_source_reruns_it_and_the_ones_after(chain):
     assert reproduce(chain) == ["b_second", "c_third"]
 
 
-def test_code_hash_covers_the_library_but_not_the_runner_or_report():
-    files = {p.relative_to(paths.PACKAGE_DIR).as_posix() for p in fingerprints.package_files()}
-    assert {"schemas.py", "io.py", "teacher/grpo.py", "run/gpu_plan.py"} <= files
-    assert not {"run/runner.py", "run/cli.py", "run/records.py", "run/checks.py",
-                 "run/fingerprints.py"} & files
-    assert not any(name.startswith("report/") for name in files)
+def test_code_fingerprint_follows_what_each_notebook_imports():
+    """A notebook's code hash covers every package module it imports, directly or through
+    others (05 imports the runner; 03 the GPU plan), and nothing else: editing any of them
+    marks it stale, editing another module does not."""
+    package = fingerprints.package_code()
+    assert "newsstudy.run.runner" in fingerprints.code_modules("05_distillation", package)
+    assert "newsstudy.run.gpu_plan" in fingerprints.code_modules("03_grpo", package)
+    for notebook in params.notebooks():
+        modules = fingerprints.code_modules(notebook, package)
+        assert {"newsstudy", "newsstudy.params"} <= set(modules), notebook
+        before = fingerprints.code_hash(notebook, package)
+        for name in package.digests:
+            edited = fingerprints.PackageCode(package.graph,
+                                              {**package.digests, name: "edited"})
+            changed = fingerprints.code_hash(notebook, edited) != before
+            assert changed == (name in modules), (notebook, name)
+
+
+@pytest.mark.slow
+def test_code_modules_hold_every_module_a_notebook_loads():
+    """What the notebooks' import statements load at run time (imported for real in a
+    fresh interpreter) is inside the statically read closure."""
+    import ast
+    import subprocess
+    import sys
+
+    from newsstudy.run import imports
+
+    package = fingerprints.package_code()
+    for notebook in params.notebooks():
+        tree = ast.parse(imports.notebook_code(fingerprints.notebook_source(notebook)))
+        statements = [ast.unparse(node) for node in tree.body
+                      if isinstance(node, ast.Import | ast.ImportFrom)]
+        code = "\n".join([*statements, "import sys",
+                          "print(' '.join(m for m in sys.modules if m == 'newsstudy' "
+                          "or m.startswith('newsstudy.')))"])
+        loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True, timeout=300).stdout.split()
+        assert loaded and set(loaded) <= set(fingerprints.code_modules(notebook, package)), (
+            notebook, set(loaded) - set(fingerprints.code_modules(notebook, package)))
+
+
+def test_a_real_edit_changes_the_code_of_the_notebooks_that_import_it(tmp_path, monkeypatch):
+    """Reading the package again after a file changes gives another digest for it."""
+    import shutil
+
+    from newsstudy.run import imports
+
+    copy = tmp_path / "newsstudy"
+    shutil.copytree(paths.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(paths, "PACKAGE_DIR", copy)
+    before = fingerprints.package_code()
+    assert set(before.digests) == set(imports.package_modules())
+    with open(copy / "run" / "runner.py", "a", encoding="utf-8") as handle:
+        handle.write("\n# an edit\n")
+    after = fingerprints.package_code()
+    assert {name for name in before.digests
+            if before.digests[name] != after.digests[name]} == {"newsstudy.run.runner"}
 
 
 def test_exception_mid_notebook_leaves_no_fingerprint_and_resumes_there(chain):

@@ -6,19 +6,15 @@ The runner skips a notebook whose fingerprint equals its last successful run's (
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from newsstudy import paths
 from newsstudy.io import config_hash, sha256_file
 from newsstudy.params import ParamsError
-from newsstudy.run import graph
+from newsstudy.run import graph, imports
 from newsstudy.schemas import NotebookParams
-
-# Package paths (relative to newsstudy/) left out of the code hash: no notebook imports them.
-CODE_EXCLUDED = ("report/", "run/runner.py", "run/cli.py", "run/records.py", "run/checks.py",
-                 "run/fingerprints.py", "run/graph.py", "run/schedule.py")
 
 
 def notebook_source(notebook: str) -> Path:
@@ -32,29 +28,37 @@ def notebook_source(notebook: str) -> Path:
 # --- fingerprints ----------------------------------------------------------------------
 
 
-def package_files() -> list[Path]:
-    """The package's ``.py`` files that notebooks can import (``CODE_EXCLUDED`` left out)."""
-    files = []
-    for path in sorted(paths.PACKAGE_DIR.rglob("*.py")):
-        relative = path.relative_to(paths.PACKAGE_DIR).as_posix()
-        if not any(relative == part or relative.startswith(part) for part in CODE_EXCLUDED):
-            files.append(path)
-    return files
+@dataclass(frozen=True)
+class PackageCode:
+    """The package's source at one moment: its import graph and each module's sha256.
+    Read once per ``reproduce`` (:func:`package_code`) and shared by every notebook's
+    :func:`code_hash`."""
+
+    graph: dict[str, set[str]]
+    digests: dict[str, str]
 
 
-def package_hash() -> str:
-    """sha256 over the package source (relative path and bytes of each file)."""
-    digest = hashlib.sha256()
-    for path in package_files():
-        digest.update(path.relative_to(paths.PACKAGE_DIR).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+def package_code() -> PackageCode:
+    """The package's import graph and the sha256 of every module file, read now."""
+    modules = imports.package_modules()
+    return PackageCode(imports.import_graph(),
+                       {name: sha256_file(path) for name, path in modules.items()})
 
 
-def code_hash(notebook: str, package: str | None = None) -> str:
-    """Hash of the notebook's source file and the package source it runs on."""
+def code_modules(notebook: str, package: PackageCode | None = None) -> list[str]:
+    """The package modules a notebook runs on: those it imports, directly or through
+    others, with the packages above them (:func:`newsstudy.run.imports.notebook_modules`)."""
+    package = package_code() if package is None else package
+    return sorted(imports.notebook_modules(notebook_source(notebook), package.graph))
+
+
+def code_hash(notebook: str, package: PackageCode | None = None) -> str:
+    """Hash of the notebook's source file and of every package module it runs on
+    (:func:`code_modules`): editing any of them, and only those, marks the notebook stale."""
+    package = package_code() if package is None else package
+    modules = {name: package.digests[name] for name in code_modules(notebook, package)}
     source = sha256_file(notebook_source(notebook))
-    return config_hash({"notebook": source, "package": package or package_hash()}, length=16)
+    return config_hash({"notebook": source, "modules": modules}, length=16)
 
 
 def params_hash(params: NotebookParams) -> str:

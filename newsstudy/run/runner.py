@@ -14,10 +14,10 @@ the other way).
 *fingerprint* equals the one recorded for its last successful run and that run's outputs
 are still in place. The fingerprint hashes three parts:
 
-- ``code``: the bytes of ``notebooks/<notebook>.ipynb`` and of every ``.py`` file of the
-  ``newsstudy`` package, except the parts no notebook imports
-  (:data:`newsstudy.run.fingerprints.CODE_EXCLUDED`: this runner, the command line and
-  the report builder), so editing the report does not re-run training;
+- ``code``: the bytes of ``notebooks/<notebook>.ipynb`` and of every module of the
+  ``newsstudy`` package that the notebook imports, directly or through other modules
+  (:func:`newsstudy.run.fingerprints.code_modules`, read from the import statements), so
+  editing any code a notebook runs re-runs it, and editing the report re-runs nothing;
 - ``params``: ``config_hash`` of the validated parameters (defaults filled in, overrides
   applied), the same hash ``runs.json`` records as ``params_hash``;
 - ``inputs``: for every notebook it reads, directly or through another
@@ -78,12 +78,13 @@ from newsstudy.run.early import (
     run_early_build,
 )
 from newsstudy.run.fingerprints import (
+    PackageCode,
     code_hash,
     file_sha256,
     fingerprint,
     inputs_hash,
     notebook_source,
-    package_hash,
+    package_code,
     params_hash,
 )
 from newsstudy.run.records import (
@@ -205,7 +206,7 @@ def plan_run(
     params: NotebookParams,
     runs: Mapping[str, Mapping[str, Any]] | None = None,
     order: Sequence[str] | None = None,
-    package: str | None = None,
+    package: PackageCode | None = None,
 ) -> Plan:
     """Compare a notebook's fingerprint and outputs with its last successful run."""
     runs = load_runs(profile) if runs is None else runs
@@ -515,7 +516,7 @@ class ProfileRun:
                  force: bool, log: Log, jobs: int):
         self.profile, self.names, self.all_params = profile, names, all_params
         self.force, self.log, self.jobs = force, log, jobs
-        self.package = package_hash()
+        self.package = package_code()
         self.done: list[str] = []
         self.ran: list[str] = []
         self.failed: dict[str, BaseException] = {}
