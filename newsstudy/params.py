@@ -47,6 +47,8 @@ from newsstudy.schemas import SCHEMAS, NotebookParams, PolicySettings, TeacherRe
 
 # params/<profile>/<RECIPE>.yaml holds the teacher recipe of a profile (not a notebook).
 RECIPE = "teacher"
+# params/<profile>/<PROFILE>.yaml lists the notebooks the profile runs (not a notebook).
+PROFILE = "profile"
 
 # Globals that IPython puts into every notebook namespace; never parameters.
 IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
@@ -85,23 +87,60 @@ def profiles() -> list[str]:
     )
 
 
+def profile_file(profile: str) -> Path:
+    """``params/<profile>/profile.yaml``: the list of the notebooks the profile runs."""
+    return paths.PARAMS_DIR / profile / f"{PROFILE}.yaml"
+
+
 def profile_notebooks(profile: str) -> list[str]:
-    """The notebooks a profile runs, in order: those with a file in ``params/<profile>/``.
+    """The notebooks a profile runs, in notebook order: those its ``profile.yaml`` lists.
 
     A profile need not run every notebook (``pretrained`` runs only 01_data and 03_grpo),
-    but it must run ``01_data``, whose world every other notebook reads. ``ParamsError``
-    names the folder when the profile does not exist or has no ``01_data.yaml``.
+    but it must run ``01_data``, whose world every other notebook reads, and every listed
+    notebook must have its params file: a deleted or misnamed file stops ``reproduce``
+    before any kernel starts instead of silently dropping the notebook. ``ParamsError``
+    (one line, naming the file) when the profile does not exist, its ``profile.yaml`` is
+    missing or malformed, names an unknown notebook, leaves out ``01_data``, or lists a
+    notebook without ``params/<profile>/<notebook>.yaml``.
     """
     folder = paths.PARAMS_DIR / profile
     if not profile or "/" in profile or profile.startswith(".") or not folder.is_dir():
         raise ParamsError(f"unknown profile {profile!r}: no folder {folder} "
                           f"(profiles: {', '.join(profiles()) or 'none'})")
+    listing = profile_file(profile)
+    where = display_path(listing)
+    if not listing.is_file():
+        raise ParamsError(f"{where}: missing; it lists the notebooks profile {profile!r} runs "
+                          f"(notebooks: [01_data, ...])")
+    try:
+        listed = (yaml.safe_load(listing.read_text(encoding="utf-8")) or {}).get("notebooks")
+    except (yaml.YAMLError, AttributeError) as err:
+        raise ParamsError(f"{where}: not a mapping with a 'notebooks' list ({err})") from err
+    if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+        raise ParamsError(f"{where}: notebooks: must be a list of notebook names, got {listed!r}")
     every = notebooks()
-    names = [name for name in every if (folder / f"{name}.yaml").is_file()]
-    if every and every[0] not in names:
-        raise ParamsError(f"{folder}: no {every[0]}.yaml; every profile runs {every[0]}, "
-                          f"which builds the world the other notebooks read")
-    return names
+    for name in listed:
+        if name not in every:
+            raise ParamsError(f"{where}: notebooks: unknown notebook {name!r}"
+                              f"{did_you_mean(name, every)} (known: {', '.join(every)})")
+    if len(set(listed)) != len(listed):
+        raise ParamsError(f"{where}: notebooks: lists a notebook twice: {listed}")
+    if every and every[0] not in listed:
+        raise ParamsError(f"{where}: notebooks: must list {every[0]}, which builds the world "
+                          f"the other notebooks read")
+    for name in listed:
+        if not (folder / f"{name}.yaml").is_file():
+            raise ParamsError(f"{display_path(folder / f'{name}.yaml')}: missing; {where} "
+                              f"lists {name}")
+    return [name for name in every if name in listed]
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``known`` to a mistyped name, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def schema_for(notebook: str) -> type[NotebookParams]:

@@ -11,6 +11,7 @@ import yaml
 from pydantic import Field
 
 from newsstudy import paths
+from newsstudy.params import PROFILE, RECIPE
 from newsstudy.schemas import SCHEMAS, NotebookParams
 
 # Valid 01_data parameters for the smoke profile, every field given.
@@ -112,14 +113,37 @@ class Project:
         self.params = root / "params"
         self.notebooks = root / "notebooks"
         self.reports = root / "reports"
+        self.explicit: set[str] = set()  # profiles whose profile.yaml a test wrote itself
 
     def write_params(self, profile: str, notebook: str, content: dict | str) -> Path:
-        """Write ``params/<profile>/<notebook>.yaml`` from a mapping or raw YAML text."""
+        """Write ``params/<profile>/<notebook>.yaml`` from a mapping or raw YAML text, and
+        list the notebook in the profile's ``profile.yaml`` (the recipe is no notebook)."""
         path = self.params / profile / f"{notebook}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         text = content if isinstance(content, str) else yaml.safe_dump(content)
         path.write_text(text, encoding="utf-8")
+        self.sync_listings()
         return path
+
+    def sync_listings(self) -> None:
+        """List in each profile's ``profile.yaml`` the notebooks that have both a file and
+        a params file there (as a shipped profile does), unless a test set the listing
+        itself (:meth:`list_notebooks`)."""
+        names = {p.stem for p in self.notebooks.glob("*.ipynb")}
+        for folder in self.params.iterdir():
+            if folder.is_dir() and folder.name not in self.explicit:
+                listed = sorted(p.stem for p in folder.glob("*.yaml")
+                                if p.stem not in (RECIPE, PROFILE) and p.stem in names)
+                (folder / "profile.yaml").write_text(yaml.safe_dump({"notebooks": listed}),
+                                                     encoding="utf-8")
+
+    def list_notebooks(self, profile: str, names: list[str]) -> Path:
+        """Write ``params/<profile>/profile.yaml`` listing ``names``, and keep it."""
+        self.explicit.add(profile)
+        listing = self.params / profile / "profile.yaml"
+        listing.parent.mkdir(parents=True, exist_ok=True)
+        listing.write_text(yaml.safe_dump({"notebooks": list(names)}), encoding="utf-8")
+        return listing
 
     def write_notebook(self, name: str, parameters: str, *sources: str) -> Path:
         """Write ``notebooks/<name>.ipynb``: a ``parameters`` cell, then plain code cells."""
@@ -135,6 +159,7 @@ class Project:
         ]
         path = self.notebooks / f"{name}.ipynb"
         nbformat.write(notebook, path)
+        self.sync_listings()
         return path
 
 

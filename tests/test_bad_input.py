@@ -77,3 +77,35 @@ def test_a_hub_id_missing_from_the_cache_is_refused_before_a_kernel(no_kernel, c
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "override model='someorg/not-cached': model:" in err and "local Hugging Face cache" in err
+
+
+def test_a_listed_notebook_without_its_params_file_stops_reproduce_before_any_kernel(
+        tmp_path, monkeypatch, no_kernel, capsys):
+    """A deleted params file of a notebook the profile lists is named in one line (exit 2);
+    it never silently drops the notebook while the others run."""
+    import shutil
+
+    params = tmp_path / "params"
+    shutil.copytree(paths.PARAMS_DIR, params)
+    (params / "smoke" / "02_rewards.yaml").unlink()
+    monkeypatch.setattr(paths, "PARAMS_DIR", params)
+    monkeypatch.setenv("NEWSSTUDY_REPORTS", str(tmp_path / "reports"))
+    with pytest.raises(SystemExit) as stop:
+        main(["reproduce", "--profile", "smoke"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("newsstudy: error: params/smoke/02_rewards.yaml: missing; "
+                   "params/smoke/profile.yaml lists 02_rewards"), err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_an_unlisted_notebook_is_skipped_by_name(tmp_path, monkeypatch):
+    """The pretrained profile lists 01_data and 03_grpo; reproduce says what it skips."""
+    lines = []
+    monkeypatch.setattr(runner, "ProfileRun", lambda *args: type(
+        "Stub", (), {"all": lambda self: []})())
+    monkeypatch.setattr(runner, "check_reproducible", lambda profile, force: (
+        runner.profile_notebooks(profile), {}))
+    runner.reproduce("pretrained", log=lines.append, jobs=1)
+    assert lines[0].startswith("profile pretrained runs 01_data, 03_grpo; skips 01b_sensitivity")
+    assert lines[0].endswith("(not listed in params/pretrained/profile.yaml)")

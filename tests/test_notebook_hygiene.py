@@ -16,6 +16,7 @@ import pytest
 
 from newsstudy import paths
 from newsstudy.params import (
+    PROFILE,
     RECIPE,
     load_params,
     load_recipe,
@@ -28,7 +29,7 @@ from newsstudy.params import (
 NOTEBOOKS = notebooks() or [pytest.param("none", marks=pytest.mark.skip(reason="no notebooks yet"))]
 PARAMS_FILES = [
     pytest.param(path, id=f"{path.parent.name}/{path.name}")
-    for path in sorted(paths.PARAMS_DIR.glob("*/*.yaml"))
+    for path in sorted(paths.PARAMS_DIR.glob("*/*.yaml")) if path.stem != PROFILE
 ] or [pytest.param(None, marks=pytest.mark.skip(reason="no params files yet"))]
 
 

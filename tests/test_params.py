@@ -6,6 +6,7 @@ import types
 
 import pytest
 import yaml
+from conftest import ToyParams
 
 from newsstudy import paths
 from newsstudy.params import (
@@ -224,13 +225,35 @@ def test_schema_table_describes_every_field():
     assert all(row["description"] for row in rows.values())
 
 
-def test_a_profile_runs_the_notebooks_it_has_params_for(toy_project):
+def test_a_profile_runs_the_notebooks_its_profile_file_lists(toy_project, monkeypatch):
     assert profile_notebooks("smoke") == ["toy"]
     with pytest.raises(ParamsError, match=r"unknown profile 'nope': no folder .*profiles: default, smoke"):
         profile_notebooks("nope")
-    # every profile must run the first notebook (the world): 'default' has no toy.yaml
-    with pytest.raises(ParamsError, match=r"default: no toy.yaml; every profile runs toy"):
+    (toy_project.params / "default" / "profile.yaml").unlink()
+    toy_project.explicit.add("default")
+    with pytest.raises(ParamsError, match=r"^params/default/profile.yaml: missing; it lists"):
         profile_notebooks("default")
+    # every profile must run the first notebook (the world)
+    monkeypatch.setitem(SCHEMAS, "zzz", ToyParams)
+    toy_project.write_notebook("zzz", "profile = 'smoke'\nseed = 0\nn = 1")
+    toy_project.list_notebooks("default", ["zzz"])
+    with pytest.raises(ParamsError, match=r"profile.yaml: notebooks: must list toy, which builds"):
+        profile_notebooks("default")
+    # a listed notebook without its params file stops the profile, naming the file
+    toy_project.list_notebooks("smoke", ["toy", "zzz"])
+    with pytest.raises(ParamsError, match=r"^params/smoke/zzz.yaml: missing; params/smoke/"
+                                          r"profile.yaml lists zzz$"):
+        profile_notebooks("smoke")
+    toy_project.list_notebooks("smoke", ["toy", "tyo"])
+    with pytest.raises(ParamsError, match=r"unknown notebook 'tyo'; did you mean 'toy'\?"):
+        profile_notebooks("smoke")
+    (toy_project.params / "smoke" / "profile.yaml").write_text("notebooks: toy\n")
+    with pytest.raises(ParamsError, match=r"notebooks: must be a list of notebook names"):
+        profile_notebooks("smoke")
+    # an unlisted notebook with a params file is not run
+    toy_project.write_params("smoke", "zzz", {"profile": "smoke", "seed": 0, "n": 1})
+    toy_project.list_notebooks("smoke", ["toy"])
+    assert profile_notebooks("smoke") == ["toy"]
 
 
 def test_profiles_and_notebooks_list_folders(toy_project):

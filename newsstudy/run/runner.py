@@ -65,8 +65,10 @@ from jupyter_client.kernelspec import KernelSpecManager
 from newsstudy import paths
 from newsstudy.params import (
     ParamsError,
+    display_path,
     load_params,
     notebooks,
+    profile_file,
     profile_notebooks,
 )
 from newsstudy.run import graph
@@ -503,8 +505,8 @@ def reproduce(profile: str, force: bool = False, log: Log = print,
         jobs = 1  # a chain: nothing can run beside anything else
     left_out = [name for name in notebooks() if name not in names]
     if left_out:
-        log(f"profile {profile} runs {', '.join(names)} (no params file for "
-            f"{', '.join(left_out)})")
+        log(f"profile {profile} runs {', '.join(names)}; skips {', '.join(left_out)} "
+            f"(not listed in {display_path(profile_file(profile))})")
     run = ProfileRun(profile, names, all_params, force, log, jobs)
     return run.all()
 
