@@ -522,3 +522,39 @@ def test_budgets_count_the_early_builds_cpu_time(project, monkeypatch):
     assert ("adds up to 2.0 core-min, plus the early build of the A/B world of "
             "06_ab_simulation (1.0 core-min over 5.0 min at the lowest CPU priority): on 2 "
             "cores, no schedule of this work takes less than 1.5 min") in text
+
+
+def test_budgets_show_the_early_builds_memory_against_the_budget(project, monkeypatch):
+    """An early build's peak memory is recorded beside the notebooks' and counts against
+    the memory budget."""
+    from newsstudy import params
+    from newsstudy.report import budgets
+    from newsstudy.run import records
+
+    monkeypatch.setattr(params, "profile_notebooks", lambda profile: ["01_data"])
+    records.save_record("default", "01_data", {"wall_seconds": 60.0, "peak_pss_gb": 1.5})
+    build = {"what": "the A/B world", "cpu_seconds": 60.0, "wall_seconds": 300.0,
+             "peak_pss_gb": 7.25}
+    records.save_reproduce("default", {"wall_seconds": 600.0, "jobs": 2, "ran": ["01_data"],
+                                       "early_builds": {"06_ab_simulation": build}})
+    text = budgets.budget_markdown("default")
+    assert ("Largest peak memory of a notebook: 1.5 GB; of the early build of the A/B world "
+            "of 06_ab_simulation: 7.25 GB (budget 6 GB: **over**)") in text
+
+
+def test_an_early_build_records_its_own_peak_memory(monkeypatch):
+    """run_early_build measures the process that does the work (not only its children)."""
+    import numpy as np
+
+    from newsstudy.run import early
+
+    def build(profile, params):
+        block = np.ones(60_000_000 // 8)  # 60 MB held for a few samples
+        import time
+
+        time.sleep(1.5)
+        return block.sum()
+
+    monkeypatch.setattr(early, "EARLY_BUILDS", (early.EarlyBuild("x", (), build, "a block"),))
+    record = early.run_early_build(0, "smoke", {})
+    assert record["peak_rss_gb"] >= 0.06 and record["peak_pss_gb"] > 0.0

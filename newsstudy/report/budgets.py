@@ -145,8 +145,12 @@ def budget_markdown(profile: str) -> str:
                      f"takes less than {(sum(cpu) + early) / cores:.1f} min. CPU time is that "
                      f"of the kernel and the workers it started, counted once each has exited.")
     lines.append("")
-    lines.append(f"Largest peak memory of a notebook: {max(memory) if memory else '-'} GB "
-                 f"(budget {MEMORY_BUDGET_GB:g} GB). Peak memory is that of the kernel and "
+    early_memory = early_build_memory(profile)
+    early_text = "".join(f"; of the early build of {what}: {gb} GB" for what, gb in early_memory)
+    largest = max([*memory, *(gb for _, gb in early_memory)], default=None)
+    lines.append(f"Largest peak memory of a notebook: {max(memory) if memory else '-'} GB"
+                 f"{early_text} (budget {MEMORY_BUDGET_GB:g} GB: "
+                 f"{'-' if largest is None else 'within' if largest <= MEMORY_BUDGET_GB else '**over**'}). Peak memory is that of the kernel and "
                  f"the processes it started, summed at one time as PSS (a page shared by "
                  f"several processes counted once); runs recorded before PSS show summed RSS, "
                  f"which counts each process's copy of the shared libraries.")
@@ -165,6 +169,18 @@ def early_builds(profile: str) -> tuple[float, str]:
              f"{build.get('wall_seconds', 0.0) / 60:.1f} min at the lowest CPU priority)"
              for notebook, build in builds.items()]
     return minutes, f", plus the early build of {', '.join(parts)}" if minutes else ""
+
+
+def early_build_memory(profile: str) -> list[tuple[str, float]]:
+    """``(what, peak GB)`` of each early build of the last whole ``reproduce`` that recorded
+    its memory (summed PSS of the build's process and those it started)."""
+    from newsstudy.run.records import load_reproduce
+
+    builds = load_reproduce(profile).get("early_builds") or {}
+    return [(f"{build.get('what', 'an input')} of {notebook}",
+             build.get("peak_pss_gb", build.get("peak_rss_gb")))
+            for notebook, build in builds.items()
+            if build.get("peak_pss_gb", build.get("peak_rss_gb")) is not None]
 
 
 def whole_run_line(profile: str, summed: float, count: int) -> str:

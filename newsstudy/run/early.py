@@ -88,14 +88,20 @@ def at_lowest_priority() -> None:
 
 def run_early_build(index: int, profile: str, params: Mapping[str, Any]) -> dict:
     """Run ``EARLY_BUILDS[index]`` in this (fresh, lowest-priority) worker process; its
-    wall and CPU seconds."""
+    wall and CPU seconds and its peak memory (this process and any it starts, as the
+    runner records a notebook's: summed PSS and RSS, in GB)."""
     import resource
 
+    from newsstudy.run.records import PeakMemory
+
     started = time.perf_counter()
-    EARLY_BUILDS[index].build(profile, params)
+    with PeakMemory(include_self=True) as memory:
+        EARLY_BUILDS[index].build(profile, params)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"wall_seconds": round(time.perf_counter() - started, 2),
-            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1)}
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+            "peak_pss_gb": round(memory.peak_pss_bytes / 1e9, 3),
+            "peak_rss_gb": round(memory.peak_bytes / 1e9, 3)}
 
 
 def early_pool(builds: int):

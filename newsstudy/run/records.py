@@ -146,8 +146,8 @@ def utc_now() -> str:
 
 
 class PeakMemory:
-    """Samples the memory of this process's children (the kernel and what it starts) in a
-    background thread.
+    """Samples the memory of this process's children (the kernel and what it starts), and
+    with ``include_self`` of this process too, in a background thread.
 
     ``peak_bytes`` is the largest sum of resident set sizes (RSS) seen at one time;
     ``peak_pss_bytes`` the largest sum of proportional set sizes (PSS: a page shared by
@@ -162,9 +162,10 @@ class PeakMemory:
     can be missed.
     """
 
-    def __init__(self, interval: float = 0.5, pss_every: int = 10):
+    def __init__(self, interval: float = 0.5, pss_every: int = 10, include_self: bool = False):
         import threading
 
+        self.include_self = include_self  # count this process too (work done in-process)
         self.interval = interval
         self.pss_every = max(1, pss_every)
         self.peak_bytes = 0
@@ -178,7 +179,8 @@ class PeakMemory:
         import psutil
 
         try:
-            children = psutil.Process().children(recursive=True)
+            me = psutil.Process()
+            children = [*([me] if self.include_self else []), *me.children(recursive=True)]
         except psutil.Error:
             return []
         sizes = []
