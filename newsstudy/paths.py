@@ -72,3 +72,18 @@ def tables_dir(profile: str) -> Path:
 def figures_dir(profile: str) -> Path:
     """PNG (and SVG) figures of a profile."""
     return report_dir(profile) / "figures"
+
+
+def portable(path: str | Path) -> str:
+    """A path as results record it, valid on any machine: relative to the artifacts root
+    when it lies there (how :func:`newsstudy.policy.published.load_published` resolves a
+    checkpoint), else to the reports root, else to the project; any other path as given.
+
+    >>> portable(artifacts_root() / "default" / "models" / "m")
+    'default/models/m'
+    """
+    resolved = Path(path).resolve()
+    for root in (artifacts_root(), reports_root(), PROJECT_ROOT):
+        if resolved.is_relative_to(root.resolve()):
+            return resolved.relative_to(root.resolve()).as_posix()
+    return str(path)

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (newsstudy)
 #     language: python
@@ -61,6 +61,7 @@ from IPython.display import Markdown, display
 
 from newsstudy import (
     parallel,
+    paths,
     saving,
     scaling,
     teacher,
@@ -154,7 +155,7 @@ largest_record = records[-1]
 distillation_teacher = publish_policy(
     P.profile, "distillation-teacher", largest_record["checkpoint"], P.max_prompt_chars,
     "04_scaling", P.max_prompt_signals, teacher_pipeline.decoding.as_dict())
-print("published", distillation_teacher)
+print("published", paths.portable(distillation_teacher))
 
 # %% [markdown]
 # ## Inference-time sampling: best-of-N from the RL teacher
@@ -236,7 +237,7 @@ results = ScalingResults(
     capacity_reward_fit=scaling_results.log_fit(reward_fit),
     param_span=capacity_table["params"].max() / capacity_table["params"].min(),
     distillation_teacher={"size": largest_record["size"], "params": largest_record["params"],
-                          "checkpoint": str(distillation_teacher)},
+                          "checkpoint": paths.portable(distillation_teacher)},
     best_of_n=bon.table.set_index("N").to_dict(orient="index"),
     best_of_n_gains=scaling_results.gains_by_n(bon.gains),
     best_of_n_oracle_gains=scaling_results.gains_by_n(bon.oracle_gains),

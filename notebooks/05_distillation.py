@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (newsstudy)
 #     language: python
@@ -70,6 +70,7 @@ from IPython.display import Markdown, display
 from newsstudy import (
     distillation,
     gates,
+    paths,
     saving,
     teacher,
 )
@@ -209,7 +210,7 @@ published = publish_policy(P.profile, "student", students["on-policy"][P.seed],
                            P.max_prompt_chars, "05_distillation", P.max_prompt_signals,
                            pipe.student_pipe.decoding.as_dict())
 display(offline_table)
-print("published", published)
+print("published", paths.portable(published))
 
 # %% [markdown]
 # ## Key numbers

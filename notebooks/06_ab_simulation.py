@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (newsstudy)
 #     language: python
@@ -117,7 +119,7 @@ with timings.part("generation"):
         max_queries=P.max_queries, max_new_tokens=P.max_new_tokens,
         batch_size=P.generation_batch_size)
 list_stats = ab_tables.list_stats(lists, generation)
-print(f"policy {policy.name!r} from {policy.source_notebook}: {policy.checkpoint}")
+print(f"policy {policy.name!r} from {policy.source_notebook}: {paths.portable(policy.checkpoint)}")
 pd.Series(list_stats)
 
 # %%
@@ -217,7 +219,7 @@ results_record = ABResults(
     cold_share=market.is_cold.mean(),
     ab_world_hash=W.manifest["world_hash"],
     policy={"name": policy.name, "source_notebook": policy.source_notebook,
-            "checkpoint": str(policy.checkpoint), **list_stats},
+            "checkpoint": paths.portable(policy.checkpoint), **list_stats},
     metrics=ab_results.metric_lifts(results),
     aa=ab_results.aa_record(aa_table, P.n_aa_tests, P.alpha),
     power={"users_per_arm_for_paper_lift": needed,

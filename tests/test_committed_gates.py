@@ -200,3 +200,23 @@ def test_readme_reads_the_committed_results_as_its_example_says():
     teacher = committed("03_grpo")
     assert f"# '{teacher.offline['rl_teacher'].metrics.recall_at_10.text()}'" in readme
     assert f"# {teacher.gates.imitation.passes}" in readme
+
+
+def test_committed_results_name_no_machine_path():
+    """Results record paths relative to their root (a checkpoint under the artifacts
+    root as ``default/models/...``): no string in a committed results file is absolute."""
+    def strings(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                yield from strings(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+        elif isinstance(value, str):
+            yield value
+
+    for profile in ("default", "pretrained"):
+        folder = committed_study.report_dir(profile) / "results"
+        for path in sorted(folder.glob("*.json")):
+            found = [text for text in strings(read_json(path)) if text.startswith(("/", "~"))]
+            assert found == [], f"{profile}/{path.name}: {found}"

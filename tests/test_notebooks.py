@@ -169,6 +169,26 @@ def test_03_grpo_results(smoke_reports):
         assert (smoke_reports / "figures" / f"{name}.png").stat().st_size > 5_000
 
 
+def absolute_paths(text: str) -> list[str]:
+    """The machine paths a text names: the roots the run used, the project and Python's."""
+    import sys
+
+    roots = {str(p) for p in (paths.reports_root(), paths.artifacts_root(), paths.data_root(),
+                               paths.PROJECT_ROOT, sys.prefix, sys.base_prefix)}
+    return sorted(root for root in roots if root in text)
+
+
+def test_results_and_executed_notebooks_name_no_machine_path(smoke_reports):
+    """Results record paths relative to their root, and the runner strips the machine's
+    roots from each executed notebook (papermill's metadata and every output)."""
+    for path in sorted(smoke_reports.rglob("*")):
+        if path.suffix in (".json", ".ipynb", ".csv", ".md") and path.is_file():
+            assert absolute_paths(path.read_text(encoding="utf-8")) == [], path.name
+    report = read_json(smoke_reports / "01_data.ipynb")
+    assert report["metadata"]["papermill"]["input_path"] == "notebooks/01_data.ipynb"
+    assert report["metadata"]["papermill"]["output_path"] == "reports/smoke/01_data.ipynb"
+
+
 def test_checkpoints_are_safetensors_and_complete(smoke_reports):
     models = paths.profile_artifacts("smoke") / "models"
     finished = [p for p in models.iterdir() if (p / "complete.json").exists()]

@@ -57,7 +57,7 @@ def publish_policy(profile: str, name: str, checkpoint: str | Path, max_prompt_c
     policy as it was trained and served.
     """
     return write_json(published_path(profile, name), {
-        "checkpoint": str(checkpoint), "max_prompt_chars": int(max_prompt_chars),
+        "checkpoint": paths.portable(checkpoint), "max_prompt_chars": int(max_prompt_chars),
         "source_notebook": source_notebook, "max_prompt_signals": int(max_prompt_signals),
         "decoding": decoding})
 

@@ -89,6 +89,7 @@ from newsstudy.run.fingerprints import (
     package_code,
     params_hash,
 )
+from newsstudy.run.portable import make_portable
 from newsstudy.run.records import (
     PeakMemory,
     git_state,
@@ -330,6 +331,7 @@ def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path
         if isinstance(err, NotebookFailed) and kept is not None:
             raise NotebookFailed(f"{notebook}: {err}; output so far in {kept}") from err
         raise
+    make_portable(partial, source, report)
     os.replace(partial, report)
     failed_path(report).unlink(missing_ok=True)
     record = make_record(plan, overrides or {}, started, time.perf_counter() - began)

@@ -132,7 +132,7 @@ def build_world(params: DataParams, force: bool = False, log=print) -> Path:
     target = paths.world_dir(params.profile)
     wanted = world_params_hash(params)
     if not force and _complete_world_hash(target) == wanted:
-        log(f"world {wanted} is up to date in {target}")
+        log(f"world {wanted} is up to date in {paths.portable(target)}")
         return target
     started = time.perf_counter()
     articles = select_articles(corpus.load_articles(), params.max_articles, params.seed)
@@ -147,7 +147,8 @@ def build_world(params: DataParams, force: bool = False, log=print) -> Path:
               "test_clicks": built.test_clicks}
     _write_world(target, params, wanted, frames, vectors, topic_model, built.cleaning,
                  built.manifest["constants"], time.perf_counter() - started)
-    log(f"world {wanted} written to {target} in {time.perf_counter() - started:.1f}s")
+    log(f"world {wanted} written to {paths.portable(target)} in "
+        f"{time.perf_counter() - started:.1f}s")
     return target
 
 
