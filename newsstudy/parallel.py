@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -47,10 +48,51 @@ _MEMO: dict | None = None
 
 
 def _init_worker() -> None:
-    """A worker's initialiser: one thread (:func:`one_thread`) and a fresh memo."""
+    """A worker's initialiser: it ends with its parent (:func:`exit_with_parent`), one
+    thread (:func:`one_thread`) and a fresh memo."""
     global _MEMO
+    exit_with_parent()
     one_thread()
     _MEMO = {}
+
+
+LIFELINE_SECONDS = 0.5
+"""How often a worker looks whether the process that started it is still there."""
+
+
+def exit_with_parent(interval: float = LIFELINE_SECONDS) -> None:
+    """End this process, and every process it started, as soon as its parent is gone.
+
+    For the worker processes of a pool (the runner's notebook workers and early builds, a
+    kernel's training workers): when whoever started them is killed (``kill -9`` of
+    ``reproduce``, a kernel that died), they would otherwise run on, holding cores and
+    writing into caches a re-run is about to write. A daemon thread looks every
+    ``interval`` seconds whether the parent process is the one this process started
+    under (a dead parent's children are handed to another process); when it is not, it
+    kills this process's descendants (a notebook worker's kernel and its training
+    workers) and exits at once. Does nothing where the OS has no parent ids.
+    """
+    import threading
+
+    if not hasattr(os, "getppid"):
+        return
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        try:
+            import psutil
+
+            for child in psutil.Process().children(recursive=True):
+                try:
+                    child.kill()
+                except psutil.Error:
+                    pass
+        finally:
+            os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def worker_memo(key: Hashable, build: Callable[[], Any]) -> Any:

@@ -71,8 +71,9 @@ def at_lowest_priority() -> None:
     its own. So this process starts a session too, and sets that session's niceness
     (``/proc/self/autogroup``) as well as its own.
     """
-    from newsstudy.parallel import one_thread
+    from newsstudy.parallel import exit_with_parent, one_thread
 
+    exit_with_parent()  # a killed reproduce leaves no build behind
     one_thread()
     if not hasattr(os, "setsid"):  # not a POSIX system: no sessions, no niceness
         return

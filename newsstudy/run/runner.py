@@ -458,10 +458,13 @@ def worker_pool(jobs: int):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from newsstudy.parallel import exit_with_parent
+
     # a fresh process per notebook: a background notebook's raised niceness stays with
-    # its process, and must not pass to the next notebook
+    # its process, and must not pass to the next notebook; a worker ends (with its
+    # kernel) when reproduce does, so a killed run leaves no process behind
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               max_tasks_per_child=1)
+                               max_tasks_per_child=1, initializer=exit_with_parent)
 
 
 def check_reproducible(profile: str, force: bool) -> tuple[list[str], dict[str, NotebookParams]]:
