@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsstudy.output_format import TAGS, normalize_query, parse_completion
-from newsstudy.policy import checkpoints, generate, ladder, prompts, sft
+from newsstudy.policy import checkpoints, decoding, generate, ladder, prompts, sft
 from newsstudy.policy import tokenizer as tok_mod
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -674,6 +674,57 @@ def test_cpu_logprobs_equal_trl_fused_head(tokenizer, prompt_map, tmp_path):
     assert torch.allclose(ours[1][valid], trl_[1][valid], atol=1e-4)
     assert (ours[0][~valid] == 0).all()
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(ours[2], trl_[2], strict=True))
+
+
+def test_training_log_probs_are_those_of_the_guarded_sampler(tokenizer, prompt_map, tmp_path):
+    """The loss's log-probabilities of guarded rollouts equal the log-probabilities the
+    sampler drew them with (the guard's mask and the temperature applied), position by
+    position; without the guard's mask they do not (the guard forces and forbids tokens)."""
+    from datasets import Dataset
+    from trl import GRPOConfig
+
+    from newsstudy.teacher import grpo
+
+    model = ladder.build_policy("xs", tokenizer, seed=0)
+    texts = list(prompt_map.values())[:3]
+    tokenizer.padding_side = "left"
+    encoded = tokenizer(texts, add_special_tokens=False, padding=True, return_tensors="pt")
+    budget, temperature = 24, 0.7
+    torch.manual_seed(0)
+    with decoding.guarded(model, tokenizer), torch.no_grad():
+        out = model.generate(**encoded, do_sample=True, temperature=temperature, top_p=1.0,
+                             top_k=0, max_new_tokens=budget, num_return_sequences=4,
+                             output_scores=True, return_dict_in_generate=True,
+                             pad_token_id=tokenizer.pad_token_id,
+                             eos_token_id=tokenizer.eos_token_id)
+    ids, keep = out.sequences, len(out.scores)
+    drawn = torch.log_softmax(torch.stack(out.scores, dim=1).float(), dim=-1).gather(
+        -1, ids[:, -keep:].unsqueeze(-1)).squeeze(-1)
+    ended = (ids[:, -keep:] == tokenizer.eos_token_id).int().cumsum(1)
+    valid = (ended == 0) | ((ended == 1) & (ids[:, -keep:] == tokenizer.eos_token_id))
+    mask = torch.cat([encoded["attention_mask"].repeat_interleave(4, dim=0), valid.long()], 1)
+    config = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4,
+                        num_generations=4, max_completion_length=budget,
+                        temperature=temperature, use_cpu=True, bf16=False, report_to="none",
+                        activation_checkpointing=False)
+
+    def log_probs(guard: bool):
+        trainer = grpo.cpu_logprob_trainer_class(guard)(
+            model=model, reward_funcs=lambda completions, **kw: [0.0] * len(completions),
+            args=config, train_dataset=Dataset.from_dict({"prompt": texts[:1] * 4}),
+            processing_class=tokenizer)
+        with torch.no_grad():
+            return trainer._get_per_token_logps_and_entropies(model, ids, mask, keep,
+                                                              compute_entropy=True)
+
+    ours, entropy, _ = log_probs(guard=True)
+    assert torch.isfinite(drawn[valid]).all() and valid.sum() > 40
+    assert torch.allclose(ours[valid], drawn[valid], atol=1e-4)
+    assert torch.isfinite(entropy).all() and (entropy >= -1e-6).all()
+    forced = drawn[valid] == 0.0  # the guard left one token: log-probability 0
+    assert forced.any()
+    unmasked, _, _ = log_probs(guard=False)
+    assert not torch.allclose(unmasked[valid], drawn[valid], atol=1e-2)
 
 
 def test_tokenizer_cache_is_shared_by_sizes_and_rebuilt_when_damaged(world, tmp_path, monkeypatch):

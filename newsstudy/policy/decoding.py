@@ -336,6 +336,29 @@ class DuplicateQueryGuard(LogitsProcessor):
             blocked[self.close_ids] = keep
 
 
+def guard_allowed(tokenizer, input_ids: torch.LongTensor, completion_length: int,
+                  max_new_tokens: int | None, vocabulary: int) -> torch.BoolTensor:
+    """Which tokens the :class:`DuplicateQueryGuard` allowed at each completion position:
+    ``(rows, completion_length, vocabulary)``, True where a token could be sampled.
+
+    ``input_ids`` holds the (left-padded) prompts followed by the completions that were
+    sampled under the guard (the last ``completion_length`` columns). The guard is replayed
+    over the completions as ``generate`` called it, one position at a time, so the mask at
+    position ``t`` is the one the sampler saw before writing token ``t`` (a forced token:
+    only that one). Training that normalises the policy's logits over these tokens learns
+    the distribution its rollouts were drawn from. ``vocabulary``: the logits' width.
+    """
+    rows = input_ids.size(0)
+    prompt_length = input_ids.size(1) - completion_length
+    guard = DuplicateQueryGuard(tokenizer, prompt_length, max_new_tokens)
+    allowed = torch.ones(rows, completion_length, vocabulary, dtype=torch.bool)
+    zeros = torch.zeros(rows, vocabulary)
+    for t in range(completion_length):
+        scores = guard(input_ids[:, :prompt_length + t].cpu(), zeros)
+        allowed[:, t] = torch.isfinite(scores)
+    return allowed.to(input_ids.device)
+
+
 def _budget(kwargs) -> int | None:
     if kwargs.get("max_new_tokens") is not None:
         return int(kwargs["max_new_tokens"])

@@ -207,24 +207,53 @@ def completion_logits(model, input_ids, attention_mask, logits_to_keep: int):
     return head(torch.cat([last, hidden[:, :-1]], dim=1))
 
 
-def cpu_logprob_trainer_class():
-    """``trl.GRPOTrainer`` whose log-probabilities come from plain logits on the CPU.
+def guarded_log_probs(logits, targets, allowed=None, temperature: float = 1.0,
+                      compute_entropy: bool = False):
+    """Per-token log-probabilities of ``targets`` (and the entropies) under the policy's
+    sampling distribution: ``log_softmax(logits / temperature)`` over the tokens the guard
+    ``allowed`` at each position (all of them when None), as the sampler drew them."""
+    import torch
 
-    Only text inputs on a CPU take the plain path (see the module doc); anything else
-    (GPUs, images, MoE auxiliary losses) runs TRL's method unchanged. Each distinct prompt
-    of a batch is read once (:func:`completion_logits`). Positions outside a sequence's
-    attention mask get log-probability and entropy 0, as in TRL.
+    logits = logits.float()
+    if allowed is not None:
+        logits = logits.masked_fill(~allowed, float("-inf"))
+    log_probs = torch.log_softmax(logits / temperature, dim=-1)
+    token = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    entropy = None
+    if compute_entropy:
+        safe = torch.where(torch.isfinite(log_probs), log_probs, torch.zeros_like(log_probs))
+        entropy = -(safe.exp() * safe).sum(-1)
+    return token, entropy
+
+
+def cpu_logprob_trainer_class(guard: bool = False):
+    """``trl.GRPOTrainer`` whose log-probabilities are those of the distribution its rollouts
+    were sampled from, read from plain logits.
+
+    With ``guard`` (the policy decodes under :class:`~newsstudy.policy.decoding.DuplicateQueryGuard`),
+    the rollouts were drawn from the logits masked by the guard and renormalised; so are the
+    log-probabilities of the loss, its KL term and the reference model's
+    (:func:`newsstudy.policy.decoding.guard_allowed` replays the guard over each completion;
+    a forced token has log-probability 0 and no gradient). Without that, the policy gradient
+    would push up tokens the guard forced anyway and the KL would compare distributions
+    that were never sampled (per-step KL spikes of 15 to 10^4 before). Text inputs take
+    this path on any device (each distinct prompt of a batch read once:
+    :func:`completion_logits`); images or MoE auxiliary losses run TRL's method unchanged.
+    Positions outside a sequence's attention mask get log-probability and entropy 0, as in
+    TRL.
     """
     import torch
     from trl import GRPOTrainer
+
+    from newsstudy.policy.decoding import guard_allowed
 
     class CPULogprobGRPOTrainer(GRPOTrainer):
         def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask,
                                                logits_to_keep, batch_size=None,
                                                compute_entropy=False, compute_aux_loss=False,
                                                **multimodal):
-            if (input_ids.device.type != "cpu" or compute_aux_loss
-                    or any(value is not None for value in multimodal.values())):
+            if (compute_aux_loss or any(value is not None for value in multimodal.values())
+                    or (input_ids.device.type != "cpu" and not guard)):
                 return super()._get_per_token_logps_and_entropies(
                     model, input_ids, attention_mask, logits_to_keep, batch_size,
                     compute_entropy, compute_aux_loss, **multimodal)
@@ -235,14 +264,14 @@ def cpu_logprob_trainer_class():
                 mask = attention_mask[start:start + batch_size]
                 with self.accelerator.autocast():
                     logits = completion_logits(model, ids, mask, logits_to_keep)
-                logits = logits.float() / self.temperature  # predicts the next token
-                log_probs = torch.log_softmax(logits, dim=-1)
+                allowed = (guard_allowed(self.processing_class, ids, logits_to_keep,
+                                         self.max_completion_length, logits.size(-1))
+                           if guard else None)
                 valid = mask[:, -logits_to_keep:].bool()
-                targets = ids[:, -logits_to_keep:]
-                token = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+                token, entropy = guarded_log_probs(logits, ids[:, -logits_to_keep:], allowed,
+                                                   self.temperature, compute_entropy)
                 logps.append(token.masked_fill(~valid, 0.0))
                 if compute_entropy:
-                    entropy = -(log_probs.exp() * log_probs).sum(-1)
                     entropies.append(entropy.masked_fill(~valid, 0.0))
             return (torch.cat(logps), torch.cat(entropies) if compute_entropy else None, None)
 
@@ -274,11 +303,13 @@ def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str
     users = list(prompts)
     dataset = Dataset.from_dict({"prompt": [prompts[u] for u in users],
                                  "user_id": [int(u) for u in users]})
-    trainer = (trainer_class or cpu_logprob_trainer_class())(model=model, reward_funcs=reward_functions(scorer), args=config,
+    own = trainer_class is None
+    trainer_class = trainer_class or cpu_logprob_trainer_class(settings.duplicate_guard)
+    trainer = trainer_class(model=model, reward_funcs=reward_functions(scorer), args=config,
                           train_dataset=dataset, processing_class=tokenizer,
                           peft_config=peft_config)
     # TRL's own path (a trainer_class given) samples every row whole, as TRL does
-    shared = contextlib.nullcontext() if trainer_class else prompts_read_once(trainer.model)
+    shared = prompts_read_once(trainer.model) if own else contextlib.nullcontext()
     with guarded(trainer.model, tokenizer, settings.duplicate_guard), shared:
         trainer.train()
     trained = trainer.model
