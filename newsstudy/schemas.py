@@ -242,8 +242,13 @@ class PolicySettings(BaseModel):
                             description="Tokenizer vocabulary (from-scratch models).")
     demos_per_user: int = Field(
         ge=1, le=16,
-        description="SFT demonstrations per training user: copy's list, then recency-weighted "
-                    "draws of recent signals (newsstudy.policy.prompts.surface_demonstrations).")
+        description="SFT demonstrations per training user: copy's list, then draws that mix "
+                    "interest candidates with recent signals "
+                    "(newsstudy.policy.prompts.surface_demonstrations).")
+    prompt_candidates: int = Field(
+        ge=0, le=16,
+        description="Interest candidates the prompt offers beside the signals, computed from "
+                    "them and the corpus (newsstudy.policy.interests); 0: signals only.")
     demo_pool: int = Field(ge=1, le=64,
                            description="Most recent signals the drawn demonstrations copy from.")
     max_prompt_chars: int = Field(ge=50, le=16000,
@@ -263,6 +268,21 @@ class PolicySettings(BaseModel):
     users_per_step: int = Field(ge=1, le=4096, description="Users (prompts) per GRPO step.")
     num_generations: int = Field(ge=2, le=256, description="G: lists sampled per user.")
     beta: float = Field(ge=0, le=10, description="KL coefficient to the SFT policy.")
+    teacher_reward: Literal["paper", "verifiable"] = Field(
+        description="The reward of the teacher that feeds 04-06: the paper's five "
+                    "(newsstudy.rewards) or the verifiable retrieval reward "
+                    "(newsstudy.rewards.verifiable); 03 trains both.")
+    verifiable_learning_rate: float = Field(
+        gt=0, le=1, description="Dr.GRPO learning rate with the verifiable reward.")
+    verifiable_beta: float = Field(
+        ge=0, le=10, description="KL coefficient with the verifiable reward.")
+    target_days: int = Field(
+        ge=1, le=365,
+        description="Last days of a training user's history whose clicks the verifiable "
+                    "reward retrieves against; the prompt is built from the days before.")
+    reward_depth: int = Field(
+        ge=10, le=1000,
+        description="Rank depth the verifiable reward grades (NDCG at this depth).")
     temperature: float = Field(gt=0, le=5,
                                description="Sampling temperature, in GRPO rollouts and serving.")
     top_p: float = Field(default=1.0, gt=0, le=1,

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -54,10 +54,13 @@ from newsstudy.output_format import (
     THINK_OPEN,
     normalize_query,
 )
+from newsstudy.policy.interests import interest_candidates
 from newsstudy.world import strategies
 
 BOS = "<bos>"
 HEADER = "signals:\n"
+CANDIDATES_HEADER = "interests:\n"
+CANDIDATE_DOMAIN = "interest"
 FOOTER = "write news search queries:\n"
 SYSTEM_TEXT = (
     "You read a user's recent cross-domain signals (web searches, browsed pages, news "
@@ -67,7 +70,8 @@ SYSTEM_TEXT = (
 DOMAINS = ("search", "browse", "news")
 
 
-PROMPT_FORMAT = 3  # bump when the prompt text changes (part of every checkpoint's cache key)
+PROMPT_FORMAT = 4  # bump when the prompt text changes (part of every checkpoint's cache key)
+# 4: interest candidates may open the prompt, the signals numbered after them
 MAX_POINTERS = 64
 POINTER_TOKENS: tuple[str, ...] = tuple(f"<s{i}>" for i in range(1, MAX_POINTERS + 1))
 MAX_LINE_WORDS = MAX_QUERY_WORDS  # a copied line is always a valid query
@@ -126,6 +130,13 @@ def digest_events(world, max_signals: int = 48) -> pd.DataFrame:
     return clean[mine.isin(kept)]
 
 
+def candidate_line(number: int, query: str) -> str:
+    """``<sN> interest: query`` (at most 12 words): an interest candidate the policy may
+    point at (:mod:`newsstudy.policy.interests`)."""
+    words = normalize_query(query.replace("|", " "), max_chars=None).split()[:MAX_LINE_WORDS]
+    return f"{POINTER_TOKENS[number - 1]} {CANDIDATE_DOMAIN}: {' '.join(words)}"
+
+
 def signal_line(number: int, signal: Signal) -> str:
     """``<sN> domain: text`` (``domain 3x:`` for a repeated signal), at most 12 words of text."""
     words = signal.text.split()[:MAX_LINE_WORDS]
@@ -133,16 +144,22 @@ def signal_line(number: int, signal: Signal) -> str:
     return f"{POINTER_TOKENS[number - 1]} {signal.domain}{count}: {' '.join(words)}"
 
 
-def signal_lines(events: pd.DataFrame, max_signals: int = 48, max_chars: int = 4000) -> list[str]:
+def signal_lines(events: pd.DataFrame, max_signals: int = 48, max_chars: int = 4000,
+                 first: int = 1) -> list[str]:
     """The digest as numbered prompt lines, most recent first, bounded.
 
-    Keeps the ``max_signals`` most recent distinct signals (at most :data:`MAX_POINTERS`),
-    then drops the oldest lines until the lines (with their newlines) fit in ``max_chars``.
+    Keeps the ``max_signals`` most recent distinct signals (at most the pointers left
+    from ``first``, the number of the first line), then drops the oldest lines until the
+    lines (with their newlines) fit in ``max_chars``.
     """
     if max_signals < 1 or max_chars < 1:
         raise ValueError(f"max_signals and max_chars must be >= 1, got {max_signals}, {max_chars}")
     lines, used = [], 0
-    for number, signal in enumerate(digest(events, min(max_signals, MAX_POINTERS)), start=1):
+    room = max(MAX_POINTERS - first + 1, 0)
+    for number, signal in enumerate(digest(events, max(min(max_signals, room), 1)),
+                                    start=first):
+        if number > MAX_POINTERS:
+            break
         line = signal_line(number, signal)
         if used + len(line) + 1 > max_chars:
             if not lines:
@@ -180,12 +197,16 @@ def expand_pointers(completion, prompt) -> str:
 
 
 def build_prompts(world, users: Iterable[int], max_signals: int = 48, max_chars: int = 4000,
-                  chat: bool = False, tokenizer=None, bos: str = BOS) -> dict[int, str]:
+                  chat: bool = False, tokenizer=None, bos: str = BOS,
+                  candidates: int = 0) -> dict[int, str]:
     """Prompt per user id, from the user's cleaned signals only (see the module doc).
 
     ``bos`` opens the plain-text prompt (the ladder tokenizer maps ``<bos>`` to its BOS id);
     pass ``bos=""`` for a model whose tokenizer adds its own. ``chat=True`` needs a
-    ``tokenizer`` with ``apply_chat_template`` and ignores ``bos``.
+    ``tokenizer`` with ``apply_chat_template`` and ignores ``bos``. ``candidates``: up to
+    that many interest candidates (:mod:`newsstudy.policy.interests`) open the prompt as
+    lines ``<s1> interest: ...`` under ``interests:``, and the signal lines are numbered
+    after them.
     """
     if chat and tokenizer is None:
         raise ValueError("chat=True needs the tokenizer whose chat template renders the prompt")
@@ -194,10 +215,16 @@ def build_prompts(world, users: Iterable[int], max_signals: int = 48, max_chars:
     clean = clean[clean["user_id"].isin(users)]
     groups = {int(u): g for u, g in clean.groupby("user_id")}
     empty = clean.iloc[:0]
+    offered = interest_candidates(world, users, candidates) if candidates else {}
     prompts = {}
     for user in users:
-        body = HEADER + "".join(
-            line + "\n" for line in signal_lines(groups.get(user, empty), max_signals, max_chars))
+        mine = offered.get(user, [])
+        head = (CANDIDATES_HEADER + "".join(candidate_line(i, q) + "\n"
+                                            for i, q in enumerate(mine, start=1))
+                if candidates else "")
+        body = head + HEADER + "".join(
+            line + "\n" for line in signal_lines(groups.get(user, empty), max_signals, max_chars,
+                                                 first=len(mine) + 1))
         if chat:
             messages = [{"role": "system", "content": SYSTEM_TEXT},
                         {"role": "user", "content": body + FOOTER.rstrip("\n")}]
@@ -232,31 +259,41 @@ def _signal_key(text: str) -> str:
     return normalize_query(text.replace("|", " "), max_chars=None).casefold()
 
 
-def _render_pointers(lines: Sequence[Signal], numbers: Sequence[int]) -> str:
-    sources = list(dict.fromkeys(lines[n - 1].domain for n in numbers))[:3]
+def _render_pointers(domains: Sequence[str], numbers: Sequence[int]) -> str:
+    """A demonstration pointing at prompt lines ``numbers`` (``domains[n - 1]``: line n's
+    domain); the reasoning names the distinct domains, in list order (at most three)."""
+    sources = list(dict.fromkeys(domains[n - 1] for n in numbers))[:3]
     body = f" {SEPARATOR} ".join(POINTER_TOKENS[n - 1] for n in numbers)
     return f"{THINK_OPEN}recent: {', '.join(sources)}{THINK_CLOSE}{QUERIES_OPEN}{body}{QUERIES_CLOSE}"
 
 
 def surface_demonstrations(ctx: strategies.StrategyContext, users: Iterable[int],
                            max_signals: int = 48, per_user: int = 1, pool: int = 10,
-                           decay: float = 0.8, seed: int = 0) -> dict[int, list[str]] | dict[int, str]:
-    """Surface demonstrations per user: ``copy`` as pointers to the prompt's lines.
+                           decay: float = 0.8, seed: int = 0,
+                           offered: Mapping[int, int] | None = None
+                           ) -> dict[int, list[str]] | dict[int, str]:
+    """Surface demonstrations per user: ``copy`` as pointers to the prompt's lines, and
+    draws that mix copied signals with the prompt's interest candidates.
 
     ``copy`` writes the user's most recent distinct signals verbatim; in the prompt they
-    are lines ``<s1>``, ``<s2>``, ... (most recent first), so its demonstration is
+    are lines ``<s1>``, ``<s2>``, ... (most recent first; after the ``K`` interest
+    candidates when the prompt offers them, :func:`build_prompts`), so its demonstration is
     ``<think>recent: news, search</think><queries><s1> | <s2> | <s3> | <s4> | <s5></queries>``
     (``n_queries`` of the context; fewer when the user has fewer distinct signals). Its
     expansion (:func:`expand_pointers`) is ``copy``'s list. The reasoning lists the
-    distinct domains of the copied signals, most recent first (at most three).
+    distinct domains of the lines written (``interest`` for a candidate), at most three.
 
     With ``per_user = 1`` the result is ``{user: demonstration}``. With more, it is
-    ``{user: [demonstrations]}``: the first is ``copy``'s, each other copies ``n_queries``
-    lines (all ``pool`` of them if fewer) drawn without replacement from the ``pool`` most
-    recent, line ``r`` (0 the most
-    recent) with weight ``decay ** r``, listed most recent first: a prompted model that
-    copies *some* recent signals, not always the same ones, so its samples differ in what
-    they copy (the variation GRPO learns from). Draws are seeded by ``(seed, user, j)``.
+    ``{user: [demonstrations]}``: the first is ``copy``'s, each other writes ``n_queries``
+    lines: ``m`` of the user's ``K`` interest candidates (``offered[user]``: the number of
+    candidate lines the user's prompt opens with, :func:`offered_candidates`), ``m`` drawn uniformly from 0 to ``min(n_queries, K)`` and the
+    candidates uniformly without replacement, listed in the prompt's order; the rest
+    copied signals drawn without replacement from the ``pool`` most recent, line ``r``
+    (0 the most recent) with weight ``decay ** r``, listed most recent first. So the warm
+    start samples lists that differ in what they copy and in how many and which
+    candidates they write, with no preference for any: the variation GRPO learns from, as
+    a prompted LLM's samples differ. Without candidates every draw copies signals only.
+    Draws are seeded by ``(seed, user, j)``.
 
     A user with fewer than three distinct signals gets fewer queries than the format
     asks for; filter on the expanded text with ``parse_completion(...).format_ok`` if only
@@ -272,17 +309,23 @@ def surface_demonstrations(ctx: strategies.StrategyContext, users: Iterable[int]
     empty = clean.iloc[:0]
     out: dict = {}
     for user in users:
-        lines = digest(groups.get(user, empty), min(max_signals, MAX_POINTERS))
+        first = int(offered.get(user, 0)) if offered else 0  # candidate lines before signals
+        lines = digest(groups.get(user, empty), max(min(max_signals, MAX_POINTERS - first), 1))
+        domains = [CANDIDATE_DOMAIN] * first + [line.domain for line in lines]
         k = min(ctx.n_queries, len(lines))
-        demos = [_render_pointers(lines, range(1, k + 1))]
-        candidates = np.arange(1, min(pool, len(lines)) + 1)
-        weights = decay ** (candidates - 1.0)
-        size = min(k, len(candidates))  # a pool smaller than n_queries: copy all of it
+        demos = [_render_pointers(domains, range(first + 1, first + k + 1))]
+        recent = np.arange(first + 1, first + min(pool, len(lines)) + 1)
+        weights = decay ** (recent - first - 1.0)
         for j in range(1, per_user):
             rng = np.random.default_rng([seed, user, j])
-            drawn = (rng.choice(candidates, size=size, replace=False, p=weights / weights.sum())
-                     if size else [])
-            demos.append(_render_pointers(lines, sorted(int(n) for n in drawn)))
+            chosen: list[int] = []
+            if first:
+                m = int(rng.integers(0, min(ctx.n_queries, first) + 1))
+                chosen = sorted(int(c) + 1 for c in rng.choice(first, size=m, replace=False))
+            size = min(ctx.n_queries - len(chosen), len(recent))
+            drawn = (rng.choice(recent, size=size, replace=False, p=weights / weights.sum())
+                     if size > 0 else [])
+            demos.append(_render_pointers(domains, [*chosen, *sorted(int(n) for n in drawn)]))
         out[user] = demos if per_user > 1 else demos[0]
     return out
 
@@ -290,11 +333,16 @@ def surface_demonstrations(ctx: strategies.StrategyContext, users: Iterable[int]
 def history_until(world, day: int):
     """A view of ``world`` whose observable history stops before ``day``.
 
-    Prompts and demonstrations built on it are those the user would have had on that day:
-    several cut-offs per user give more SFT pairs without new users. Only ``events`` is
-    cut; the latent and test frames are untouched (and unused here).
+    Prompts and demonstrations built on it are those the user would have had on that day
+    (its ``history_days``, the day from which a signal's age is counted, is ``day``). Only
+    ``events`` is cut; the latent and test frames are untouched (and unused here).
     """
-    return dataclasses.replace(world, events=world.events[world.events["day"] < day])
+    manifest = world.manifest if isinstance(getattr(world, "manifest", None), dict) else None
+    if manifest is None:
+        return dataclasses.replace(world, events=world.events[world.events["day"] < day])
+    params = {**manifest.get("params", {}), "history_days": int(day)}
+    return dataclasses.replace(world, events=world.events[world.events["day"] < day],
+                               manifest={**manifest, "params": params})
 
 
 def surface_demonstration(ctx: strategies.StrategyContext, user: int) -> str:
@@ -302,15 +350,27 @@ def surface_demonstration(ctx: strategies.StrategyContext, user: int) -> str:
     return surface_demonstrations(ctx, [user])[int(user)]
 
 
-def recipe_demonstrations(world, settings, users: Iterable[int]) -> dict[int, list[str]]:
+def offered_candidates(prompt: str) -> int:
+    """How many interest-candidate lines (``<sN> interest: ...``) a prompt offers (any
+    text: never raises)."""
+    return sum(1 for line in str(prompt).splitlines()
+               if _LINE.match(line.strip()) and line.split(" ", 2)[1].rstrip(":")
+               == CANDIDATE_DOMAIN)
+
+
+def recipe_demonstrations(world, settings, users: Iterable[int],
+                          prompts: Mapping[int, str] | None = None) -> dict[int, list[str]]:
     """The recipe's surface demonstrations per user, always as a list (raw pointer text).
 
     ``settings`` carries ``n_queries``, ``seed``, ``max_prompt_signals``,
     ``demos_per_user`` and ``demo_pool`` (the teacher recipe); see
-    :func:`surface_demonstrations`.
+    :func:`surface_demonstrations`. ``prompts``: the users' prompts, whose interest
+    candidates the draws may point at (none without them).
     """
     ctx = surface_context(world, n_queries=settings.n_queries, seed=settings.seed)
+    offered = ({int(u): offered_candidates(p) for u, p in prompts.items()}
+               if prompts is not None else None)
     demos = surface_demonstrations(ctx, users, settings.max_prompt_signals,
                                    per_user=settings.demos_per_user, pool=settings.demo_pool,
-                                   seed=settings.seed)
+                                   seed=settings.seed, offered=offered)
     return {int(u): d if isinstance(d, list) else [d] for u, d in demos.items()}

@@ -97,11 +97,12 @@ def _train_word_level(texts: Iterable[str], vocab_size: int, min_frequency: int
         padding_side="left", model_max_length=512)
 
 
-def world_corpus_texts(world, n_queries: int = 5, max_signals: int = 48) -> list[str]:
+def world_corpus_texts(world, n_queries: int = 5, max_signals: int = 48,
+                       candidates: int = 0) -> list[str]:
     """The text the tokenizer is trained on: what the policy reads and writes.
 
-    Cleaned event texts, article titles, topic keywords, every user's prompt and surface
-    demonstration. No latent labels.
+    Cleaned event texts, article titles, topic keywords, every user's prompt (with
+    ``candidates`` interest candidates) and surface demonstration. No latent labels.
     """
     from newsstudy.policy.prompts import build_prompts, surface_context, surface_demonstrations
 
@@ -111,7 +112,7 @@ def world_corpus_texts(world, n_queries: int = 5, max_signals: int = 48) -> list
         *world.clean_events()["text"].tolist(),
         *world.articles["title"].tolist(),
         *(" ".join(words) for words in world.topic_keywords),
-        *build_prompts(world, users, max_signals=max_signals).values(),
+        *build_prompts(world, users, max_signals=max_signals, candidates=candidates).values(),
         *surface_demonstrations(ctx, users, max_signals).values(),
     ]
 

@@ -87,6 +87,8 @@ class RewardScorer:
         parse_options: keyword arguments for ``parse_completion`` (list-length limits).
     """
 
+    reward_names = REWARD_NAMES
+
     def __init__(self, retriever: Retriever, judge: RubricJudge,
                  weights: RewardWeights | None = None, parse_options: dict | None = None):
         self.retriever = retriever

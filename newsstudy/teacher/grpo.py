@@ -114,7 +114,9 @@ def completion_text(completion) -> str:
 
 
 def reward_functions(scorer: RewardScorer) -> list[Callable]:
-    """One TRL reward function per paper reward, in ``REWARD_NAMES`` order.
+    """One TRL reward function per term of the scorer's reward (``scorer.reward_names``:
+    the paper's five, :data:`newsstudy.rewards.REWARD_NAMES`, or the verifiable reward's
+    terms), in that order.
 
     Each has TRL's signature ``f(prompts, completions, user_id, **kwargs) -> list[float]``
     and a ``__name__`` of ``r_<name>`` for the logs.
@@ -130,7 +132,7 @@ def reward_functions(scorer: RewardScorer) -> list[Callable]:
         reward.__name__ = f"r_{name}"
         return reward
 
-    return [make(name) for name in REWARD_NAMES]
+    return [make(name) for name in getattr(scorer, "reward_names", REWARD_NAMES)]
 
 
 def grpo_config(settings: GRPOSettings, weights: RewardWeights, output_dir: str,
@@ -208,21 +210,36 @@ def completion_logits(model, input_ids, attention_mask, logits_to_keep: int):
 
 
 def guarded_log_probs(logits, targets, allowed=None, temperature: float = 1.0,
-                      compute_entropy: bool = False):
+                      compute_entropy: bool = False, valid=None):
     """Per-token log-probabilities of ``targets`` (and the entropies) under the policy's
     sampling distribution: ``log_softmax(logits / temperature)`` over the tokens the guard
-    ``allowed`` at each position (all of them when None), as the sampler drew them."""
+    ``allowed`` at each position (all of them when None), as the sampler drew them.
+
+    Only positions that are ``valid`` (inside the completion; all when None) and where
+    the guard left a choice are computed; the others are 0 (a forced token has
+    log-probability 0 and no gradient), which spares the softmax over the vocabulary
+    at the padding and at the tags the grammar forces.
+    """
     import torch
 
-    logits = logits.float()
+    batch, length, _ = logits.shape
+    free = torch.ones(batch, length, dtype=torch.bool, device=logits.device)
+    if valid is not None:
+        free &= valid
     if allowed is not None:
-        logits = logits.masked_fill(~allowed, float("-inf"))
-    log_probs = torch.log_softmax(logits / temperature, dim=-1)
-    token = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    entropy = None
+        free &= allowed.sum(-1) > 1
+    token = torch.zeros(batch, length, dtype=torch.float32, device=logits.device)
+    entropy = torch.zeros_like(token) if compute_entropy else None
+    if not bool(free.any()):
+        return token + logits.sum() * 0.0, entropy  # keeps the graph for backward
+    rows = logits[free].float()
+    if allowed is not None:
+        rows = rows.masked_fill(~allowed[free], float("-inf"))
+    log_probs = torch.log_softmax(rows / temperature, dim=-1)
+    token = token.index_put((free,), log_probs.gather(-1, targets[free].unsqueeze(-1)).squeeze(-1))
     if compute_entropy:
         safe = torch.where(torch.isfinite(log_probs), log_probs, torch.zeros_like(log_probs))
-        entropy = -(safe.exp() * safe).sum(-1)
+        entropy = entropy.index_put((free,), -(safe.exp() * safe).sum(-1).detach())
     return token, entropy
 
 
@@ -248,6 +265,20 @@ def cpu_logprob_trainer_class(guard: bool = False):
     from newsstudy.policy.decoding import guard_allowed
 
     class CPULogprobGRPOTrainer(GRPOTrainer):
+        _allowed_memo: tuple = ((), None)
+
+        def _allowed(self, ids, completion_length: int, vocabulary: int):
+            """The guard's masks of these rollouts (:func:`guard_allowed`), kept for the
+            next call on the same ids: the reference model's log-probabilities and the
+            policy's read the same batch."""
+            key = (tuple(ids.shape), completion_length, vocabulary,
+                   hash(ids.detach().cpu().numpy().tobytes()))
+            if self._allowed_memo[0] != key:
+                self._allowed_memo = (key, guard_allowed(
+                    self.processing_class, ids, completion_length, self.max_completion_length,
+                    vocabulary))
+            return self._allowed_memo[1]
+
         def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask,
                                                logits_to_keep, batch_size=None,
                                                compute_entropy=False, compute_aux_loss=False,
@@ -264,12 +295,10 @@ def cpu_logprob_trainer_class(guard: bool = False):
                 mask = attention_mask[start:start + batch_size]
                 with self.accelerator.autocast():
                     logits = completion_logits(model, ids, mask, logits_to_keep)
-                allowed = (guard_allowed(self.processing_class, ids, logits_to_keep,
-                                         self.max_completion_length, logits.size(-1))
-                           if guard else None)
+                allowed = self._allowed(ids, logits_to_keep, logits.size(-1)) if guard else None
                 valid = mask[:, -logits_to_keep:].bool()
                 token, entropy = guarded_log_probs(logits, ids[:, -logits_to_keep:], allowed,
-                                                   self.temperature, compute_entropy)
+                                                   self.temperature, compute_entropy, valid)
                 logps.append(token.masked_fill(~valid, 0.0))
                 if compute_entropy:
                     entropies.append(entropy.masked_fill(~valid, 0.0))
@@ -325,6 +354,9 @@ def training_curves(log_history: Sequence[Mapping]) -> pd.DataFrame:
     columns = {"step": "step", "reward": "total reward",
                "completions/mean_length": "completion length", "entropy": "entropy",
                "kl": "kl"}
-    columns.update({f"rewards/r_{n}/mean": f"R_{n}" for n in REWARD_NAMES})
+    from newsstudy.rewards.verifiable import REWARD_NAMES as VERIFIABLE_NAMES
+
+    columns.update({f"rewards/r_{n}/mean": f"R_{n}"
+                    for n in dict.fromkeys([*REWARD_NAMES, *VERIFIABLE_NAMES])})
     present = {k: v for k, v in columns.items() if k in frame.columns}
     return frame[list(present)].rename(columns=present)

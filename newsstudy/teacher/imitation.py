@@ -111,7 +111,7 @@ def demonstration_scores(world, serving, settings, user_prompts: Mapping[int, st
     from newsstudy.policy import prompts
 
     if demos is None:
-        demos = prompts.recipe_demonstrations(world, settings, users)
+        demos = prompts.recipe_demonstrations(world, settings, users, user_prompts)
     frames = []
     for j in range(settings.demos_per_user):
         lists = {int(u): prompts.expand_pointers(demos[int(u)][j], user_prompts[int(u)])
@@ -156,7 +156,7 @@ def demonstrations_of(world, serving, settings, user_prompts: Mapping[int, str],
     """Draw the recipe's demonstrations of ``users`` once and score them."""
     from newsstudy.policy import prompts
 
-    lists = prompts.recipe_demonstrations(world, settings, users)
+    lists = prompts.recipe_demonstrations(world, settings, users, user_prompts)
     return Demonstrations(user_prompts, lists, demonstration_scores(
         world, serving, settings, user_prompts, users, lists))
 

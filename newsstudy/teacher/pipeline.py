@@ -25,8 +25,11 @@ from newsstudy.policy import (
     sft,
     tokenizer,
 )
-from newsstudy.rewards import RewardScorer, RewardWeights
+from newsstudy.rewards import RewardScorer, RewardWeights, verifiable
 from newsstudy.teacher import grpo
+
+REWARDS = ("paper", "verifiable")
+"""The rewards a teacher trains with: the paper's five, or the verifiable retrieval reward."""
 
 
 @dataclass
@@ -69,14 +72,17 @@ class PolicyPipeline:
         """Torch threads for training and generation: 1 for ladder models, all for LLMs."""
         return torch.get_num_threads() if self.is_pretrained else 1
 
-    def prompts(self, users) -> dict[int, str]:
-        """Prompts of users, from their cleaned signals (chat template for pretrained models)."""
+    def prompts(self, users, world=None) -> dict[int, str]:
+        """Prompts of users, from their cleaned signals in ``world`` (default: the whole
+        history window) and the recipe's interest candidates (chat template for pretrained
+        models)."""
+        s, world = self.settings, self.world if world is None else world
         if self.is_pretrained:
-            return prompts.build_prompts(self.world, users, self.settings.max_prompt_signals,
-                                         self.settings.max_prompt_chars, chat=True,
-                                         tokenizer=self.tokenizer(), bos="")
-        return prompts.build_prompts(self.world, users, self.settings.max_prompt_signals,
-                                     self.settings.max_prompt_chars)
+            return prompts.build_prompts(world, users, s.max_prompt_signals, s.max_prompt_chars,
+                                         chat=True, tokenizer=self.tokenizer(), bos="",
+                                         candidates=s.prompt_candidates)
+        return prompts.build_prompts(world, users, s.max_prompt_signals, s.max_prompt_chars,
+                                     candidates=s.prompt_candidates)
 
     @property
     def decoding(self) -> decoding.Decoding:
@@ -93,7 +99,7 @@ class PolicyPipeline:
                 "architecture": architecture,
                 "tokenizer_kind": s.tokenizer_kind, "vocab_size": s.vocab_size,
                 "prompt_format": prompts.PROMPT_FORMAT, "max_prompt_signals": s.max_prompt_signals,
-                "max_prompt_chars": s.max_prompt_chars,
+                "max_prompt_chars": s.max_prompt_chars, "prompt_candidates": s.prompt_candidates,
                 "n_train_users": s.n_train_users, "n_queries": s.n_queries, "seed": s.seed,
                 "lora_rank": s.lora_rank}
 
@@ -102,7 +108,8 @@ class PolicyPipeline:
         s = self.settings
         return {"world": self.world.manifest["world_hash"], "tokenizer_kind": s.tokenizer_kind,
                 "vocab_size": s.vocab_size, "prompt_format": prompts.PROMPT_FORMAT,
-                "max_prompt_signals": s.max_prompt_signals, "n_queries": s.n_queries}
+                "max_prompt_signals": s.max_prompt_signals, "n_queries": s.n_queries,
+                "prompt_candidates": s.prompt_candidates}
 
     # ------------------------------------------------------------------ tokenizer
     def tokenizer(self):
@@ -120,7 +127,8 @@ class PolicyPipeline:
                                   f"({type(error).__name__}); rebuilding it", stacklevel=2)
             if self._tokenizer is None:
                 texts = tokenizer.world_corpus_texts(self.world, n_queries=self.settings.n_queries,
-                                                     max_signals=self.settings.max_prompt_signals)
+                                                     max_signals=self.settings.max_prompt_signals,
+                                                     candidates=self.settings.prompt_candidates)
                 self._tokenizer = tokenizer.train_tokenizer(texts, self.settings.vocab_size,
                                                             kind=self.settings.tokenizer_kind)
                 tokenizer.save_tokenizer(self._tokenizer, folder)
@@ -161,8 +169,8 @@ class PolicyPipeline:
         ``well_formed_only`` drops a demonstration whose expanded list does not parse (what
         SFT trains on); the held-out loss keeps them all.
         """
-        demos = prompts.recipe_demonstrations(self.world, self.settings, users)
         user_prompts = self.prompts(users)
+        demos = prompts.recipe_demonstrations(self.world, self.settings, users, user_prompts)
         return [(user_prompts[int(u)], demo) for u in users for demo in demos[int(u)]
                 if not well_formed_only or parse_completion(
                     prompts.expand_pointers(demo, user_prompts[int(u)])).format_ok]
@@ -212,39 +220,89 @@ class PolicyPipeline:
         return imitation.ImitationCurve(probe, s.imitation_curve_points)
 
     # ------------------------------------------------------------------ GRPO
-    def grpo_settings(self, seed: int) -> grpo.GRPOSettings:
-        """Dr.GRPO hyper-parameters for one seed."""
+    def grpo_settings(self, seed: int, reward: str = "paper") -> grpo.GRPOSettings:
+        """Dr.GRPO hyper-parameters for one seed and reward (``"paper"``: the five rewards,
+        ``"verifiable"``: the retrieval reward; each has its own learning rate and KL
+        coefficient, the budget of steps, users and lists is shared)."""
         s = self.settings
+        verifiable = reward == "verifiable"
         return grpo.GRPOSettings(
             steps=s.grpo_steps, users_per_step=s.users_per_step,
-            num_generations=s.num_generations, learning_rate=s.grpo_learning_rate, beta=s.beta,
+            num_generations=s.num_generations,
+            learning_rate=s.verifiable_learning_rate if verifiable else s.grpo_learning_rate,
+            beta=s.verifiable_beta if verifiable else s.beta,
             temperature=s.temperature, top_p=s.top_p, duplicate_guard=s.duplicate_guard,
             max_completion_length=s.max_completion_length, seed=seed)
 
-    def teacher_config(self, seed: int, weights: RewardWeights) -> dict:
+    def teacher_config(self, seed: int, weights: RewardWeights | None = None,
+                       reward: str | None = None) -> dict:
         """Everything that determines one GRPO checkpoint."""
-        s = self.settings
-        return {**self.sft_config(), "stage": "grpo", "grpo": self.grpo_settings(seed).as_dict(),
-                "weights": weights.__dict__, "reward_embedder": s.reward_embedder,
-                "n_judge_clusters": s.n_judge_clusters, "index_kind": s.index_kind}
+        s, reward = self.settings, self._reward(reward)
+        config = {**self.sft_config(), "stage": "grpo",
+                  "grpo": self.grpo_settings(seed, reward).as_dict()}
+        if reward == "paper":
+            weights = weights or RewardWeights.from_settings(s)
+            return {**config, "weights": weights.__dict__, "reward_embedder": s.reward_embedder,
+                    "n_judge_clusters": s.n_judge_clusters, "index_kind": s.index_kind}
+        return {**config, "reward": "verifiable", "reward_version": verifiable.REWARD_VERSION,
+                "target_days": s.target_days, "reward_depth": s.reward_depth,
+                "w_struct": s.w_struct, "serving": [s.serving_embedder, s.index_kind,
+                                                    s.k_per_query, s.fusion]}
 
-    def teacher(self, seed: int, weights: RewardWeights) -> Path:
-        """The Dr.GRPO policy for one seed and one reward weighting (cached)."""
-        base = self.prompt_only()
+    def _reward(self, reward: str | None) -> str:
+        reward = self.settings.teacher_reward if reward is None else reward
+        if reward not in REWARDS:
+            raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
+        return reward
+
+    def verifiable_reward(self) -> verifiable.RetrievalReward:
+        """The verifiable retrieval reward over this pipeline's training users."""
+        return verifiable.RetrievalReward.from_settings(self.world, self.settings,
+                                                        self.train_users())
+
+    def grpo_prompts(self, reward: str | None = None, scorer=None) -> dict[int, str]:
+        """The prompts GRPO trains on: every training user's (whole history window) for the
+        paper's rewards; for the verifiable reward, those of the training users with
+        targets, built from the days before the target window (``scorer``: the
+        verifiable reward, if built already)."""
+        if self._reward(reward) == "paper":
+            return self.prompts(self.train_users())
+        scorer = self.verifiable_reward() if scorer is None else scorer
+        cut, _ = verifiable.target_window(self.world, self.settings.target_days)
+        return self.prompts(scorer.users, world=prompts.history_until(self.world, cut))
+
+    def teacher(self, seed: int, weights: RewardWeights | None = None,
+                reward: str | None = None) -> Path:
+        """The Dr.GRPO policy for one seed (cached), trained with ``reward`` (default: the
+        recipe's ``teacher_reward``): ``"paper"``, the five rewards with ``weights``
+        (default: the recipe's), or ``"verifiable"``, the retrieval reward (``weights``
+        unused)."""
+        base, reward = self.prompt_only(), self._reward(reward)
+        weights = weights or RewardWeights.from_settings(self.settings)
 
         def train():
             model, tok, _ = checkpoints.PolicyStore.load(base)
-            self.scorer.weights = weights
-            self.log(f"Dr.GRPO seed {seed}, weights {weights}, {self.settings.grpo_steps} steps")
+            if reward == "paper":
+                scorer = self.scorer
+                scorer.weights = weights
+            else:
+                scorer = self.verifiable_reward()
+            user_prompts = self.grpo_prompts(reward, scorer)
+            if reward == "verifiable":  # the lines pointer queries expand to, embedded at once
+                scorer.prime(line for text in user_prompts.values()
+                             for line in prompts.pointed_lines(text).values())
+            self.log(f"Dr.GRPO seed {seed}, {reward} reward, {self.settings.grpo_steps} steps, "
+                     f"{len(user_prompts)} users")
             with generate.torch_threads(self.threads), tempfile.TemporaryDirectory() as tmp:
                 model, history = grpo.train_grpo(
-                    model, tok, self.scorer, self.prompts(self.train_users()),
-                    self.grpo_settings(seed), weights, output_dir=tmp,
+                    model, tok, scorer, user_prompts, self.grpo_settings(seed, reward),
+                    scorer.weights, output_dir=tmp,
                     peft_config=pretrained.lora_config(self.settings.lora_rank),
                     config_overrides=self.grpo_overrides)
-            return model, tok, {"log_history": history}
+            return model, tok, {"log_history": history, "reward": reward,
+                                "n_grpo_users": len(user_prompts)}
 
-        return self.store.cached("grpo", self.teacher_config(seed, weights), train)
+        return self.store.cached("grpo", self.teacher_config(seed, weights, reward), train)
 
     # ------------------------------------------------------------------ inference
     def complete(self, checkpoint: Path, users, n_samples: int = 1, greedy: bool = False,
@@ -318,31 +376,35 @@ def settings_for_size(settings, size: str):
 
 
 def train_job(notebook: str, params: dict, model: str, seed: int | None = None,
-              weights: dict | None = None, grpo_overrides: dict | None = None) -> str:
+              weights: dict | None = None, grpo_overrides: dict | None = None,
+              reward: str = "paper") -> str:
     """One training run of ``notebook``'s recipe, for :func:`newsstudy.parallel.map_jobs`.
 
     The SFT warm start of ``model`` when ``seed`` is None, else its Dr.GRPO policy for
-    ``seed`` and the reward ``weights`` (a dict of :class:`RewardWeights` fields). It goes
-    through the checkpoint cache, so the notebook's own ``prompt_only()`` / ``teacher()``
-    calls then load what the job trained. Returns the checkpoint folder.
+    ``seed`` and ``reward`` (``"paper"`` with the reward ``weights``, a dict of
+    :class:`RewardWeights` fields, or ``"verifiable"``). It goes through the checkpoint
+    cache, so the notebook's own ``prompt_only()`` / ``teacher()`` calls then load what the
+    job trained. Returns the checkpoint folder.
     """
     from newsstudy.params import schema_for
     from newsstudy.world import data
 
     settings = schema_for(notebook).model_validate(params).model_copy(update={"model": model})
     world = data.load_world(settings.profile)
-    scorer = None if seed is None else RewardScorer.from_settings(world, settings)  # SFT: none
+    paper = seed is not None and reward == "paper"  # SFT and the verifiable reward need no judge
+    scorer = RewardScorer.from_settings(world, settings) if paper else None
     pipe = PolicyPipeline(world, settings, scorer, log=lambda *a: None,
                           grpo_overrides=grpo_overrides or {})
     if seed is None:
         return str(pipe.prompt_only())
-    return str(pipe.teacher(seed, RewardWeights(**weights)))
+    return str(pipe.teacher(seed, RewardWeights(**weights) if weights else None, reward))
 
 
 def train_in_parallel(pipeline: PolicyPipeline, notebook: str, sft_models: list[str],
-                      grpo_runs: list[tuple[int, RewardWeights]]) -> None:
+                      grpo_runs: list[tuple]) -> None:
     """Train the warm starts of ``sft_models``, then the GRPO runs of ``pipeline``'s model
-    (``(seed, weights)`` pairs), each in its own single-thread process, two at a time.
+    (``(seed, weights)`` pairs with the paper's rewards, or ``(seed, weights, reward)``),
+    each in its own single-thread process, two at a time.
 
     Everything lands in the checkpoint cache; the caller then loads it as usual. Runs
     already cached cost a lookup. Pretrained models use every thread of this process
@@ -355,8 +417,10 @@ def train_in_parallel(pipeline: PolicyPipeline, notebook: str, sft_models: list[
     params = pipeline.settings.model_dump()
     overrides = dict(pipeline.grpo_overrides)
     map_jobs(train_job, [(notebook, params, model) for model in dict.fromkeys(sft_models)])
-    map_jobs(train_job, [(notebook, params, pipeline.settings.model, seed, vars(weights),
-                          overrides) for seed, weights in grpo_runs])
+    runs = [(run[0], run[1], run[2] if len(run) > 2 else "paper") for run in grpo_runs]
+    map_jobs(train_job, [(notebook, params, pipeline.settings.model, seed,
+                          vars(weights) if weights else None, overrides, reward)
+                         for seed, weights, reward in runs])
 
 
 def mean_rewards(pipeline: PolicyPipeline, checkpoint: Path, users, n_samples: int,

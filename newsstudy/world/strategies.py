@@ -23,6 +23,7 @@ retrieving badly (see notebook 02).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -44,8 +45,6 @@ class StrategyContext:
         clean = world.clean_events().sort_values(["user_id", "day", "event_id"])
         self.signals = {int(u): g["text"].tolist() for u, g in clean.groupby("user_id")}
         self.signal_days = {int(u): g["day"].to_numpy() for u, g in clean.groupby("user_id")}
-        self.interests = {int(u): g.sort_values("weight", ascending=False)
-                          for u, g in world.interests.groupby("user_id")}
         self.embedder = embedder
         self.vocabulary = sorted({w for k in world.topic_keywords for w in " ".join(k).split()})
         titles = world.articles.sort_values("popularity", ascending=False)["title"]
@@ -53,6 +52,13 @@ class StrategyContext:
         self.centroids = world.topic_centroids_in(embedder)
         self._topic_of_text: dict[str, int] = {}
         self._user_rarity: dict[str, float] | None = None
+
+    @functools.cached_property
+    def interests(self) -> dict[int, pd.DataFrame]:
+        """Latent interests per user, heaviest first: read only by ``oracle`` (on first
+        use), never by a strategy that production could run."""
+        return {int(u): g.sort_values("weight", ascending=False)
+                for u, g in self.world.interests.groupby("user_id")}
 
     def user_signals(self, user: int) -> list[str]:
         """Cleaned signals of a user, oldest first."""
