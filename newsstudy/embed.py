@@ -238,12 +238,6 @@ class CachedEmbedder:
             return _empty(self.dim)
         return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
 
-    def remember(self, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Take precomputed rows of ``texts`` (e.g. from :func:`embed_cached`), so that
-        later calls find them instead of embedding them one batch at a time."""
-        self._remember({t: np.asarray(row, dtype=np.float32)
-                        for t, row in zip(texts, vectors, strict=True)})
-
     def _remember(self, rows: dict[str, np.ndarray]) -> None:
         """Mark ``rows`` most recently used; evict the oldest beyond ``max_items``."""
         for text, row in rows.items():

@@ -59,8 +59,9 @@ from newsstudy.output_format import (
     THINK_OPEN,
 )
 
-GUARD_VERSION = 3  # 1: pointers and repeated queries; 2: + eos, list length and budget close;
-# 3: the whole grammar (tags, nothing after the list, query words, budget reserve)
+GUARD_VERSION = 4  # 1: pointers and repeated queries; 2: + eos, list length and budget close;
+# 3: the whole grammar (tags, nothing after the list, query words, budget reserve);
+# 4: a line's words stop at the signals' header (the last interest candidate's line)
 
 
 def guard_version(enabled: bool) -> int:
@@ -139,7 +140,7 @@ class DuplicateQueryGuard(LogitsProcessor):
     """
 
     def __init__(self, tokenizer, prompt_length: int, max_new_tokens: int | None = None):
-        from newsstudy.policy.prompts import FOOTER, POINTER_TOKENS
+        from newsstudy.policy.prompts import FOOTER, HEADER, POINTER_TOKENS
 
         self.prompt_length = int(prompt_length)
         self.max_new_tokens = None if max_new_tokens is None else int(max_new_tokens)
@@ -162,7 +163,11 @@ class DuplicateQueryGuard(LogitsProcessor):
         self.not_in_query = self._not_in_query(tokenizer)
         footer = tokenizer(FOOTER, add_special_tokens=False)["input_ids"]
         self.footer_ids = [int(i) for i in footer]
+        header = tokenizer(HEADER, add_special_tokens=False)["input_ids"]
+        self.header_ids = [int(i) for i in header]
         self._pointer_words: dict[int, dict[int, int]] = {}
+        self._static: dict[int, torch.BoolTensor] = {}  # per row: _always_blocked
+        self._line_words: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # per row
         self._rows: list[_RowState] = []
 
     def _not_in_query(self, tokenizer) -> list[int]:
@@ -195,7 +200,8 @@ class DuplicateQueryGuard(LogitsProcessor):
         words: dict[int, int] = {}
         for k, i in enumerate(starts):
             stop = starts[k + 1] if k + 1 < len(starts) else end
-            line = prompt[i + 1:stop]
+            line = _before(prompt[i + 1:stop], self.header_ids)  # the last candidate line
+            # runs into the signals' header
             text = line[line.index(self.colon_id) + 1:] if self.colon_id in line else line
             words.setdefault(prompt[i], max(1, min(len(text), MAX_QUERY_WORDS)))
         self._pointer_words[row] = words
@@ -276,11 +282,7 @@ class DuplicateQueryGuard(LogitsProcessor):
         queries, current = state.queries, state.current
         if state.used:
             blocked[list(state.used)] = True  # one signal line is copied at most once
-        if self.eos_id is not None:
-            blocked[self.eos_id] = True
-        if self.grammar:
-            blocked[self.other_tags] = True
-            blocked[self.not_in_query] = True
+        blocked |= self._always_blocked(row, input_ids, blocked.shape[0])
         may_close = bool(current) and tuple(current) not in queries
         if not may_close:
             blocked[self.close_ids] = True
@@ -294,7 +296,7 @@ class DuplicateQueryGuard(LogitsProcessor):
         if n_written >= MAX_QUERIES:
             blocked[self.separator_id] = True
         if self.grammar:
-            self._limit_words(self.pointer_words(row, input_ids), current, blocked)
+            self._limit_words(row, input_ids, current, blocked)
         if left is not None:
             return self._keep_within_budget(queries, current, may_close, left, blocked)
         return None
@@ -320,16 +322,37 @@ class DuplicateQueryGuard(LogitsProcessor):
             blocked[self.separator_id] = True
         return None
 
-    def _limit_words(self, lines: dict[int, int], current: list[int], blocked: torch.Tensor
-                     ) -> None:
+    def _always_blocked(self, row: int, input_ids: torch.LongTensor, width: int
+                        ) -> torch.BoolTensor:
+        """What this row may never write inside its list, whatever it wrote so far (one
+        mask per row, built once): eos, with the grammar the other tags, the tokens no
+        query holds and the pointers to lines its prompt lacks."""
+        if row not in self._static:
+            mask = torch.zeros(width, dtype=torch.bool)
+            if self.eos_id is not None:
+                mask[self.eos_id] = True
+            if self.grammar:
+                mask[self.other_tags] = True
+                mask[self.not_in_query] = True
+                if self.separator_id is not None and len(self.pointer_ids):
+                    lines = self.pointer_words(row, input_ids)
+                    mask[[int(p) for p in self.pointer_ids.tolist() if p not in lines]] = True
+            self._static[row] = mask
+        return self._static[row]
+
+    def _limit_words(self, row: int, input_ids: torch.LongTensor, current: list[int],
+                     blocked: torch.Tensor) -> None:
         """Forbid tokens that would take the current query past ``MAX_QUERY_WORDS`` words
-        (``lines``: the words of each pointer's line, :meth:`pointer_words`)."""
+        (a pointer counts the words of its line, :meth:`pointer_words`; pointers to lines
+        the prompt lacks are forbidden by :meth:`_always_blocked`)."""
+        lines = self.pointer_words(row, input_ids)
         words = sum(lines.get(t, 1) if t in self.pointer_set else 1 for t in current)
-        if len(self.pointer_ids):
-            absent = [int(p) for p in self.pointer_ids.tolist() if p not in lines]
-            blocked[absent] = True  # a pointer to no line expands to nothing
-            too_long = [p for p, n in lines.items() if words + n > MAX_QUERY_WORDS]
-            blocked[too_long] = True
+        if lines:
+            if row not in self._line_words:
+                self._line_words[row] = (torch.tensor(list(lines), dtype=torch.long),
+                                         torch.tensor(list(lines.values()), dtype=torch.long))
+            pointers, sizes = self._line_words[row]
+            blocked[pointers[sizes > MAX_QUERY_WORDS - words]] = True
         if words + 1 > MAX_QUERY_WORDS:  # any other word is one too many: only a close
             keep = blocked[self.close_ids].clone()
             blocked[:] = True
@@ -357,6 +380,16 @@ def guard_allowed(tokenizer, input_ids: torch.LongTensor, completion_length: int
         scores = guard(input_ids[:, :prompt_length + t].cpu(), zeros)
         allowed[:, t] = torch.isfinite(scores)
     return allowed.to(input_ids.device)
+
+
+def _before(tokens: list[int], marker: list[int]) -> list[int]:
+    """``tokens`` up to the first occurrence of the ``marker`` sequence (all if absent)."""
+    n = len(marker)
+    if n:
+        for start in range(len(tokens) - n + 1):
+            if tokens[start:start + n] == marker:
+                return tokens[:start]
+    return tokens
 
 
 def _budget(kwargs) -> int | None:

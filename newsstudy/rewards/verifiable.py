@@ -41,12 +41,12 @@ import numpy as np
 import pandas as pd
 
 from newsstudy.metrics import ndcg_at_k
-from newsstudy.output_format import normalize_query, parse_completion
+from newsstudy.output_format import parse_completion
 
 REWARD_NAMES = ("retrieval", "struct")
 """The verifiable reward's terms, in the order of their weights."""
 
-REWARD_VERSION = 2  # 2: the served top, then the rest of the window by nearest query
+REWARD_VERSION = 3  # 3: the served top, then the rest of the window by nearest query
 
 SERVED = 100
 """Articles of the fused ranking the serving path keeps (as the evaluation's ``top_n``)."""
@@ -145,20 +145,6 @@ class RetrievalReward:
     def users(self) -> list[int]:
         """The training users with targets (the only ones this reward can score)."""
         return sorted(self.targets)
-
-    def prime(self, texts: Iterable[str]) -> None:
-        """Embed ``texts`` (e.g. every line of the training prompts, what pointer queries
-        expand to) in one batch, cached on disk (:func:`newsstudy.embed.embed_cached`), so
-        that scoring a generation batch embeds only the few queries written in the
-        policy's own words. The vectors are the serving embedder's, as it would give them."""
-        from newsstudy.embed import embed_cached
-
-        # as a query of a parsed list reads (a pointer's line, "|" spaced out)
-        distinct = sorted({normalize_query(t.replace("|", " ")) for t in texts
-                           if isinstance(t, str) and t.strip()} - {""})
-        embedder = self.retriever.embedder
-        if distinct and hasattr(embedder, "remember"):
-            embedder.remember(distinct, embed_cached(distinct, embedder.name))
 
     def rankings(self, completions: Sequence[object]) -> list[list[int]]:
         """Each completion's ranking of the window's articles, ``depth`` at most: the

@@ -288,9 +288,6 @@ class PolicyPipeline:
             else:
                 scorer = self.verifiable_reward()
             user_prompts = self.grpo_prompts(reward, scorer)
-            if reward == "verifiable":  # the lines pointer queries expand to, embedded at once
-                scorer.prime(line for text in user_prompts.values()
-                             for line in prompts.pointed_lines(text).values())
             self.log(f"Dr.GRPO seed {seed}, {reward} reward, {self.settings.grpo_steps} steps, "
                      f"{len(user_prompts)} users")
             with generate.torch_threads(self.threads), tempfile.TemporaryDirectory() as tmp:
