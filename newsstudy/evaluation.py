@@ -56,6 +56,8 @@ def interest_quality(world, completions: Mapping[int, str], embedder) -> pd.Data
     Each query is assigned to its nearest corpus topic (centroids in ``embedder``'s
     space). ``interest_coverage``: weight share of the user's latent interests that some
     query lands on. ``query_precision``: share of queries that land on a latent interest.
+    ``queries_per_interest``: queries on the user's interests per interest they reach
+    (NaN for a list that reaches none).
     Only a simulation can measure this; nothing in training or the rewards sees it.
     """
     centroids = world.topic_centroids_in(embedder)
@@ -66,15 +68,18 @@ def interest_quality(world, completions: Mapping[int, str], embedder) -> pd.Data
     topics = (embedder.encode(flat) @ centroids.T).argmax(axis=1) if flat else []
     rows, start = [], 0
     for user, queries in zip(users, query_lists, strict=True):
-        hit_topics = set(topics[start:start + len(queries)].tolist()) if queries else set()
+        mine_topics = topics[start:start + len(queries)].tolist() if queries else []
+        hit_topics = set(mine_topics)
         start += len(queries)
         mine = latent.get(int(user))
         followed = dict(zip(mine["topic"], mine["weight"], strict=True)) if mine is not None else {}
+        on_interest = [t for t in mine_topics if t in followed]
         rows.append({
             "user": user,
             "interest_coverage": sum(w for t, w in followed.items() if t in hit_topics),
-            "query_precision": (np.mean([t in followed for t in topics[start - len(queries):start]])
-                                if queries else 0.0),
+            "query_precision": np.mean([t in followed for t in mine_topics]) if queries else 0.0,
+            "queries_per_interest": (len(on_interest) / len(set(on_interest))
+                                     if on_interest else np.nan),
         })
     return pd.DataFrame(rows).set_index("user")
 

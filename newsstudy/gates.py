@@ -28,7 +28,12 @@ The teacher's gates (03), on validation users:
   zero (:mod:`newsstudy.teacher.reward_validity`).
 - ``GRPO improves``: the teacher's total reward is above the prompt-only policy's, paired
   95% interval above zero; and its entropy does not drift upward (the mean of the last
-  fifth of the steps at most ``ENTROPY_DRIFT`` above the mean of the first fifth).
+  fifth of the steps at most ``ENTROPY_DRIFT`` above the mean of the first fifth). The
+  same for the verifiable reward's teacher and its reward (``verifiable improves``), whose
+  validity is checked as the paper's reward's is (``verifiable validity``).
+- ``beats prompt-only`` and ``half gap``: the teacher that feeds 04-06 beats the
+  prompt-only policy in validation Recall@10 (paired interval above zero) and closes at
+  least ``GAP_SHARE`` of the gap between prompt-only and the ``infer`` heuristic.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ INFERENCE_LIFT = 0.15
 CEILING_LIFT = 0.20
 DEGENERATE_MARGIN = 0.10
 IMITATION_BAR = 0.90
+GAP_SHARE = 0.5
 FORMAT_BAR = 0.95
 ENTROPY_DRIFT = 0.10
 
@@ -183,6 +189,27 @@ def format_gate(shares: dict[str, float], bar: float = FORMAT_BAR) -> FormatGate
 def interval_gate(gap, what: str) -> PairedGate:
     """A paired difference whose 95% interval must lie above zero."""
     return PairedGate(what=what, **gap.to_dict(), passes=bool(gap.above_zero()))
+
+
+class ShareGate(Record):
+    """The share of a gap a policy closes (with its bootstrap interval), against a bar."""
+
+    what: str
+    share: float | None
+    low: float | None
+    high: float | None
+    n: int
+    bar: float
+    passes: bool
+
+
+def share_gate(closed, what: str, bar: float = GAP_SHARE) -> ShareGate:
+    """Does the teacher close at least ``bar`` of the gap between prompt-only and ``infer``
+    (``closed``: :class:`newsstudy.teacher.comparison.GapClosed`; the point estimate is
+    read against the bar, its interval is recorded beside it)?"""
+    share = closed.share
+    return ShareGate(what=what, share=share, low=closed.share_low, high=closed.share_high,
+                     n=closed.n, bar=bar, passes=bool(share == share and share >= bar))
 
 
 def entropy_gate(curves: dict, tolerance: float = ENTROPY_DRIFT) -> EntropyGate:

@@ -62,6 +62,11 @@ def _number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def finite(value: Any) -> float | None:
+    """A plain float for a results field: None for a missing, NaN or infinite value."""
+    return _number(value)
+
+
 class Estimate(Record):
     """A mean with its interval (``level``, 95% unless said) over ``n`` units."""
 

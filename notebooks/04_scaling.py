@@ -154,7 +154,8 @@ pd.DataFrame({"R@10": fit, "reward": reward_fit}).round(4)
 largest_record = records[-1]
 distillation_teacher = publish_policy(
     P.profile, "distillation-teacher", largest_record["checkpoint"], P.max_prompt_chars,
-    "04_scaling", P.max_prompt_signals, teacher_pipeline.decoding.as_dict())
+    "04_scaling", P.max_prompt_signals, teacher_pipeline.decoding.as_dict(),
+    prompt_candidates=P.prompt_candidates)
 print("published", paths.portable(distillation_teacher))
 
 # %% [markdown]

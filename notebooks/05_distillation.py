@@ -208,7 +208,8 @@ saving.save_tables(P.profile, {"05_offline_student_row": distillation_tables.off
 print("left out of the offline table (not run, or run on other inputs):", left_out or "none")
 published = publish_policy(P.profile, "student", students["on-policy"][P.seed],
                            P.max_prompt_chars, "05_distillation", P.max_prompt_signals,
-                           pipe.student_pipe.decoding.as_dict())
+                           pipe.student_pipe.decoding.as_dict(),
+                           prompt_candidates=P.prompt_candidates)
 display(offline_table)
 print("published", paths.portable(published))
 

@@ -64,6 +64,7 @@ def generate_lists(world, users: np.ndarray, policy: PublishedPolicy, cache_dir:
         "users": config_hash(users.tolist()), "checkpoint": checkpoint_fingerprint(policy.checkpoint),
         "max_prompt_chars": policy.max_prompt_chars, "max_new_tokens": max_new_tokens,
         "max_prompt_signals": policy.max_prompt_signals,
+        "prompt_candidates": policy.prompt_candidates,
         "decoding": policy.decoding or "greedy", "batch_size": batch_size,
         "chunk_batches": CHUNK_BATCHES})
     table_path = cache_dir / f"lists-{key}.parquet"
@@ -80,7 +81,8 @@ def generate_lists(world, users: np.ndarray, policy: PublishedPolicy, cache_dir:
     from newsstudy.policy.prompts import build_prompts
 
     started = time.perf_counter()
-    prompts = build_prompts(world, users, policy.max_prompt_signals, policy.max_prompt_chars)
+    prompts = build_prompts(world, users, policy.max_prompt_signals, policy.max_prompt_chars,
+                            candidates=policy.prompt_candidates)
     prompt_seconds = time.perf_counter() - started
     distinct = list(dict.fromkeys(prompts.values()))
     log(f"generating lists with {policy.name} ({policy.checkpoint.name}) for {len(users)} users "

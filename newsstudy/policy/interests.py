@@ -33,8 +33,10 @@ from collections.abc import Iterable
 from newsstudy.output_format import parse_completion
 
 EMBEDDER = "static"
-"""The embedder that maps signals to corpus topics (fast; ``minilm`` gives the same
-topics for nearly every signal at 50x the cost)."""
+"""The embedder that maps signals to corpus topics. It is fast, and on the default world's
+888 validation users with held-out clicks ``infer`` with its topics retrieves as well as
+with MiniLM's (Recall@10 0.186 against 0.182, paired difference +0.005 [-0.007, +0.016]),
+though the two agree on the topic of only 53% of the signals, in a seventh of the time."""
 
 
 def candidate_context(world, n: int):

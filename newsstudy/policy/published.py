@@ -40,6 +40,7 @@ class PublishedPolicy:
     source_notebook: str
     max_prompt_signals: int = 48
     decoding: dict | None = None  # newsstudy.policy.decoding.Decoding fields; None: greedy
+    prompt_candidates: int = 0  # interest candidates its prompt offers (policy.interests)
 
 
 def published_path(profile: str, name: str) -> Path:
@@ -49,17 +50,17 @@ def published_path(profile: str, name: str) -> Path:
 
 def publish_policy(profile: str, name: str, checkpoint: str | Path, max_prompt_chars: int,
                    source_notebook: str, max_prompt_signals: int = 48,
-                   decoding: dict | None = None) -> Path:
+                   decoding: dict | None = None, prompt_candidates: int = 0) -> Path:
     """Write the published-policy file (atomically); return its path.
 
-    ``max_prompt_signals`` and ``decoding`` (the policy's own, e.g.
+    ``max_prompt_signals``, ``prompt_candidates`` and ``decoding`` (the policy's own, e.g.
     ``PolicyPipeline.decoding.as_dict()``) make the treatment prompt and decode the
     policy as it was trained and served.
     """
     return write_json(published_path(profile, name), {
         "checkpoint": paths.portable(checkpoint), "max_prompt_chars": int(max_prompt_chars),
         "source_notebook": source_notebook, "max_prompt_signals": int(max_prompt_signals),
-        "decoding": decoding})
+        "prompt_candidates": int(prompt_candidates), "decoding": decoding})
 
 
 def _resolve_checkpoint(profile: str, text: str) -> Path:
@@ -101,6 +102,7 @@ def load_published(profile: str, name: str) -> PublishedPolicy:
                            max_prompt_chars=int(meta["max_prompt_chars"]),
                            source_notebook=str(meta["source_notebook"]),
                            max_prompt_signals=int(meta.get("max_prompt_signals", 48)),
+                           prompt_candidates=int(meta.get("prompt_candidates", 0)),
                            decoding=meta.get("decoding"))
 
 

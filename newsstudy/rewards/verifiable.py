@@ -89,6 +89,15 @@ def training_targets(world, users: Iterable[int], target_days: int) -> dict[int,
         raise ValueError(f"the verifiable reward reads training users only; "
                          f"{len(others)} others given (e.g. user {others[0]}, "
                          f"{split.get(others[0], 'unknown')})")
+    return history_targets(world, users, target_days)
+
+
+def history_targets(world, users: Iterable[int], target_days: int) -> dict[int, set[int]]:
+    """:func:`training_targets` for any users, for the instrument checks of notebook 03 on
+    validation users only (how the reward ranks a policy's lists, whether training raised
+    it on users it never saw). It reads their history window, never the test window;
+    training reads :func:`training_targets`, which refuses every user but training users."""
+    users = [int(u) for u in users]
     cut, end = target_window(world, target_days)
     events = world.clean_events()
     clicks = events[(events["domain"] == "news") & (events["article_id"] >= 0)
@@ -99,15 +108,22 @@ def training_targets(world, users: Iterable[int], target_days: int) -> dict[int,
     return {int(u): set(g.astype(int).tolist()) for u, g in clicks.groupby("user_id")["article_id"]}
 
 
+def window_articles(world, target_days: int, backend: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(article ids, vectors)`` of the target window's articles (first published in it),
+    in ``backend``'s space."""
+    cut, end = target_window(world, target_days)
+    articles = world.articles
+    mask = ((articles["day"] >= cut) & (articles["day"] < end)).to_numpy()
+    return (articles["article_id"].to_numpy()[mask],
+            np.asarray(world.article_vectors(backend))[mask])
+
+
 def window_index(world, target_days: int, backend: str, kind: str = "exact"):
     """The serving index of the target window: articles first published in it."""
     from newsstudy.index import NewsIndex
 
-    cut, end = target_window(world, target_days)
-    articles = world.articles
-    mask = ((articles["day"] >= cut) & (articles["day"] < end)).to_numpy()
-    vectors = np.asarray(world.article_vectors(backend))[mask]
-    return NewsIndex(articles["article_id"].to_numpy()[mask], vectors, kind=kind)
+    ids, vectors = window_articles(world, target_days, backend)
+    return NewsIndex(ids, vectors, kind=kind)
 
 
 class RetrievalReward:
@@ -122,24 +138,32 @@ class RetrievalReward:
     reward_names = REWARD_NAMES
 
     def __init__(self, retriever, targets: Mapping[int, set[int]], fusion: str,
-                 depth: int = 100, w_struct: float = 1.0):
+                 depth: int = 100, w_struct: float = 1.0, vectors: np.ndarray | None = None):
         self.retriever = retriever
+        # the window's article vectors in the index's order (its retriever's embedder's
+        # space), for the ranking below the served top
+        self.vectors = vectors
         self.targets = {int(u): set(t) for u, t in targets.items()}
         self.fusion = fusion
         self.depth = int(depth)
         self.weights = RetrievalWeights(struct=float(w_struct))
 
     @classmethod
-    def from_settings(cls, world, settings, users: Iterable[int]) -> RetrievalReward:
+    def from_settings(cls, world, settings, users: Iterable[int],
+                      checks: bool = False) -> RetrievalReward:
         """The reward of a recipe (``target_days``, ``reward_depth``, the serving path and
-        ``w_struct``) for training ``users``."""
+        ``w_struct``) for training ``users``; with ``checks``, for any users, to measure
+        it on validation users (:func:`history_targets`), never to train on."""
+        from newsstudy.index import NewsIndex
         from newsstudy.retrieval import Retriever
 
-        index = window_index(world, settings.target_days, settings.serving_embedder,
-                             settings.index_kind)
+        ids, vectors = window_articles(world, settings.target_days, settings.serving_embedder)
+        index = NewsIndex(ids, vectors, kind=settings.index_kind)
         retriever = Retriever(index, settings.serving_embedder, k_per_query=settings.k_per_query)
-        return cls(retriever, training_targets(world, users, settings.target_days),
-                   settings.fusion, settings.reward_depth, settings.w_struct)
+        targets = (history_targets if checks else training_targets)(world, users,
+                                                                     settings.target_days)
+        return cls(retriever, targets, settings.fusion, settings.reward_depth, settings.w_struct,
+                   vectors=vectors)
 
     @property
     def users(self) -> list[int]:
@@ -148,29 +172,34 @@ class RetrievalReward:
 
     def rankings(self, completions: Sequence[object]) -> list[list[int]]:
         """Each completion's ranking of the window's articles, ``depth`` at most: the
-        serving path's fused top (``k_per_query`` hits per query, fused, at most 100),
-        then the other articles by their best similarity to any of the list's queries."""
+        serving path's fused top (``k_per_query`` hits per query, fused, at most
+        :data:`SERVED`), then the other articles by their best similarity to any of the
+        list's queries (ties by article id)."""
         from newsstudy.fusion import FUSION
         from newsstudy.index import MISSING_ID
 
         lists = [list(parse_completion(c).queries) for c in completions]
         flat = [q for queries in lists for q in queries]
         index, k = self.retriever.index, self.retriever.k_per_query
-        scores, ids = index.search(self.retriever.embed_queries(flat), len(index))
+        _, ids = self.retriever.search_queries(flat)  # the serving path's hits
+        if self.vectors is None:
+            raise ValueError("the ranking below the served top needs the window's vectors")
+        similarity = self.retriever.embed_queries(flat) @ np.asarray(self.vectors).T
+        articles = index.article_ids
+        by_id = np.argsort(articles, kind="stable")  # ties broken by article id
         fuse, out, start = FUSION[self.fusion], [], 0
         for queries in lists:
             rows = slice(start, start + len(queries))
             start += len(queries)
             served = [int(i) for i in fuse([[int(i) for i in row[:k] if i != MISSING_ID]
                                             for row in ids[rows]], k=SERVED)]
-            best: dict[int, float] = {}
-            for row_scores, row_ids in zip(scores[rows], ids[rows], strict=True):
-                for score, article in zip(row_scores.tolist(), row_ids.tolist(), strict=True):
-                    if article != MISSING_ID and score > best.get(article, -np.inf):
-                        best[article] = score
+            if not queries:
+                out.append(served)
+                continue
+            best = similarity[rows].max(axis=0)[by_id]
+            order = articles[by_id][np.argsort(-best, kind="stable")]
             taken = set(served)
-            rest = sorted((a for a in best if a not in taken), key=lambda a: (-best[a], a))
-            out.append((served + rest)[: self.depth])
+            out.append((served + [int(a) for a in order if int(a) not in taken])[: self.depth])
         return out
 
     def score(self, users: Sequence[int], completions: Sequence[object]) -> pd.DataFrame:

@@ -260,6 +260,13 @@ class PolicyPipeline:
         return verifiable.RetrievalReward.from_settings(self.world, self.settings,
                                                         self.train_users())
 
+    def window_prompts(self, users) -> dict[int, str]:
+        """Prompts of ``users`` built from the days before the verifiable reward's target
+        window (what the verifiable teacher trains on; for validation users, what its
+        checks sample from)."""
+        cut, _ = verifiable.target_window(self.world, self.settings.target_days)
+        return self.prompts(users, world=prompts.history_until(self.world, cut))
+
     def grpo_prompts(self, reward: str | None = None, scorer=None) -> dict[int, str]:
         """The prompts GRPO trains on: every training user's (whole history window) for the
         paper's rewards; for the verifiable reward, those of the training users with
@@ -268,8 +275,7 @@ class PolicyPipeline:
         if self._reward(reward) == "paper":
             return self.prompts(self.train_users())
         scorer = self.verifiable_reward() if scorer is None else scorer
-        cut, _ = verifiable.target_window(self.world, self.settings.target_days)
-        return self.prompts(scorer.users, world=prompts.history_until(self.world, cut))
+        return self.window_prompts(scorer.users)
 
     def teacher(self, seed: int, weights: RewardWeights | None = None,
                 reward: str | None = None) -> Path:
@@ -305,17 +311,20 @@ class PolicyPipeline:
     def complete(self, checkpoint: Path, users, n_samples: int = 1, greedy: bool = False,
                  temperature: float | None = None, seed: int = 0, return_counts: bool = False,
                  batch_size: int | None = None, top_p: float | None = None,
-                 guard: bool | None = None) -> dict:
+                 guard: bool | None = None, user_prompts: dict[int, str] | None = None,
+                 expand: bool = True) -> dict:
         """Completions of a checkpoint for users: ``{user: [n_samples texts]}``, expanded.
 
         By default the policy's own decoding (:attr:`decoding`, the same as its GRPO
         rollouts), seeded by ``seed``; ``greedy``, ``temperature``, ``top_p`` and ``guard``
-        override it (for diagnostics). Pointer tokens are expanded to the signal lines
-        they name. With ``return_counts=True`` each value is ``(texts, generated token counts)``.
-        ``batch_size`` defaults to 128 sequences for ladder models, 16 for pretrained ones.
+        override it (for diagnostics). Pointer tokens are expanded to the lines they name
+        (``expand=False`` keeps them). With ``return_counts=True`` each value is
+        ``(texts, generated token counts)``. ``batch_size`` defaults to 128 sequences for
+        ladder models, 16 for pretrained ones. ``user_prompts``: the prompts to complete
+        (default: the users' whole-history prompts, :meth:`prompts`).
         """
         model, tok, _ = checkpoints.PolicyStore.load(checkpoint)
-        user_prompts = self.prompts(users)
+        user_prompts = self.prompts(users) if user_prompts is None else user_prompts
         order = list(user_prompts)
         if batch_size is None:
             batch_size = 16 if self.is_pretrained else 128
@@ -326,7 +335,8 @@ class PolicyPipeline:
                 temperature=d.temperature if temperature is None else temperature,
                 top_p=d.top_p if top_p is None else top_p, max_new_tokens=d.max_new_tokens,
                 seed=seed, greedy=greedy, batch_size=batch_size, return_counts=return_counts,
-                guard=d.duplicate_guard if guard is None else guard, progress=False)
+                guard=d.duplicate_guard if guard is None else guard, progress=False,
+                expand=expand)
         if return_counts:
             texts, counts = outputs
             return {u: (t, c) for u, t, c in zip(order, texts, counts, strict=True)}
@@ -420,6 +430,17 @@ def train_in_parallel(pipeline: PolicyPipeline, notebook: str, sft_models: list[
                          for seed, weights, reward in runs])
 
 
+def mean_rewards_of(scorer: RewardScorer, samples) -> pd.DataFrame:
+    """Per user: each paper reward, their total and the well-formed share, averaged over
+    the user's lists (``samples``: :class:`newsstudy.teacher.comparison.Samples`)."""
+    from newsstudy.rewards import REWARD_NAMES
+
+    rows = samples.rows()
+    scored = scorer.score([u for u, _, _ in rows], [t for _, _, t in rows])
+    scored = scored.assign(user=[u for u, _, _ in rows], **{"well-formed": scored["struct"]})
+    return scored.groupby("user")[[*REWARD_NAMES, "total", "well-formed"]].mean()
+
+
 def mean_rewards(pipeline: PolicyPipeline, checkpoint: Path, users, n_samples: int,
                  seed: int) -> pd.DataFrame:
     """Per user: each reward (and the total and the well-formed share) averaged over
@@ -438,9 +459,12 @@ def evaluate_checkpoint(pipeline: PolicyPipeline, serving, name: str, checkpoint
                         users, **overrides):
     """Per-user metrics of one checkpoint (one list per user, as served), tagged with
     ``method`` and ``seed``, and the lists it wrote. ``overrides`` change the decoding."""
+    from newsstudy.embed import get_embedder
+
     frame, completions = evaluation.evaluate_policy(
         pipeline.world, serving, pipeline.policy(checkpoint, seed=seed, **overrides), users,
-        latent_embedder=pipeline.scorer.retriever.embedder, fusion=pipeline.settings.fusion)
+        latent_embedder=get_embedder(pipeline.settings.reward_embedder),
+        fusion=pipeline.settings.fusion)
     return frame.assign(method=name, seed=seed), completions
 
 
@@ -510,23 +534,38 @@ def imitation_by_size(pipeline: PolicyPipeline, serving, sizes, users, user_prom
     return pd.DataFrame(rows).sort_values("parameters")
 
 
-def offline_evaluation(pipeline: PolicyPipeline, serving, users, prompt_only: Path,
-                       teachers: dict[int, Path]):
-    """The offline rows on the test users: the ``copy`` heuristic (for reference), the
-    pretrained model as released (when it is one and SFT changes it), the prompt-only
-    policy and the RL teacher of every seed, one list per user as served.
-
-    Returns the per-user table (``user``, ``method``, ``seed`` and the metrics) and the
-    lists of the prompt-only policy, the first seed's teacher and the zero-shot model.
-    """
+def heuristic_lists(world, users, n_queries: int, seed: int) -> dict[str, dict[int, str]]:
+    """The reference heuristics' lists: ``copy (heuristic)``, the user's most recent
+    signals, and ``infer (heuristic)``, the interest heuristic of notebook 02 with its
+    topics found by the static embedder (:data:`newsstudy.policy.interests.EMBEDDER`: it
+    retrieves as well as with MiniLM's topics, in a seventh of the time)."""
+    from newsstudy.policy import interests
     from newsstudy.world import strategies
 
+    copying = prompts.surface_context(world, n_queries=n_queries, seed=seed)
+    inferring = interests.candidate_context(world, n_queries)
+    return {"copy (heuristic)": strategies.completions_for(copying, strategies.copy,
+                                                           users).to_dict(),
+            "infer (heuristic)": strategies.completions_for(inferring, strategies.infer,
+                                                            users).to_dict()}
+
+
+def offline_evaluation(pipeline: PolicyPipeline, serving, users, prompt_only: Path,
+                       teachers: dict[str, dict[int, Path]]):
+    """The offline rows on the test users: the ``copy`` and ``infer`` heuristics (for
+    reference, :func:`heuristic_lists`), the pretrained model as released (when it is one and SFT changes
+    it), the prompt-only policy and every seed of each teacher (``teachers``: method name
+    -> seed -> checkpoint), one list per user as served.
+
+    Returns the per-user table (``user``, ``method``, ``seed`` and the metrics) and the
+    lists of the prompt-only policy, each teacher's first seed and the zero-shot model.
+    """
     s = pipeline.settings
-    ctx = prompts.surface_context(pipeline.world, n_queries=s.n_queries, seed=s.seed)
-    copy_lists = strategies.completions_for(ctx, strategies.copy, users).to_dict()
-    frames = [evaluation.evaluate_completions(pipeline.world, serving, copy_lists, fusion=s.fusion)
-              .assign(method="copy (heuristic)", seed=s.seed)]
-    outputs = {}
+    frames, outputs = [], {}
+    for name, lists in heuristic_lists(pipeline.world, users, s.n_queries, s.seed).items():
+        frames.append(evaluation.evaluate_completions(pipeline.world, serving, lists,
+                                                      fusion=s.fusion)
+                      .assign(method=name, seed=s.seed))
 
     def run(name, checkpoint, seed):
         return evaluate_checkpoint(pipeline, serving, name, checkpoint, seed, users)
@@ -536,28 +575,37 @@ def offline_evaluation(pipeline: PolicyPipeline, serving, users, prompt_only: Pa
         frames.append(frame)
     frame, outputs["prompt-only"] = run("prompt-only", prompt_only, s.seed)
     frames.append(frame)
-    for seed, checkpoint in teachers.items():
-        frame, completions = run("RL teacher", checkpoint, seed)
-        frames.append(frame)
-        if seed == s.seed:
-            outputs["RL teacher"] = completions
+    for method, seeds in teachers.items():
+        for seed, checkpoint in seeds.items():
+            frame, completions = run(method, checkpoint, seed)
+            frames.append(frame)
+            if seed == s.seed:
+                outputs[method] = completions
     return pd.concat(frames).rename_axis("user").reset_index(), outputs
 
 
 def ablation_evaluation(pipeline: PolicyPipeline, serving, users, per_user: pd.DataFrame,
-                        teacher_lists: dict[int, str], ablation_weights: dict[str, RewardWeights]):
-    """The reward ablation on the test users: the first seed's teacher as ``all five``
-    (read from ``per_user``, not evaluated again), then one teacher per dropped reward.
+                        teacher_lists: dict[int, str], ablation_weights: dict[str, RewardWeights],
+                        method: str = "RL teacher"):
+    """The reward ablation on the test users: the first seed's teacher of the paper's
+    rewards (rows ``method`` of ``per_user``, not evaluated again) as ``all five``, then one
+    teacher per dropped reward.
 
     Returns the long per-user table and each run's lists.
     """
     seed = pipeline.settings.seed
-    first = per_user[(per_user["method"] == "RL teacher") & (per_user["seed"] == seed)]
+    first = per_user[(per_user["method"] == method) & (per_user["seed"] == seed)]
     frames = [first.assign(method="all five")]
     outputs = {"all five": teacher_lists}
     for dropped, weights in ablation_weights.items():
         frame, completions = evaluate_checkpoint(pipeline, serving, f"without {dropped}",
-                                                 pipeline.teacher(seed, weights), seed, users)
+                                                 pipeline.teacher(seed, weights, "paper"),
+                                                 seed, users)
         frames.append(frame.rename_axis("user").reset_index())
         outputs[f"without {dropped}"] = completions
     return pd.concat(frames), outputs
+
+
+def paired_ablation(ablation_long: pd.DataFrame) -> pd.DataFrame:
+    """Each ablated run minus ``all five``, test R@10, paired over users."""
+    return evaluation.paired_table(ablation_long, "method", "recall@10", "all five")

@@ -12,7 +12,13 @@ reward's ranking *within* a user's group of G samples, so that is what is checke
   mean over users with a 95% t interval;
 * :func:`best_of_g_gain`: Recall@10 of the list the reward ranks first (ties averaged)
   minus the mean Recall@10 of the G lists (the expected value of a random pick), paired
-  over users (:func:`newsstudy.evaluation.paired_difference`).
+  over users (:func:`newsstudy.evaluation.paired_difference`);
+* :func:`tied_share`: the share of users whose G lists all score the same (no advantage,
+  no gradient).
+
+The paper's five rewards are checked on lists from the whole-history prompts, the
+verifiable reward on lists from the prompts before its target window, against the
+users' own clicks in that window (:func:`verifiable_sample_table`).
 """
 
 from __future__ import annotations
@@ -30,17 +36,23 @@ METRIC = "recall@10"
 
 
 def sample_table(pipeline, checkpoint, scorer, world, serving, users: Sequence[int],
-                 n_samples: int, seed: int = 0, fusion: str = "rrf") -> pd.DataFrame:
-    """One row per (user, sample): completion, the five rewards, total, and Recall@10.
+                 n_samples: int, seed: int = 0, fusion: str = "rrf",
+                 user_prompts: dict[int, str] | None = None) -> pd.DataFrame:
+    """One row per (user, sample): completion, the scorer's rewards (the paper's five, or
+    the verifiable reward's terms) and their total, and Recall@10.
 
-    Users without held-out clicks are dropped (Recall@10 is undefined for them).
+    ``user_prompts``: what the lists are sampled from (default: the whole-history prompts;
+    the verifiable reward's checks sample from the prompts before its target window, so
+    that no target is in the prompt). Users without held-out clicks are dropped (Recall@10
+    is undefined for them).
     """
     completions = pipeline.complete(checkpoint, [int(u) for u in users], n_samples=n_samples,
-                                    seed=seed)
+                                    seed=seed, user_prompts=user_prompts)
     rows = [(int(u), j, text) for u, texts in completions.items() for j, text in enumerate(texts)]
     frame = pd.DataFrame(rows, columns=["user", "sample", "completion"])
+    names = [*getattr(scorer, "reward_names", REWARD_NAMES), "total"]
     scored = scorer.score(frame["user"].tolist(), frame["completion"].tolist())
-    frame = pd.concat([frame, scored[[*REWARD_NAMES, "total"]].reset_index(drop=True)], axis=1)
+    frame = pd.concat([frame, scored[names].reset_index(drop=True)], axis=1)
     metrics = []
     for j in range(n_samples):
         part = frame[frame["sample"] == j]
@@ -49,6 +61,20 @@ def sample_table(pipeline, checkpoint, scorer, world, serving, users: Sequence[i
         metrics.append(per_user[[METRIC]].assign(sample=j).rename_axis("user").reset_index())
     metrics = pd.concat(metrics)
     return frame.merge(metrics, on=["user", "sample"], how="inner")
+
+
+def verifiable_sample_table(pipeline, checkpoint, world, serving, users: Sequence[int],
+                            n_samples: int, seed: int = 0) -> pd.DataFrame:
+    """:func:`sample_table` for the verifiable reward on validation users: lists sampled
+    from their prompts before the reward's target window, scored against their own clicks
+    in it (:func:`newsstudy.rewards.verifiable.history_targets`, a check, never training)
+    and by their held-out Recall@10. Users without a click in the window are dropped."""
+    from newsstudy.rewards.verifiable import RetrievalReward
+
+    reward = RetrievalReward.from_settings(world, pipeline.settings, users, checks=True)
+    users = [int(u) for u in users if int(u) in reward.targets]
+    return sample_table(pipeline, checkpoint, reward, world, serving, users, n_samples, seed,
+                        pipeline.settings.fusion, user_prompts=pipeline.window_prompts(users))
 
 
 def within_user_spearman(table: pd.DataFrame, columns: Sequence[str] = (*REWARD_NAMES, "total"),
@@ -97,5 +123,12 @@ def validity_table(table: pd.DataFrame, columns: Sequence[str] = (*REWARD_NAMES,
                      "spearman low": rho.loc[column, "low"], "spearman high": rho.loc[column, "high"],
                      "users ranked": int(rho.loc[column, "n_users"]),
                      "best-of-G gain": gain.diff, "gain low": gain.low, "gain high": gain.high,
-                     "n users": gain.n})
+                     "n users": gain.n, "tied groups": tied_share(table, column)})
     return pd.DataFrame(rows)
+
+
+def tied_share(table: pd.DataFrame, column: str) -> float:
+    """Share of users whose G lists all score the same on ``column``: groups in which
+    GRPO's advantages are all zero, so they teach nothing."""
+    spread = table.groupby("user")[column].agg(lambda values: float(np.ptp(values)))
+    return float((spread <= 1e-12).mean()) if len(spread) else float("nan")

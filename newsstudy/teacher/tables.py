@@ -19,6 +19,9 @@ from newsstudy.saving import PAPER_COLOR
 # The paper's LLM rows of the offline table and its reward ablation (newsstudy.paper).
 PAPER_ROWS = {ours: paper.OFFLINE[row] for ours, row in paper.LLM_ROW_OF.items()}
 
+TEACHER_NAMES = {"paper": "RL teacher", "verifiable": "RL teacher (verifiable)"}
+"""The row name of each reward's teacher: the paper's reward keeps the paper's name."""
+
 
 def offline_table(per_user: pd.DataFrame, published: Mapping[str, Mapping[str, float]] = PAPER_ROWS
                   ) -> pd.DataFrame:
@@ -81,23 +84,43 @@ def plot_offline(table: pd.DataFrame):
     return fig
 
 
-def plot_training_curves(curves: Mapping[int, pd.DataFrame]):
-    """Total reward, each reward, length, entropy and KL per GRPO step, per run."""
-    panels = ["total reward", "R_align", "R_cov", "R_spec", "R_div", "R_struct",
+def plot_training_curves(curves: Mapping[str, pd.DataFrame]):
+    """Per GRPO step and run: the total reward (each teacher's own), the verifiable
+    reward's retrieval term and the paper's rewards, length, entropy and KL (each shown
+    where the run logs it)."""
+    panels = ["total reward", "R_retrieval", "R_align", "R_cov", "R_spec", "R_div",
               "completion length", "entropy", "kl"]
     fig, axes = plt.subplots(3, 3, figsize=(12, 8), sharex=True)
     for ax, panel in zip(axes.ravel(), panels, strict=True):
-        for seed, frame in curves.items():
-            if panel in frame:
+        for run, frame in curves.items():
+            if panel in frame and frame[panel].notna().any():
                 smooth = frame[panel].rolling(5, min_periods=1).mean()
-                ax.plot(frame["step"], smooth, label=f"seed {seed}")
-        ax.set_title("R_struct (well-formed share)" if panel == "R_struct" else
-                     "KL to the SFT policy" if panel == "kl" else panel)
+                ax.plot(frame["step"], smooth, label=str(run))
+        ax.set_title({"kl": "KL to the SFT policy", "R_retrieval": "verifiable: retrieval",
+                      "total reward": "total reward (each run's own)"}.get(panel, panel))
         ax.set_xlabel("GRPO step")
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle("Dr.GRPO training curves (5-step rolling mean)", y=1.01)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="upper center", ncol=min(len(labels), 4),
+               bbox_to_anchor=(0.5, 1.04))
+    fig.suptitle("Dr.GRPO training curves (5-step rolling mean)", y=1.08)
     fig.tight_layout()
     return fig
+
+
+def run_table(curves: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per run: steps, the mean total reward of its first and last tenth of steps, its
+    entropy likewise, and its largest per-step KL (where the run computes one)."""
+    rows = []
+    for run, frame in curves.items():
+        tenth = max(len(frame) // 10, 1)
+        kl = frame["kl"] if "kl" in frame and frame["kl"].notna().any() else None
+        rows.append({"run": str(run), "steps": int(len(frame)),
+                     "reward first": float(frame["total reward"].head(tenth).mean()),
+                     "reward last": float(frame["total reward"].tail(tenth).mean()),
+                     "entropy first": float(frame["entropy"].head(tenth).mean()),
+                     "entropy last": float(frame["entropy"].tail(tenth).mean()),
+                     "max KL": float(kl.max()) if kl is not None else np.nan})
+    return pd.DataFrame(rows)
 
 
 def ablation_table(per_user: pd.DataFrame) -> pd.DataFrame:
@@ -179,13 +202,80 @@ def example_user_markdown(world, serving, user: int, prompt: str,
 
 
 def examples_markdown(world, serving, pipeline, outputs: Mapping[str, Mapping[int, str]],
-                      users: Sequence[int]) -> list[str]:
-    """:func:`example_user_markdown` for each user: the prompt-only and the RL teacher's
-    lists, what each retrieves, and the user's later clicks."""
+                      users: Sequence[int], methods: Sequence[str]) -> list[str]:
+    """:func:`example_user_markdown` for each user: each of ``methods``' lists, what it
+    retrieves, and the user's later clicks."""
     user_prompts = pipeline.prompts(users)
     return [block for user in users for block in example_user_markdown(
-        world, serving, user, user_prompts[user],
-        {method: outputs[method][user] for method in ("prompt-only", "RL teacher")})]
+        world, serving, user, user_prompts[user], {method: outputs[method][user]
+                                                   for method in methods})]
+
+
+def gate_sentence(label: str, gate) -> str:
+    """One line for a notebook: an imitation gate's numbers and whether it passes."""
+    return (f"**{label} gate**: the prompt-only policy reaches {gate.ratio:.1%} of its "
+            f"demonstrations' R@10 ({gate.policy:.4f} vs {gate.demonstrations:.4f}, bar "
+            f"{gate.bar:.0%}): {'passes' if gate.passes else 'FAILS'}.")
+
+
+def improvements(paper_rewards: Mapping[tuple, pd.DataFrame],
+                 window_rewards: Mapping[tuple, pd.Series],
+                 names: Mapping[str, str]) -> dict[str, PairedDifference]:
+    """What each teacher raised on validation users, paired against prompt-only (seeds
+    pooled per user): every paper reward and their total for the paper's teacher
+    (``paper: <reward>``), the retrieval term for the verifiable one (``verifiable:
+    retrieval``), and each teacher measured on the other's reward too (``paper teacher on
+    verifiable``, ``verifiable teacher on paper total``).
+
+    ``paper_rewards``: ``(policy, seed) ->`` per-user mean rewards (the five and
+    ``total``); ``window_rewards``: ``(policy, seed) ->`` per-user mean verifiable reward.
+    """
+    from newsstudy.rewards import REWARD_NAMES
+    from newsstudy.teacher.comparison import improvement
+
+    def runs(table, name):
+        return [value for (policy, _), value in table.items() if policy == name]
+
+    base_paper = runs(paper_rewards, "prompt-only")[0]
+    base_window = runs(window_rewards, "prompt-only")[0]
+    out = {f"paper: {column}": improvement([f[column] for f in runs(paper_rewards, names["paper"])],
+                                           base_paper[column])
+           for column in (*REWARD_NAMES, "total")}
+    out["verifiable: retrieval"] = improvement(runs(window_rewards, names["verifiable"]),
+                                               base_window)
+    out["paper teacher on verifiable"] = improvement(runs(window_rewards, names["paper"]),
+                                                     base_window)
+    out["verifiable teacher on paper total"] = improvement(
+        [f["total"] for f in runs(paper_rewards, names["verifiable"])], base_paper["total"])
+    return out
+
+
+def gap_table(closed: Mapping[str, object], names: Mapping[str, str]) -> pd.DataFrame:
+    """Per teacher: validation R@10 against prompt-only and ``infer``, the paired gain, and
+    the share of the prompt-only-to-infer gap it closes (95% bootstrap interval)."""
+    rows = []
+    for reward, gap in closed.items():
+        diff, infer = gap.teacher_minus_prompt_only, gap.infer_minus_prompt_only
+        rows.append({"teacher": names[reward], "R@10": diff.mean_a, "prompt-only": diff.mean_b,
+                     "infer": infer.mean_a, "gain": diff.diff, "gain low": diff.low,
+                     "gain high": diff.high, "share of gap": gap.share,
+                     "share low": gap.share_low, "share high": gap.share_high, "n": gap.n})
+    return pd.DataFrame(rows)
+
+
+def headline_sentence(closed: Mapping[str, object], names: Mapping[str, str],
+                      feeds: str) -> str:
+    """The check-5 sentence: each teacher's validation gain and share of the gap."""
+    parts = []
+    for reward, gap in closed.items():
+        diff = gap.teacher_minus_prompt_only
+        parts.append(f"{names[reward]}{' (feeds 04-06)' if reward == feeds else ''}: R@10 "
+                     f"{diff.mean_a:.4f} against prompt-only's {diff.mean_b:.4f}, gain "
+                     f"{diff.diff:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}], "
+                     f"{gap.share:.0%} of the gap to infer "
+                     f"({gap.infer_minus_prompt_only.mean_a:.4f}) closed "
+                     f"[{gap.share_low:.0%}, {gap.share_high:.0%}]")
+    return "Validation users, n = " + f"{next(iter(closed.values())).n}: " + "; ".join(parts) + "."
 
 
 def improvement_table(improvement: Mapping[str, object]) -> pd.DataFrame:
@@ -196,31 +286,71 @@ def improvement_table(improvement: Mapping[str, object]) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class OfflineComparisons:
-    """The RL teacher against the prompt-only policy on the test users."""
+    """The teachers against the prompt-only policy on the test users."""
 
-    paired: PairedDifference  # R@10, teacher minus prompt-only
+    paired: dict[str, PairedDifference]  # R@10, each teacher minus prompt-only
+    captured: dict[str, float]  # share of the verifiable gain the paper's teacher reaches
     lift: pd.DataFrame
     warm_cold: pd.DataFrame
     interest: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables by the names the notebook saves them under."""
+        paired = pd.DataFrame([{"teacher": name, **diff.to_dict()}
+                               for name, diff in self.paired.items()])
         return {"03_lift": self.lift, "03_warm_cold": self.warm_cold,
-                "03_interest_quality": self.interest.reset_index()}
+                "03_interest_quality": self.interest.reset_index(),
+                "03_teachers_paired": paired}
+
+    def summary(self) -> str:
+        """Each teacher minus prompt-only, and the share captured, as one markdown line."""
+        parts = [f"{name} minus prompt-only, test R@10: {diff.diff:+.4f} "
+                 f"[{diff.low:+.4f}, {diff.high:+.4f}] (n = {diff.n})"
+                 for name, diff in self.paired.items()]
+        c = self.captured
+        parts.append(f"the paper's reward reaches {c['share']:.0%} of the verifiable reward's "
+                     f"gain [{c['low']:.0%}, {c['high']:.0%}]")
+        return "; ".join(parts) + "."
+
+
+def captured_share(per_user: pd.DataFrame, paper_name: str, verifiable_name: str,
+                   n_boot: int = 4000, seed: int = 0) -> dict[str, float]:
+    """The paper's reward teacher's test R@10 gain over prompt-only as a share of the
+    verifiable teacher's (seeds pooled per user), with a 95% percentile bootstrap interval
+    over users (NaN where the verifiable teacher gains nothing)."""
+    means = per_user.groupby(["method", "user"])["recall@10"].mean().unstack(0)
+    table = means[[paper_name, verifiable_name, "prompt-only"]].dropna()
+    values = table.to_numpy(float)
+
+    def share(rows) -> float:
+        gain = values[rows, 1].mean() - values[rows, 2].mean()
+        return float((values[rows, 0].mean() - values[rows, 2].mean()) / gain) if gain > 0 \
+            else float("nan")
+
+    rng = np.random.default_rng(seed)
+    draws = np.array([share(rng.integers(0, len(values), len(values))) for _ in range(n_boot)])
+    low, high = (np.nanpercentile(draws, [2.5, 97.5]) if np.isfinite(draws).any()
+                 else (np.nan, np.nan))
+    return {"share": share(np.arange(len(values))), "low": float(low), "high": float(high),
+            "n": int(len(values))}
 
 
 def offline_comparisons(per_user: pd.DataFrame) -> OfflineComparisons:
-    """The teacher minus prompt-only in R@10 (paired over users), the relative lift per
+    """Each teacher minus prompt-only in R@10 (paired over users, seeds pooled), the share
+    of the verifiable teacher's gain the paper's teacher captures, the relative lift per
     metric beside the paper's, warm against cold users, and interest coverage."""
     from newsstudy.evaluation import paired_difference
 
-    by_user = per_user.set_index("user")
-    paired = paired_difference(
-        by_user[by_user["method"] == "RL teacher"]["recall@10"],
-        by_user[by_user["method"] == "prompt-only"]["recall@10"])
+    means = per_user.groupby(["method", "user"])["recall@10"].mean()
+    paper_name, verifiable_name = TEACHER_NAMES["paper"], TEACHER_NAMES["verifiable"]
+    paired = {name: paired_difference(means[name], means["prompt-only"])
+              for name in (paper_name, verifiable_name)
+              if name in means.index.get_level_values(0)}
     groups = per_user.assign(group=np.where(per_user["is_cold"], "cold", "warm"))
+    interest = per_user.groupby("method")[["interest_coverage", "query_precision",
+                                           "queries_per_interest"]].mean()
     return OfflineComparisons(
-        paired=paired, lift=lift_table(per_user, "prompt-only", "RL teacher"),
+        paired=paired, captured=captured_share(per_user, paper_name, verifiable_name),
+        lift=lift_table(per_user, "prompt-only", paper_name),
         warm_cold=summarise(groups, by=["method", "group"], columns=("recall@10", "ndcg@10")),
-        interest=per_user.groupby("method")[["interest_coverage", "query_precision"]].mean())
-
+        interest=interest)
