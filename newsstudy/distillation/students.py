@@ -107,13 +107,15 @@ class DistillPipeline:
                 "distill_users": s.distill_train_users,
                 "sup_lr": s.supervised_learning_rate, "grpo_after": s.grpo_after_steps,
                 "curve_every": s.curve_every, "curve_users": s.n_curve_users if seed == s.seed
-                else 0, "max_completion_length": s.max_completion_length}
+                else 0, "max_completion_length": s.max_completion_length,
+                "grpo": self.student_pipe.teacher_config(seed)["grpo"]
+                if method == "on-policy + GRPO" else None}
 
     # ------------------------------------------------------------------ students
     def student(self, method: str, seed: int) -> Path:
         """The checkpoint of one method and seed (trained on first use, then cached)."""
-        if method == "none":
-            return self.student_pipe.teacher(seed, self.scorer.weights)
+        if method == "none":  # the student trained as the teacher was, without it
+            return self.student_pipe.teacher(seed)
         trainers = {"supervised": self._supervised, "on-policy": self._on_policy,
                     "on-policy + GRPO": self._on_policy_grpo}
         if method not in trainers:
@@ -193,13 +195,16 @@ class DistillPipeline:
     def _on_policy_grpo(self, seed: int):
         s = self.settings
         model, tok, _ = checkpoints.PolicyStore.load(self.student("on-policy", seed))
-        settings = dataclasses.replace(self.student_pipe.grpo_settings(seed),
+        reward = self.student_pipe.settings.teacher_reward  # the recipe's reward
+        settings = dataclasses.replace(self.student_pipe.grpo_settings(seed, reward),
                                        steps=s.grpo_after_steps)
-        self.log(f"Dr.GRPO after on-policy distillation, seed {seed}: {s.grpo_after_steps} steps")
+        scorer = self.scorer if reward == "paper" else self.student_pipe.verifiable_reward()
+        self.log(f"Dr.GRPO after on-policy distillation, seed {seed}: {s.grpo_after_steps} "
+                 f"steps, {reward} reward")
         with generate.torch_threads(1), tempfile.TemporaryDirectory() as tmp:
             model, history = grpo.train_grpo(
-                model, tok, self.scorer, self.student_pipe.prompts(self.student_pipe.train_users()),
-                settings, self.scorer.weights, output_dir=tmp)
+                model, tok, scorer, self.student_pipe.grpo_prompts(reward, scorer), settings,
+                scorer.weights, output_dir=tmp)
         return model, tok, {"log_history": history}
 
 

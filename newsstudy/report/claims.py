@@ -32,7 +32,8 @@ comparison ``Paired(diff, low, high, n, ...)``; nothing is parsed from text. A f
 key in it, that is missing or does not match its model makes the claim "not run" with the
 reason. What each check reads:
 
-- ``03_grpo``: ``offline.{rl_teacher, prompt_only}.metrics.recall_at_10``, ``ablation``
+- ``03_grpo``: ``offline.{rl_teacher, rl_teacher_verifiable, prompt_only}.metrics.recall_at_10``,
+  ``ablation``
   (``all_five``, ``without_<reward>``) and ``ablation_paired``, ``parameters``;
 - ``03b_baselines``: ``methods.<baseline>.recall_at_10``;
 - ``04_scaling``: ``capacity.<size>`` (``params``, ``recall_at_10``), ``capacity_fit``,
@@ -48,7 +49,7 @@ Per-user tables read (optional)
 ``reports/<profile>/tables/<name>_per_user.csv`` for the names of ``PER_USER_TABLES``: one
 row per (method, seed, user) with a ``method`` column, a ``user`` column and the metric
 columns (``recall@10``). A user's seeds are averaged before pairing. Pairs compared on
-users: RL teacher (``03``) against prompt-only (``03``) and every baseline (``03b``);
+users: each RL teacher (``03``) against prompt-only (``03``) and every baseline (``03b``);
 on-policy against supervised and supervised against none (``05``). Users are the unit:
 a user's scores under two methods are correlated, so the paired interval is the test of
 "A beats B on these users" (and far tighter than two separate intervals). The reward
@@ -86,6 +87,8 @@ WORLD_GATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "lists well-formed": ("03_grpo", ("gates", "format")),
     "reward valid on policy samples": ("03_grpo", ("gates", "reward_validity")),
     "GRPO improves its reward": ("03_grpo", ("gates", "grpo_improves")),
+    "verifiable reward valid on policy samples": ("03_grpo", ("gates", "verifiable_validity")),
+    "GRPO improves the verifiable reward": ("03_grpo", ("gates", "verifiable_improves")),
     "every size imitates": ("04_scaling", ("gates", "sizes_imitate")),
     "every size well-formed": ("04_scaling", ("gates", "sizes_well_formed")),
     "sizes span 30x": ("04_scaling", ("gates", "span_30x")),
@@ -96,6 +99,11 @@ WORLD_GATES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 TEACHER_GATES = ("teacher imitates", "lists well-formed", "reward valid on policy samples",
                  "GRPO improves its reward")
+"""The gates of the teacher trained on the paper's five rewards."""
+VERIFIABLE_GATES = ("teacher imitates", "lists well-formed",
+                    "verifiable reward valid on policy samples",
+                    "GRPO improves the verifiable reward")
+"""The gates of the teacher trained on the verifiable retrieval reward."""
 LADDER_GATES = ("every size imitates", "every size well-formed")
 
 ALPHA = 0.05
@@ -397,25 +405,26 @@ def llm_row(results: Results, method: str) -> Estimate:
     return known(row.metrics.recall_at_10, f"03_grpo offline[{key(method)}]")
 
 
-def check_rl_teacher_best(results: Results) -> Outcome:
-    teacher, prompt = llm_row(results, "RL teacher"), llm_row(results, "prompt-only")
+def check_rl_teacher_best(results: Results, name: str = "RL teacher") -> Outcome:
+    """``name`` (a teacher's row of 03) against prompt-only and every baseline of 03b."""
+    teacher, prompt = llm_row(results, name), llm_row(results, "prompt-only")
     methods = results.get("03b_baselines", "methods")
     baselines = {name: known(metrics.recall_at_10, f"03b_baselines methods[{name}]")
                  for name, metrics in methods.items()}
     if not baselines:
         raise Missing("results/03b_baselines.json has no baseline under 'methods'")
-    parts = [beats("RL teacher > prompt-only", teacher, prompt,
-                   results.paired(("03", "RL teacher"), ("03", "prompt-only")))]
-    parts += [beats(f"RL teacher > {offline_label(name)}", teacher, value,
-                    results.paired(("03", "RL teacher"), ("03b", name)))
-              for name, value in baselines.items()]
-    best = max(baselines, key=lambda name: baselines[name].mean)
+    parts = [beats(f"{name} > prompt-only", teacher, prompt,
+                   results.paired(("03", name), ("03", "prompt-only")))]
+    parts += [beats(f"{name} > {offline_label(base)}", teacher, value,
+                    results.paired(("03", name), ("03b", base)))
+              for base, value in baselines.items()]
+    best = max(baselines, key=lambda base: baselines[base].mean)
     effect = Effect(
-        "RL teacher - best baseline", paper.OFFLINE["rl_teacher_32b"]["recall@10"]
+        f"{name} - best baseline", paper.OFFLINE["rl_teacher_32b"]["recall@10"]
         - paper.OFFLINE[PAPER_BEST_BASELINE]["recall@10"],
-        paired_estimate(results.paired(("03", "RL teacher"), ("03b", best)), teacher,
+        paired_estimate(results.paired(("03", name), ("03b", best)), teacher,
                         baselines[best]))
-    ours = (f"RL teacher {teacher.text()}; prompt-only {prompt.text()}; "
+    ours = (f"{name} {teacher.text()}; prompt-only {prompt.text()}; "
             f"best baseline {offline_label(best)} {baselines[best].text()}")
     size = results.optional("03_grpo", "parameters")
     context = (f"Our teacher is a {size / 1e6:.2f}M-parameter model trained from scratch on the "
@@ -677,6 +686,16 @@ CLAIMS: dict[str, ClaimSpec] = {
         f"{offline_label(PAPER_BEST_BASELINE)} {paper_offline(PAPER_BEST_BASELINE)}",
         check_rl_teacher_best,
         needs=("inference pays", "ceiling clears baselines", *TEACHER_GATES),
+    ),
+    "rl_teacher_verifiable": ClaimSpec(
+        "With the verifiable retrieval reward in place of the paper's five (our addition, "
+        "not the paper's method), the RL teacher beats the prompt-only LLM and every "
+        "baseline (R@10).",
+        ("03_grpo", "03b_baselines"),
+        f"RL teacher {paper_offline('rl_teacher_32b')} (the paper's five rewards); "
+        f"prompt-only {paper_offline('prompt_only_32b')}",
+        lambda results: check_rl_teacher_best(results, "RL teacher (verifiable)"),
+        needs=("inference pays", "ceiling clears baselines", *VERIFIABLE_GATES),
     ),
     "distillation_order": ClaimSpec(
         "On-policy distillation beats supervised distillation, which beats none (student R@10).",
