@@ -128,15 +128,21 @@ def test_diminishing_returns_only_when_the_split_lies_inside():
     assert found["late_gain_per_doubling"] == pytest.approx(0.1)
 
 
-def test_offline_comparisons_pair_the_teacher_with_prompt_only():
+def test_offline_comparisons_pair_each_teacher_with_prompt_only():
+    paper, verifiable = teacher_tables.TEACHER_NAMES["paper"], teacher_tables.TEACHER_NAMES["verifiable"]
+    scores = {paper: [0.3, 0.5, 0.2], verifiable: [0.4, 0.6, 0.3], "prompt-only": [0.2, 0.5, 0.1]}
     rows = [{"method": m, "seed": 0, "user": u, "is_cold": u == 0, "recall@10": r,
              "recall@5": r, "ndcg@5": r, "ndcg@10": r, "mrr": r, "interest_coverage": 0.5,
-             "query_precision": 0.5}
-            for m, values in (("RL teacher", [0.3, 0.5, 0.2]), ("prompt-only", [0.2, 0.5, 0.1]))
-            for u, r in enumerate(values)]
+             "query_precision": 0.5, "queries_per_interest": 1.0}
+            for m, values in scores.items() for u, r in enumerate(values)]
     compared = teacher_tables.offline_comparisons(pd.DataFrame(rows))
-    assert compared.paired.diff == pytest.approx(0.2 / 3) and compared.paired.n == 3
-    assert set(compared.tables()) == {"03_lift", "03_warm_cold", "03_interest_quality"}
+    assert compared.paired[paper].diff == pytest.approx(0.2 / 3) and compared.paired[paper].n == 3
+    assert compared.paired[verifiable].diff == pytest.approx(0.5 / 3)
+    # the paper's teacher gains 0.2/3, the verifiable one 0.5/3: it captures 40% of that gain
+    assert compared.captured["share"] == pytest.approx(0.4) and compared.captured["n"] == 3
+    assert compared.captured["low"] <= 0.4 <= compared.captured["high"]
+    assert set(compared.tables()) == {"03_lift", "03_warm_cold", "03_interest_quality",
+                                      "03_teachers_paired"}
     lift = compared.lift.set_index("metric")["ours"]
     assert lift["R@10"] == pytest.approx(1.0 / 0.8 - 1)
 
