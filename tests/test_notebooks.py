@@ -274,46 +274,51 @@ def test_06_ab_simulation_results(smoke_reports):
 
 # Expected smoke values, with tolerances (as microsoft/recommenders checks its notebooks):
 # a change that moves one of these is a change in behaviour, to be explained in its commit.
-# The tolerance says how exact the number is across machines (README, "which numbers are
-# exact"): counts of the world are exact; scores computed from the world and embeddings
-# alone are equal to float precision; trained numbers (12-60 smoke users, one seed) hold
-# within a few of their seed-to-seed spreads. Update a value by running `make smoke` and
-# reading reports/smoke/results/<notebook>.json.
-WORLD, SCORE, TRAINED = 0.0, 1e-4, 0.06
+# Each tolerance comes from the spread measured across numeric set-ups of one machine
+# (`python benchmarks/smoke_spread.py`: native kernels, the oldest x86-64 kernels, Sandy
+# Bridge kernels, the notebooks one at a time), which stand in for other machines: counts
+# of the world are exact in every set-up; scores computed from the world and embeddings
+# alone were equal to the last digit; trained numbers (12-60 smoke users, one seed) are not
+# exact across set-ups at all: the smallest rounding difference puts training on another
+# path, and the same code gave prompt-only 0.160, 0.190 and 0.267 test R@10 and an
+# imitation ratio of 0.65, 0.72 and 0.93 (spreads up to 0.11 and 0.28). Their tolerances
+# are that spread with a margin: they catch a pipeline that breaks (a policy that
+# retrieves nothing, a teacher that stops training), not a small change of behaviour.
+# Update a value by running `make smoke` and reading reports/smoke/results/<notebook>.json.
+WORLD, SCORE, TRAINED, IMITATION = 0.0, 1e-4, 0.12, 0.3
 EXPECTED = {
     "01_data": {
         "n_events": (18840, WORLD),
         "n_test_clicks": (1131, WORLD),
-        # the same code gives 0.83814 on one 2-core machine and 0.83974 on another (a
-        # few events classified differently): exact on one machine, not across machines
-        "cleaning/f1": (0.83814, 0.005),
+        # 0.83814 on one 2-core machine, 0.83881 in every set-up of another (a few events
+        # classified differently): exact on one machine, not across machines
+        "cleaning/f1": (0.83881, 0.005),
         "noise_share": (0.20096, 1e-4),
     },
     "01b_sensitivity": {
         "rows/0/copy_signals": (0.25319, SCORE),
-        "rows/0/infer": (0.28895, SCORE),
-        "rows/0/oracle": (0.31899, SCORE),
-        "rows/0/content": (0.35473, SCORE),
-        "rows/0/gru4rec": (0.19851, TRAINED),
+        "rows/0/infer": (0.27333, SCORE),
+        "rows/0/oracle": (0.32941, SCORE),
+        "rows/0/content": (0.34432, SCORE),
+        "rows/0/gru4rec": (0.19993, TRAINED),
     },
     "02_rewards": {
         "strategies/copy_surface_signals/recall_at_10": (0.37264, SCORE),
         "strategies/infer_interests/recall_at_10": (0.31001, SCORE),
         "strategies/oracle_latent_truth/recall_at_10": (0.44056, SCORE),
         "strategies/random_words/recall_at_10": (0.19254, SCORE),
-        "strategies/infer_interests/total": (3.71069, 1e-3),
+        "strategies/infer_interests/total": (3.70639, 1e-3),
         "strategies/malformed_output/total": (0.0, WORLD),
         "correlation_total_recall10_within_user": (0.34175, 1e-3),
     },
     "03_grpo": {
         "offline/copy_heuristic/metrics/recall_at_10/mean": (0.34751, SCORE),
-        "offline/prompt_only/metrics/recall_at_10/mean": (0.21292, TRAINED),
-        "offline/rl_teacher/metrics/recall_at_10/mean": (0.24959, TRAINED),
+        "offline/infer_heuristic/metrics/recall_at_10/mean": (0.30016, SCORE),
+        "offline/prompt_only/metrics/recall_at_10/mean": (0.33137, TRAINED),
+        "offline/rl_teacher/metrics/recall_at_10/mean": (0.30631, TRAINED),
+        "offline/rl_teacher_verifiable/metrics/recall_at_10/mean": (0.28465, TRAINED),
         "format_ok/rl_teacher": (1.0, 0.05),
-        # 12 validation users (paired interval of the gap about +-0.15 Recall@10): 0.88278
-        # before SFT read each prompt once per step (two demonstrations of a user now share
-        # a step), 0.71531 after
-        "gates/imitation/ratio": (0.71531, 0.15),
+        "gates/imitation/ratio": (0.58187, IMITATION),  # 12 validation users
     },
     "03b_baselines": {
         "methods/content/recall_at_10/mean": (0.38395, SCORE),
@@ -322,21 +327,21 @@ EXPECTED = {
         "methods/hstu/recall_at_10/mean": (0.35008, TRAINED),
     },
     "04_scaling": {
-        "capacity/xs/recall_at_10/mean": (0.24959, TRAINED),
-        "capacity/s/recall_at_10/mean": (0.22328, TRAINED),
-        "best_of_n/1/recall_at_10_reward_picked": (0.29534, TRAINED),
-        "best_of_n/4/recall_at_10_reward_picked": (0.26171, TRAINED),
+        "capacity/xs/recall_at_10/mean": (0.38060, TRAINED),
+        "capacity/s/recall_at_10/mean": (0.27584, TRAINED),
+        "best_of_n/1/recall_at_10_reward_picked": (0.24269, TRAINED),
+        "best_of_n/4/recall_at_10_reward_picked": (0.28592, TRAINED),
     },
     "05_distillation": {
-        "distillation/none/recall_at_10/mean": (0.24959, TRAINED),
-        "distillation/supervised/recall_at_10/mean": (0.20001, TRAINED),
-        "distillation/on_policy/recall_at_10/mean": (0.26834, TRAINED),
-        "distillation/on_policy_grpo/recall_at_10/mean": (0.23709, TRAINED),
+        "distillation/none/recall_at_10/mean": (0.38060, TRAINED),
+        "distillation/supervised/recall_at_10/mean": (0.32417, TRAINED),
+        "distillation/on_policy/recall_at_10/mean": (0.32417, TRAINED),
+        "distillation/on_policy_grpo/recall_at_10/mean": (0.33042, TRAINED),
     },
     "06_ab_simulation": {
-        "metrics/dau/lift/mean": (0.01954, 0.05),
-        "metrics/ctr/lift/mean": (-0.04615, 0.08),
-        "aa/fpr/dau": (0.042, 0.03),
+        "metrics/dau/lift/mean": (0.01959, 0.05),
+        "metrics/ctr/lift/mean": (-0.08827, 0.08),
+        "aa/fpr/dau": (0.049, 0.03),
     },
 }
 
