@@ -746,3 +746,36 @@ def test_tokenizer_cache_is_shared_by_sizes_and_rebuilt_when_damaged(world, tmp_
         rebuilt = again.tokenizer()
     assert rebuilt("search brexit vote", add_special_tokens=False)["input_ids"] == ids
     assert teacher.PolicyPipeline(world, settings, scorer=None).tokenizer() is not None
+
+
+def test_a_teacher_trained_in_the_kernel_scores_with_its_own_copy_of_the_paper_rewards(
+        world, tmp_path, monkeypatch):
+    """The pretrained profile trains its teachers in the notebook's kernel, from a pipeline
+    built without a scorer: the paper's reward is built for the run, with the run's
+    weights, and a scorer the pipeline was given keeps its own weights (an ablation run
+    must not change what later evaluations score with)."""
+    from newsstudy import params, teacher
+    from newsstudy.policy import checkpoints
+    from newsstudy.rewards import RewardScorer, RewardWeights
+    from newsstudy.teacher import grpo as grpo_module
+
+    monkeypatch.setenv("NEWSSTUDY_ARTIFACTS", str(tmp_path))
+    settings = params.load_params("03_grpo", "smoke").model_copy(update={"profile": "probe"})
+    seen = []
+
+    def fake_train(model, tok, scorer, user_prompts, grpo_settings, weights, **kwargs):
+        seen.append((scorer, weights))
+        raise RuntimeError("stop after the scorer is chosen")
+
+    monkeypatch.setattr(teacher.PolicyPipeline, "prompt_only", lambda self: tmp_path / "sft")
+    monkeypatch.setattr(checkpoints.PolicyStore, "load", staticmethod(lambda path: (None, None, {})))
+    monkeypatch.setattr(grpo_module, "train_grpo", fake_train)
+    ablated = RewardWeights(align=1.0, cov=0.0, spec=1.0, div=1.0, struct=1.0)
+    for own in (None, RewardScorer.from_settings(world, settings)):
+        pipeline = teacher.PolicyPipeline(world, settings, scorer=own)
+        with pytest.raises(RuntimeError, match="stop after"):
+            pipeline.teacher(0, ablated, "paper")
+        scorer, weights = seen[-1]
+        assert isinstance(scorer, RewardScorer) and scorer.weights == weights == ablated
+        if own is not None:
+            assert scorer is not own and own.weights == RewardWeights()

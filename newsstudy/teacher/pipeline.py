@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import tempfile
 import warnings
@@ -288,8 +289,9 @@ class PolicyPipeline:
 
         def train():
             model, tok, _ = checkpoints.PolicyStore.load(base)
-            if reward == "paper":
-                scorer = self.scorer
+            if reward == "paper":  # a copy: the pipeline's own scorer keeps its weights
+                scorer = copy.copy(self.scorer if self.scorer is not None
+                                   else RewardScorer.from_settings(self.world, self.settings))
                 scorer.weights = weights
             else:
                 scorer = self.verifiable_reward()
