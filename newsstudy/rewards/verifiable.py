@@ -47,10 +47,10 @@ REWARD_NAMES = ("retrieval", "struct")
 """The verifiable reward's terms, in the order of their weights."""
 
 REWARD_VERSION = 3  # 3: the served top, then the rest of the window by nearest query
+"""Bump when what the reward computes changes (part of every checkpoint's cache key)."""
 
 SERVED = 100
 """Articles of the fused ranking the serving path keeps (as the evaluation's ``top_n``)."""
-"""Bump when what the reward computes changes (part of every checkpoint's cache key)."""
 
 
 @dataclass(frozen=True)
