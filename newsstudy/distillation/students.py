@@ -198,7 +198,7 @@ class DistillPipeline:
         reward = self.student_pipe.settings.teacher_reward  # the recipe's reward
         settings = dataclasses.replace(self.student_pipe.grpo_settings(seed, reward),
                                        steps=s.grpo_after_steps)
-        scorer = self.scorer if reward == "paper" else self.student_pipe.verifiable_reward()
+        scorer = self.student_pipe.reward_scorer(reward)
         self.log(f"Dr.GRPO after on-policy distillation, seed {seed}: {s.grpo_after_steps} "
                  f"steps, {reward} reward")
         with generate.torch_threads(1), tempfile.TemporaryDirectory() as tmp:

@@ -278,6 +278,17 @@ class PolicyPipeline:
         scorer = self.verifiable_reward() if scorer is None else scorer
         return self.window_prompts(scorer.users)
 
+    def reward_scorer(self, reward: str | None = None, weights: RewardWeights | None = None):
+        """The scorer GRPO trains with: for the paper's reward a copy of the pipeline's
+        scorer (built from the settings if it has none) carrying ``weights`` (default: the
+        recipe's), so the pipeline's own keeps its weights; else the verifiable reward."""
+        if self._reward(reward) != "paper":
+            return self.verifiable_reward()
+        scorer = copy.copy(self.scorer if self.scorer is not None
+                           else RewardScorer.from_settings(self.world, self.settings))
+        scorer.weights = weights or RewardWeights.from_settings(self.settings)
+        return scorer
+
     def teacher(self, seed: int, weights: RewardWeights | None = None,
                 reward: str | None = None) -> Path:
         """The Dr.GRPO policy for one seed (cached), trained with ``reward`` (default: the
@@ -289,12 +300,7 @@ class PolicyPipeline:
 
         def train():
             model, tok, _ = checkpoints.PolicyStore.load(base)
-            if reward == "paper":  # a copy: the pipeline's own scorer keeps its weights
-                scorer = copy.copy(self.scorer if self.scorer is not None
-                                   else RewardScorer.from_settings(self.world, self.settings))
-                scorer.weights = weights
-            else:
-                scorer = self.verifiable_reward()
+            scorer = self.reward_scorer(reward, weights)
             user_prompts = self.grpo_prompts(reward, scorer)
             self.log(f"Dr.GRPO seed {seed}, {reward} reward, {self.settings.grpo_steps} steps, "
                      f"{len(user_prompts)} users")
