@@ -5,3 +5,22 @@ The library does the work; the notebooks in ``notebooks/`` call it and tell the 
 """
 
 __version__ = "0.1.0"
+
+
+def _silence_noise() -> None:
+    """Warnings the libraries raise that are not a reader's business, silenced here by
+    their exact text, so that every other warning still shows:
+
+    - tqdm's ``IProgress not found``: a notebook kernel without ipywidgets; the bars fall
+      back to text, as on a terminal.
+    - transformers' ``is_gradient_checkpointing`` deprecation, raised by TRL's trainers
+      on every training step.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.* is deprecated",
+                            category=FutureWarning)
+
+
+_silence_noise()

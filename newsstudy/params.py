@@ -146,7 +146,8 @@ def did_you_mean(name: str, known: list[str]) -> str:
 def schema_for(notebook: str) -> type[NotebookParams]:
     """The parameter schema of a notebook; ``ParamsError`` if it has none."""
     if notebook not in SCHEMAS:
-        raise ParamsError(f"unknown notebook {notebook!r} (known: {', '.join(sorted(SCHEMAS))})")
+        raise ParamsError(f"unknown notebook {notebook!r}{did_you_mean(notebook, sorted(SCHEMAS))}"
+                          f" (known: {', '.join(sorted(SCHEMAS))})")
     return SCHEMAS[notebook]
 
 
@@ -292,7 +293,8 @@ def check_keys(keys: list[str], fields: Mapping[str, Any], what: str, where: str
     unknown = [key for key in keys if key not in fields]
     if unknown:
         raise ParamsError(
-            f"{where}: unknown parameter {unknown[0]!r} for {what} (known: {', '.join(fields)})"
+            f"{where}: unknown parameter {unknown[0]!r} for {what}"
+            f"{did_you_mean(unknown[0], list(fields))} (known: {', '.join(fields)})"
         )
 
 
@@ -384,7 +386,8 @@ def load_recipe(profile: str) -> TeacherRecipe:
 
 
 def load_params(
-    notebook: str, profile: str, overrides: Mapping[str, Any] | None = None
+    notebook: str, profile: str, overrides: Mapping[str, Any] | None = None,
+    given_where: str = "override",
 ) -> NotebookParams:
     """The validated parameters of a notebook under a profile, with optional overrides.
 
@@ -401,7 +404,8 @@ def load_params(
     check_known_keys(notebook, list(values), where)
     check_profile(values, profile, where)
     overrides = dict(overrides or {})
-    override_sources = {key: f"override {key}={value!r}" for key, value in overrides.items()}
+    override_sources = {key: f"override {key}={value!r}" if given_where == "override"
+                        else given_where for key, value in overrides.items()}
     for key in overrides:
         check_known_keys(notebook, [key], override_sources[key])
     if overrides.get("profile", profile) != profile:
@@ -413,6 +417,33 @@ def load_params(
         recipe, recipe_where = read_recipe(profile, f"notebook {notebook}")
         sources = {key: recipe_where for key in recipe_fields() if key not in values}
     return validate(notebook, recipe | values | overrides, sources | override_sources, where)
+
+
+def value_sources(notebook: str, profile: str) -> dict[str, str]:
+    """Where each parameter's value under ``profile`` comes from: the notebook's params
+    file, the profile's ``teacher.yaml`` (recipe notebooks), or the schema's default."""
+    own = read_params_file(params_path(notebook, profile))
+    recipe = read_recipe(profile, f"notebook {notebook}")[0] if uses_recipe(notebook) else {}
+    sources = {}
+    for name in schema_for(notebook).model_fields:
+        if name in own:
+            sources[name] = display_path(params_path(notebook, profile))
+        elif name in recipe:
+            sources[name] = display_path(recipe_path(profile))
+        else:
+            sources[name] = "schema default (newsstudy/schemas.py)"
+    return sources
+
+
+def read_own_params_file(path: Path, profile: str) -> dict[str, Any]:
+    """The values of a params file of the user's own (``newsstudy run -f FILE``), read as
+    strictly as the profile's; a ``profile`` key in it must name ``profile``."""
+    if not path.is_file():
+        raise ParamsError(f"{path}: no such params file (-f)")
+    values = read_params_file(path)
+    check_profile(values, profile, f"{path} (-f)")
+    values.pop("profile", None)
+    return values
 
 
 def is_candidate_parameter(name: str, value: Any) -> bool:
@@ -453,43 +484,108 @@ def papermill_parameter_files(process=None) -> list[Path]:
     return []
 
 
-def from_namespace(notebook: str, namespace: Mapping[str, Any]) -> NotebookParams:
-    """Validate the parameters a notebook is running with, taken from its ``globals()``.
+CELL_NAMES = ("profile", "variant", "overrides")
+"""Names a ``parameters`` cell may define that are not notebook parameters: the profile
+whose values the run starts from, the variant it writes to, and a mapping of further
+parameters by name."""
 
-    Call it in the cell right after the ``parameters`` cell. A plain-typed global that is
-    not a field (e.g. ``n_user`` injected by ``papermill -p n_user 5``) is an error, and so
-    is a missing field. For a notebook that reads the teacher recipe (``uses_recipe``),
-    recipe fields the namespace lacks are taken from ``params/<profile>/teacher.yaml`` of
-    the namespace's ``profile`` (errors in them name that file); the namespace's own values
-    win. Run the notebook top to bottom: re-running this cell after later cells defined
-    plain-typed globals (``k = 5``) reports those as unknown parameters. Under plain
-    ``papermill -f FILE`` the files are read again here, so a duplicate key is refused as
-    ``newsstudy run`` refuses it (:func:`papermill_parameter_files`).
+
+def cell_parameters(notebook: str) -> list[str]:
+    """The names the notebook's ``parameters`` cell assigns, in order (read with ``ast``
+    from ``notebooks/<notebook>.ipynb``; empty if the notebook has no such cell)."""
+    import ast
+    import json
+
+    source = paths.NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    if not source.is_file():
+        return []
+    for cell in json.loads(source.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] == "code" and "parameters" in cell["metadata"].get("tags", []):
+            code = "".join(cell["source"])
+            names = []
+            for node in ast.parse(code).body:
+                if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                    names.append(node.target.id)
+                elif isinstance(node, ast.Assign):
+                    names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+            return names
+    return []
+
+
+def papermill_arguments(notebook: str, params: NotebookParams,
+                        variant: str | None = None) -> dict[str, Any]:
+    """What the runner hands papermill for ``params``: the profile, each parameter its
+    ``parameters`` cell declares, and every other parameter in ``overrides``, so papermill
+    injects only names the cell knows (no "Passed unknown parameter" lines) and the
+    executed notebook records every value it ran with."""
+    values = params.model_dump()
+    declared = set(cell_parameters(notebook))
+    arguments = {"profile": values.pop("profile")}
+    if variant is not None and "variant" in declared:
+        arguments["variant"] = variant.split(paths.VARIANT_MARK, 1)[1]
+    arguments |= {name: value for name, value in values.items() if name in declared}
+    rest = {name: value for name, value in values.items() if name not in declared}
+    if rest:
+        arguments["overrides"] = rest
+    return arguments
+
+
+def from_namespace(notebook: str, namespace: Mapping[str, Any]) -> NotebookParams:
+    """Validate the parameters a notebook is running with, taken from its ``globals()``,
+    and choose where it writes.
+
+    Call it in the cell right after the ``parameters`` cell. The run starts from the
+    values of its ``profile`` (``params/<profile>/``, as ``load_params`` reads them); a
+    cell parameter that is not None, a key of the cell's ``overrides`` mapping, or any
+    other parameter papermill injected (``-p``, ``-f``) replaces the profile's value. A
+    plain-typed global that is not a parameter (e.g. ``n_user`` injected by ``papermill
+    -p n_user 5``) is an error naming the closest parameter. When the values differ from
+    the profile's (or the cell names a ``variant``), the run writes to a variant,
+    ``reports/<profile>+<name>/`` (:mod:`newsstudy.variants`), never into the profile;
+    a variant chosen by ``newsstudy run`` (the environment it starts the kernel with)
+    is kept. Run the notebook top to bottom: re-running this cell after later cells
+    defined plain-typed globals (``k = 5``) reports those as unknown parameters. Under
+    plain ``papermill -f FILE`` the files are read again here, so a duplicate key is
+    refused as ``newsstudy run`` refuses it (:func:`papermill_parameter_files`).
     """
+    from newsstudy import variants
+
     for path in papermill_parameter_files():
         read_params_file(path)
-    fields = schema_for(notebook).model_fields
     where = f"notebook {notebook}"
-    candidates = [name for name, value in namespace.items() if is_candidate_parameter(name, value)]
+    profile = namespace.get("profile")
+    known = profiles()
+    if not isinstance(profile, str) or profile not in known:
+        raise ParamsError(f"{where}: profile: unknown profile {profile!r}"
+                          f"{did_you_mean(str(profile), known)} (profiles: {', '.join(known)})")
+    settings = namespace.get("overrides") or {}
+    if not isinstance(settings, dict):
+        raise ParamsError(f"{where}: overrides: must be a mapping of parameter names to "
+                          f"values, got {type(settings).__name__}")
+    candidates = [name for name, value in namespace.items()
+                  if is_candidate_parameter(name, value) and name not in CELL_NAMES]
     check_known_keys(notebook, candidates, where)
-    required = own_fields(notebook)
-    missing = [name for name in required if name not in namespace]
-    if missing:
-        raise ParamsError(f"{where}: {missing[0]}: missing (the parameters cell must define it)")
-    values = {name: namespace[name] for name in fields if name in namespace}
-    sources: dict[str, str] = {}
-    lacking = [name for name in fields if name not in namespace]
-    if lacking:  # recipe fields only: every own field is there
-        profile = namespace["profile"]
-        if not isinstance(profile, str) or profile not in profiles():
-            raise ParamsError(
-                f"{where}: profile: unknown profile {profile!r}, so no teacher recipe for "
-                f"{lacking[0]} and the other recipe fields (profiles: {', '.join(profiles())})"
-            )
-        recipe, recipe_where = read_recipe(profile, where)
-        values |= {name: recipe[name] for name in lacking if name in recipe}
-        sources = {name: recipe_where for name in lacking}
-    return validate(notebook, values, sources, where)
+    check_known_keys(notebook, [str(key) for key in settings], f"{where}: overrides")
+    given = {name: namespace[name] for name in candidates if namespace[name] is not None}
+    params = load_params(notebook, profile, given | settings, given_where=where)
+    base = load_params(notebook, profile)
+    active = paths.active_variant()
+    try:
+        if active is not None and variants.base_of(active) == profile:
+            variant = active  # chosen by newsstudy run, which prepared it
+        else:
+            variant = variants.choose(profile, variants.changed_values(
+                params.model_dump(), base.model_dump()), namespace.get("variant"))
+            if variant is not None:
+                variants.activate(variant)
+                variants.prepare(variant, notebook, profile_notebooks(profile),
+                                 variants.changed_values(params.model_dump(), base.model_dump()))
+    except variants.VariantError as err:
+        raise ParamsError(f"{where}: {err}") from None
+    if variant is not None:
+        print(f"{notebook}: parameters differ from profile {profile!r}: writing to variant "
+              f"{variant} (reports/{variant}/)")
+    return params
 
 
 def type_name(annotation: Any) -> str:

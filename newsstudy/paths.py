@@ -7,6 +7,13 @@ working tree clean):
 - ``NEWSSTUDY_ARTIFACTS``: cached worlds, models and other expensive outputs.
 - ``NEWSSTUDY_DATA``: downloaded raw data and embedding caches (shared by all profiles).
 - ``NEWSSTUDY_REPORTS``: executed notebooks, results, tables and figures.
+
+A fourth, ``NEWSSTUDY_VARIANT``, names the *variant* a run writes to (``default+lr=0.001``):
+while it is set, the folders of its base profile, and of profiles derived from it
+(``default-ab``), resolve to ``reports/<profile>+<name>/`` and ``artifacts/<profile>+<name>/``
+instead, so a run whose parameters differ from its profile's never writes into that
+profile (:mod:`newsstudy.variants` sets it and fills the variant with the base's
+upstream work).
 """
 
 from __future__ import annotations
@@ -23,6 +30,29 @@ PARAMS_DIR = PROJECT_ROOT / "params"
 def _root_from_env(variable: str, default: Path) -> Path:
     value = os.environ.get(variable)
     return Path(value).resolve() if value else default
+
+
+VARIANT_VARIABLE = "NEWSSTUDY_VARIANT"
+VARIANT_MARK = "+"
+
+
+def active_variant() -> str | None:
+    """The variant runs in this process write to (``<profile>+<name>``), or None."""
+    value = os.environ.get(VARIANT_VARIABLE, "")
+    return value if VARIANT_MARK in value else None
+
+
+def output_name(profile: str) -> str:
+    """The folder name of ``profile``'s outputs: ``profile`` itself, or, while a variant
+    of it (or of the profile it derives from, ``default`` for ``default-ab``) is active,
+    ``<profile>+<variant name>``. A name that already names a variant is kept."""
+    variant = active_variant()
+    if variant is None or VARIANT_MARK in profile:
+        return profile
+    base, name = variant.split(VARIANT_MARK, 1)
+    if profile == base or profile.startswith(f"{base}-"):
+        return f"{profile}{VARIANT_MARK}{name}"
+    return profile
 
 
 def artifacts_root() -> Path:
@@ -45,8 +75,9 @@ def reports_root() -> Path:
 
 
 def profile_artifacts(profile: str) -> Path:
-    """Artifacts of one profile, e.g. ``artifacts/default/``."""
-    return artifacts_root() / profile
+    """Artifacts of one profile, e.g. ``artifacts/default/`` (its variant's while one is
+    active, :func:`output_name`)."""
+    return artifacts_root() / output_name(profile)
 
 
 def world_dir(profile: str) -> Path:
@@ -55,8 +86,9 @@ def world_dir(profile: str) -> Path:
 
 
 def report_dir(profile: str) -> Path:
-    """Executed notebooks of a profile, e.g. ``reports/default/``."""
-    return reports_root() / profile
+    """Executed notebooks of a profile, e.g. ``reports/default/`` (its variant's while one
+    is active, :func:`output_name`)."""
+    return reports_root() / output_name(profile)
 
 
 def results_path(profile: str, notebook: str) -> Path:

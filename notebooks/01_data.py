@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (newsstudy)
 #     language: python
@@ -29,27 +29,22 @@
 # them a strong one. The generative story is documented in `newsstudy/world/__init__.py`.
 
 # %% tags=["parameters"]
-profile = "default"
-seed = 0
-n_users = 6000
-history_days = 28
-test_days = 10
-events_per_day = 3.0
-noise_rate = 0.2
-cold_share = 0.2
-n_topics = 30
-min_interests = 2
-max_interests = 5
-terms_per_interest = 4
-p_term_click = 0.8
-term_pool_size = 40
-interest_drift = 0.5
-serendipity = 0.1
-domain_concentration = 2.0
-max_articles = None
-val_share = 0.15
-test_share = 0.2
-embedder = "minilm"
+from typing import Optional
+
+# Values left None come from params/<profile>/ (`newsstudy list 01_data` shows each
+# value, its file and its meaning). A value set here, in `overrides` or with `-p` replaces
+# the profile's, and the run then writes to a variant, reports/<profile>+<name>/.
+profile: str = "default"  # the profile whose values a parameter left None takes
+variant: Optional[str] = None  # the variant's name (None: named after the changed values)
+seed: Optional[int] = None  # Seed for every random choice
+n_users: Optional[int] = None  # Number of simulated users
+history_days: Optional[int] = None  # Days of observed behaviour per user
+test_days: Optional[int] = None  # Days of held-out news clicks (ground truth)
+noise_rate: Optional[float] = None  # Share of observed events that are noise (labelled)
+max_interests: Optional[int] = None  # Most latent interests per user
+interest_drift: Optional[float] = None  # World knob: drift of interest weights over time
+serendipity: Optional[float] = None  # World knob: share of held-out clicks on trending articles
+overrides: dict = {}  # any other parameter by name, e.g. {"events_per_day": ...}
 
 # %%
 from newsstudy.params import from_namespace

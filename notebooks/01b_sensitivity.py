@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (newsstudy)
 #     language: python
@@ -30,15 +30,17 @@
 # other, not with the main tables of notebooks 02 and 03b. No paper table: this is ours.
 
 # %% tags=["parameters"]
-profile = "default"
-seed = 0
-n_users = 2000
-n_queries = 5
-fusion = "rrf"
-k_per_query = 20
-gru_epochs = 3
-knobs = ["max_interests", "p_term_click", "term_pool_size", "interest_drift", "serendipity",
-         "domain_concentration", "noise_rate", "cold_share", "events_per_day"]
+from typing import Optional
+
+# Values left None come from params/<profile>/ (`newsstudy list 01b_sensitivity` shows each
+# value, its file and its meaning). A value set here, in `overrides` or with `-p` replaces
+# the profile's, and the run then writes to a variant, reports/<profile>+<name>/.
+profile: str = "default"  # the profile whose values a parameter left None takes
+variant: Optional[str] = None  # the variant's name (None: named after the changed values)
+seed: Optional[int] = None  # Seed for every random choice
+n_users: Optional[int] = None  # Users of each sweep world
+knobs: Optional[list] = None  # Knobs to sweep
+overrides: dict = {}  # any other parameter by name, e.g. {"n_queries": ...}
 
 # %%
 from newsstudy.params import from_namespace

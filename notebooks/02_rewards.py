@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (newsstudy)
 #     language: python
@@ -45,23 +45,23 @@
 # a third of the time, so R_align is a proxy of the serving path, not a copy of it.
 
 # %% tags=["parameters"]
-profile = "default"
-seed = 0
-n_users = 1200
-n_val_users = 900
-reward_embedder = "static"
-serving_embedder = "minilm"
-index_kind = "exact"
-fusion = "rrf"
-k_per_query = 20
-n_queries = 5
-max_prompt_signals = 32
-n_judge_clusters = 24
-w_align = 1.0
-w_cov = 1.0
-w_spec = 1.0
-w_div = 1.0
-w_struct = 1.0
+from typing import Optional
+
+# Values left None come from params/<profile>/ (`newsstudy list 02_rewards` shows each
+# value, its file and its meaning). A value set here, in `overrides` or with `-p` replaces
+# the profile's, and the run then writes to a variant, reports/<profile>+<name>/.
+profile: str = "default"  # the profile whose values a parameter left None takes
+variant: Optional[str] = None  # the variant's name (None: named after the changed values)
+seed: Optional[int] = None  # Seed for every random choice
+n_users: Optional[int] = None  # Test users scored per strategy
+n_val_users: Optional[int] = None  # Validation users on which the serving path is chosen
+reward_embedder: Optional[str] = None  # Embedder behind R_align, R_div and the rubric judge
+w_align: Optional[float] = None  # Weight of R_align
+w_cov: Optional[float] = None  # Weight of R_cov
+w_spec: Optional[float] = None  # Weight of R_spec
+w_div: Optional[float] = None  # Weight of R_div
+w_struct: Optional[float] = None  # Weight of R_struct
+overrides: dict = {}  # any other parameter by name, e.g. {"k_per_query": ...}
 
 # %%
 from newsstudy.params import from_namespace

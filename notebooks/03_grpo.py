@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (newsstudy)
 #     language: python
@@ -46,13 +46,24 @@
 # test users (final numbers only), and the reward ablation.
 
 # %% tags=["parameters"]
-profile = "default"
-seed = 0
-n_seeds = 2
-validity_samples = 8
-improvement_samples = 4
-imitation_sizes = ["xs"]
-ablations = ["align", "cov", "spec", "div", "struct"]
+from typing import Optional
+
+# Values left None come from params/<profile>/ (`newsstudy list 03_grpo` shows each
+# value, its file and its meaning). A value set here, in `overrides` or with `-p` replaces
+# the profile's, and the run then writes to a variant, reports/<profile>+<name>/.
+profile: str = "default"  # the profile whose values a parameter left None takes
+variant: Optional[str] = None  # the variant's name (None: named after the changed values)
+seed: Optional[int] = None  # Seed for every random choice
+n_seeds: Optional[int] = None  # Training seeds of the RL teacher
+teacher_reward: Optional[str] = None  # Reward of the teacher that feeds 04-06: "paper" or "verifiable"
+grpo_steps: Optional[int] = None  # Dr.GRPO optimisation steps
+grpo_learning_rate: Optional[float] = None  # Dr.GRPO learning rate
+verifiable_learning_rate: Optional[float] = None  # Dr.GRPO learning rate with the verifiable reward
+users_per_step: Optional[int] = None  # Users (prompts) per GRPO step
+num_generations: Optional[int] = None  # G: lists sampled per user
+beta: Optional[float] = None  # KL coefficient to the SFT policy
+ablations: Optional[list] = None  # Rewards to drop one at a time
+overrides: dict = {}  # any other parameter by name, e.g. {"model": ...}
 
 # %%
 from newsstudy.params import from_namespace

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (newsstudy)
 #     language: python
@@ -28,32 +28,19 @@
 # `newsstudy/baselines/`.
 
 # %% tags=["parameters"]
-profile = "default"
-seed = 0
-reward_embedder = "static"
-serving_embedder = "minilm"
-index_kind = "exact"
-fusion = "rrf"
-k_per_query = 20
-n_queries = 5
-n_judge_clusters = 24
-w_align = 1.0
-w_cov = 1.0
-w_spec = 1.0
-w_div = 1.0
-w_struct = 1.0
-n_seeds = 3
-epochs = 12
-patience = 3
-hidden = 64
-max_history = 50
-learning_rate = 0.003
-batch_size = 64
-n_negatives = 256
-val_days = 5
-text_embedder = "minilm"
-knn = 10
-top_n = 100
+from typing import Optional
+
+# Values left None come from params/<profile>/ (`newsstudy list 03b_baselines` shows each
+# value, its file and its meaning). A value set here, in `overrides` or with `-p` replaces
+# the profile's, and the run then writes to a variant, reports/<profile>+<name>/.
+profile: str = "default"  # the profile whose values a parameter left None takes
+variant: Optional[str] = None  # the variant's name (None: named after the changed values)
+seed: Optional[int] = None  # Seed for every random choice
+n_seeds: Optional[int] = None  # Training seeds per baseline
+epochs: Optional[int] = None  # Most training epochs (early-stopped)
+learning_rate: Optional[float] = None  # Adam learning rate
+hidden: Optional[int] = None  # Hidden / embedding size of the neural baselines
+overrides: dict = {}  # any other parameter by name, e.g. {"k_per_query": ...}
 
 # %%
 from newsstudy.params import from_namespace

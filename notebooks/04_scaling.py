@@ -37,18 +37,19 @@
 # serving path and decoding as 03.
 
 # %% tags=["parameters"]
-profile = "default"
-seed = 0
-sizes = ["xs", "s", "m", "l", "xl"]
-capacity_train_users = 250
-capacity_grpo_steps = 20
-capacity_sft_epochs = {}
-capacity_sft_learning_rates = {}
-n_best_of_n_users = 200
-best_of_n = [1, 2, 4, 8, 16, 32]
-sizes_best_of_n = [1, 2, 4, 8]
-sample_temperature = 1.0
-n_draws = 16
+from typing import Optional
+
+# Values left None come from params/<profile>/ (`newsstudy list 04_scaling` shows each
+# value, its file and its meaning). A value set here, in `overrides` or with `-p` replaces
+# the profile's, and the run then writes to a variant, reports/<profile>+<name>/.
+profile: str = "default"  # the profile whose values a parameter left None takes
+variant: Optional[str] = None  # the variant's name (None: named after the changed values)
+seed: Optional[int] = None  # Seed for every random choice
+sizes: Optional[list] = None  # Ladder sizes trained, smallest first
+capacity_grpo_steps: Optional[int] = None  # Dr.GRPO steps of every size in the capacity study
+best_of_n: Optional[list] = None  # N values of best-of-N sampling from the teacher
+n_best_of_n_users: Optional[int] = None  # Users of best-of-N and the compute frontier
+overrides: dict = {}  # any other parameter by name, e.g. {"model": ...}
 
 # %%
 from newsstudy.params import from_namespace

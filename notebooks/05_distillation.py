@@ -41,22 +41,20 @@
 # the shared protocol of 03 and 04 (`newsstudy/protocol.py`).
 
 # %% tags=["parameters"]
-profile = "default"
-seed = 0
-student = "xs"
-n_seeds = 3
-distill_train_users = 250
-teacher_samples = 1
-supervised_epochs = 2
-supervised_learning_rate = 0.002
-distill_steps = 60
-distill_learning_rate = 0.002
-distill_batch_size = 16
-grpo_after_steps = 20
-curve_every = 15
-n_curve_users = 100
-n_serving_users = 256
-serving_batch_size = 32
+from typing import Optional
+
+# Values left None come from params/<profile>/ (`newsstudy list 05_distillation` shows each
+# value, its file and its meaning). A value set here, in `overrides` or with `-p` replaces
+# the profile's, and the run then writes to a variant, reports/<profile>+<name>/.
+profile: str = "default"  # the profile whose values a parameter left None takes
+variant: Optional[str] = None  # the variant's name (None: named after the changed values)
+seed: Optional[int] = None  # Seed for every random choice
+student: Optional[str] = None  # Ladder size of the student
+n_seeds: Optional[int] = None  # Training seeds per student
+distill_steps: Optional[int] = None  # Optimisation steps of on-policy distillation
+distill_learning_rate: Optional[float] = None  # Learning rate of on-policy distillation
+grpo_after_steps: Optional[int] = None  # Dr.GRPO steps after on-policy distillation
+overrides: dict = {}  # any other parameter by name, e.g. {"model": ...}
 
 # %%
 from newsstudy.params import from_namespace

@@ -35,43 +35,20 @@
 # the false-positive rate of the test over replicated A/A tests, and its power.
 
 # %% tags=["parameters"]
-profile = "default"
-seed = 0
-n_users = 100000
-days = 7
-history_days = 14
-treatment_policy = "student"
-serving_embedder = "static"
-index_kind = "exact"
-k_per_query = 10
-max_queries = 8
-max_new_tokens = 64
-generation_batch_size = 128
-feed_size = 10
-recall_size = 50
-ranker = "rrf"
-rrf_c = 60.0
-popularity_halflife_days = 1.0
-affinity_prior = 2.0
-position_decay = 0.8
-p_interest = 0.5
-topic_only_share = 0.4
-p_outside = 0.02
-popularity_exponent = 0.3
-p_max = 0.95
-visit_rate = 0.35
-visit_spread = 1.0
-activity_effect = 0.5
-cold_shift = -1.0
-click_gain = 0.35
-click_cap = 3
-bounce_penalty = 0.35
-habit_decay = 0.6
-alpha = 0.05
-n_aa_tests = 1000
-n_bootstrap = 1000
-power = 0.8
-power_replicates = 200
+from typing import Optional
+
+# Values left None come from params/<profile>/ (`newsstudy list 06_ab_simulation` shows each
+# value, its file and its meaning). A value set here, in `overrides` or with `-p` replaces
+# the profile's, and the run then writes to a variant, reports/<profile>+<name>/.
+profile: str = "default"  # the profile whose values a parameter left None takes
+variant: Optional[str] = None  # the variant's name (None: named after the changed values)
+seed: Optional[int] = None  # Seed for every random choice
+n_users: Optional[int] = None  # Users of the A/B world
+days: Optional[int] = None  # Days the test runs
+treatment_policy: Optional[str] = None  # Published policy that writes the treatment's query lists
+alpha: Optional[float] = None  # Significance level of the tests
+n_aa_tests: Optional[int] = None  # Replicated A/A tests (random re-splits)
+overrides: dict = {}  # any other parameter by name, e.g. {"feed_size": ...}
 
 # %%
 from newsstudy.params import from_namespace

@@ -169,6 +169,13 @@ class Project:
         return path
 
 
+@pytest.fixture(autouse=True)
+def no_variant(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test starts inside a variant, and none leaves one active: ``from_namespace``
+    activates a variant for the rest of its process, as a notebook's kernel needs."""
+    monkeypatch.delenv(paths.VARIANT_VARIABLE, raising=False)
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     """An empty project with the smoke and default profiles; every path points into it."""

@@ -51,18 +51,28 @@ def test_missing_profile_option_is_a_usage_error(toy_project, capsys):
     assert "--profile" in capsys.readouterr().err
 
 
-def test_list_shows_notebooks_profiles_and_values(toy_project, capsys):
+def test_list_shows_notebooks_and_profiles(toy_project, capsys):
     assert exit_status(["list"]) == 0
     out = capsys.readouterr().out
     assert "notebooks: toy" in out and "profiles:  default, smoke" in out
-    toy_line = next(line for line in out.splitlines() if line.startswith("n "))
-    assert toy_line.split()[:5] == ["n", "int", "required", "-", "3"]
-    # default has no toy.yaml: toy is not part of that profile, which is not an error
-    assert "default:" not in out
-    toy_project.write_params("default", "toy", {"profile": "default", "seed": 0, "n": 0})
-    assert exit_status(["list"]) == 0
-    assert ("default: params/default/toy.yaml: n: must be greater than or equal to 1 (got 0)"
-            in capsys.readouterr().out)
+    assert "newsstudy list NOTEBOOK" in out and len(out.splitlines()) < 10
+
+
+def test_list_of_one_notebook_shows_value_type_file_and_meaning(toy_project, capsys):
+    assert exit_status(["list", "toy", "--profile", "smoke"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("n "))
+    assert row.split()[:5] == ["n", "*", "3", "int", "params/smoke/toy.yaml"]
+    seed = next(line for line in out.splitlines() if line.startswith("seed "))
+    assert "params/smoke/toy.yaml" in seed
+    # default has no toy.yaml: toy is not part of that profile, and the error says so
+    assert exit_status(["list", "toy", "--profile", "default"]) == 2
+    assert "params/default/toy.yaml" in capsys.readouterr().err
+
+
+def test_list_suggests_the_closest_notebook(toy_project, capsys):
+    assert exit_status(["list", "tyo"]) == 2
+    assert "did you mean 'toy'?" in capsys.readouterr().err
 
 
 def test_console_script_is_installed():
@@ -83,11 +93,12 @@ def fake_execute(source, target, parameters):
 def test_run_skips_an_up_to_date_notebook(toy_project, capsys, monkeypatch):
     monkeypatch.setattr(runner, "execute", fake_execute)
     assert exit_status(["run", "toy", "--profile", "smoke"]) == 0
-    assert capsys.readouterr().out.startswith("wrote ")
+    assert capsys.readouterr().out.startswith("done in ")
     assert exit_status(["run", "toy", "--profile", "smoke"]) == 0
     assert "up to date, skipped (--force re-runs it)" in capsys.readouterr().out
     assert exit_status(["run", "toy", "--profile", "smoke", "--force"]) == 0
-    assert capsys.readouterr().out.startswith("wrote ")
+    out = capsys.readouterr().out
+    assert out.startswith("done in ") and "results: reports/smoke/results/" in out
 
 
 def test_report_writes_markdown_and_html(toy_project, capsys):
@@ -115,12 +126,12 @@ def test_plan_prints_the_paper_profile_without_loading_weights(capsys):
 
 def test_list_shows_the_recipe_values_of_a_recipe_notebook(recipe_project, capsys):
     recipe_project.write_notebook("04_scaling", "profile = 'smoke'")
-    assert exit_status(["list"]) == 0
+    assert exit_status(["list", "04_scaling", "--profile", "smoke"]) == 0
     lines = capsys.readouterr().out.splitlines()
     model = next(line for line in lines if line.startswith("model "))
-    assert model.split()[:4] == ["model", "str", "required", "-"] and "'xs'" in model
+    assert model.split()[:4] == ["model", "'xs'", "str", "params/smoke/teacher.yaml"]
     sizes = next(line for line in lines if line.startswith("sizes "))
-    assert "['xs', 's']" in sizes
+    assert "['xs', 's']" in sizes and "params/smoke/04_scaling.yaml" in sizes
 
 
 def test_an_empty_profile_is_named_as_unknown(capsys):

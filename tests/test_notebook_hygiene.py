@@ -1,7 +1,9 @@
 """The committed notebooks and params files follow the conventions that the runner relies on.
 
-Every notebook: exactly one ``parameters`` cell that assigns exactly its schema's fields,
-followed by the cell that validates them with ``from_namespace``; no outputs committed;
+Every notebook: exactly one ``parameters`` cell that holds the profile, the variant, the
+analyst's knobs (typed, commented, None: the profile's value, so the cell holds no second
+home of any value) and the ``overrides`` mapping, followed by the cell that validates them
+with ``from_namespace``; no outputs committed;
 a params file for every profile that validates. Every params file belongs to a notebook
 schema and validates.
 """
@@ -21,9 +23,9 @@ from newsstudy.params import (
     load_params,
     load_recipe,
     notebooks,
-    own_fields,
     profile_notebooks,
     profiles,
+    schema_for,
 )
 
 NOTEBOOKS = notebooks() or [pytest.param("none", marks=pytest.mark.skip(reason="no notebooks yet"))]
@@ -80,16 +82,36 @@ def test_notebook_has_no_outputs(notebook):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_parameters_cell_assigns_exactly_the_schema_fields(notebook):
+def test_parameters_cell_holds_typed_commented_knobs_and_no_values(notebook):
     cells = code_cells(notebook)
-    index = parameters_index(cells)
-    names = assigned_names(source(cells[index]))
+    code = source(cells[parameters_index(cells)])
+    names = assigned_names(code)
     assert sorted(names) == sorted(set(names)), f"{notebook}: a parameter is assigned twice"
-    fields = set(own_fields(notebook))  # the teacher recipe's fields come from teacher.yaml
-    assert set(names) == fields, (
-        f"{notebook}: parameters cell lacks {sorted(fields - set(names))}, "
-        f"has extra {sorted(set(names) - fields)}"
-    )
+    assert names[:2] == ["profile", "variant"] and names[-1] == "overrides", names
+    knobs = names[2:-1]
+    fields = set(schema_for(notebook).model_fields)
+    assert knobs and set(knobs) <= fields, f"{notebook}: not parameters: {set(knobs) - fields}"
+    assert "seed" in knobs
+    lines = {line.split(":", 1)[0]: line for line in code.splitlines() if ":" in line
+             and not line.startswith(("#", "from"))}
+    for name in knobs:
+        line = lines[name]
+        # papermill --help-notebook reads `name: type = value  # meaning`
+        assert line.startswith(f"{name}: Optional[") and " = None  # " in line, line
+        assert len(line.split("  # ", 1)[1]) > 5, f"{notebook}: {name} has no meaning"
+    assert lines["profile"].startswith('profile: str = "default"  # ')
+    assert lines["overrides"].startswith("overrides: dict = {}  # ")
+
+
+def test_papermill_documents_the_parameters_cell():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook",
+                           str(paths.NOTEBOOKS_DIR / "03_grpo.ipynb")],
+                          capture_output=True, text=True, check=True)
+    assert "grpo_learning_rate: Optional[float] (default None)" in done.stdout
+    assert "Dr.GRPO learning rate" in done.stdout and "Unknown type" not in done.stdout
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import types
 
 import pytest
@@ -9,6 +10,7 @@ import yaml
 from conftest import ToyParams
 
 from newsstudy import paths
+from newsstudy.io import read_json
 from newsstudy.params import (
     RECIPE,
     ParamsError,
@@ -202,10 +204,42 @@ def test_from_namespace_rejects_injected_unknown(data_values):
     assert message.startswith("notebook 01_data: unknown parameter 'n_user'")
 
 
-def test_from_namespace_missing_field(data_values):
+def test_from_namespace_takes_what_the_namespace_lacks_from_the_profile(data_project,
+                                                                       data_values):
     del data_values["n_topics"]
-    message = error_of(from_namespace, "01_data", ipython_like_namespace(data_values))
-    assert message.startswith("notebook 01_data: n_topics: missing")
+    params = from_namespace("01_data", ipython_like_namespace(data_values))
+    assert params.n_topics == load_params("01_data", "smoke").n_topics
+    # a parameters cell leaves a knob None: the profile's value
+    params = from_namespace("01_data", ipython_like_namespace({**data_values, "seed": None}))
+    assert params.seed == load_params("01_data", "smoke").seed
+
+
+def test_from_namespace_with_the_profile_values_writes_to_the_profile(data_project):
+    values = load_params("01_data", "smoke").model_dump()
+    from_namespace("01_data", ipython_like_namespace(values))
+    assert paths.active_variant() is None and paths.report_dir("smoke").name == "smoke"
+
+
+def test_from_namespace_with_changed_values_writes_to_a_variant(data_project):
+    values = load_params("01_data", "smoke").model_dump()
+    namespace = ipython_like_namespace({"profile": "smoke", "overrides": {"n_topics": 7}})
+    assert from_namespace("01_data", namespace).n_topics == 7
+    assert paths.active_variant() == "smoke+n_topics=7"
+    assert paths.report_dir("smoke") == paths.reports_root() / "smoke+n_topics=7"
+    assert paths.world_dir("smoke") == paths.artifacts_root() / "smoke+n_topics=7" / "world"
+    manifest = read_json(paths.reports_root() / "smoke+n_topics=7" / "variant.json")
+    assert manifest["base"] == "smoke"
+    assert manifest["changed"]["01_data"] == {"n_topics": [values["n_topics"], 7]}
+    assert not (paths.reports_root() / "smoke").exists()  # nothing written into the base
+    # a name given in the cell (papermill -p variant NAME) names the folder
+    paths_before = paths.active_variant()
+    os.environ.pop(paths.VARIANT_VARIABLE)
+    from_namespace("01_data", ipython_like_namespace({"profile": "smoke", "variant": "mine"}))
+    assert paths.active_variant() == "smoke+mine" != paths_before
+    os.environ.pop(paths.VARIANT_VARIABLE)
+    message = error_of(from_namespace, "01_data",
+                       ipython_like_namespace({"profile": "smoke", "variant": "a/b"}))
+    assert message.startswith("notebook 01_data: variant: 'a/b' is not a variant name")
 
 
 def test_from_namespace_wrong_value(data_values):
@@ -409,11 +443,9 @@ def test_from_namespace_fills_the_recipe_from_the_profile(recipe_project, recipe
     assert params.beta == 0.2 and params.model == "xs"
 
 
-def test_from_namespace_with_the_whole_recipe_needs_no_teacher_yaml(recipe_project):
-    recipe = load_recipe("smoke").model_dump()  # every field, as papermill injects them
+def test_from_namespace_names_a_missing_teacher_yaml(recipe_project):
     (recipe_project.params / "smoke" / "teacher.yaml").unlink()
     own = own_values(recipe_project, "03_grpo")
-    assert from_namespace("03_grpo", ipython_like_namespace({**own, **recipe})).model == "xs"
     message = error_of(from_namespace, "03_grpo", ipython_like_namespace(own))
     assert message.startswith(f"{RECIPE_FILE}: no such recipe file; notebook 03_grpo reads")
 
@@ -430,8 +462,8 @@ def test_from_namespace_recipe_notebook_still_checks_globals(recipe_project):
     message = error_of(from_namespace, "04_scaling", ipython_like_namespace({**own, "beat": 0.1}))
     assert message.startswith("notebook 04_scaling: unknown parameter 'beat'")
     del own["n_draws"]
-    message = error_of(from_namespace, "04_scaling", ipython_like_namespace(own))
-    assert message.startswith("notebook 04_scaling: n_draws: missing")
+    params = from_namespace("04_scaling", ipython_like_namespace(own))
+    assert params.n_draws == load_params("04_scaling", "smoke").n_draws
 
 
 def test_from_namespace_unknown_profile_for_the_recipe(recipe_project):

@@ -22,7 +22,7 @@ from newsstudy.ab.results import MetricLift
 from newsstudy.distillation.results import MethodRow
 from newsstudy.evaluation import paired_difference
 from newsstudy.io import read_json, write_json
-from newsstudy.report import build_report, claims
+from newsstudy.report import build, build_report, claims
 from newsstudy.report.claims import Results
 from newsstudy.results import Estimate, PairedGate
 from newsstudy.run import runner
@@ -315,7 +315,7 @@ def test_report_holds_claims_every_table_and_every_figure(built):
     page = built.html.read_text(encoding="utf-8")
     assert markdown.startswith("# Reproduction report: default profile")
     for claim in built.claims:
-        assert claim.statement in markdown and html.escape(claim.statement) in page
+        assert claim.statement in markdown and build.inline_html(claim.statement) in page
     for png in (folder / "figures").glob("*.png"):
         assert f"](figures/{png.name})" in markdown and f'src="figures/{png.name}"' in page
     for md in (folder / "tables").glob("*.md"):
@@ -446,16 +446,16 @@ def test_failed_world_gate_makes_a_claim_untestable():
     assert claims.evaluate("best_of_n", Results(files)).verdict != claims.UNTESTABLE
 
 
-def test_readme_budgets_block_is_generated_from_runs_json(monkeypatch):
-    """The README's budgets table is `newsstudy budgets --profile default`'s output, for
-    the committed runs.json."""
+def test_budgets_page_is_generated_from_runs_json(monkeypatch):
+    """docs/budgets.md is `newsstudy budgets --profile default --write`'s output, for the
+    committed runs.json."""
     from newsstudy import paths
     from newsstudy.report import budgets
 
     monkeypatch.setenv("NEWSSTUDY_REPORTS", str(committed.reports_root()))
-    text = (paths.PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    assert budgets.readme_block("default") in text, (
-        "README's budgets block is stale: run `newsstudy budgets --profile default --readme`")
+    text = (paths.PROJECT_ROOT / "docs" / "budgets.md").read_text(encoding="utf-8")
+    assert text == budgets.budgets_page("default"), (
+        "docs/budgets.md is stale: run `newsstudy budgets --profile default --write`")
     rows = {row["notebook"]: row for row in budgets.budget_rows("default")}
     assert set(rows) == set(budgets.BUDGET_MINUTES["default"])
 
@@ -558,3 +558,30 @@ def test_an_early_build_records_its_own_peak_memory(monkeypatch):
     monkeypatch.setattr(early, "EARLY_BUILDS", (early.EarlyBuild("x", (), build, "a block"),))
     record = early.run_early_build(0, "smoke", {})
     assert record["peak_rss_gb"] >= 0.06 and record["peak_pss_gb"] > 0.0
+
+
+def test_the_first_table_gives_every_verdict_with_one_line_of_why(monkeypatch):
+    """The report opens with the verdicts: one row per claim, the headline effect (paper,
+    ours with interval and n), the verdict and a reason of one line."""
+    monkeypatch.setenv("NEWSSTUDY_REPORTS", str(committed.reports_root()))
+    found = claims.evaluate_all(Results.load("default"))
+    table = build.verdict_table(found)
+    assert list(table["claim"]) == [claim.statement for claim in found]
+    assert list(table.columns) == ["claim", "effect", "paper", "ours (95% interval)",
+                                   "verdict", "why"]
+    assert all("\n" not in why and len(why) <= 120 for why in table["why"])
+    for claim, why in zip(found, table["why"], strict=True):
+        if claim.verdict == claims.UNTESTABLE:
+            assert why.startswith("gate failed: ")
+    teacher = table.set_index("claim").loc[found[0].statement]
+    effect = found[0].effect
+    assert teacher["ours (95% interval)"].startswith(f"{effect.ours.mean:+.3f} [")
+    assert f"(n = {effect.ours.n:,})" in teacher["ours (95% interval)"]
+
+
+def test_every_figure_has_a_caption_that_says_what_it_shows():
+    figures = sorted((committed.reports_root() / "default" / "figures").glob("*.png"))
+    assert figures
+    for png in figures:
+        assert png.stem in build.FIGURE_CAPTIONS, f"{png.name}: no caption"
+        assert build.caption_for(png.stem).endswith((".", "?"))

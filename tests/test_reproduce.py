@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import ToyParams
 
-from newsstudy import params, paths
+from newsstudy import params, paths, variants
 from newsstudy.io import config_hash, write_json
 from newsstudy.run import fingerprints, records, runner
 from newsstudy.schemas import SCHEMAS
@@ -246,7 +246,10 @@ def test_run_notebook_skips_when_up_to_date_and_runs_with_override(chain):
     runner.run_notebook("a_first", "smoke", force=True)
     runner.run_notebook("a_first", "smoke", {"n": 5})
     assert chain.calls == ["a_first", "a_first"]
-    assert records.load_runs("smoke")["a_first"]["overrides"] == {"n": 5}
+    # a changed value writes to a variant; the profile's own record stands
+    assert records.load_runs("smoke")["a_first"]["overrides"] == {}
+    with variants.active("smoke+n=5"):
+        assert records.load_runs("smoke")["a_first"]["overrides"] == {"n": 5}
 
 
 def test_params_status_flags_results_of_other_parameters(chain):
@@ -266,6 +269,7 @@ def test_reproduce_ends_with_the_report(chain, capsys):
     main(["reproduce", "--profile", "smoke"])
     report_dir = paths.report_dir("smoke")
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-2] == f"report: {report_dir / 'REPORT.md'} and {report_dir / 'index.html'}"
+    assert lines[-3].startswith("done in ") and "3 notebook(s)" in lines[-3]
+    assert lines[-1] == "report:  reports/smoke/REPORT.md (and index.html beside it)"
     text = (report_dir / "REPORT.md").read_text(encoding="utf-8")
     assert "| a_first |" in text or "[a_first](a_first.ipynb)" in text

@@ -29,8 +29,11 @@ def test_run_writes_report_and_failure_keeps_it(toy_project):
     good = report.read_bytes()
     good_record = records.load_runs("smoke")["toy"]
 
+    toy_project.write_params("smoke", "toy", {"profile": "smoke", "seed": 0, "n": 3,
+                                              "fail": True})
     with pytest.raises(runner.NotebookFailed, match="RuntimeError: boom"):
-        runner.run_notebook("toy", "smoke", {"fail": True})
+        runner.run_notebook("toy", "smoke")
+    toy_project.write_params("smoke", "toy", {"profile": "smoke", "seed": 0, "n": 3})
 
     assert report.read_bytes() == good
     failed = report.with_name("toy.failed.ipynb")
@@ -103,8 +106,8 @@ def test_the_teacher_recipe_is_part_of_the_params_hash(recipe_project, monkeypat
     for notebook in ("03_grpo", "04_scaling"):
         recipe_project.write_notebook(notebook, "profile = 'smoke'")
         runner.run_notebook(notebook, "smoke")
-    # the runner injects the whole recipe, so the parameters cell need not define it
-    assert calls[1]["model"] == "xs" and calls[1]["sizes"] == ["xs", "s"]
+    # the runner injects the whole recipe: what the cell does not declare, in `overrides`
+    assert calls[1]["overrides"]["model"] == "xs" and calls[1]["overrides"]["sizes"] == ["xs", "s"]
     assert all(check.ok for check in runner.params_status("smoke"))
     before = fingerprints.params_hash(runner.load_params("04_scaling", "smoke"))
 
@@ -117,7 +120,7 @@ def test_the_teacher_recipe_is_part_of_the_params_hash(recipe_project, monkeypat
     assert not plan.up_to_date and "parameters changed" in plan.reason
     calls.clear()
     runner.run_notebook("04_scaling", "smoke")
-    assert [call["grpo_steps"] for call in calls] == [4]
+    assert [{**call, **call.get("overrides", {})}["grpo_steps"] for call in calls] == [4]
 
 
 def test_peak_memory_sums_the_children_it_sees():

@@ -293,14 +293,11 @@ def false_positive_rate(p_values: pd.DataFrame, alpha: float = 0.05) -> pd.DataF
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion."""
+    """Wilson score interval of a binomial proportion (``scipy.stats.binomtest``)."""
     if n == 0:
         return math.nan, math.nan
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    p = successes / n
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
+    interval = stats.binomtest(int(successes), int(n)).proportion_ci(confidence, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 # --------------------------------------------------------------------------- power

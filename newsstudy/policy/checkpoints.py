@@ -68,7 +68,9 @@ class PolicyStore:
         tokenizer.save_pretrained(str(staging))
         files = {p.name: sha256_file(p) for p in sorted(staging.iterdir()) if p.is_file()}
         write_json(staging / COMPLETE, {**meta, "files": files})  # last: marks it complete
-        if path.exists():
+        if path.is_symlink():  # a variant's link to its base's checkpoint: replace the link
+            path.unlink()
+        elif path.exists():
             shutil.rmtree(path)
         staging.rename(path)
         return path

@@ -50,9 +50,10 @@ from contextlib import nullcontext
 import numpy as np
 import pandas as pd
 import torch
-from transformers import PrinterCallback, TrainerCallback
+from transformers import TrainerCallback
 
 from newsstudy.policy import generate, sft
+from newsstudy.policy.quiet import quiet
 
 EvalFn = Callable[[object], "float | Mapping[str, float]"]
 
@@ -150,7 +151,7 @@ def on_policy_distill(student, teacher, tokenizer, prompts: Sequence[str], steps
                       lr_scheduler_type: str = "cosine", logging_steps: int = 1,
                       output_dir: str | os.PathLike | None = None, progress: bool = True,
                       eval_fn: EvalFn | None = None, eval_every: int = 10,
-                      eval_name: str = "eval"):
+                      eval_name: str = "eval", label: str = "on-policy distillation"):
     """On-policy distillation of ``teacher`` into ``student``; returns ``(model, log_history)``.
 
     Each of ``steps`` optimisation steps samples one completion per prompt for
@@ -199,8 +200,8 @@ def on_policy_distill(student, teacher, tokenizer, prompts: Sequence[str], steps
             model=student, teacher_model=teacher, args=config,
             train_dataset=Dataset.from_dict({"prompt": list(prompts)}),
             processing_class=tokenizer, callbacks=callbacks)
-        if not progress:  # with tqdm off, transformers prints every log dict instead
-            trainer.remove_callback(PrinterCallback)
+        if not progress:  # with tqdm off, transformers would print every log dict instead
+            quiet(trainer, label)
         trainer.train()
     history = []
     for entry in trainer.state.log_history:

@@ -23,11 +23,15 @@ import contextlib
 from collections.abc import Iterator, Sequence
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from newsstudy.policy import decoding
 from newsstudy.policy.prompts import expand_pointers
 from newsstudy.policy.sft import decoder_and_head
+from newsstudy.progress import Progress
+
+LONG_GENERATION = 1000
+"""Lists at which a call without a bar reports its progress on the terminal."""
 
 
 def sample_completions(model, tokenizer, prompts: Sequence[str], n_samples: int = 1,
@@ -64,6 +68,9 @@ def sample_completions(model, tokenizer, prompts: Sequence[str], n_samples: int 
     tokenizer.padding_side = "left"
     try:
         bar = tqdm(total=len(jobs), desc="generating", unit="sample", disable=not progress)
+        # without a bar, a long call reports itself on the terminal at each quarter
+        lines = Progress("generating", len(jobs), "lists", every=0.25) if (
+            not progress and len(jobs) >= LONG_GENERATION) else None
         for start in range(0, len(jobs), batch_size):
             batch = jobs[start:start + batch_size]
             encoded = tokenizer.pad({"input_ids": [prompt_ids[i] for i, _ in batch]},
@@ -81,6 +88,8 @@ def sample_completions(model, tokenizer, prompts: Sequence[str], n_samples: int 
                 out[i][j] = expand_pointers(text, prompts[i]) if expand else text
                 counts[i][j] = n
             bar.update(len(batch))
+            if lines is not None:
+                lines.update(start + len(batch))
         bar.close()
     finally:
         tokenizer.padding_side = side

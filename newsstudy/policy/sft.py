@@ -250,6 +250,7 @@ def shared_prompt_trainer_class():
 def train_sft(model, tokenizer, prompts: Sequence[str], completions: Sequence[str], lr: float,
               epochs: float, batch_size: int, seed: int, output_dir: str | os.PathLike,
               max_length: int = 384, progress: bool = True, logging_steps: int | None = None,
+              label: str = "SFT",
               warmup_ratio: float = 0.05, callbacks=None, peft_config=None,
               trainer_class=None):
     """Fine-tune ``model`` in place on ``(prompt, completion)`` pairs.
@@ -306,9 +307,9 @@ def train_sft(model, tokenizer, prompts: Sequence[str], completions: Sequence[st
                             processing_class=tokenizer, callbacks=callbacks,
                             peft_config=peft_config, **extra)
     if not progress:
-        from transformers import PrinterCallback
+        from newsstudy.policy.quiet import quiet
 
-        trainer.remove_callback(PrinterCallback)
+        quiet(trainer, label)
     trainer.train()
     trained = trainer.model
     if peft_config is not None:

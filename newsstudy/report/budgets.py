@@ -3,8 +3,8 @@
 Read from ``reports/<profile>/runs.json`` (wall time and peak resident memory of the
 kernel and its children, recorded by ``newsstudy run``/``reproduce``) and from the
 notebooks' own results files (where the time went, as each notebook timed its parts).
-``newsstudy budgets --profile P`` prints it; the README's table is this output, and a test
-keeps the two equal.
+``newsstudy budgets --profile P`` prints it; ``--write`` writes ``docs/budgets.md``
+(:func:`budgets_page`), and a test keeps that file equal to the committed runs.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ WHOLE_BUDGET_MINUTES: dict[str, float] = {"smoke": 3, "default": 30}
 
 MEMORY_BUDGET_GB = 6.0
 
-MARK_BEGIN = "<!-- budgets:begin (newsstudy budgets --profile default) -->"
-MARK_END = "<!-- budgets:end -->"
 
 
 def _results(profile: str, notebook: str) -> Mapping:
@@ -204,6 +202,21 @@ def whole_run_line(profile: str, summed: float, count: int) -> str:
             f"The notebooks' own times add up to {summed:.1f} min (two run at once).")
 
 
-def readme_block(profile: str = "default") -> str:
-    """The README's generated budgets block, markers included."""
-    return f"{MARK_BEGIN}\n{budget_markdown(profile)}\n{MARK_END}"
+PAGE_INTRO = """# Budgets (2 CPU cores)
+
+Generated from `reports/default/runs.json` and the results files by
+`newsstudy budgets --profile default --write`: the last recorded run of each notebook,
+here one `newsstudy reproduce --profile default` on the 2-core machine, two notebooks at a
+time over the dependency graph. The budgets of single notebooks were set for a notebook
+running alone; *ran beside* names the notebooks that shared the two cores with it, and
+*in the background* those that ran at niceness 10 on one thread beside a notebook with a
+longer chain of work ahead (where Linux groups processes by session, the two kernels
+still share the cores equally). *CPU* is the core-minutes of the kernel and the workers
+it started. What each figure was measured to be over the rounds is in `CHANGELOG.md`; the
+benchmarks behind the budgets are in `docs/benchmarks.md`.
+"""
+
+
+def budgets_page(profile: str = "default") -> str:
+    """The whole of ``docs/budgets.md``: its introduction, then :func:`budget_markdown`."""
+    return f"{PAGE_INTRO}\n{budget_markdown(profile)}\n"

@@ -15,7 +15,9 @@ Both are written atomically.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import html
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -154,22 +156,19 @@ VERDICT_CSS = {
     claims_module.UNTESTABLE: "none",
 }
 
-INLINE = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)|`([^`]+)`")
 
 
 def inline_html(text: str) -> str:
-    """Escape text, then turn ``[text](href)`` into links and backticks into code."""
-    out, last = [], 0
-    for match in INLINE.finditer(text):
-        out.append(html.escape(text[last:match.start()]))
-        if match.group(3) is not None:
-            out.append(f"<code>{html.escape(match.group(3))}</code>")
-        else:
-            out.append(f'<a href="{html.escape(match.group(2), quote=True)}">'
-                       f"{html.escape(match.group(1))}</a>")
-        last = match.end()
-    out.append(html.escape(text[last:]))
-    return "".join(out)
+    """A line of Markdown as HTML (markdown-it-py, CommonMark, raw HTML escaped): links,
+    code spans and emphasis as in the Markdown report."""
+    return _markdown().renderInline(text)
+
+
+@functools.cache
+def _markdown():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False})
 
 
 def cell_text(value) -> str:
@@ -301,9 +300,50 @@ def placement(name: str) -> tuple[str, int]:
     return "other", len(PLACEMENT)
 
 
+FIGURE_CAPTIONS = {
+    "01_signal_mix": "The world's signals: each domain's events (searches, browsing, news "
+                     "clicks) split by kind of noise.",
+    "01_events_per_user": "History events per user and domain, warm users against cold.",
+    "01_topics": "The corpus's topics, by number of articles, labelled with their keywords.",
+    "01_cleaning_confusion": "The cleaning classifier on held-out users: what it keeps and "
+                             "drops, and its catch rate per kind of noise.",
+    "01b_sensitivity": "The world's two gate ratios as each knob moves from low to default "
+                       "to high; the thresholds dashed.",
+    "02_strategies": "Each reference strategy's rewards (stacked) beside its Recall@10.",
+    "02_reward_vs_recall": "Each reward and the total against Recall@10, one point per user "
+                           "and strategy: does the reward prefer what retrieves?",
+    "03_imitation": "The warm start's imitation: Recall@10 of its lists against SFT steps, "
+                    "and against model size, beside its demonstrations'.",
+    "03_grpo_training_curves": "Dr.GRPO per step and run: each teacher's own reward, the "
+                               "rewards' parts, completion length, entropy and KL.",
+    "03_offline_table": "The offline table: R@10 and N@10 per method with 95% intervals; the "
+                        "paper's values as grey markers.",
+    "03b_baselines": "The trained baselines: R@10 and N@10 with 95% intervals; the paper's "
+                     "values as grey markers.",
+    "04_validation": "The ladder: held-out SFT loss and imitation share against parameters.",
+    "04_capacity": "R@10 and N@10 against parameters with the fitted trend (95% intervals); "
+                   "right: ours and the paper's relative to each smallest model.",
+    "04_best_of_n": "Best-of-N: R@10 and N@10 against N for the reward pick, the oracle and "
+                    "the union, beside the paper's.",
+    "04_best_of_n_gains": "What a pick gains over a random pick of N lists (95% intervals): "
+                          "the reward's pick and the oracle's.",
+    "04_compute_frontier": "R@10 against inference FLOPs per user, one line per size across N.",
+    "05_distillation": "The four students' R@10 with 95% intervals beside the teacher's; the "
+                       "paper's bars beside, on its own scale.",
+    "05_curves": "Distillation against steps: the students' Recall@10 and reverse KL to the "
+                 "teacher.",
+    "06_daily": "The A/B test day by day: DAU, CTR and cold-user DAU per arm.",
+    "06_aa_p_values": "1,000 A/A tests' p-values against the uniform they should follow.",
+    "06_power_mde": "The smallest lift the test detects against users per arm, with the "
+                    "paper's lifts and our arm size.",
+}
+"""What each figure shows, said in its caption (else its file name)."""
+
+
 def caption_for(name: str) -> str:
-    """``03_offline_table`` -> ``03 offline table``."""
-    return name.replace("_", " ")
+    """What a table or figure shows: its sentence in ``FIGURE_CAPTIONS``, else its name
+    (``03_offline_table`` -> ``03 offline table``)."""
+    return FIGURE_CAPTIONS.get(name, name.replace("_", " "))
 
 
 def output_blocks(profile: str) -> dict[str, list]:
@@ -321,7 +361,8 @@ def output_blocks(profile: str) -> dict[str, list]:
     for png in sorted(figures.glob("*.png")) if figures.is_dir() else []:
         section, rank = placement(png.stem)
         svg = png.with_suffix(".svg")
-        caption = caption_for(png.stem) + (f" (also figures/{svg.name})" if svg.is_file() else "")
+        caption = caption_for(png.stem) + (f" (figures/{png.name}, also .svg)"
+                                           if svg.is_file() else f" (figures/{png.name})")
         items.append((section, rank, png.stem, 1, Figure(f"figures/{png.name}", caption)))
     out: dict[str, list] = {}
     for section, _, _, _, block in sorted(items, key=lambda t: t[:4]):
@@ -346,6 +387,54 @@ def claims_table(found: Sequence[claims_module.Claim]) -> pd.DataFrame:
         "claim": c.statement, "notebooks": ", ".join(c.notebooks), "paper": c.paper,
         "ours (95% interval)": c.ours, "verdict": c.verdict, "where we differ": c.note,
     } for c in found])
+
+
+def effect_text(value: float | None, unit: str) -> str:
+    """A headline effect in its unit: ``+0.021`` (R@10), ``+0.95%``, ``33.5x``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit == "%":
+        return f"{value * 100:+.2f}%"
+    if unit == "x":
+        return f"{value:.1f}x"
+    return f"{value:+.3f}"
+
+
+def one_line_reason(claim: claims_module.Claim) -> str:
+    """Why the claim got its verdict, in one line: the gates that failed, or the first part
+    that does not hold."""
+    note = claim.note or ""
+    if claim.verdict == claims_module.UNTESTABLE:
+        gates = re.findall(r"'([^']+)' \(", note.split(". The instrument")[0])
+        return "gate failed: " + "; ".join(dict.fromkeys(gates)) if gates else note[:100]
+    if claim.verdict == claims_module.REPRODUCED:
+        return "every part holds clearly"
+    if claim.verdict == claims_module.NOT_RUN:
+        return "not run yet"
+    first = note.split("; ")[0].split(" (paired")[0]
+    return first if len(first) <= 100 else first[:97].rstrip() + "..."
+
+
+def verdict_table(found: Sequence[claims_module.Claim]) -> pd.DataFrame:
+    """The report's first table: each claim's headline effect, the paper's and ours (95%
+    interval, n), the verdict and one line of why."""
+    rows = []
+    for claim in found:
+        effect = claim.effect
+        if effect is None:
+            paper_value, ours = "-", "-"
+        else:
+            paper_value = effect_text(effect.paper, effect.unit)
+            ours = effect_text(effect.ours.mean, effect.unit)
+            if effect.ours.low is not None and effect.ours.high is not None:
+                ours += (f" [{effect_text(effect.ours.low, effect.unit)}, "
+                         f"{effect_text(effect.ours.high, effect.unit)}]")
+            if effect.ours.n:
+                ours += f" (n = {effect.ours.n:,})"
+        rows.append({"claim": claim.statement, "effect": effect.label if effect else "-",
+                     "paper": paper_value, "ours (95% interval)": ours,
+                     "verdict": claim.verdict, "why": one_line_reason(claim)})
+    return pd.DataFrame(rows)
 
 
 def short(text: str | None, n: int = 12) -> str:
@@ -426,6 +515,33 @@ def provenance_blocks(profile: str) -> list:
     return blocks
 
 
+def variant_blocks(variant: str) -> list:
+    """What a variant changed against its base profile (``variant.json``)."""
+    from newsstudy import variants
+
+    manifest = variants.load_manifest(variant)
+    rows = [{"notebook": notebook, "parameter": key, "base": repr(values[0]),
+             "this variant": repr(values[1])}
+            for notebook, changed in manifest.get("changed", {}).items()
+            for key, values in changed.items()]
+    copied = manifest.get("copied_from_base", [])
+    blocks: list = [Para(
+        f"What changed against the `{manifest.get('base', '?')}` profile (from "
+        f"`{variants.MANIFEST}`); the results of "
+        f"{', '.join(copied) if copied else 'no notebook'} are the base's, copied in before "
+        "the variant ran. Compare its numbers with the base's report only where the "
+        "change touches them.", "warning")]
+    if rows:
+        blocks.append(Table(pd.DataFrame(rows), "Parameters of this variant that differ "
+                            "from its base"))
+    return blocks
+
+
+def verdict_counts(counts: dict[str, int]) -> str:
+    """``1 partly, 1 not reproduced, 6 untestable in this world`` (verdicts with none left out)."""
+    return ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n) or "none"
+
+
 @dataclass
 class Built:
     markdown: Path
@@ -444,18 +560,22 @@ def assemble(profile: str) -> tuple[list, list[claims_module.Claim]]:
     outputs = output_blocks(profile)
     paper_tables = paper.tables()
     counts = {v: sum(c.verdict == v for c in found) for v in claims_module.VERDICTS}
+    shown = paths.output_name(profile)
     blocks: list = [
-        Heading(1, f"Reproduction report: {profile} profile"),
-        Para("Zhu et al., 'Learning User Interests via Reasoning and Distillation for "
-             "Cross-Domain News Recommendation', arXiv:2602.15005. Every number under 'ours' "
-             "is read from the files the notebooks wrote under this folder; the paper's "
-             "numbers are those of PAPER.md. Regenerate with "
-             f"`newsstudy reproduce --profile {profile}` (or `newsstudy report --profile "
-             f"{profile}` for this page alone)."),
+        Heading(1, f"Reproduction report: {shown}"
+                   + (f" (a variant of the {profile} profile)" if shown != profile
+                      else " profile")),
+        Para("Zhu et al., arXiv:2602.15005, checked claim by claim: the paper's number (PAPER.md) "
+             "beside ours, read from the results files in this folder. A claim whose "
+             "instrument failed a check reads *untestable in this world*. Regenerate with "
+             f"`newsstudy reproduce --profile {profile}`."),
+        Table(verdict_table(found), f"Verdicts: {verdict_counts(counts)}",
+              verdict_column="verdict"),
         Figure(f"{HEADLINE}", "Each claim's headline effect: the paper's (diamond) beside "
-               "ours (dot, 95% interval, paired where per-user data exist), and the verdict. "
-               "The claims table below gives every part of every claim."),
+               "ours (dot, 95% interval, paired where per-user data exist), and the verdict."),
     ]
+    if shown != profile:
+        blocks += variant_blocks(shown)
     by_status: dict[str, list[str]] = {}
     for check in runner.params_status(profile):
         if not check.ok:
@@ -471,12 +591,12 @@ def assemble(profile: str) -> tuple[list, list[claims_module.Claim]]:
                            "path): their numbers are not comparable with those until "
                            f"`newsstudy reproduce --profile {profile}` re-runs them.",
                            "warning"))
-    toc = [("claims", "Claims")] + [(s.key, s.title) for s in SECTIONS
+    toc = [("claims", "Claims in detail")] + [(s.key, s.title) for s in SECTIONS
                                     if s.key != "other" or outputs.get("other")]
     toc.append(("provenance", "Provenance"))
     blocks.append(Para(" · ".join(f"[{title}](#{key})" for key, title in toc)))
     blocks += [
-        Heading(2, "Claims", "claims"),
+        Heading(2, "Claims in detail", "claims"),
         Para(f"{counts[claims_module.REPRODUCED]} reproduced, {counts[claims_module.PARTLY]} "
              f"partly, {counts[claims_module.NOT_REPRODUCED]} not reproduced, "
              f"{counts[claims_module.NOT_RUN]} not run, "

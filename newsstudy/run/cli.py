@@ -1,9 +1,9 @@
 """The ``newsstudy`` command: run notebooks, reproduce a profile, build the report.
 
-    newsstudy run 01_data --profile smoke -p n_users=50 -p seed=3
     newsstudy reproduce --profile default          # every notebook, then the report
-    newsstudy report --profile default             # REPORT.md and index.html only
-    newsstudy list
+    newsstudy list 03_grpo                         # one notebook's parameters
+    newsstudy run 03_grpo --profile default -p grpo_learning_rate=0.001
+    newsstudy report --profile default --variant grpo_learning_rate=0.001
 
 ``run`` and ``reproduce`` skip a notebook whose code, inputs and parameters are unchanged
 since its last successful run (``--force`` runs it anyway); an interrupted ``reproduce``
@@ -19,22 +19,39 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from newsstudy import params, paths
 from newsstudy.io import write_text
 from newsstudy.run import runner
 
-TABLE_COLUMNS = ("name", "type", "default")
+EXAMPLES = """examples:
+  newsstudy reproduce --profile default       the whole study, then its report
+  newsstudy list                              notebooks and profiles
+  newsstudy list 03_grpo                      one notebook's parameters: value, type, file, meaning
+  newsstudy run 03_grpo --profile default -p grpo_learning_rate=0.001
+                                              one notebook with another value: it writes to
+                                              reports/default+grpo_learning_rate=0.001/,
+                                              reusing the default profile's world and checkpoints
+  newsstudy run 03_grpo --profile default -f mine.yaml --variant mine
+                                              values from a file of your own, into reports/default+mine/
+  newsstudy report --profile default --variant mine
+                                              the report of that variant, with what changed
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with the ``run``, ``reproduce``, ``report``, ``plan`` and ``list``
     subcommands."""
-    parser = argparse.ArgumentParser(prog="newsstudy", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="newsstudy", description=__doc__.splitlines()[0],
+                                     epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="execute one notebook into reports/<profile>/")
+    run = commands.add_parser(
+        "run", help="execute one notebook into reports/<profile>/ (or a variant of it)",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("notebook", help="notebook name, e.g. 01_data (or notebooks/01_data.ipynb)")
     run.add_argument("--profile", required=True, help="params/<profile>/ to use")
     run.add_argument(
@@ -43,8 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override one parameter (value read as YAML); repeatable",
+        help="override one parameter (value read as YAML); repeatable; a changed value "
+        "writes to a variant, reports/<profile>+<name>/",
     )
+    run.add_argument("-f", dest="params_file", metavar="FILE",
+                     help="a params file of your own (YAML), laid over the profile's; "
+                     "-p values win over it")
+    run.add_argument("--variant", metavar="NAME",
+                     help="name of the variant to write to (default: named after the "
+                     "changed values)")
     run.add_argument("--force", action="store_true",
                      help="run even if the report is up to date or the memory check refuses")
 
@@ -66,19 +90,27 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="write reports/<profile>/REPORT.md and index.html from the results"
     )
     report.add_argument("--profile", required=True, help="reports/<profile>/ to summarise")
+    report.add_argument("--variant", metavar="NAME",
+                        help="summarise the variant reports/<profile>+<NAME>/ instead")
 
     plan = commands.add_parser(
         "plan", help="validate a GPU profile and print its plan (models, steps, GPU memory) "
         "without loading weights")
     plan.add_argument("--profile", default="paper", help="params/<profile>/ to plan")
 
-    commands.add_parser("list", help="show notebooks, profiles and every parameter")
+    listing = commands.add_parser(
+        "list", help="show notebooks and profiles, or one notebook's parameters")
+    listing.add_argument("notebook", nargs="?",
+                         help="a notebook, e.g. 03_grpo: each parameter's value, type, the "
+                         "file it comes from and its meaning")
+    listing.add_argument("--profile", default="default",
+                         help="the profile whose values to show (default: default)")
 
     budgets = commands.add_parser(
         "budgets", help="each notebook's time budget beside its last recorded run (markdown)")
     budgets.add_argument("--profile", default="default", help="reports/<profile>/runs.json to read")
-    budgets.add_argument("--readme", action="store_true",
-                         help="rewrite the generated block of README.md instead of printing")
+    budgets.add_argument("--write", action="store_true",
+                         help="write docs/budgets.md instead of printing")
     return parser
 
 
@@ -88,29 +120,86 @@ def notebook_name(argument: str) -> str:
 
 
 def command_run(args: argparse.Namespace) -> None:
-    """``newsstudy run``: one notebook."""
-    overrides = dict(params.parse_override(text) for text in args.overrides)
-    skipped = []
+    """``newsstudy run``: one notebook (into a variant when its values differ)."""
+    overrides: dict = {}
+    if args.params_file:
+        overrides |= params.read_own_params_file(Path(args.params_file), args.profile)
+    overrides |= dict(params.parse_override(text) for text in args.overrides)
+    lines: list[str] = []
+
+    def log(line: str) -> None:
+        lines.append(line)
+        progress(line)
+
+    began = time.perf_counter()
     report = runner.run_notebook(notebook_name(args.notebook), args.profile, overrides,
-                                 args.force, log=skipped.append)
-    print(skipped[0] if skipped else f"wrote {report}")
+                                 args.force, log=log, variant=args.variant)
+    if not any(line.endswith("(--force re-runs it)") for line in lines):
+        print(summary([notebook_name(args.notebook)], report.parent,
+                      time.perf_counter() - began))
 
 
 def command_reproduce(args: argparse.Namespace) -> None:
     """``newsstudy reproduce``: every notebook of a profile, then the report."""
     from newsstudy.report import build_report
 
+    began = time.perf_counter()
     reports = runner.reproduce(args.profile, force=args.force, log=progress, jobs=args.jobs)
     built = build_report(args.profile)
-    progress(f"report: {built.markdown} and {built.html}")
-    print(f"{len(reports)} notebooks up to date in {paths.report_dir(args.profile)}")
+    print(summary([report.stem for report in reports], paths.report_dir(args.profile),
+                  time.perf_counter() - began, built.markdown))
+
+
+def summary(notebooks: list[str], folder: Path, seconds: float,
+            report: Path | None = None) -> str:
+    """The closing lines of ``run`` and ``reproduce``: time, the gates of the notebooks'
+    results (passed, failed and which), and where the results and the report are."""
+    from newsstudy.io import read_json
+
+    passed, failed = 0, []
+    for name in notebooks:
+        path = folder / "results" / f"{name}.json"
+        try:
+            gates = read_json(path).get("gates", {}) if path.is_file() else {}
+        except ValueError:
+            gates = {}
+        for gate, value in gates.items():
+            ok = value.get("passed") if isinstance(value, dict) else value
+            if ok is True:
+                passed += 1
+            elif ok is False:
+                failed.append(f"{name}:{gate}")
+    shown = f"reports/{folder.name}"
+    lines = [f"done in {runner.duration(seconds)}: {len(notebooks)} notebook(s); gates "
+             f"{passed} passed, {len(failed)} failed"
+             + (f" ({', '.join(failed[:6])}{', ...' if len(failed) > 6 else ''})" if failed
+                else ""),
+             f"results: {shown}/results/  executed notebooks: {shown}/"]
+    if report is not None:
+        lines.append(f"report:  {shown}/{report.name} (and index.html beside it)")
+    else:
+        lines.append(f"report:  newsstudy report --profile {folder.name.split('+')[0]}"
+                     + (f" --variant {folder.name.split('+', 1)[1]}" if "+" in folder.name
+                        else ""))
+    return "\n".join(lines)
 
 
 def command_report(args: argparse.Namespace) -> None:
-    """``newsstudy report``: the report of a profile from the files already there."""
+    """``newsstudy report``: the report of a profile (or variant) from the files there."""
+    from newsstudy import variants
     from newsstudy.report import build_report
 
-    built = build_report(args.profile)
+    chosen = None
+    if args.variant:
+        try:
+            chosen = variants.full_name(args.profile, args.variant)
+        except variants.VariantError as err:
+            raise params.ParamsError(str(err)) from None
+        if not (paths.reports_root() / chosen).is_dir():
+            raise params.ParamsError(f"variant: no reports/{chosen}/ (run a notebook with "
+                                     f"--variant {args.variant} first)")
+    with variants.active(chosen):
+        built = build_report(args.profile)
     counts = {}
     for claim in built.claims:
         counts[claim.verdict] = counts.get(claim.verdict, 0) + 1
@@ -131,52 +220,71 @@ def format_table(rows: list[dict[str, str]], columns: list[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def notebook_listing(notebook: str, profiles: list[str]) -> str:
-    """The parameter table of one notebook, with its value under every profile as ``[name]``."""
-    rows = params.schema_table(notebook)
-    problems = []
-    for profile in profiles:
-        if not params.params_path(notebook, profile).is_file():  # not part of that profile
-            for row in rows:
-                row[f"[{profile}]"] = "-"
-            continue
-        try:
-            values = params.load_params(notebook, profile).model_dump()
-        except params.ParamsError as err:
-            values = {}
-            problems.append(f"  {profile}: {err}")
-        for row in rows:
-            row[f"[{profile}]"] = repr(values[row["name"]]) if row["name"] in values else "-"
-    columns = [*TABLE_COLUMNS, *(f"[{p}]" for p in profiles), "constraints", "description"]
-    return "\n".join([f"{notebook}:", format_table(rows, columns), *problems])
-
-
 def command_list(args: argparse.Namespace) -> None:
-    """``newsstudy list``: notebooks, profiles and each notebook's parameters."""
+    """``newsstudy list``: notebooks and profiles; ``newsstudy list NB``: its parameters."""
+    if args.notebook:
+        print(parameter_listing(notebook_name(args.notebook), args.profile))
+        return
     profiles = params.profiles()
     print(f"notebooks: {', '.join(params.notebooks()) or '(none)'}")
     print(f"profiles:  {', '.join(profiles) or '(none)'}")
-    for notebook in sorted(params.SCHEMAS):
-        print()
-        print(notebook_listing(notebook, profiles))
+    for profile in profiles:
+        try:
+            names = params.profile_notebooks(profile)
+        except params.ParamsError as err:
+            print(f"  {profile}: {err}")
+            continue
+        print(f"  {profile}: runs {', '.join(names)}")
+    print("`newsstudy list NOTEBOOK` shows one notebook's parameters, e.g. newsstudy list 03_grpo")
+
+
+MEANING_WIDTH = 72
+
+
+def short_type(text: str) -> str:
+    """A type as the listing shows it: ``Literal['a', 'b']`` as ``'a'|'b'``."""
+    import re
+
+    return re.sub(r"Literal\[([^\]]*)\]",
+                  lambda match: "|".join(part.strip() for part in match.group(1).split(",")),
+                  text)
+
+
+def parameter_listing(notebook: str, profile: str) -> str:
+    """One notebook's parameters under ``profile``: name, value, type, the file the value
+    comes from, and a one-line meaning; the parameters cell's knobs first."""
+    values = params.load_params(notebook, profile).model_dump()
+    sources = params.value_sources(notebook, profile)
+    knobs = [name for name in params.cell_parameters(notebook) if name in values]
+    rows = []
+    for row in sorted(params.schema_table(notebook),
+                      key=lambda r: (r["name"] not in knobs, knobs.index(r["name"])
+                                     if r["name"] in knobs else 0)):
+        meaning = row["description"].split(". ")[0].rstrip(".")
+        if len(meaning) > MEANING_WIDTH:
+            meaning = meaning[: MEANING_WIDTH - 3].rstrip() + "..."
+        rows.append({"name": row["name"] + (" *" if row["name"] in knobs else ""),
+                     "value": repr(values[row["name"]]), "type": short_type(row["type"]),
+                     "from": sources[row["name"]], "meaning": meaning})
+    return "\n".join([
+        f"{notebook} under profile {profile} ({len(rows)} parameters; * in the notebook's "
+        f"parameters cell)",
+        format_table(rows, ["name", "value", "type", "from", "meaning"]),
+        "",
+        f"change one: newsstudy run {notebook} --profile {profile} -p NAME=VALUE "
+        f"(writes to a variant, reports/{profile}+NAME=VALUE/)"])
 
 
 def command_budgets(args: argparse.Namespace) -> None:
-    """``newsstudy budgets``: the budgets table from runs.json (or README's block rewritten)."""
+    """``newsstudy budgets``: the budgets table from runs.json (or docs/budgets.md written)."""
     from newsstudy.report import budgets
 
-    if not args.readme:
+    if not args.write:
         print(budgets.budget_markdown(args.profile))
         return
-    readme = paths.PROJECT_ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    if budgets.MARK_BEGIN not in text or budgets.MARK_END not in text:
-        raise params.ParamsError(f"{readme}: no generated budgets block "
-                                 f"({budgets.MARK_BEGIN} ... {budgets.MARK_END})")
-    head, rest = text.split(budgets.MARK_BEGIN, 1)
-    _, tail = rest.split(budgets.MARK_END, 1)
-    write_text(readme, head + budgets.readme_block(args.profile) + tail)
-    print(f"rewrote the budgets block of {readme}")
+    page = paths.PROJECT_ROOT / "docs" / "budgets.md"
+    write_text(page, budgets.budgets_page(args.profile))
+    print(f"wrote {page}")
 
 
 COMMANDS = {

@@ -61,16 +61,19 @@ from typing import Any
 
 import papermill
 from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
 
-from newsstudy import paths
+from newsstudy import paths, variants
 from newsstudy.params import (
     ParamsError,
     display_path,
     load_params,
     notebooks,
+    papermill_arguments,
     profile_file,
     profile_notebooks,
 )
+from newsstudy.progress import NOTEBOOK_VARIABLE, duration
 from newsstudy.run import graph
 from newsstudy.run.checks import check_memory, check_model_available, memory_estimate
 from newsstudy.run.early import (
@@ -139,12 +142,27 @@ def keep_failed(partial: Path, report: Path) -> Path | None:
     return kept
 
 
+class QuietKernelManager(AsyncKernelManager):
+    """The kernel papermill starts, with its own log at ERROR: its start-up warning about
+    TCP without encryption (a local kernel on the loopback interface, which every
+    Jupyter kernel started this way uses) is not the user's business."""
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        return super().format_kernel_cmd([*(extra_arguments or []),
+                                          "--IPKernelApp.log_level=ERROR"])
+
+
 def execute(source: Path, target: Path, parameters: dict[str, Any]) -> None:
     """Execute ``source`` into ``target`` with papermill; ``NotebookFailed`` on any error.
 
     Any exception counts as a failure: besides a cell's error, papermill surfaces kernel
     start-up, dead-kernel and timeout errors from several libraries.
     """
+    import sys
+
+    interactive = sys.stderr.isatty()
+    before = os.environ.get(NOTEBOOK_VARIABLE)
+    os.environ[NOTEBOOK_VARIABLE] = source.stem  # the kernel's progress lines name it
     try:
         papermill.execute_notebook(
             str(source),
@@ -152,12 +170,21 @@ def execute(source: Path, target: Path, parameters: dict[str, Any]) -> None:
             parameters=parameters,
             kernel_name=kernel_name(),
             cwd=str(source.parent),
-            progress_bar=True,
+            # the bar names its notebook (two may run at once); off a terminal, a line a
+            # minute rather than one per cell
+            progress_bar={"desc": source.stem, "mininterval": 0.5 if interactive else 60,
+                          "leave": interactive},
+            kernel_manager_class=QuietKernelManager,
         )
     except papermill.PapermillExecutionError as err:
         raise NotebookFailed(f"{err.ename}: {err.evalue} (cell [{err.exec_count}])") from err
     except Exception as err:
         raise NotebookFailed(f"{type(err).__name__}: {err}") from err
+    finally:
+        if before is None:
+            os.environ.pop(NOTEBOOK_VARIABLE, None)
+        else:
+            os.environ[NOTEBOOK_VARIABLE] = before
 
 
 @dataclass
@@ -286,7 +313,7 @@ def outputs_written_since(profile: str, notebook: str, since: float) -> list[Pat
     finished run's outputs as they were, so that run's record can stand.
     """
     prefix = notebook.split("_", 1)[0] + "_"
-    report_root = paths.reports_root() / profile
+    report_root = paths.report_dir(profile)
     candidates = [paths.results_path(profile, notebook)]
     for folder in ("tables", "figures"):
         candidates += sorted((report_root / folder).glob(f"{prefix}*"))
@@ -307,6 +334,9 @@ def children_cpu_seconds() -> float:
 def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path:
     """Run a planned notebook; record it in ``runs.json`` once its report is in place."""
     notebook, profile = plan.notebook, plan.profile
+    variant = paths.active_variant()
+    if variant is not None and variants.base_of(variant) != profile:
+        variant = None
     source = notebook_source(notebook)
     report = report_path(notebook, profile)
     report.parent.mkdir(parents=True, exist_ok=True)
@@ -322,7 +352,7 @@ def execute_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> Path
     cpu_before = children_cpu_seconds()
     try:
         with PeakMemory() as memory:
-            execute(source, partial, plan.params.model_dump())
+            execute(source, partial, papermill_arguments(notebook, plan.params, variant))
     except BaseException as err:
         kept = keep_failed(partial, report)
         if restorable(plan.previous) and not outputs_written_since(profile, notebook,
@@ -351,37 +381,42 @@ def run_notebook(
     overrides: Mapping[str, Any] | None = None,
     force: bool = False,
     log: Log | None = None,
+    variant: str | None = None,
 ) -> Path:
     """Validate, then execute one notebook under a profile unless it is up to date.
 
     Returns the report's path (the existing one when skipped). ``ParamsError`` before
-    anything runs if the notebook, profile or a parameter is wrong; ``NotebookFailed`` if
-    execution fails (the previous report stays as it was, without a record). ``force``
-    runs it even if up to date.
+    anything runs if the notebook, profile, a parameter or the variant name is wrong;
+    ``NotebookFailed`` if execution fails (the previous report stays as it was, without a
+    record). ``force`` runs it even if up to date. When ``overrides`` change any value
+    of the profile's, or a ``variant`` name is given, the run writes to the variant
+    ``reports/<profile>+<name>/`` (:mod:`newsstudy.variants`), never into the profile.
     """
     params = load_params(notebook, profile, overrides)
     notebook_source(notebook)
+    changed = variants.changed_values(params.model_dump(),
+                                      load_params(notebook, profile).model_dump())
+    try:
+        chosen = variants.choose(profile, changed, variant)
+    except variants.VariantError as err:
+        raise ParamsError(str(err)) from None
     check_model_available(notebook, profile, params, overrides)
     if not force:
         check_memory(notebook, profile, params, overrides)
-    plan = plan_run(notebook, profile, params)
-    if plan.up_to_date and not force:
-        if log is not None:
-            log(f"{notebook} ({profile}): up to date, skipped (--force re-runs it)")
-        return report_path(notebook, profile)
-    return execute_plan(plan, overrides)
-
-
-def duration(seconds: float | None) -> str:
-    """Seconds as ``42s``, ``3m12s`` or ``1h04m``; ``?`` if unknown."""
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    with variants.active(chosen):
+        if chosen is not None:
+            copied = variants.prepare(chosen, notebook, profile_notebooks(profile), changed)
+            if log is not None:
+                log(f"{notebook}: writing to variant {chosen} (reports/{chosen}/); from "
+                    f"{profile}: {', '.join(copied) or 'nothing new'} copied, its world and "
+                    f"checkpoints linked")
+        plan = plan_run(notebook, profile, params)
+        if plan.up_to_date and not force:
+            if log is not None:
+                log(f"{notebook} ({paths.output_name(profile)}): up to date, skipped "
+                    f"(--force re-runs it)")
+            return report_path(notebook, profile)
+        return execute_plan(plan, overrides)
 
 
 def default_jobs() -> int:
@@ -795,9 +830,12 @@ def params_status(profile: str) -> list[ParamsCheck]:
     results_dir = paths.results_path(profile, "x").parent
     with_results = {p.stem for p in results_dir.glob("*.json")} if results_dir.is_dir() else set()
     checks = []
+    in_variant = paths.output_name(profile) != profile
     for notebook in sorted(with_results | set(runs)):
+        # a variant's run is vouched for by the profile's values with its own overrides
+        overrides = runs.get(notebook, {}).get("overrides", {}) if in_variant else {}
         try:
-            current = params_hash(load_params(notebook, profile))
+            current = params_hash(load_params(notebook, profile, overrides))
         except ParamsError as err:
             checks.append(ParamsCheck(notebook, None, None, f"parameters do not load: {err}"))
             continue

@@ -42,6 +42,7 @@ import pandas as pd
 from newsstudy.policy.decoding import guard_version, guarded
 from newsstudy.policy.generate import distinct_rows, prompts_read_once
 from newsstudy.policy.prompts import expand_pointers
+from newsstudy.policy.quiet import quiet
 from newsstudy.policy.sft import decoder_and_head
 from newsstudy.rewards import REWARD_NAMES, RewardScorer, RewardWeights
 
@@ -309,7 +310,7 @@ def cpu_logprob_trainer_class(guard: bool = False):
 
 def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str],
                settings: GRPOSettings, weights: RewardWeights, output_dir: str,
-               progress: bool = True, peft_config=None,
+               progress: bool = True, peft_config=None, label: str = "Dr.GRPO",
                config_overrides: Mapping | None = None,
                trainer_class=None) -> tuple[object, list[dict]]:
     """Train ``model`` with Dr.GRPO on the given users' prompts; return it and the logs.
@@ -317,7 +318,8 @@ def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str
     ``peft_config`` (e.g. ``peft.LoraConfig``) trains adapters instead of every weight
     (TRL's ``GRPOTrainer(peft_config=...)``); the adapters are merged into the returned
     model, so callers save and load a plain model either way. ``None``: full fine-tuning.
-    ``config_overrides``: ``GRPOConfig`` arguments for GPUs (see :func:`grpo_config`); under
+    Without ``progress`` (a bar), the run reports its steps as ``label`` lines on the
+    terminal (:mod:`newsstudy.policy.quiet`). ``config_overrides``: ``GRPOConfig`` arguments for GPUs (see :func:`grpo_config`); under
     ``accelerate launch`` the number of processes comes from accelerate. ``trainer_class``
     replaces :func:`cpu_logprob_trainer_class` (e.g. ``trl.GRPOTrainer``, to compare).
     """
@@ -337,6 +339,8 @@ def train_grpo(model, tokenizer, scorer: RewardScorer, prompts: Mapping[int, str
     trainer = trainer_class(model=model, reward_funcs=reward_functions(scorer), args=config,
                           train_dataset=dataset, processing_class=tokenizer,
                           peft_config=peft_config)
+    if not progress:
+        quiet(trainer, label)
     # TRL's own path (a trainer_class given) samples every row whole, as TRL does
     shared = prompts_read_once(trainer.model) if own else contextlib.nullcontext()
     with guarded(trainer.model, tokenizer, settings.duplicate_guard), shared:

@@ -188,7 +188,7 @@ class PolicyPipeline:
                 model, tok, [p for p, _ in pairs], [d for _, d in pairs],
                 lr=s.sft_learning_rate, epochs=s.sft_epochs, batch_size=s.sft_batch_size,
                 seed=s.seed, output_dir=tmp, peft_config=pretrained.lora_config(s.lora_rank),
-                callbacks=[curve] if curve else None, progress=False)
+                callbacks=[curve] if curve else None, progress=False, label=f"SFT {s.model}")
         return model, tok, {"log_history": history, "n_demonstrations": len(pairs),
                             "imitation_curve": curve.rows if curve else []}
 
@@ -309,7 +309,8 @@ class PolicyPipeline:
                     model, tok, scorer, user_prompts, self.grpo_settings(seed, reward),
                     scorer.weights, output_dir=tmp,
                     peft_config=pretrained.lora_config(self.settings.lora_rank),
-                    config_overrides=self.grpo_overrides)
+                    config_overrides=self.grpo_overrides, progress=False,
+                    label=f"Dr.GRPO {reward} seed {seed}")
             return model, tok, {"log_history": history, "reward": reward,
                                 "n_grpo_users": len(user_prompts)}
 

@@ -127,6 +127,18 @@ def select_articles(articles: pd.DataFrame, max_articles: int | None, seed: int)
     return articles.iloc[rows].reset_index(drop=True)
 
 
+def also_on_terminal(log, label: str):
+    """``log`` that also writes each line to the terminal (:func:`newsstudy.progress.terminal`),
+    so a world build that takes minutes shows its stages where ``reproduce`` runs."""
+    from newsstudy.progress import terminal
+
+    def both(text: str) -> None:
+        log(text)
+        terminal(f"{label}: {text}")
+
+    return both
+
+
 def build_world(params: DataParams, force: bool = False, log=print) -> Path:
     """Build the world for ``params`` unless an identical one exists; return its folder."""
     target = paths.world_dir(params.profile)
@@ -134,7 +146,10 @@ def build_world(params: DataParams, force: bool = False, log=print) -> Path:
     if not force and _complete_world_hash(target) == wanted:
         log(f"world {wanted} is up to date in {paths.portable(target)}")
         return target
+    if target.is_symlink():  # a variant's link to its base's world: build its own instead
+        target.unlink()
     started = time.perf_counter()
+    log = also_on_terminal(log, f"world {params.profile}")
     articles = select_articles(corpus.load_articles(), params.max_articles, params.seed)
     log(f"{len(articles)} articles; embedding with {params.embedder} (cached after the first run)")
     vectors = embed.embed_cached(corpus.article_text(articles), params.embedder, show_progress=True)
