@@ -585,3 +585,13 @@ def test_every_figure_has_a_caption_that_says_what_it_shows():
     for png in figures:
         assert png.stem in build.FIGURE_CAPTIONS, f"{png.name}: no caption"
         assert build.caption_for(png.stem).endswith((".", "?"))
+
+
+def test_the_report_shows_key_tables_whole_and_links_the_rest(built):
+    markdown = built.markdown.read_text(encoding="utf-8")
+    shown = set(re.findall(r"\*\*[^*]+\*\* \(\[tables/([^\]]+)\.csv\]", markdown))
+    assert shown and shown <= build.KEY_TABLES
+    folder = built.html.parent / "tables"
+    for md in folder.glob("*.md"):
+        if md.stem not in build.KEY_TABLES:
+            assert f"[{md.stem}](tables/{md.stem}.csv)" in markdown, md.stem

@@ -55,18 +55,25 @@ def list_stats(lists: pd.DataFrame, generation: Mapping) -> dict:
 
 
 def plot_daily(daily: pd.DataFrame):
-    """DAU, CTR and cold-user DAU per test day, one line per arm."""
+    """DAU, CTR and cold-user DAU per test day, one line per arm, each day's 95% Wilson
+    interval as a bar; the y axis starts at zero, so the arms' gap is seen at its size."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    panels = (("all", "dau_rate", "DAU / arm users"), ("all", "ctr", "CTR (clicks / impressions)"),
-              ("cold", "dau_rate", "cold DAU / cold users"))
-    for ax, (users, column, label) in zip(axes, panels, strict=True):
-        for arm, style in (("control", "--"), ("treatment", "-")):
+    panels = (("all", "dau_rate", "dau", "n_users", "DAU / arm users"),
+              ("all", "ctr", "clicks", "impressions", "CTR (clicks / impressions)"),
+              ("cold", "dau_rate", "dau", "n_users", "cold DAU / cold users"))
+    for ax, (users, column, hits, trials, label) in zip(axes, panels, strict=True):
+        for arm, style, shift in (("control", "--", -0.08), ("treatment", "-", 0.08)):
             part = daily[(daily["users"] == users) & (daily["arm"] == arm)]
-            ax.plot(part["day"], part[column], style, marker="o", label=arm)
+            bounds = np.array([stats.wilson_interval(int(k), int(n))
+                               for k, n in zip(part[hits], part[trials], strict=True)])
+            errors = np.abs(bounds.T - part[column].to_numpy()) if len(part) else None
+            ax.errorbar(part["day"] + shift, part[column], yerr=errors, fmt=style, marker="o",
+                        capsize=2, label=arm)
         ax.set_xlabel("test day")
         ax.set_ylabel(label)
+        ax.set_ylim(bottom=0)
     axes[0].legend()
-    fig.suptitle("Daily metrics per arm")
+    fig.suptitle("Daily metrics per arm (bars: 95% Wilson intervals)")
     fig.tight_layout()
     return fig
 

@@ -346,18 +346,50 @@ def caption_for(name: str) -> str:
     return FIGURE_CAPTIONS.get(name, name.replace("_", " "))
 
 
+KEY_TABLES = frozenset({
+    "offline_table", "03_offline_table", "03_gap_closed", "03_grpo_improvement",
+    "03_reward_validity", "03_reward_ablation", "03b_baselines", "02_strategies",
+    "02_degenerate_gate", "01b_sensitivity", "04_capacity", "04_best_of_n_gains",
+    "05_distillation", "05_serving", "06_ab_table", "06_power_check",
+})
+"""The tables the report shows whole: each paper artefact's table and each gate's. The
+others are linked (each also sits in its executed notebook), so the report repeats no
+table a reader can open there."""
+
+
+def rows_text(frame: pd.DataFrame) -> str:
+    """`` (n = 979)``: the users behind a table, from its ``n`` (or ``n_users``) column."""
+    for column in ("n", "n_users", "users"):
+        if column in frame and pd.api.types.is_numeric_dtype(frame[column]):
+            values = frame[column].dropna()
+            if len(values):
+                low, high = int(values.min()), int(values.max())
+                return f" (n = {low:,})" if low == high else f" (n = {low:,} to {high:,})"
+    return ""
+
+
 def output_blocks(profile: str) -> dict[str, list]:
-    """Section key -> its tables (with a Markdown version) and figures, in placement order."""
+    """Section key -> its key tables (with a Markdown version), then a line linking the
+    others, and its figures, in placement order."""
     tables, figures = paths.tables_dir(profile), paths.figures_dir(profile)
     items: list[tuple[str, int, str, int, object]] = []
+    others: dict[str, list[str]] = {}
     for md in sorted(tables.glob("*.md")) if tables.is_dir() else []:
         csv = md.with_suffix(".csv")
         if not csv.is_file():
             continue
         section, rank = placement(md.stem)
+        if md.stem not in KEY_TABLES:
+            others.setdefault(section, []).append(f"[{md.stem}](tables/{csv.name})")
+            continue
         frame = read_table(csv)
         items.append((section, rank, md.stem, 0,
-                      Table(frame, caption_for(md.stem), f"tables/{csv.name}")))
+                      Table(frame, caption_for(md.stem) + rows_text(frame),
+                            f"tables/{csv.name}")))
+    for section, links in others.items():
+        items.append((section, len(PLACEMENT) + 1, "~", 2, Para(
+            "More tables of this section (each also in its executed notebook): "
+            + ", ".join(links) + ".")))
     for png in sorted(figures.glob("*.png")) if figures.is_dir() else []:
         section, rank = placement(png.stem)
         svg = png.with_suffix(".svg")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import NullFormatter, NullLocator
 
 from newsstudy import paper, scaling
 from newsstudy.evaluation import summarise
@@ -77,15 +78,16 @@ def plot_capacity(table: pd.DataFrame, fit: Mapping[str, float]):
 
 def best_of_n_table(selected: pd.DataFrame, oracle: pd.DataFrame, union: pd.DataFrame,
                     tokens: Mapping[int, float]) -> pd.DataFrame:
-    """Per N: mean R@10 / N@10 chosen by reward, by the oracle, of the union; tokens/user."""
+    """Per N: mean R@10 / N@10 chosen by reward, by the oracle, of the union, each with the
+    half-width of its 95% interval over users (``... ±``); tokens/user."""
     rows = []
     for n, group in selected.groupby("n"):
-        row = {"N": int(n), "R@10 reward-picked": group["recall@10"].mean(),
-               "N@10 reward-picked": group["ndcg@10"].mean()}
-        row["R@10 oracle"] = oracle.loc[oracle["n"] == n, "recall@10"].mean()
-        row["N@10 oracle"] = oracle.loc[oracle["n"] == n, "ndcg@10"].mean()
-        row["R@10 union"] = union.loc[union["n"] == n, "recall@10"].mean()
-        row["N@10 union"] = union.loc[union["n"] == n, "ndcg@10"].mean()
+        row = {"N": int(n)}
+        for label, frame in (("reward-picked", group), ("oracle", oracle[oracle["n"] == n]),
+                             ("union", union[union["n"] == n])):
+            for metric, column in (("R@10", "recall@10"), ("N@10", "ndcg@10")):
+                row[f"{metric} {label}"] = frame[column].mean()
+                row[f"{metric} {label} ±"] = half_width(frame[column])
         published = paper.BEST_OF_N.get(int(n), (np.nan, np.nan))
         row["R@10 paper"], row["N@10 paper"] = published
         row["generated tokens / user"] = tokens[int(n)]
@@ -93,27 +95,38 @@ def best_of_n_table(selected: pd.DataFrame, oracle: pd.DataFrame, union: pd.Data
     return pd.DataFrame(rows)
 
 
+def half_width(values: pd.Series) -> float:
+    """Half the width of the normal 95% interval of a mean over users."""
+    values = values.dropna()
+    return float(1.96 * values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else np.nan
+
+
 def plot_best_of_n(table: pd.DataFrame):
-    """R@10 and N@10 against N (log2 axis): reward-picked, oracle, union, the paper."""
+    """R@10 and N@10 against N (log2 axis) on one axis each: the reward's pick, the oracle's
+    and the union, with 95% interval bands, beside the paper's reward pick."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for ax, metric in zip(axes[:2], ("R@10", "N@10"), strict=True):
-        for column, style in ((f"{metric} reward-picked", "o-"), (f"{metric} oracle", "^:"),
-                              (f"{metric} union", "s--")):
-            ax.plot(table["N"], table[column], style, label=column.split(" ", 1)[1])
-        ax.set(xscale="log", xlabel="N (lists sampled per user)", ylabel=f"ours {metric}",
-               title=f"Best-of-N: {metric}")
+        for label, style in (("reward-picked", "o-"), ("oracle", "^:"), ("union", "s--")):
+            column = f"{metric} {label}"
+            line, = ax.plot(table["N"], table[column], style, label=f"ours, {label}")
+            if f"{column} ±" in table:
+                ax.fill_between(table["N"], table[column] - table[f"{column} ±"],
+                                table[column] + table[f"{column} ±"], color=line.get_color(),
+                                alpha=0.15, lw=0)
+        ax.plot(table["N"], table[f"{metric} paper"], "D-", color=PAPER_COLOR,
+                label="paper, reward-picked")
+        ax.set(xscale="log", xlabel="N (lists sampled per user)", ylabel=metric,
+               title=f"Best-of-N: {metric} (bands: 95% intervals)")
         ax.set_xticks(table["N"], [str(n) for n in table["N"]])
-        twin = ax.twinx()
-        twin.plot(table["N"], table[f"{metric} paper"], "D-", color=PAPER_COLOR, alpha=0.7,
-                  label="paper (reward-picked)")
-        twin.set_ylabel(f"paper {metric}", color=PAPER_COLOR)
-        lines = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-        ax.legend(lines, [h.get_label() for h in lines], fontsize=7, loc="lower right")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.legend(fontsize=7, loc="best")
     ax = axes[2]
     ax.plot(table["N"], table["generated tokens / user"], "o-")
     ax.set(xscale="log", yscale="log", xlabel="N", ylabel="generated tokens per user",
            title="Inference cost")
     ax.set_xticks(table["N"], [str(n) for n in table["N"]])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     fig.tight_layout()
     return fig
 
@@ -216,6 +229,10 @@ def plot_validation_loss(table: pd.DataFrame):
     axes[1].set(xscale="log", xlabel="parameters", ylabel="share",
                 title="Warm start on validation users, as served")
     axes[1].legend(fontsize=7)
+    for ax in axes:  # one tick per size, in millions of parameters: no crowded log ticks
+        ax.set_xticks(table["params"], [f"{p / 1e6:.2g}M" for p in table["params"]])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.tick_params(axis="x", labelrotation=30)
     fig.tight_layout()
     return fig
 

@@ -96,9 +96,11 @@ def plot_training_curves(curves: Mapping[str, pd.DataFrame]):
             if panel in frame and frame[panel].notna().any():
                 smooth = frame[panel].rolling(5, min_periods=1).mean()
                 ax.plot(frame["step"], smooth, label=str(run))
-        ax.set_title({"kl": "KL to the SFT policy", "R_retrieval": "verifiable: retrieval",
+        ax.set_title({"kl": "KL to the SFT policy (symlog)", "R_retrieval": "verifiable: retrieval",
                       "total reward": "total reward (each run's own)"}.get(panel, panel))
         ax.set_xlabel("GRPO step")
+        if panel == "kl" and ax.lines:  # one spike must not flatten the rest
+            ax.set_yscale("symlog", linthresh=1e-3)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="upper center", ncol=min(len(labels), 4),
                bbox_to_anchor=(0.5, 1.04))
