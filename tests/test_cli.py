@@ -149,3 +149,9 @@ def test_list_into_a_closed_pipe_exits_quietly():
         text=True, check=False, executable="/bin/bash")
     assert done.returncode == 0 and "BrokenPipeError" not in done.stderr
     assert done.stdout.startswith("notebooks:")
+
+
+def test_help_shows_examples(capsys):
+    assert exit_status(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and "-p grpo_learning_rate=0.001" in out and "--variant" in out

@@ -161,3 +161,25 @@ def test_a_finished_run_records_its_peak_memory(toy_project):
     record = records.load_runs("smoke")["toy"]
     assert 0.01 < record["peak_rss_gb"] < 10 and 0 < record["largest_process_rss_gb"] <= record["peak_rss_gb"]
     assert 0.01 < record["peak_pss_gb"] <= record["peak_rss_gb"]
+
+
+def test_a_run_prints_no_unknown_parameter_and_no_kernel_warning(toy_project, capfd):
+    """papermill is handed only the names the parameters cell declares (the rest in
+    `overrides`), and the kernel's start-up warning is not shown."""
+    toy_project.write_notebook(
+        "toy", 'profile = "default"\nseed = 1\noverrides = {}',
+        'print("result", overrides["n"] * 2)')
+    report = runner.run_notebook("toy", "smoke")
+    assert "result 6" in outputs_text(report)
+    err = capfd.readouterr().err
+    assert "Passed unknown parameter" not in err
+    assert "without encryption" not in err
+    assert "toy" in err  # the notebook's bar names it
+
+
+def test_papermill_arguments_split_the_cell_and_the_rest(toy_project):
+    from newsstudy.params import load_params, papermill_arguments
+
+    toy_project.write_notebook("toy", 'profile = "default"\nn = None\noverrides = {}')
+    arguments = papermill_arguments("toy", load_params("toy", "smoke"))
+    assert arguments == {"profile": "smoke", "n": 3, "overrides": {"seed": 0, "fail": False}}
