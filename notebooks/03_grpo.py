@@ -76,9 +76,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from newsstudy import gates, saving, teacher
+from newsstudy.policy import hardware
 from newsstudy.policy.published import publish_policy
 from newsstudy.rewards import verifiable
-from newsstudy.run import gpu_plan
 from newsstudy.teacher import comparison, composition, grpo, imitation, reward_validity, setup
 from newsstudy.teacher import results as teacher_results
 from newsstudy.teacher import tables as teacher_tables
@@ -87,7 +87,7 @@ from newsstudy.timing import Timings
 S = setup.evaluation_setup(P)  # world, reward scorer, serving path, users shared with 04, 05
 W, serving = S.world, S.serving
 # A GPU profile (configs/<profile>/hardware.yaml) moves GRPO onto its GPUs.
-pipeline = teacher.PolicyPipeline(W, P, None, grpo_overrides=gpu_plan.grpo_overrides_for(P.profile))
+pipeline = teacher.PolicyPipeline(W, P, None, grpo_overrides=hardware.grpo_overrides_for(P.profile))
 eval_users, val_users = np.array(S.eval_users), np.array(S.val_users)
 seeds = [P.seed + i for i in range(P.n_seeds)]
 names = teacher_tables.TEACHER_NAMES  # reward -> the teacher's row name

@@ -205,8 +205,8 @@ pd.Series(diminishing if diminishing else {"diminishing returns": "not tested (n
 # N = 1 with each smaller size at the largest N that costs no more.
 
 # %%
-picks = scaling_tables.frontier_picks(records, P.sizes_best_of_n, P.n_draws, P.seed)
-points = scaling_tables.frontier_points(records, picks)
+picks = scaling.frontier_picks(records, P.sizes_best_of_n, P.n_draws, P.seed)
+points = scaling.frontier_points(records, picks)
 matched = scaling_tables.compute_matched(picks, points)
 matches = scaling_tables.matches_at_lower_compute(points)
 saving.save_tables(P.profile, {"04_compute_frontier": points, "04_compute_matched": matched,

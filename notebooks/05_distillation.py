@@ -197,10 +197,10 @@ serving_table
 
 # %%
 from newsstudy.baselines import tables as baseline_tables
-from newsstudy.run import runner
+from newsstudy.run import status
 
 offline_table, left_out = baseline_tables.offline_table_from_files(
-    P.profile, per_user, stale=set(runner.stale_inputs(P.profile)))
+    P.profile, per_user, stale=set(status.stale_inputs(P.profile)))
 saving.save_tables(P.profile, {"05_offline_student_row": distillation_tables.offline_rows(per_user),
                                "offline_table": offline_table})
 print("left out of the offline table (not run, or run on other inputs):", left_out or "none")

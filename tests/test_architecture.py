@@ -19,8 +19,11 @@ def module_name(path: Path) -> str:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """Module -> the ``newsstudy`` modules it imports (a package import names its
-    ``__init__``; ``from package import module`` names the module)."""
+    """Module -> the ``newsstudy`` modules it imports. ``from package import module`` names
+    the module (and the package's ``__init__`` only when a name that is not a submodule is
+    imported from it); ``importlib.import_module("newsstudy....")`` with a literal name and
+    ``lazy.forward(__name__, "body")`` (a package that imports its body on first use)
+    count as imports too."""
     files = {module_name(p): p for p in paths.PACKAGE_DIR.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for name, path in files.items():
@@ -34,10 +37,26 @@ def import_graph() -> dict[str, set[str]]:
                 if node.level:
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join([*anchor, base] if base else anchor)
-                found.add(base)
-                found |= {f"{base}.{alias.name}" for alias in node.names}
+                submodules = {f"{base}.{alias.name}" for alias in node.names}
+                found |= submodules
+                if not submodules <= set(files):
+                    found.add(base)
+            elif isinstance(node, ast.Call):
+                found |= dynamic_imports(node, name)
         graph[name] = {m for m in found if m in files and m != name}
     return graph
+
+
+def dynamic_imports(call: ast.Call, module: str) -> set[str]:
+    """What ``importlib.import_module("x")`` or ``lazy.forward(__name__, "body")`` imports."""
+    function = call.func
+    called = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+    literals = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    if called == "import_module" and literals:
+        return {literals[0]}
+    if called == "forward" and literals:
+        return {f"{module}.{literals[-1]}"}
+    return set()
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -66,12 +85,12 @@ def test_the_graph_sees_imports_inside_functions():
 
 
 def test_no_import_cycles():
+    assert cycles(import_graph()) == []
+
+
+def test_the_graph_sees_lazy_and_importlib_imports():
     graph = import_graph()
-    # a package's __init__ re-exporting its modules is not a cycle of the modules themselves
-    modules = {name: {m for m in deps if not (name.startswith(m + ".") and
-                                              m in {n.rpartition(".")[0] for n in graph})}
-               for name, deps in graph.items()}
-    assert cycles(modules) == []
+    assert "newsstudy.distillation.students" in graph["newsstudy.distillation"]
 
 
 # The library's layers, lowest first: the shared core (top-level modules), then one
@@ -122,3 +141,32 @@ def test_no_stage_imports_a_later_stage():
 
 def test_every_allowed_upward_import_still_exists():
     assert ALLOWED_UPWARD <= upward_imports(import_graph())
+
+
+RUN_MACHINERY = ("newsstudy.run.runner", "newsstudy.run.cli", "newsstudy.run.gpu_plan")
+
+
+def test_the_report_and_the_notebooks_never_import_the_runner_cli_or_gpu_plan():
+    """They read the run records (``run.records``, ``run.status``), never the machinery
+    that runs notebooks."""
+    graph = import_graph()
+    for name, deps in graph.items():
+        if name.startswith("newsstudy.report"):
+            assert not deps & set(RUN_MACHINERY), (name, deps & set(RUN_MACHINERY))
+    for notebook in sorted(paths.NOTEBOOKS_DIR.glob("*.py")):
+        tree = ast.parse(notebook.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                named = {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+                assert not named & set(RUN_MACHINERY), (notebook.name, named & set(RUN_MACHINERY))
+
+
+def test_no_private_name_is_imported_across_packages():
+    for path in paths.PACKAGE_DIR.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("newsstudy"):
+                private = [a.name for a in node.names
+                           if a.name.startswith("_") and not a.name.endswith("__")]
+                home = module_name(path).rpartition(".")[0]
+                if private and not (node.module or "").startswith(home or "newsstudy"):
+                    raise AssertionError(f"{path.name} imports {private} from {node.module}")

@@ -75,10 +75,10 @@ def test_a_damaged_world_counts_as_missing_and_01_is_planned_again(tmp_path, mon
     (folder / "users.parquet").write_bytes(b"0123456789" * 10)
     write_json(folder / "manifest.json", {
         "world_hash": "abc", "sha256": {"users.parquet": sha256_file(folder / "users.parquet")}})
-    assert data._complete_world_hash(folder) == "abc" and runner.world_is_whole("probe")
+    assert data.complete_world_hash(folder) == "abc" and runner.world_is_whole("probe")
     truncate(folder / "users.parquet")
     with pytest.warns(UserWarning, match="damaged"):
-        assert data._complete_world_hash(folder) is None
+        assert data.complete_world_hash(folder) is None
     with pytest.warns(UserWarning), pytest.raises(data.WorldMissing, match="damaged"):
         data.load_world("probe")
 

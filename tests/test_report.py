@@ -25,7 +25,7 @@ from newsstudy.io import read_json, write_json
 from newsstudy.report import build, build_report, claims
 from newsstudy.report.claims import Results
 from newsstudy.results import Estimate, PairedGate
-from newsstudy.run import runner
+from newsstudy.run import status as run_status
 from newsstudy.scaling.results import BestOfNRow, CapacityRow
 
 COMMITTED = committed.report_dir("default")  # as git holds it, whatever a re-run left
@@ -411,7 +411,7 @@ def test_committed_results_match_current_params(profile, monkeypatch):
     """Fails when a committed results file was produced by other parameters than
     params/<profile> (or rewritten outside newsstudy run/reproduce)."""
     monkeypatch.setenv("NEWSSTUDY_REPORTS", str(committed.reports_root()))
-    checks = runner.params_status(profile)
+    checks = run_status.params_status(profile)
     if not checks:
         pytest.skip(f"no committed results in reports/{profile}/")
     unrecorded = [c.notebook for c in checks if c.status == "no finished run recorded"]

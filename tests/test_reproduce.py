@@ -17,6 +17,7 @@ from conftest import ToyParams
 from newsstudy import params, paths, variants
 from newsstudy.io import config_hash, write_json
 from newsstudy.run import fingerprints, records, runner
+from newsstudy.run import status as run_status
 from newsstudy.schemas import SCHEMAS
 
 NAMES = ("a_first", "b_second", "c_third")
@@ -103,11 +104,12 @@ def test_changed_notebook_source_reruns_it_and_the_ones_after(chain):
 
 def test_code_fingerprint_follows_what_each_notebook_imports():
     """A notebook's code hash covers every package module it imports, directly or through
-    others (05 imports the runner; 03 the GPU plan), and nothing else: editing any of them
-    marks it stale, editing another module does not."""
+    others (05 reads the run status; 03 the hardware settings), and nothing else: editing
+    any of them marks it stale, editing another module does not."""
     package = fingerprints.package_code()
-    assert "newsstudy.run.runner" in fingerprints.code_modules("05_distillation", package)
-    assert "newsstudy.run.gpu_plan" in fingerprints.code_modules("03_grpo", package)
+    assert "newsstudy.run.status" in fingerprints.code_modules("05_distillation", package)
+    assert "newsstudy.policy.hardware" in fingerprints.code_modules("03_grpo", package)
+    assert "newsstudy.run.runner" not in fingerprints.code_modules("05_distillation", package)
     for notebook in params.notebooks():
         modules = fingerprints.code_modules(notebook, package)
         assert {"newsstudy", "newsstudy.params"} <= set(modules), notebook
@@ -254,10 +256,10 @@ def test_run_notebook_skips_when_up_to_date_and_runs_with_override(chain):
 
 def test_params_status_flags_results_of_other_parameters(chain):
     reproduce(chain)
-    assert all(check.ok for check in runner.params_status("smoke"))
+    assert all(check.ok for check in run_status.params_status("smoke"))
     chain.project.write_params("smoke", "a_first", {"profile": "smoke", "seed": 1, "n": 1})
     write_json(paths.results_path("smoke", "b_second"), {"n": 1, "edited": True})
-    status = {check.notebook: check.status for check in runner.params_status("smoke")}
+    status = {check.notebook: check.status for check in run_status.params_status("smoke")}
     assert "other parameters than params/smoke/a_first.yaml" in status["a_first"]
     assert status["b_second"] == "results file differs from the one the run wrote"
     assert status["c_third"] == "matches"

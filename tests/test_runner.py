@@ -11,6 +11,7 @@ import pytest
 
 from newsstudy.params import ParamsError
 from newsstudy.run import fingerprints, records, runner
+from newsstudy.run import status as run_status
 from newsstudy.schemas import SCHEMAS
 
 
@@ -108,13 +109,13 @@ def test_the_teacher_recipe_is_part_of_the_params_hash(recipe_project, monkeypat
         runner.run_notebook(notebook, "smoke")
     # the runner injects the whole recipe: what the cell does not declare, in `overrides`
     assert calls[1]["overrides"]["model"] == "xs" and calls[1]["overrides"]["sizes"] == ["xs", "s"]
-    assert all(check.ok for check in runner.params_status("smoke"))
+    assert all(check.ok for check in run_status.params_status("smoke"))
     before = fingerprints.params_hash(runner.load_params("04_scaling", "smoke"))
 
     recipe = recipe_project.params / "smoke" / "teacher.yaml"
     recipe.write_text(recipe.read_text().replace("grpo_steps: 3", "grpo_steps: 4"))
     assert fingerprints.params_hash(runner.load_params("04_scaling", "smoke")) != before
-    status = {check.notebook: check.status for check in runner.params_status("smoke")}
+    status = {check.notebook: check.status for check in run_status.params_status("smoke")}
     assert all(text.startswith("run used other parameters") for text in status.values())
     plan = runner.plan_run("04_scaling", "smoke", runner.load_params("04_scaling", "smoke"))
     assert not plan.up_to_date and "parameters changed" in plan.reason

@@ -30,9 +30,9 @@ student's own samples, every ``curve_every`` steps.
 from __future__ import annotations
 
 from newsstudy import lazy
+from newsstudy.distillation.methods import METHODS
 
-METHODS = ("none", "supervised", "on-policy", "on-policy + GRPO")
-"""The four students, in the order of the tables."""
+__all__ = ["METHODS"]
 
 # The body (students.py) imports torch and TRL; it is imported on first use of one of its names.
 __getattr__, __dir__ = lazy.forward(__name__, "students")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from newsstudy import evaluation, parallel, paths
-from newsstudy.distillation import METHODS
+from newsstudy.distillation.methods import METHODS
 from newsstudy.policy import checkpoints, distill, generate
 from newsstudy.rewards import RewardScorer
 from newsstudy.teacher import PolicyPipeline, grpo

@@ -27,9 +27,11 @@ import pandas as pd
 
 from newsstudy import paper, params, paths
 from newsstudy.io import config_hash, write_text
+from newsstudy.progress import duration
 from newsstudy.report import claims as claims_module
 from newsstudy.report import headline
-from newsstudy.run import records, runner
+from newsstudy.run import records
+from newsstudy.run import status as run_status
 
 LONG_TABLE_ROWS = 25  # longer tables are folded (HTML) or linked (Markdown)
 FLOAT_FORMAT = ".3f"
@@ -485,13 +487,13 @@ def wall_time(record: dict) -> str:
         return f"incomplete (started {record.get('started', '?')})"
     if record.get("wall_seconds") is None:
         return "not recorded"
-    return runner.duration(record["wall_seconds"])
+    return duration(record["wall_seconds"])
 
 
 def provenance_blocks(profile: str) -> list:
     """Git, parameter hashes, seeds, package versions, machine, wall time per notebook."""
     runs = records.load_runs(profile)
-    checks = {c.notebook: c for c in runner.params_status(profile)}
+    checks = {c.notebook: c for c in run_status.params_status(profile)}
     names = sorted(set(params.notebooks()) | set(runs) | set(checks))
     git = records.git_state()
     dirty = " (with uncommitted changes to the study's sources)" if git["git_dirty"] else ""
@@ -542,7 +544,7 @@ def provenance_blocks(profile: str) -> list:
                                       for k, v in packages.items()]),
                         f"Package versions ({where})"))
     total = sum(r.get("wall_seconds") or 0 for r in finished)
-    blocks.append(Para(f"Total recorded wall time: {runner.duration(total)} over "
+    blocks.append(Para(f"Total recorded wall time: {duration(total)} over "
                        f"{len(finished)} notebook(s)."))
     return blocks
 
@@ -609,14 +611,14 @@ def assemble(profile: str) -> tuple[list, list[claims_module.Claim]]:
     if shown != profile:
         blocks += variant_blocks(shown)
     by_status: dict[str, list[str]] = {}
-    for check in runner.params_status(profile):
+    for check in run_status.params_status(profile):
         if not check.ok:
             by_status.setdefault(check.status, []).append(check.notebook)
     for status, names in by_status.items():
         blocks.append(Para(f"Note: results of {', '.join(names)}: {status}, so they cannot be "
                            f"vouched for as produced by params/{profile}/ (see Provenance).",
                            "warning"))
-    stale = runner.stale_inputs(profile)
+    stale = run_status.stale_inputs(profile)
     if stale:
         blocks.append(Para(f"Note: {', '.join(stale)} ran on other inputs than the current "
                            "results of the notebooks before them (an older world or serving "

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import NullFormatter, NullLocator
 
-from newsstudy import paper, scaling
+from newsstudy import paper
 from newsstudy.evaluation import summarise
 from newsstudy.saving import PAPER_COLOR
+from newsstudy.scaling.compute import fit_log_linear
 from newsstudy.scaling.results import (
     FailingGate,
     ImitationLadderGate,
@@ -237,33 +238,6 @@ def plot_validation_loss(table: pd.DataFrame):
     return fig
 
 
-def frontier_picks(records, ns, n_draws: int, seed: int) -> pd.DataFrame:
-    """Per (size, user, n): R@10 / N@10 of the list the reward picks among n samples."""
-    from newsstudy.scaling import best_of_n
-
-    frames = []
-    for r in records:
-        samples = pd.DataFrame(r["samples"])
-        picked = best_of_n(samples, ns, "total", ("recall@10", "ndcg@10"), n_draws, seed)
-        frames.append(picked.assign(size=r["size"], params=r["params"]))
-    return pd.concat(frames, ignore_index=True)
-
-
-def frontier_points(records, picks: pd.DataFrame) -> pd.DataFrame:
-    """Per (size, n): mean picked R@10 / N@10 and inference FLOPs per user."""
-    from newsstudy.scaling import inference_flops
-
-    meta = {r["size"]: r for r in records}
-    points = (picks.groupby(["size", "n"], sort=False)[["recall@10", "ndcg@10"]].mean()
-              .reset_index())
-    points["params"] = points["size"].map(lambda s: meta[s]["params"])
-    points["flops_per_user"] = [
-        n * inference_flops(meta[s]["params"], meta[s]["prompt_tokens"],
-                            meta[s]["generated_tokens_per_list"])
-        for s, n in zip(points["size"], points["n"], strict=True)]
-    return points.sort_values(["params", "n"]).reset_index(drop=True)
-
-
 def compute_matched(picks: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
     """Each larger size at N = 1 against each smaller size's best-of-N at no more FLOPs.
 
@@ -383,6 +357,6 @@ def capacity_fits(capacity_users: pd.DataFrame, facts: pd.DataFrame, seed: int):
     table["reward"] = table["size"].map(capacity_users.groupby("size")["reward"].mean())
     per_size = {metric: [capacity_users.loc[capacity_users["size"] == s, metric].to_numpy()
                          for s in table["size"]] for metric in ("recall@10", "reward")}
-    fit = scaling.fit_log_linear(table["params"], per_size["recall@10"], seed=seed)
-    reward_fit = scaling.fit_log_linear(table["params"], per_size["reward"], seed=seed)
+    fit = fit_log_linear(table["params"], per_size["recall@10"], seed=seed)
+    reward_fit = fit_log_linear(table["params"], per_size["reward"], seed=seed)
     return table, fit, reward_fit

@@ -142,7 +142,7 @@ def grpo_config(settings: GRPOSettings, weights: RewardWeights, output_dir: str,
 
     Without overrides: fp32 on the CPU, one optimisation step per ``users_per_step`` users
     x ``G`` lists. ``overrides`` are ``GRPOConfig`` keyword arguments that move the run onto
-    GPUs (``newsstudy.run.gpu_plan.grpo_config_overrides``: bf16, vLLM, gradient
+    GPUs (``newsstudy.policy.hardware.grpo_config_overrides``: bf16, vLLM, gradient
     checkpointing, a micro-batch). When they set ``per_device_train_batch_size`` and not
     ``gradient_accumulation_steps``, the accumulation is derived so one step still sees
     ``users_per_step x G`` lists over ``num_processes`` processes; ``ValueError`` if that

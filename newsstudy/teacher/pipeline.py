@@ -39,7 +39,7 @@ class PolicyPipeline:
 
     ``settings`` is a validated params object with the ``PolicySettings`` and
     ``RewardSettings`` fields (e.g. ``GRPOParams``). ``grpo_overrides``: ``GRPOConfig``
-    arguments of a GPU run (``newsstudy.run.gpu_plan.grpo_config_overrides``); how a run
+    arguments of a GPU run (``newsstudy.policy.hardware.grpo_config_overrides``); how a run
     executes is not part of a checkpoint's cache key. ``scorer`` may be None for a pipeline
     that only tokenizes, prompts and decodes (GRPO training needs one).
     """

@@ -143,7 +143,7 @@ def build_world(params: DataParams, force: bool = False, log=print) -> Path:
     """Build the world for ``params`` unless an identical one exists; return its folder."""
     target = paths.world_dir(params.profile)
     wanted = world_params_hash(params)
-    if not force and _complete_world_hash(target) == wanted:
+    if not force and complete_world_hash(target) == wanted:
         log(f"world {wanted} is up to date in {paths.portable(target)}")
         return target
     if target.is_symlink():  # a variant's link to its base's world: build its own instead
@@ -276,7 +276,7 @@ def _swap_in(staging: Path, target: Path) -> None:
         shutil.rmtree(old)
 
 
-def _complete_world_hash(folder: Path) -> str | None:
+def complete_world_hash(folder: Path) -> str | None:
     """The world hash of a whole world folder; None if it is missing, unfinished or damaged.
 
     A world is whole when its manifest (written last) reads and every file it lists still
@@ -301,7 +301,7 @@ def _complete_world_hash(folder: Path) -> str | None:
 def load_world(profile: str) -> WorldData:
     """Load the world notebook 01_data built for ``profile``."""
     folder = paths.world_dir(profile)
-    world_hash = _complete_world_hash(folder)
+    world_hash = complete_world_hash(folder)
     if world_hash is None:
         raise WorldMissing(
             f"no whole world for profile {profile!r} in {folder} (missing, unfinished or "
