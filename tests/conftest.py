@@ -169,11 +169,23 @@ class Project:
         return path
 
 
+def project_variants() -> set[str]:
+    """Variant folders in the project's own reports and artifacts (not a test's)."""
+    roots = (paths.PROJECT_ROOT / "reports", paths.PROJECT_ROOT / "artifacts")
+    return {f"{root.name}/{entry.name}" for root in roots if root.is_dir()
+            for entry in root.iterdir() if paths.VARIANT_MARK in entry.name}
+
+
 @pytest.fixture(autouse=True)
-def no_variant(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test starts inside a variant, and none leaves one active: ``from_namespace``
-    activates a variant for the rest of its process, as a notebook's kernel needs."""
+def no_variant(monkeypatch: pytest.MonkeyPatch):
+    """No test starts inside a variant, none leaves one active (``from_namespace``
+    activates a variant for the rest of its process, as a notebook's kernel needs), and
+    none writes a variant into the project's own folders."""
     monkeypatch.delenv(paths.VARIANT_VARIABLE, raising=False)
+    before = project_variants()
+    yield
+    assert project_variants() <= before, (
+        f"a test wrote a variant into the project: {sorted(project_variants() - before)}")
 
 
 @pytest.fixture

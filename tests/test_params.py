@@ -193,12 +193,12 @@ def ipython_like_namespace(values: dict) -> dict:
     }
 
 
-def test_from_namespace_valid(data_values):
+def test_from_namespace_valid(data_project, data_values):
     params = from_namespace("01_data", ipython_like_namespace(data_values))
     assert params.n_users == 50
 
 
-def test_from_namespace_rejects_injected_unknown(data_values):
+def test_from_namespace_rejects_injected_unknown(data_project, data_values):
     namespace = ipython_like_namespace({**data_values, "n_user": 5})
     message = error_of(from_namespace, "01_data", namespace)
     assert message.startswith("notebook 01_data: unknown parameter 'n_user'")
@@ -242,7 +242,7 @@ def test_from_namespace_with_changed_values_writes_to_a_variant(data_project):
     assert message.startswith("notebook 01_data: variant: 'a/b' is not a variant name")
 
 
-def test_from_namespace_wrong_value(data_values):
+def test_from_namespace_wrong_value(data_project, data_values):
     data_values["cold_share"] = 2.0
     message = error_of(from_namespace, "01_data", ipython_like_namespace(data_values))
     assert message == "notebook 01_data: cold_share: must be less than or equal to 1 (got 2.0)"
