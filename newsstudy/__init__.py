@@ -15,9 +15,15 @@ def _silence_noise() -> None:
       back to text, as on a terminal.
     - transformers' ``is_gradient_checkpointing`` deprecation, raised by TRL's trainers
       on every training step.
+    - Hugging Face's bars for writing checkpoint shards and mapping datasets (the
+      training runs report their own steps, :mod:`newsstudy.policy.quiet`).
     """
+    import os
     import warnings
 
+    # the bars of saving a checkpoint and of mapping a dataset, inside training cells
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     warnings.filterwarnings("ignore", message="IProgress not found")
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.* is deprecated",
                             category=FutureWarning)

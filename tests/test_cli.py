@@ -155,3 +155,15 @@ def test_help_shows_examples(capsys):
     assert exit_status(["--help"]) == 0
     out = capsys.readouterr().out
     assert "examples:" in out and "-p grpo_learning_rate=0.001" in out and "--variant" in out
+
+
+def test_the_summary_counts_the_gates_of_the_results(tmp_path):
+    from newsstudy.io import write_json
+    from newsstudy.run.cli import summary
+
+    write_json(tmp_path / "results" / "03_grpo.json",
+               {"gates": {"imitation": {"passes": True}, "entropy": {"passes": False},
+                          "format": {"passes": True}}})
+    text = summary(["03_grpo"], tmp_path, 75.0)
+    assert text.startswith("done in 1m15s: 1 notebook(s); gates 2 passed, 1 failed "
+                           "(03_grpo:entropy)")

@@ -164,7 +164,7 @@ def summary(notebooks: list[str], folder: Path, seconds: float,
         except ValueError:
             gates = {}
         for gate, value in gates.items():
-            ok = value.get("passed") if isinstance(value, dict) else value
+            ok = value.get("passes", value.get("passed")) if isinstance(value, dict) else value
             if ok is True:
                 passed += 1
             elif ok is False:
