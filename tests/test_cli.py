@@ -93,12 +93,14 @@ def fake_execute(source, target, parameters):
 def test_run_skips_an_up_to_date_notebook(toy_project, capsys, monkeypatch):
     monkeypatch.setattr(runner, "execute", fake_execute)
     assert exit_status(["run", "toy", "--profile", "smoke"]) == 0
-    assert capsys.readouterr().out.startswith("done in ")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "toy (smoke): never run; running" and lines[1].startswith("done in ")
     assert exit_status(["run", "toy", "--profile", "smoke"]) == 0
     assert "up to date, skipped (--force re-runs it)" in capsys.readouterr().out
     assert exit_status(["run", "toy", "--profile", "smoke", "--force"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("done in ") and "results: reports/smoke/results/" in out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("toy (smoke): up to date; running")
+    assert lines[1].startswith("done in ") and "results: reports/smoke/results/" in lines[2]
 
 
 def test_report_writes_markdown_and_html(toy_project, capsys):

@@ -416,6 +416,10 @@ def run_notebook(
                 log(f"{notebook} ({paths.output_name(profile)}): up to date, skipped "
                     f"(--force re-runs it)")
             return report_path(notebook, profile)
+        if log is not None:
+            log(f"{notebook} ({paths.output_name(profile)}): {plan.reason}; running"
+                + (f" (its last run took {duration(plan.expected_seconds)})"
+                   if plan.expected_seconds else ""))
         return execute_plan(plan, overrides)
 
 
