@@ -127,7 +127,9 @@ def plot_best_of_n(table: pd.DataFrame):
            title="Inference cost")
     ax.set_xticks(table["N"], [str(n) for n in table["N"]])
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    tokens = table["generated tokens / user"]
+    ax.set_yticks(tokens, [f"{t:,.0f}" for t in tokens])
+    ax.yaxis.set_minor_locator(NullLocator())
     fig.tight_layout()
     return fig
 

@@ -101,6 +101,11 @@ def plot_training_curves(curves: Mapping[str, pd.DataFrame]):
         ax.set_xlabel("GRPO step")
         if panel == "kl" and ax.lines:  # one spike must not flatten the rest
             ax.set_yscale("symlog", linthresh=1e-3)
+        elif not ax.lines:  # e.g. the KL, which TRL computes only with beta > 0
+            ax.text(0.5, 0.5, "not logged by these runs" + (" (beta = 0)" if panel == "kl"
+                                                            else ""),
+                    ha="center", va="center", transform=ax.transAxes, color="grey")
+            ax.set_yticks([])
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="upper center", ncol=min(len(labels), 4),
                bbox_to_anchor=(0.5, 1.04))
