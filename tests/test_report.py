@@ -595,3 +595,11 @@ def test_the_report_shows_key_tables_whole_and_links_the_rest(built):
     for md in folder.glob("*.md"):
         if md.stem not in build.KEY_TABLES:
             assert f"[{md.stem}](tables/{md.stem}.csv)" in markdown, md.stem
+
+
+def test_no_figure_draws_on_twin_axes():
+    """STYLE.md: one quantity per axis; a second scale hides a gap."""
+    from newsstudy import paths
+
+    for path in paths.PACKAGE_DIR.rglob("*.py"):
+        assert ".twinx(" not in path.read_text(encoding="utf-8"), path.name

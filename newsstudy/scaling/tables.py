@@ -62,6 +62,8 @@ def plot_capacity(table: pd.DataFrame, fit: Mapping[str, float]):
         ax.annotate(row["size"], (row["params"], row["recall@10"]), textcoords="offset points",
                     xytext=(4, 6), fontsize=8)
     ax.set(xscale="log", xlabel="parameters", ylabel="score", title="Ours: quality against size")
+    ax.set_xticks(table["params"], [f"{p / 1e6:.2g}M" for p in table["params"]])
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.legend(fontsize=8)
     ax = axes[1]
     published = paper_capacity_table()
@@ -282,6 +284,7 @@ def plot_pick_gains(gains: pd.DataFrame, oracle_gains: pd.DataFrame):
     ax.set(xscale="log", xlabel="N (lists sampled per user)",
            ylabel="R@10 gain over a random pick", title="Best-of-N: paired gain over random")
     ax.set_xticks(gains["N"], [str(n) for n in gains["N"]])
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import NullLocator
 
 from newsstudy import paper
 from newsstudy.evaluation import PairedDifference, summarise
@@ -161,35 +162,38 @@ def retrieved_titles(world, retriever, completion: str, k: int = 5) -> list[str]
 
 
 def plot_imitation(curve: pd.DataFrame, demonstrations: float, sizes: pd.DataFrame):
-    """Imitation against SFT steps (R@10 and words found in the prompt) and against size.
+    """Imitation against SFT steps (left) and against size (right): R@10 above, the share
+    of query words found in the prompt below, each on its own axis.
 
     ``curve``: ``step``, ``recall@10``, ``words in prompt``; ``sizes``: ``size``,
     ``parameters``, ``recall@10``, ``words in prompt``. The demonstrations' R@10 is the
     dashed line, the gate (90% of it) dotted.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    for ax, frame, x, label in ((axes[0], curve, "step", "SFT step"),
-                                (axes[1], sizes, "parameters", "parameters (log scale)")):
+    fig, axes = plt.subplots(2, 2, figsize=(11, 5.6), sharex="col")
+    for column, (frame, x, label) in enumerate(((curve, "step", "SFT step"),
+                                                (sizes, "parameters", "parameters"))):
+        top, bottom = axes[0, column], axes[1, column]
         if frame.empty:
-            ax.set_visible(False)
+            top.set_visible(False)
+            bottom.set_visible(False)
             continue
-        ax.plot(frame[x], frame["recall@10"], marker="o", label="policy R@10")
-        ax.axhline(demonstrations, ls="--", c="grey", label="demonstrations R@10")
-        ax.axhline(0.9 * demonstrations, ls=":", c="grey", label="gate: 90%")
-        ax.set_xlabel(label)
-        ax.set_ylabel("R@10 (validation users)")
-        twin = ax.twinx()
-        twin.plot(frame[x], frame["words in prompt"], marker="s", c="C2", label="words in prompt")
-        twin.set_ylim(0, 1.05)
-        twin.set_ylabel("share of query words in the prompt")
+        top.plot(frame[x], frame["recall@10"], marker="o", label="policy R@10")
+        top.axhline(demonstrations, ls="--", c="grey", label="demonstrations R@10")
+        top.axhline(0.9 * demonstrations, ls=":", c="grey", label="gate: 90%")
+        top.set_ylabel("R@10 (validation users)")
+        bottom.plot(frame[x], frame["words in prompt"], marker="s", c="C2")
+        bottom.set_ylim(0, 1.05)
+        bottom.set_ylabel("query words in the prompt")
+        bottom.set_xlabel(label)
         if x == "parameters":
-            ax.set_xscale("log")
-            for _, row in frame.iterrows():
-                ax.annotate(row["size"], (row["parameters"], row["recall@10"]),
-                            textcoords="offset points", xytext=(4, 4), fontsize=8)
-    axes[0].legend(fontsize=8, loc="lower right")
-    axes[0].set_title("Imitation against SFT steps")
-    axes[1].set_title("Imitation against model size")
+            bottom.set_xscale("log")
+            bottom.set_xticks(frame["parameters"],
+                              [f"{size}\n{p / 1e6:.2g}M" for size, p in
+                               zip(frame["size"], frame["parameters"], strict=True)])
+            bottom.xaxis.set_minor_locator(NullLocator())
+    axes[0, 0].legend(fontsize=8, loc="lower right")
+    axes[0, 0].set_title("Imitation against SFT steps")
+    axes[0, 1].set_title("Imitation against model size")
     fig.tight_layout()
     return fig
 
