@@ -436,6 +436,9 @@ class DistillParams(NotebookParams, RewardSettings, SignalSettings, ServingSetti
                                  description="Users timed in the serving benchmark.")
     serving_batch_size: int = Field(default=32, ge=1, le=4096,
                                     description="Batch size of serving generation.")
+    serving_repeats: int = Field(default=3, ge=1, le=50,
+                                 description="Turns of the teacher-then-student serving "
+                                 "measurement; each reports its median turn.")
 
     @model_validator(mode="after")
     def _student_size(self) -> DistillParams:

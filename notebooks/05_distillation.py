@@ -179,14 +179,18 @@ serving_prompts = list(pipe.student_pipe.prompts(
 with timings.part("serving"):
     speed = distillation.serving_speeds(pipe.teacher(), students["on-policy"][P.seed],
                                         serving_prompts, P.serving_batch_size,
-                                        P.max_completion_length)
+                                        P.max_completion_length, P.serving_repeats)
 serving_table = distillation_tables.serving_table(speed, params, P.serving_batch_size, threads=1)
 saving.save_table(serving_table, P.profile, "05_serving")
 serving_table
 
 # %% [markdown]
-# Generation of models this small is bound by per-token overhead as much as by
-# arithmetic, so the speed-up stays below the parameter ratio.
+# Each speed is the median of `serving_repeats` turns, teacher and student taking turns so
+# that a slow spell of the machine falls on both; the range shows how far a turn strays.
+# *Time in the model* is the share of the wall time spent inside the forward passes: the
+# rest is the decoding loop (sampling, the duplicate guard, padding), which does not shrink
+# with the model. The smaller that share is for the student, the further its speed-up
+# falls below the parameter ratio.
 
 # %% [markdown]
 # ## The offline table, completed: baselines (03b), LLM rows (03) and the student

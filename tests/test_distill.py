@@ -168,3 +168,47 @@ def test_serving_speed_reports_positive_throughput_and_ordered_latencies(tok, pr
     assert speed["users_per_second"] > 0 and speed["tokens_per_second"] > 0
     assert 0 < speed["p50_latency_s"] <= speed["p95_latency_s"]
     assert 0 < speed["mean_new_tokens"] <= 8
+
+
+def test_serving_speed_measures_the_time_inside_the_model(tok, prompts):
+    speed = distill.serving_speed(student(tok), tok, prompts, batch_size=3, max_new_tokens=8)
+    assert 0 < speed["forward_share"] <= 1
+
+
+def test_forward_clock_counts_only_the_forward_passes():
+    import time
+
+    import torch
+
+    class Slow(torch.nn.Module):
+        def forward(self, x):
+            time.sleep(0.02)
+            return x
+
+    model = Slow()
+    with distill.forward_clock(model) as inside:
+        model(torch.zeros(1))
+        time.sleep(0.05)  # outside the model
+        model(torch.zeros(1))
+    assert 0.035 < inside[0] < 0.08
+    model(torch.zeros(1))  # the hooks are gone after the block
+    assert inside[0] < 0.08
+
+
+def test_serving_speeds_take_turns_and_report_the_median(monkeypatch, tmp_path):
+    from newsstudy.distillation import students
+
+    calls, speeds = [], iter([1.0, 10.0, 3.0, 20.0, 2.0, 30.0])
+    monkeypatch.setattr(students.checkpoints.PolicyStore, "load",
+                        staticmethod(lambda path: (str(path), "tok", {})))
+
+    def fake_speed(model, tokenizer, prompts, batch_size, max_new_tokens):
+        calls.append(model)
+        return {"users_per_second": next(speeds), "p50_latency_s": 1.0}
+
+    monkeypatch.setattr(students.distill, "serving_speed", fake_speed)
+    out = students.serving_speeds(tmp_path / "t", tmp_path / "s", ["p"], 4, 8, repeats=3)
+    assert [c.endswith("t") for c in calls] == [True, False] * 3  # turns
+    assert out["teacher"]["users_per_second"] == 2.0 and out["student"]["users_per_second"] == 20.0
+    assert out["teacher"]["users_per_second_runs"] == [1.0, 3.0, 2.0]
+    assert out["speedups"] == [10.0, 20.0 / 3.0, 15.0]

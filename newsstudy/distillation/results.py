@@ -67,13 +67,18 @@ class ServingSpeed(Record):
     mean_new_tokens: float
     p50_latency_s: float
     p95_latency_s: float
+    forward_share: float | None = None
+    repeats: int | None = None
+    users_per_second_runs: list[float] | None = None
 
 
 class Serving(Record):
-    """Teacher and student served the same way on the same hardware."""
+    """Teacher and student served the same way on the same hardware (each its median of
+    ``repeats`` turns), and the student-over-teacher speed-up of each turn."""
 
     teacher: ServingSpeed
     student: ServingSpeed
+    speedups: list[float] | None = None
 
 
 class Params(Record):

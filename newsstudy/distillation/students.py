@@ -272,13 +272,28 @@ def train_students(notebook: str, params: dict, seeds, eval_users, kl_users) -> 
 
 
 def serving_speeds(teacher_checkpoint: Path, student_checkpoint: Path, prompts: list[str],
-                   batch_size: int, max_new_tokens: int) -> dict[str, dict]:
-    """Teacher's and student's serving speed on the same prompts, batch size and one thread."""
+                   batch_size: int, max_new_tokens: int, repeats: int = 3) -> dict[str, dict]:
+    """Teacher's and student's serving speed on the same prompts, batch size and one thread,
+    measured ``repeats`` times, teacher and student taking turns (so a slow spell of a
+    shared machine falls on both); each role's record is its median run (by users/s) with
+    every run's users/s beside it, and ``speedups`` holds the student-over-teacher ratio of
+    each turn."""
     teacher_model, tok, _ = checkpoints.PolicyStore.load(teacher_checkpoint)
     student_model, _, _ = checkpoints.PolicyStore.load(student_checkpoint)
+    runs: dict[str, list[dict]] = {"teacher": [], "student": []}
     with generate.torch_threads(1):
-        return {role: distill.serving_speed(m, tok, prompts, batch_size, max_new_tokens)
-                for role, m in (("teacher", teacher_model), ("student", student_model))}
+        for _ in range(max(1, repeats)):
+            for role, model in (("teacher", teacher_model), ("student", student_model)):
+                runs[role].append(distill.serving_speed(model, tok, prompts, batch_size,
+                                                        max_new_tokens))
+    out: dict[str, dict] = {}
+    for role, measured in runs.items():
+        ordered = sorted(measured, key=lambda run: run["users_per_second"])
+        out[role] = {**ordered[len(ordered) // 2], "repeats": len(measured),
+                     "users_per_second_runs": [run["users_per_second"] for run in measured]}
+    out["speedups"] = [s["users_per_second"] / t["users_per_second"]
+                       for t, s in zip(runs["teacher"], runs["student"], strict=True)]
+    return out
 
 
 def checkpoints_by_method(measured: list[dict]) -> dict[str, dict[int, Path]]:

@@ -76,17 +76,26 @@ def plot_curves(curves: Mapping[str, pd.DataFrame]):
 
 def serving_table(speed: Mapping[str, Mapping[str, float]], params: Mapping[str, int],
                   batch_size: int, threads: int) -> pd.DataFrame:
-    """Users/s and latency of teacher and student, the speed-up, and the paper's, with the
-    batch size and torch threads both were served with."""
+    """Users/s (the median of the measured turns, with their range) and latency of teacher
+    and student, the share of their time spent inside the model, the speed-up (and its
+    range over turns), and the paper's, with the batch size and torch threads both were
+    served with."""
     rows = []
     for role in ("teacher", "student"):
         s = speed[role]
+        runs = s.get("users_per_second_runs") or [s["users_per_second"]]
         rows.append({"model": role, "params": params[role],
-                     "users/s": s["users_per_second"], "p50 latency (s)": s["p50_latency_s"],
+                     "users/s": s["users_per_second"],
+                     "users/s range": f"{min(runs):.1f}-{max(runs):.1f} ({len(runs)} runs)",
+                     "p50 latency (s)": s["p50_latency_s"],
                      "p95 latency (s)": s["p95_latency_s"],
-                     "tokens/user": s["mean_new_tokens"], "paper users/s": paper.SERVING[role]})
+                     "tokens/user": s["mean_new_tokens"],
+                     "time in the model": s.get("forward_share", np.nan),
+                     "paper users/s": paper.SERVING[role]})
     frame = pd.DataFrame(rows)
     frame["speed-up"] = frame["users/s"] / frame.loc[0, "users/s"]
+    ratios = speed.get("speedups") or []
+    frame["speed-up range"] = ["", f"{min(ratios):.1f}-{max(ratios):.1f}" if ratios else ""]
     frame["paper speed-up"] = frame["paper users/s"] / paper.SERVING["teacher"]
     frame["params ratio"] = frame.loc[0, "params"] / frame["params"]
     return frame.assign(**{"batch size": batch_size, "torch threads": threads})

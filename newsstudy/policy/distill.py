@@ -39,6 +39,7 @@ and "supervised"); :func:`sampled_reverse_kl` draws the student's own samples fi
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import os
@@ -330,7 +331,9 @@ def serving_speed(model, tokenizer, prompts: Sequence[str], batch_size: int = 32
     With ``warmup`` one untimed batch runs first (first-call allocations). Also returns
     ``users``, ``batch_size``, ``seconds``, ``tokens_per_second`` and
     ``mean_new_tokens`` (generated per user, eos included): a model that stops early
-    serves faster, so compare speeds together with lengths. Threads are the caller's
+    serves faster, so compare speeds together with lengths; and ``forward_share``, the
+    share of the wall time spent inside the model's forward passes (:func:`forward_clock`):
+    what is left is the decoding loop, which does not shrink with the model. Threads are the caller's
     (see :func:`~newsstudy.policy.generate.torch_threads`).
     """
     if not prompts:
@@ -351,15 +354,33 @@ def serving_speed(model, tokenizer, prompts: Sequence[str], batch_size: int = 32
     if warmup:
         run(batches[0])
     latencies, tokens, seconds = [], 0, 0.0
-    for batch in batches:
-        started = time.perf_counter()
-        counts = run(batch)
-        elapsed = time.perf_counter() - started
-        seconds += elapsed
-        latencies += [elapsed] * len(batch)
-        tokens += sum(c[0] for c in counts)
+    with forward_clock(model) as inside:
+        for batch in batches:
+            started = time.perf_counter()
+            counts = run(batch)
+            elapsed = time.perf_counter() - started
+            seconds += elapsed
+            latencies += [elapsed] * len(batch)
+            tokens += sum(c[0] for c in counts)
     p50, p95 = (float(v) for v in np.percentile(latencies, [50, 95]))
     return {"users": len(prompts), "batch_size": batch_size, "seconds": seconds,
             "users_per_second": len(prompts) / seconds, "p50_latency_s": p50,
             "p95_latency_s": p95, "tokens_per_second": tokens / seconds,
-            "mean_new_tokens": tokens / len(prompts)}
+            "mean_new_tokens": tokens / len(prompts),
+            "forward_share": min(1.0, inside[0] / seconds) if seconds else float("nan")}
+
+
+@contextlib.contextmanager
+def forward_clock(model):
+    """Seconds spent inside ``model``'s forward passes while the block runs, in a
+    one-element list (hooks on the model's top module); the rest of generation's time is
+    the decoding loop around it (sampling, the duplicate guard, padding, bookkeeping)."""
+    spent, started = [0.0], []
+    before = model.register_forward_pre_hook(lambda *_: started.append(time.perf_counter()))
+    after = model.register_forward_hook(
+        lambda *_: spent.__setitem__(0, spent[0] + time.perf_counter() - started.pop()))
+    try:
+        yield spent
+    finally:
+        before.remove()
+        after.remove()
