@@ -603,3 +603,13 @@ def test_no_figure_draws_on_twin_axes():
 
     for path in paths.PACKAGE_DIR.rglob("*.py"):
         assert ".twinx(" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_every_table_shown_whole_says_how_many_users_stand_behind_it(monkeypatch):
+    monkeypatch.setenv("NEWSSTUDY_REPORTS", str(committed.reports_root()))
+    blocks = build.output_blocks("default")
+    shown = [block for section in blocks.values() for block in section
+             if isinstance(block, build.Table)]
+    assert shown
+    for table in shown:
+        assert re.search(r"\(n = [\d,]+", table.caption), table.caption

@@ -212,8 +212,11 @@ running alone; *ran beside* names the notebooks that shared the two cores with i
 *in the background* those that ran at niceness 10 on one thread beside a notebook with a
 longer chain of work ahead (where Linux groups processes by session, the two kernels
 still share the cores equally). *CPU* is the core-minutes of the kernel and the workers
-it started. What each figure was measured to be over the rounds is in `CHANGELOG.md`; the
-benchmarks behind the budgets are in `docs/benchmarks.md`.
+it started. A run that finds its models in the artifact cache (checkpoints are stored by
+the hash of their configuration) leaves out their training, so it is faster than one from
+empty artifacts; `CHANGELOG.md` says which kind each committed run was and records the
+last run from empty artifacts. The benchmarks behind the budgets are in
+`docs/benchmarks.md`.
 """
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from newsstudy import paper, params, paths
-from newsstudy.io import config_hash, write_text
+from newsstudy.io import config_hash, read_json, write_text
 from newsstudy.progress import duration
 from newsstudy.report import claims as claims_module
 from newsstudy.report import headline
@@ -359,9 +359,38 @@ others are linked (each also sits in its executed notebook), so the report repea
 table a reader can open there."""
 
 
+TABLE_USERS = {
+    "02_strategies": ("02_rewards", "n_users", "test users"),
+    "02_degenerate_gate": ("02_rewards", "n_users", "test users"),
+    "03b_baselines": ("03b_baselines", "n_test_users", "test users"),
+    "01b_sensitivity": ("01b_sensitivity", "n_users_per_world", "users per world"),
+    "05_serving": ("05_distillation", "serving.teacher.users", "users served"),
+    "06_ab_table": ("06_ab_simulation", "n_users", "users in the test"),
+    "06_power_check": ("06_ab_simulation", "n_users", "users in the test"),
+}
+"""Where the number of users behind a shown table without an ``n`` column is recorded:
+(results file, key path, what they are)."""
+
+
+def recorded_users(profile: str, name: str) -> str:
+    """`` (n = 1,172 test users)`` from the results file :data:`TABLE_USERS` names; "" if
+    the table is not there or the value is missing."""
+    if name not in TABLE_USERS:
+        return ""
+    notebook, key, what = TABLE_USERS[name]
+    path = paths.results_path(profile, notebook)
+    try:
+        value = read_json(path)
+        for part in key.split("."):
+            value = value[part]
+        return f" (n = {int(value):,} {what})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
 def rows_text(frame: pd.DataFrame) -> str:
-    """`` (n = 979)``: the users behind a table, from its ``n`` (or ``n_users``) column."""
-    for column in ("n", "n_users", "users"):
+    """`` (n = 979)``: the users behind a table, from its ``n`` (or ``n users``) column."""
+    for column in ("n", "n users", "n_users", "users"):
         if column in frame and pd.api.types.is_numeric_dtype(frame[column]):
             values = frame[column].dropna()
             if len(values):
@@ -386,7 +415,8 @@ def output_blocks(profile: str) -> dict[str, list]:
             continue
         frame = read_table(csv)
         items.append((section, rank, md.stem, 0,
-                      Table(frame, caption_for(md.stem) + rows_text(frame),
+                      Table(frame, caption_for(md.stem)
+                            + (rows_text(frame) or recorded_users(profile, md.stem)),
                             f"tables/{csv.name}")))
     for section, links in others.items():
         items.append((section, len(PLACEMENT) + 1, "~", 2, Para(
