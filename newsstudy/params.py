@@ -387,7 +387,7 @@ def load_recipe(profile: str) -> TeacherRecipe:
 
 def load_params(
     notebook: str, profile: str, overrides: Mapping[str, Any] | None = None,
-    given_where: str = "override",
+    given_where: str | None = None,
 ) -> NotebookParams:
     """The validated parameters of a notebook under a profile, with optional overrides.
 
@@ -404,8 +404,8 @@ def load_params(
     check_known_keys(notebook, list(values), where)
     check_profile(values, profile, where)
     overrides = dict(overrides or {})
-    override_sources = {key: f"override {key}={value!r}" if given_where == "override"
-                        else given_where for key, value in overrides.items()}
+    override_sources = {key: given_where or f"override {key}={value!r}"
+                        for key, value in overrides.items()}
     for key in overrides:
         check_known_keys(notebook, [key], override_sources[key])
     if overrides.get("profile", profile) != profile:
@@ -491,25 +491,13 @@ parameters by name."""
 
 
 def cell_parameters(notebook: str) -> list[str]:
-    """The names the notebook's ``parameters`` cell assigns, in order (read with ``ast``
-    from ``notebooks/<notebook>.ipynb``; empty if the notebook has no such cell)."""
-    import ast
-    import json
+    """The names the notebook's ``parameters`` cell assigns, in order, as papermill reads
+    them (``papermill.inspect_notebook``, what ``--help-notebook`` shows); empty if the
+    notebook is missing or has no such cell."""
+    import papermill
 
     source = paths.NOTEBOOKS_DIR / f"{notebook}.ipynb"
-    if not source.is_file():
-        return []
-    for cell in json.loads(source.read_text(encoding="utf-8"))["cells"]:
-        if cell["cell_type"] == "code" and "parameters" in cell["metadata"].get("tags", []):
-            code = "".join(cell["source"])
-            names = []
-            for node in ast.parse(code).body:
-                if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                    names.append(node.target.id)
-                elif isinstance(node, ast.Assign):
-                    names += [t.id for t in node.targets if isinstance(t, ast.Name)]
-            return names
-    return []
+    return list(papermill.inspect_notebook(str(source))) if source.is_file() else []
 
 
 def papermill_arguments(notebook: str, params: NotebookParams,
@@ -522,7 +510,7 @@ def papermill_arguments(notebook: str, params: NotebookParams,
     declared = set(cell_parameters(notebook))
     arguments = {"profile": values.pop("profile")}
     if variant is not None and "variant" in declared:
-        arguments["variant"] = variant.split(paths.VARIANT_MARK, 1)[1]
+        arguments["variant"] = paths.split_variant(variant)[1]
     arguments |= {name: value for name, value in values.items() if name in declared}
     rest = {name: value for name, value in values.items() if name not in declared}
     if rest:
@@ -558,28 +546,27 @@ def from_namespace(notebook: str, namespace: Mapping[str, Any]) -> NotebookParam
     if not isinstance(profile, str) or profile not in known:
         raise ParamsError(f"{where}: profile: unknown profile {profile!r}"
                           f"{did_you_mean(str(profile), known)} (profiles: {', '.join(known)})")
-    settings = namespace.get("overrides") or {}
-    if not isinstance(settings, dict):
+    cell_overrides = namespace.get("overrides") or {}
+    if not isinstance(cell_overrides, dict):
         raise ParamsError(f"{where}: overrides: must be a mapping of parameter names to "
-                          f"values, got {type(settings).__name__}")
+                          f"values, got {type(cell_overrides).__name__}")
     candidates = [name for name, value in namespace.items()
                   if is_candidate_parameter(name, value) and name not in CELL_NAMES]
     check_known_keys(notebook, candidates, where)
-    check_known_keys(notebook, [str(key) for key in settings], f"{where}: overrides")
+    check_known_keys(notebook, [str(key) for key in cell_overrides], f"{where}: overrides")
     given = {name: namespace[name] for name in candidates if namespace[name] is not None}
-    params = load_params(notebook, profile, given | settings, given_where=where)
-    base = load_params(notebook, profile)
+    params = load_params(notebook, profile, given | cell_overrides, given_where=where)
     active = paths.active_variant()
     try:
         if active is not None and variants.base_of(active) == profile:
             variant = active  # chosen by newsstudy run, which prepared it
         else:
-            variant = variants.choose(profile, variants.changed_values(
-                params.model_dump(), base.model_dump()), namespace.get("variant"))
+            changed = variants.changed_values(params.model_dump(),
+                                              load_params(notebook, profile).model_dump())
+            variant = variants.choose(profile, changed, namespace.get("variant"))
             if variant is not None:
                 variants.activate(variant)
-                variants.prepare(variant, notebook, profile_notebooks(profile),
-                                 variants.changed_values(params.model_dump(), base.model_dump()))
+                variants.prepare(variant, notebook, profile_notebooks(profile), changed)
     except variants.VariantError as err:
         raise ParamsError(f"{where}: {err}") from None
     if variant is not None:

@@ -42,6 +42,17 @@ def active_variant() -> str | None:
     return value if VARIANT_MARK in value else None
 
 
+def split_variant(name: str) -> tuple[str, str | None]:
+    """``("default", "lr=0.1")`` for ``default+lr=0.1``; ``(name, None)`` for a profile."""
+    base, mark, variant = name.partition(VARIANT_MARK)
+    return base, (variant if mark else None)
+
+
+def derives_from(profile: str, base: str) -> bool:
+    """Whether ``profile`` is ``base`` or a profile derived from it (``default-ab``)."""
+    return profile == base or profile.startswith(f"{base}-")
+
+
 def output_name(profile: str) -> str:
     """The folder name of ``profile``'s outputs: ``profile`` itself, or, while a variant
     of it (or of the profile it derives from, ``default`` for ``default-ab``) is active,
@@ -49,10 +60,8 @@ def output_name(profile: str) -> str:
     variant = active_variant()
     if variant is None or VARIANT_MARK in profile:
         return profile
-    base, name = variant.split(VARIANT_MARK, 1)
-    if profile == base or profile.startswith(f"{base}-"):
-        return f"{profile}{VARIANT_MARK}{name}"
-    return profile
+    base, name = split_variant(variant)
+    return f"{profile}{VARIANT_MARK}{name}" if derives_from(profile, base) else profile
 
 
 def artifacts_root() -> Path:

@@ -117,7 +117,7 @@ def active(variant: str | None) -> Iterator[None]:
 
 def base_of(variant: str) -> str:
     """The profile a variant (``<profile>+<name>``) is a variant of."""
-    return variant.split(paths.VARIANT_MARK, 1)[0]
+    return paths.split_variant(variant)[0]
 
 
 def manifest_path(variant: str) -> Path:
@@ -189,10 +189,9 @@ def link_artifacts(profile: str, variant: str) -> None:
     removes a linked world before it builds another, and checkpoints are saved under a
     new name and moved into place."""
     root = paths.artifacts_root()
-    name = variant.split(paths.VARIANT_MARK, 1)[1]
+    name = paths.split_variant(variant)[1]
     for base in sorted(root.glob(f"{profile}*")):
-        if paths.VARIANT_MARK in base.name or not (base.name == profile
-                                                     or base.name.startswith(f"{profile}-")):
+        if paths.VARIANT_MARK in base.name or not paths.derives_from(base.name, profile):
             continue
         target = root / f"{base.name}{paths.VARIANT_MARK}{name}"
         if (base / "world").is_dir():

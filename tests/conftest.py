@@ -169,6 +169,17 @@ class Project:
         return path
 
 
+def exit_status(argv: list[str]) -> int:
+    """Run ``newsstudy <argv>`` in-process; return its exit status (0 if it returns)."""
+    from newsstudy.run.cli import main
+
+    try:
+        main(argv)
+    except SystemExit as stop:
+        return stop.code
+    return 0
+
+
 def project_variants() -> set[str]:
     """Variant folders in the project's own reports and artifacts (not a test's)."""
     roots = (paths.PROJECT_ROOT / "reports", paths.PROJECT_ROOT / "artifacts")

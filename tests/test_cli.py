@@ -8,19 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import exit_status
 
 from newsstudy.report import claims
 from newsstudy.run import runner
 from newsstudy.run.cli import main
-
-
-def exit_status(argv: list[str]) -> int:
-    """Run ``newsstudy <argv>`` in-process; return its exit status (0 if it returns)."""
-    try:
-        main(argv)
-    except SystemExit as stop:
-        return stop.code
-    return 0
 
 
 @pytest.mark.parametrize(

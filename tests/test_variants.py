@@ -9,19 +9,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import exit_status
 
 from newsstudy import paths, variants
 from newsstudy.io import read_json, write_json
 from newsstudy.run import records, runner
-from newsstudy.run.cli import main
-
-
-def exit_status(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as stop:
-        return stop.code
-    return 0
 
 
 def fake_execute(source, target, parameters):

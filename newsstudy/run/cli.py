@@ -164,7 +164,7 @@ def summary(notebooks: list[str], folder: Path, seconds: float,
         except ValueError:
             gates = {}
         for gate, value in gates.items():
-            ok = value.get("passes", value.get("passed")) if isinstance(value, dict) else value
+            ok = value.get("passes") if isinstance(value, dict) else value
             if ok is True:
                 passed += 1
             elif ok is False:
@@ -178,9 +178,9 @@ def summary(notebooks: list[str], folder: Path, seconds: float,
     if report is not None:
         lines.append(f"report:  {shown}/{report.name} (and index.html beside it)")
     else:
-        lines.append(f"report:  newsstudy report --profile {folder.name.split('+')[0]}"
-                     + (f" --variant {folder.name.split('+', 1)[1]}" if "+" in folder.name
-                        else ""))
+        base, variant = paths.split_variant(folder.name)
+        lines.append(f"report:  newsstudy report --profile {base}"
+                     + (f" --variant {variant}" if variant else ""))
     return "\n".join(lines)
 
 

@@ -394,8 +394,8 @@ def run_notebook(
     """
     params = load_params(notebook, profile, overrides)
     notebook_source(notebook)
-    changed = variants.changed_values(params.model_dump(),
-                                      load_params(notebook, profile).model_dump())
+    base = load_params(notebook, profile) if overrides else params
+    changed = variants.changed_values(params.model_dump(), base.model_dump())
     try:
         chosen = variants.choose(profile, changed, variant)
     except variants.VariantError as err:
