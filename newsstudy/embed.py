@@ -305,12 +305,14 @@ def load_vectors(path: Path, rows: int) -> np.ndarray | None:
     return vectors
 
 
-def embed_cached(texts: Sequence[str], backend: str = "minilm", show_progress: bool = False
-                 ) -> np.ndarray:
+def embed_cached(texts: Sequence[str], backend: str = "minilm", show_progress: bool = False,
+                 progress: str | None = None, chunk: int = 2048) -> np.ndarray:
     """Embed a fixed list of texts, reusing a ``.npy`` cache keyed by backend and texts.
 
     Uses the raw backend (documents are embedded once; they would only crowd the query
-    cache).
+    cache). ``progress``: a label; when given, the texts are embedded ``chunk`` at a time
+    and each tenth of the way is reported on the terminal with the time left
+    (:class:`newsstudy.progress.Progress`).
     """
     _check_backend(backend)
     path = paths.data_root() / "embeddings" / f"{_cache_key(backend)}-{texts_hash(texts)}.npy"
@@ -318,7 +320,19 @@ def embed_cached(texts: Sequence[str], backend: str = "minilm", show_progress: b
         cached = load_vectors(path, len(texts))
         if cached is not None:
             return cached
-    vectors = get_embedder(backend, cached=False).encode(texts, show_progress=show_progress)
+    embedder = get_embedder(backend, cached=False)
+    if progress is None:
+        vectors = embedder.encode(texts, show_progress=show_progress)
+    else:
+        from newsstudy.progress import Progress
+
+        texts = list(texts)
+        report = Progress(progress, len(texts), "texts")
+        parts = []
+        for start in range(0, len(texts), chunk):
+            parts.append(embedder.encode(texts[start:start + chunk]))
+            report.update(min(start + chunk, len(texts)))
+        vectors = np.concatenate(parts) if parts else _empty(embedder.dim)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, vectors, allow_pickle=False)

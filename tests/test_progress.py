@@ -45,3 +45,25 @@ def test_quiet_replaces_the_trainers_printer_and_bar_with_step_lines():
     trainer = quiet(Trainer(), "Dr.GRPO verifiable seed 0")
     assert len(trainer.callbacks) == 1 and isinstance(trainer.callbacks[0], StepLines)
     assert trainer.callbacks[0].label == "Dr.GRPO verifiable seed 0"
+
+
+def test_embedding_with_progress_reports_texts_and_matches_one_pass(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    from newsstudy import embed
+
+    class Lengths:  # a deterministic backend: one row per text
+        dim = 2
+
+        def encode(self, texts, show_progress=False):
+            return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    monkeypatch.setenv("NEWSSTUDY_DATA", str(tmp_path))
+    monkeypatch.setattr(embed, "get_embedder", lambda name, cached=True: Lengths())
+    monkeypatch.setattr("sys.__stderr__", __import__("sys").stderr)
+    texts = [f"text {'x' * i}" for i in range(25)]
+    vectors = embed.embed_cached(texts, "minilm", progress="world: embedding articles", chunk=4)
+    assert np.array_equal(vectors, Lengths().encode(texts))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("world: embedding articles: 4/25 texts") and "left" in lines[0]
+    assert lines[-1].startswith("world: embedding articles: 25/25 texts")

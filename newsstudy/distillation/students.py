@@ -12,6 +12,7 @@ import pandas as pd
 
 from newsstudy import evaluation, parallel, paths
 from newsstudy.distillation.methods import METHODS
+from newsstudy.metrics import mean_with_ci
 from newsstudy.policy import checkpoints, distill, generate
 from newsstudy.rewards import RewardScorer
 from newsstudy.teacher import PolicyPipeline, grpo
@@ -107,7 +108,9 @@ class DistillPipeline:
                 "distill_users": s.distill_train_users,
                 "sup_lr": s.supervised_learning_rate, "grpo_after": s.grpo_after_steps,
                 "curve_every": s.curve_every, "curve_users": s.n_curve_users if seed == s.seed
-                else 0, "max_completion_length": s.max_completion_length,
+                else 0, **({"curve": "recall@10 with its 95% interval"}
+                           if seed == s.seed and s.n_curve_users else {}),
+                "max_completion_length": s.max_completion_length,
                 "grpo": self.student_pipe.teacher_config(seed)["grpo"]
                 if method == "on-policy + GRPO" else None}
 
@@ -147,7 +150,9 @@ class DistillPipeline:
                 fusion=self.settings.fusion)
             kl = distill.sampled_reverse_kl(model, teacher_model, tok, texts,
                                             max_new_tokens=max_len, seed=seed)
-            return {"recall@10": float(frame["recall@10"].mean()), "sampled_reverse_kl": kl}
+            mean, low, high = mean_with_ci(frame["recall@10"].to_numpy(dtype=float))
+            return {"recall@10": mean, "recall@10 low": low, "recall@10 high": high,
+                    "curve users": len(frame), "sampled_reverse_kl": kl}
 
         return evaluate
 

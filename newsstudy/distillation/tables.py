@@ -57,17 +57,29 @@ def plot_distillation(table: pd.DataFrame):
 
 
 def plot_curves(curves: Mapping[str, pd.DataFrame]):
-    """Recall@10 and reverse KL to the teacher against steps, one line per method."""
+    """Recall@10 (with its 95% interval over the curve users as a band, where the run
+    recorded one) and reverse KL to the teacher against steps, one line per method."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    users = set()
     for name, frame in curves.items():
         for ax, column in zip(axes, ("recall@10", "sampled_reverse_kl"), strict=True):
-            if column in frame:
-                points = frame.dropna(subset=[column])
-                ax.plot(points["step"], points[column], "o-", label=name)
+            if column not in frame:
+                continue
+            points = frame.dropna(subset=[column])
+            (line,) = ax.plot(points["step"], points[column], "o-", label=name)
+            band = {f"{column} low", f"{column} high"}
+            if band <= set(points.columns) and points[list(band)].notna().all().all():
+                ax.fill_between(points["step"], points[f"{column} low"],
+                                points[f"{column} high"], color=line.get_color(), alpha=0.15)
+            if "curve users" in points:
+                users.update(int(n) for n in points["curve users"].dropna())
+    shown = f"{min(users)} validation users, band: 95% interval" if users else \
+        "validation users; no interval recorded"
     axes[0].set(xlabel="optimisation step", ylabel="Recall@10 (validation users)",
-                title="Quality while distilling")
+                title=f"Quality while distilling ({shown})")
     axes[1].set(xlabel="optimisation step", ylabel="KL(student || teacher) per token",
                 title="Reverse KL on the student's own samples")
+    axes[0].title.set_fontsize(10)
     for ax in axes:
         ax.legend(fontsize=8)
     fig.tight_layout()

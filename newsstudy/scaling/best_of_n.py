@@ -217,10 +217,14 @@ def frontier_picks(records, ns, n_draws: int, seed: int) -> pd.DataFrame:
 
 
 def frontier_points(records, picks: pd.DataFrame) -> pd.DataFrame:
-    """Per (size, n): mean picked R@10 / N@10 and inference FLOPs per user."""
+    """Per (size, n): mean picked R@10 / N@10 with their 95% intervals over users
+    (``... low`` / ``... high``), ``n users``, and inference FLOPs per user."""
+    from newsstudy.evaluation import summarise
+
     meta = {r["size"]: r for r in records}
-    points = (picks.groupby(["size", "n"], sort=False)[["recall@10", "ndcg@10"]].mean()
-              .reset_index())
+    points = (summarise(picks.rename(columns={"n": "N"}), by=["size", "N"],
+                        columns=("recall@10", "ndcg@10"))
+              .rename(columns={"n": "n users"}).rename(columns={"N": "n"}))
     points["params"] = points["size"].map(lambda s: meta[s]["params"])
     points["flops_per_user"] = [
         n * inference_flops(meta[s]["params"], meta[s]["prompt_tokens"],

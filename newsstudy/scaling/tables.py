@@ -137,16 +137,23 @@ def plot_best_of_n(table: pd.DataFrame):
 
 
 def plot_compute_frontier(points: pd.DataFrame):
-    """R@10 against inference FLOPs per user, one line per size across N."""
+    """R@10 against inference FLOPs per user, one line per size across N, with 95%
+    intervals over users (bars) where ``points`` holds them."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for size, group in points.groupby("size", sort=False):
         group = group.sort_values("n")
-        ax.plot(group["flops_per_user"], group["recall@10"], "o-", label=size)
+        err = None
+        if {"recall@10 low", "recall@10 high"} <= set(group.columns):
+            err = [group["recall@10"] - group["recall@10 low"],
+                   group["recall@10 high"] - group["recall@10"]]
+        ax.errorbar(group["flops_per_user"], group["recall@10"], yerr=err, fmt="o-",
+                    capsize=2, elinewidth=0.8, label=size)
         for _, row in group.iterrows():
             ax.annotate(f"N={int(row['n'])}", (row["flops_per_user"], row["recall@10"]),
                         textcoords="offset points", xytext=(3, -9), fontsize=6)
     ax.set(xscale="log", xlabel="inference FLOPs per user (reading + writing, all N lists)",
-           ylabel="R@10 (reward-picked)", title="Quality against inference compute")
+           ylabel="R@10 (reward-picked)",
+           title="Quality against inference compute (bars: 95% intervals)")
     ax.legend(title="size", fontsize=8)
     fig.tight_layout()
     return fig
@@ -219,7 +226,7 @@ def validation_table(records, demo_recall: pd.Series) -> pd.DataFrame:
 
 def plot_validation_loss(table: pd.DataFrame):
     """Held-out SFT loss and the imitation share against parameters (log axis)."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
     axes[0].plot(table["params"], table["validation SFT loss"], "o-", color=OURS_COLOR)
     for _, row in table.iterrows():
         axes[0].annotate(row["size"], (row["params"], row["validation SFT loss"]),
@@ -233,7 +240,8 @@ def plot_validation_loss(table: pd.DataFrame):
     axes[1].axhline(0.95, color="black", lw=0.8, ls=":", label="format bar 0.95")
     axes[1].set(xscale="log", xlabel="parameters", ylabel="share",
                 title="Warm start on validation users, as served")
-    axes[1].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=2,
+                   frameon=False)  # below the axes: no line runs under it
     for ax in axes:  # one tick per size, in millions of parameters: no crowded log ticks
         ax.set_xticks(table["params"], [f"{p / 1e6:.2g}M" for p in table["params"]])
         ax.xaxis.set_minor_locator(NullLocator())

@@ -130,11 +130,13 @@ def select_articles(articles: pd.DataFrame, max_articles: int | None, seed: int)
 def also_on_terminal(log, label: str):
     """``log`` that also writes each line to the terminal (:func:`newsstudy.progress.terminal`),
     so a world build that takes minutes shows its stages where ``reproduce`` runs."""
-    from newsstudy.progress import terminal
+    from newsstudy.progress import duration, terminal
+
+    started = time.perf_counter()
 
     def both(text: str) -> None:
         log(text)
-        terminal(f"{label}: {text}")
+        terminal(f"{label}: {text} ({duration(time.perf_counter() - started)} so far)")
 
     return both
 
@@ -152,7 +154,8 @@ def build_world(params: DataParams, force: bool = False, log=print) -> Path:
     log = also_on_terminal(log, f"world {params.profile}")
     articles = select_articles(corpus.load_articles(), params.max_articles, params.seed)
     log(f"{len(articles)} articles; embedding with {params.embedder} (cached after the first run)")
-    vectors = embed.embed_cached(corpus.article_text(articles), params.embedder, show_progress=True)
+    vectors = embed.embed_cached(corpus.article_text(articles), params.embedder,
+                                 progress=f"world {params.profile}: embedding articles")
     topic_model = topics.build_topics(articles, vectors, params.n_topics, params.seed)
     log(f"{topic_model.n_topics} topics; simulating {params.n_users} users")
     built = simulate(params, articles, vectors, topic_model)
