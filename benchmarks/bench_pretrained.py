@@ -100,8 +100,9 @@ def main() -> None:
             from peft import LoraConfig
 
             settings = grpo.GRPOSettings(steps=1, users_per_step=1, num_generations=2,
-                                         learning_rate=1e-4,
-                                         max_completion_length=args.completion)
+                                         learning_rate=1e-4, beta=0.0, temperature=1.0,
+                                         top_p=1.0, duplicate_guard=True,
+                                         max_completion_length=args.completion, seed=0)
             lora = LoraConfig(r=8, lora_alpha=16, task_type="CAUSAL_LM",
                               target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
             with tempfile.TemporaryDirectory() as tmp:

@@ -29,6 +29,7 @@ import time
 from newsstudy import teacher
 from newsstudy.params import load_params
 from newsstudy.policy import generate, ladder, sft
+from newsstudy.scaling import capacity
 from newsstudy.world import data
 
 
@@ -41,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
 
     world = data.load_world(args.profile)
-    settings = teacher.settings_for_size(load_params("04_scaling", args.profile), args.model)
+    settings = capacity.size_settings(load_params("04_scaling", args.profile), args.model)
     pipe = teacher.PolicyPipeline(world, settings, None, log=lambda *a: None)
     pairs = pipe.demonstration_pairs(pipe.train_users()[: args.users])
     tok = pipe.tokenizer()

@@ -15,7 +15,8 @@ import time
 import numpy as np
 
 from newsstudy import world
-from newsstudy.world import corpus, topics
+from newsstudy.params import load_params
+from newsstudy.world import corpus, data, topics
 
 
 def main() -> None:
@@ -33,7 +34,8 @@ def main() -> None:
     sim = world.simulate_world(
         articles, topic_model, n_users=args.users, history_days=args.history_days, test_days=10,
         events_per_day=args.events_per_day, noise_rate=0.2, cold_share=0.2, min_interests=2,
-        max_interests=4, terms_per_interest=4, val_share=0.1, test_share=0.1, seed=args.seed)
+        max_interests=4, terms_per_interest=4, val_share=0.1, test_share=0.1, seed=args.seed,
+        constants=data.world_constants(load_params("01_data", "default")))
     seconds = time.perf_counter() - started
     print(f"users simulated: {args.users}")
     print(f"history events: {len(sim.events)}")

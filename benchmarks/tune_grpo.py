@@ -45,8 +45,7 @@ def main() -> None:
     warm = pipe.prompt_only()
     from newsstudy.parallel import map_jobs
 
-    map_jobs(teacher.train_job, [("03_grpo", v.model_dump(), v.model, v.seed, vars(scorer.weights))
-                                 for v in variants])
+    map_jobs(teacher.train_job, [(v, v.model, v.seed, vars(scorer.weights)) for v in variants])
     before = teacher.mean_rewards(pipe, warm, users, args.samples, base.seed + 11)
     recall_before, _ = evaluation.evaluate_policy(world, serving, pipe.policy(warm, seed=base.seed),
                                                   users, fusion=base.fusion)

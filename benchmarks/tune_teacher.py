@@ -96,8 +96,8 @@ def main() -> None:
     started = time.perf_counter()
     warm = teacher.PolicyPipeline(world, base, None)
     warm.prompt_only()  # the shared warm start, trained once before the variants
-    map_jobs(teacher.train_job, [("03_grpo", variant_settings(base, r, v).model_dump(),
-                                  base.model, base.seed, None, None, r) for r, v in variants])
+    map_jobs(teacher.train_job, [(variant_settings(base, r, v), base.model, base.seed, None,
+                                  None, r) for r, v in variants])
     print(f"trained {len(variants)} variants in {(time.perf_counter() - started) / 60:.1f} min",
           flush=True)
 

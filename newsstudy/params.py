@@ -151,6 +151,13 @@ def schema_for(notebook: str) -> type[NotebookParams]:
     return SCHEMAS[notebook]
 
 
+def schema_defaults(notebook: str) -> NotebookParams:
+    """A notebook's parameters at the schema's defaults, no profile read (fields without
+    a default are left unset): for another notebook that borrows a setting as the schema
+    defines it, without depending on a profile's choice of it."""
+    return schema_for(notebook).model_construct()
+
+
 def uses_recipe(notebook: str) -> bool:
     """Whether a notebook reads the teacher recipe: its schema has the ``PolicySettings``."""
     return issubclass(schema_for(notebook), PolicySettings)
@@ -421,12 +428,19 @@ def load_params(
 
 def value_sources(notebook: str, profile: str) -> dict[str, str]:
     """Where each parameter's value under ``profile`` comes from: the notebook's params
-    file, the profile's ``teacher.yaml`` (recipe notebooks), or the schema's default."""
+    file, the profile's ``teacher.yaml`` (recipe notebooks), or the schema's default (a
+    per-size value of the capacity study: the file for the sizes it names, the schema for
+    the rest)."""
+    from newsstudy.schemas import SIZE_RECIPE_FIELDS
+
     own = read_params_file(params_path(notebook, profile))
     recipe = read_recipe(profile, f"notebook {notebook}")[0] if uses_recipe(notebook) else {}
     sources = {}
     for name in schema_for(notebook).model_fields:
-        if name in own:
+        if name in SIZE_RECIPE_FIELDS and own.get(name):
+            sources[name] = (f"{display_path(params_path(notebook, profile))} "
+                             f"({', '.join(own[name])}), schema default (the rest)")
+        elif name in own:
             sources[name] = display_path(params_path(notebook, profile))
         elif name in recipe:
             sources[name] = display_path(recipe_path(profile))

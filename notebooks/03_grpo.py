@@ -118,7 +118,7 @@ ablation_weights = teacher.ablation_weights(weights, P.ablations)
 runs = ([(s, weights, "paper") for s in seeds] + [(s, None, "verifiable") for s in seeds]
         + [(P.seed, w, "paper") for w in ablation_weights.values()])
 with timings.part("training"):
-    teacher.train_in_parallel(pipeline, "03_grpo", [P.model, *P.imitation_sizes], runs)
+    teacher.train_in_parallel(pipeline, [P.model, *P.imitation_sizes], runs)
 sft_checkpoint = pipeline.prompt_only()
 teachers = {reward: {s: pipeline.teacher(s, weights, reward) for s in seeds}
             for reward in teacher.REWARDS}  # trained above: read from the cache

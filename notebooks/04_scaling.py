@@ -25,10 +25,10 @@
 #
 # Every size runs one recipe (`newsstudy/scaling/capacity.py`): the teacher recipe of 03 (prompt,
 # demonstrations, decoding, rewards, GRPO steps and group size) on `capacity_train_users`
-# training users and `capacity_grpo_steps` Dr.GRPO steps, with the size's own learning
-# rates and SFT epochs (`newsstudy/policy/ladder.py`; `capacity_sft_epochs` and
-# `capacity_sft_learning_rates` name the sizes whose SFT was given more passes or another
-# rate on this smaller training set, chosen on validation users against the same bars).
+# training users and `capacity_grpo_steps` Dr.GRPO steps, with the size's own SFT epochs
+# and learning rates (`capacity_sft_epochs`, `capacity_sft_learning_rates`,
+# `capacity_grpo_learning_rates`: every size's value in the schema, the profile's file
+# changing those of the sizes it names, chosen on validation users against the same bars).
 # Before a size's number is read, its warm start must pass 03's imitation and format bars
 # on validation users. Sizes train in
 # parallel single-thread processes (`newsstudy/parallel.py`); the numbers are those of a
@@ -98,10 +98,9 @@ pd.DataFrame(ladder.ladder_table(P.vocab_size)).set_index("name").loc[P.sizes]
 # longest: its warm start, its policy and its three measurements are tasks of their own,
 # each taken by the next free worker as soon as what it reads is trained; the other sizes
 # and the best-of-N samples of 03's teacher (below) fill the other worker meanwhile.
-tasks = capacity.size_tasks("04_scaling", P, eval_users, val_users, bon_users,
-                            max(P.sizes_best_of_n))
-tasks["teacher samples"] = parallel.Task(capacity.sample_teacher, (
-    "04_scaling", P.model_dump(), bon_users, max(P.best_of_n)))
+tasks = capacity.size_tasks(P, eval_users, val_users, bon_users, max(P.sizes_best_of_n))
+tasks["teacher samples"] = parallel.Task(capacity.sample_teacher,
+                                         (P, bon_users, max(P.best_of_n)))
 with timings.part("capacity"):
     done = parallel.run_tasks(tasks)
 records = capacity.size_records(done, P.sizes)

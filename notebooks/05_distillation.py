@@ -119,8 +119,7 @@ teacher_rows[["recall@10", "ndcg@10"]].mean()
 with timings.part("warm_start"):
     pipe.warm_start()
 with timings.part("students"):
-    measured = distillation.train_students("05_distillation", P.model_dump(), seeds,
-                                           eval_users, kl_users)
+    measured = distillation.train_students(P, seeds, eval_users, kl_users)
 students = distillation.checkpoints_by_method(measured)
 per_user = distillation_tables.per_user_table(teacher_rows, measured)
 saving.save_table(per_user, P.profile, "05_per_user", markdown=False)

@@ -371,7 +371,8 @@ def published_tiny_policy(tmp_path, monkeypatch):
     model = build_policy("xs", tokenizer, seed=0)
     folder = tmp_path / "artifacts" / "smoke" / "models" / "tiny"
     PolicyStore(folder.parent).save(folder, model, tokenizer, {"kind": "test"})
-    published.publish_policy("smoke", "student", "smoke/models/tiny", 200, "05_distillation")
+    published.publish_policy("smoke", "student", "smoke/models/tiny", 200, "05_distillation",
+                             max_prompt_signals=48, decoding=None, prompt_candidates=0)
     return folder
 
 

@@ -152,7 +152,8 @@ def test_baselines_in_worker_processes_equal_the_serial_run(tmp_path, monkeypatc
     monkeypatch.setenv("NEWSSTUDY_ARTIFACTS", str(tmp_path))
     data.build_world(params.load_params("01_data", "smoke"), log=lambda *_: None)
     world = data.load_world("smoke")
-    settings = TrainSettings(epochs=2, patience=1, hidden=16, max_history=10)
+    settings = TrainSettings(epochs=2, patience=1, hidden=16, max_history=10,
+                             learning_rate=3e-3, batch_size=64, n_negatives=256, knn=10)
     names = ["popularity", "gru4rec", "sasrec"]
     serial, serial_log, _ = baseline_runs.run_baselines(
         world, prepare(world, "static", val_days=5), settings, 2, 0, 50, names=names,

@@ -139,15 +139,22 @@ def test_complete_offline_table_has_every_part_on_common_users():
     assert baseline_tables.display_table(baseline_tables.summarise(only_student)).shape[0] == 1
 
 
-def test_capacity_settings_take_a_sizes_own_sft_recipe_where_04_names_one():
+def test_capacity_settings_take_each_sizes_recipe_from_params_and_a_profile_changes_only_what_it_names():
+    from newsstudy import schemas
     from newsstudy.params import ParamsError, load_params
     from newsstudy.scaling import capacity
 
     P = load_params("04_scaling", "smoke", {"capacity_sft_epochs": {"xs": 11},
-                                            "capacity_sft_learning_rates": {"s": 0.005}})
+                                            "capacity_sft_learning_rates": {"s": 0.005},
+                                            "capacity_grpo_learning_rates": {"s": 0.004}})
     xs, s = capacity.size_settings(P, "xs"), capacity.size_settings(P, "s")
-    assert (xs.sft_epochs, xs.sft_learning_rate) == (11, ladder.LADDER["xs"].sft_lr)
-    assert (s.sft_epochs, s.sft_learning_rate) == (ladder.LADDER["s"].sft_epochs, 0.005)
+    assert (xs.sft_epochs, xs.sft_learning_rate, xs.grpo_learning_rate) == (
+        11, schemas.LADDER_SFT_LEARNING_RATES["xs"], schemas.LADDER_GRPO_LEARNING_RATES["xs"])
+    assert (s.sft_epochs, s.sft_learning_rate, s.grpo_learning_rate) == (
+        schemas.LADDER_SFT_EPOCHS["s"], 0.005, 0.004)
+    assert set(P.capacity_sft_epochs) == set(ladder.LADDER)  # every size has its value
+    with pytest.raises(ParamsError, match="capacity_grpo_learning_rates: values must be positive"):
+        load_params("04_scaling", "smoke", {"capacity_grpo_learning_rates": {"xs": 0}})
     assert xs.n_train_users == P.capacity_train_users and xs.grpo_steps == P.capacity_grpo_steps
     assert xs.imitation_curve_users == 0
     with pytest.raises(ParamsError, match=r"capacity_sft_epochs: \['m'\] are not among sizes"):

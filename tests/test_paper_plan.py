@@ -197,7 +197,9 @@ def test_gpu_overrides_keep_the_users_per_step(tmp_path):
     from newsstudy.rewards import RewardWeights
     from newsstudy.teacher import grpo
 
-    settings = grpo.GRPOSettings(steps=1, users_per_step=4, num_generations=8)
+    settings = grpo.GRPOSettings(steps=1, users_per_step=4, num_generations=8,
+                                 learning_rate=5e-4, beta=0.0, temperature=1.0, top_p=1.0,
+                                 duplicate_guard=True, max_completion_length=64, seed=0)
     cpu = grpo.grpo_config(settings, RewardWeights(), str(tmp_path))
     assert cpu.per_device_train_batch_size == 32 and cpu.gradient_accumulation_steps == 1
     gpu = grpo.grpo_config(settings, RewardWeights(), str(tmp_path),

@@ -736,7 +736,7 @@ def test_tokenizer_cache_is_shared_by_sizes_and_rebuilt_when_damaged(world, tmp_
     settings = params.load_params("03_grpo", "smoke").model_copy(update={"profile": "probe"})
     first = teacher.PolicyPipeline(world, settings, scorer=None)
     ids = first.tokenizer()("search brexit vote", add_special_tokens=False)["input_ids"]
-    other = teacher.PolicyPipeline(world, teacher.settings_for_size(settings, "s"), scorer=None)
+    other = teacher.PolicyPipeline(world, settings.model_copy(update={"model": "s"}), scorer=None)
     assert other._tokenizer_config() == first._tokenizer_config()
     folders = list((tmp_path / "probe" / "models").glob("tokenizer-*"))
     assert len(folders) == 1

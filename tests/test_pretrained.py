@@ -240,7 +240,8 @@ def test_one_lora_grpo_step(smollm, world, tmp_path):
     user_prompts = prompts.build_prompts(world, users, max_chars=200, chat=True,
                                          tokenizer=tokenizer, bos="")
     settings = grpo.GRPOSettings(steps=1, users_per_step=1, num_generations=2,
-                                 learning_rate=1e-3, max_completion_length=16, seed=0)
+                                 learning_rate=1e-3, beta=0.0, temperature=1.0, top_p=1.0,
+                                 duplicate_guard=True, max_completion_length=16, seed=0)
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
                       task_type="CAUSAL_LM")
     trained, history = grpo.train_grpo(model, tokenizer, toy_scorer(users), user_prompts,

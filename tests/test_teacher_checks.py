@@ -424,10 +424,13 @@ def test_guarded_is_a_no_op_when_disabled(tiny_tokenizer):
             assert model.generate is wrapper
         assert model.generate is wrapper
     assert "generate" not in vars(model)
-    assert decoding.Decoding().as_dict() == {"temperature": 1.0, "top_p": 1.0,
-                                            "max_new_tokens": 64, "duplicate_guard": True,
-                                            "guard_version": decoding.GUARD_VERSION}
-    assert decoding.Decoding(duplicate_guard=False).as_dict()["guard_version"] == 0
+    served = decoding.Decoding(temperature=1.0, top_p=1.0, max_new_tokens=64,
+                               duplicate_guard=True)
+    assert served.as_dict() == {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 64,
+                                "duplicate_guard": True, "guard_version": decoding.GUARD_VERSION}
+    unguarded = decoding.Decoding(temperature=1.0, top_p=1.0, max_new_tokens=64,
+                                  duplicate_guard=False)
+    assert unguarded.as_dict()["guard_version"] == 0
 
 
 # ---------------------------------------------------------------------- reward validity

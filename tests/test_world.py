@@ -24,10 +24,19 @@ def topic_model(articles) -> topics.Topics:
     return topics.build_topics(articles, vectors, n_topics=12, seed=0)
 
 
+def knobs(**changes) -> world.WorldConstants:
+    """The simulator's constants with notebook 01's default world knobs, some changed."""
+    from newsstudy.schemas import DataParams
+
+    values = {knob: DataParams.model_fields[knob].default for knob in world.KNOBS}
+    return world.WorldConstants(**{**values, **changes})
+
+
 def simulate(articles, topic_model, **overrides) -> world.World:
     settings = dict(n_users=600, history_days=21, test_days=7, events_per_day=3.0,
                     noise_rate=0.2, cold_share=0.25, min_interests=2, max_interests=4,
-                    terms_per_interest=4, val_share=0.1, test_share=0.2, seed=0)
+                    terms_per_interest=4, val_share=0.1, test_share=0.2, seed=0,
+                    constants=knobs())
     settings.update(overrides)
     return world.simulate_world(articles, topic_model, **settings)
 
@@ -186,22 +195,23 @@ def test_context_support_by_hand():
 
 # --- world knobs ---------------------------------------------------------------------------
 
-def test_knobs_are_data_params_with_the_simulators_defaults():
+def test_knobs_are_data_params_and_the_simulator_holds_no_default_of_its_own():
+    import dataclasses
+
     from newsstudy.schemas import DataParams
 
-    defaults = world.WorldConstants()
+    fields = {f.name: f for f in dataclasses.fields(world.WorldConstants)}
     for knob in world.KNOBS:
-        field = DataParams.model_fields[knob]
-        assert field.default == getattr(defaults, knob), knob
-        assert "World knob" in field.description
+        assert "World knob" in DataParams.model_fields[knob].description
+        assert fields[knob].default is dataclasses.MISSING, knob
 
 
 def test_no_drift_keeps_weights_and_drift_moves_them(articles, topic_model):
     still = simulate(articles, topic_model,
-                     constants=world.WorldConstants(interest_drift=0.0)).interests
+                     constants=knobs(interest_drift=0.0)).interests
     np.testing.assert_allclose(still["weight"], still["start_weight"])
     moved = simulate(articles, topic_model,
-                     constants=world.WorldConstants(interest_drift=1.0)).interests
+                     constants=knobs(interest_drift=1.0)).interests
     assert np.abs(moved["weight"] - moved["start_weight"]).mean() > 0.05
     for frame in (still, moved):
         np.testing.assert_allclose(frame.groupby("user_id")["weight"].sum(), 1.0)
@@ -211,7 +221,7 @@ def test_drift_shows_in_late_history_more_than_early(articles, topic_model):
     """Events late in the history lean to the test-window weights: the slot that gains
     the most weight holds a larger share of late events than of early ones."""
     sim = simulate(articles, topic_model, n_users=1500,
-                   constants=world.WorldConstants(interest_drift=1.5))
+                   constants=knobs(interest_drift=1.5))
     gain = sim.interests.assign(gain=lambda f: f["weight"] - f["start_weight"])
     rising = gain.loc[gain.groupby("user_id")["gain"].idxmax(), ["user_id", "topic"]]
     events = sim.events.merge(sim.event_labels, on="event_id")
@@ -236,6 +246,6 @@ def test_entity_following_sends_clicks_to_the_users_terms(articles, topic_model)
                 for u, a in zip(clicks["user_id"], clicks["article_id"], strict=True)]
         return float(np.mean(hits))
 
-    low = simulate(articles, topic_model, constants=world.WorldConstants(p_term_click=0.0))
-    high = simulate(articles, topic_model, constants=world.WorldConstants(p_term_click=1.0))
+    low = simulate(articles, topic_model, constants=knobs(p_term_click=0.0))
+    high = simulate(articles, topic_model, constants=knobs(p_term_click=1.0))
     assert share_naming_terms(high) > share_naming_terms(low) + 0.1

@@ -4,11 +4,14 @@ changes one knob at a time."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from newsstudy import evaluation, gates, params
+from newsstudy.baselines import TrainSettings
 from newsstudy.fusion import FUSION
 from newsstudy.rewards import serving_path
 from newsstudy.world import sensitivity, strategies
@@ -130,7 +133,9 @@ def test_sensitivity_variants_change_one_knob_each():
 def test_sensitivity_sweep_in_workers_equals_the_serial_sweep():
     """Worlds scored in two worker processes give the serial sweep's rows, value for value."""
     base = params.load_params("01_data", "smoke")
-    kwargs = dict(n_users=120, n_queries=5, fusion="rrf", k_per_query=20, gru_epochs=1,
+    gru = dataclasses.replace(TrainSettings.from_params(params.schema_defaults("03b_baselines")),
+                              epochs=1, patience=1)
+    kwargs = dict(n_users=120, n_queries=5, fusion="rrf", k_per_query=20, gru=gru,
                   settings={"noise_rate": sensitivity.SETTINGS["noise_rate"]}, log=lambda *_: None)
     serial = sensitivity.sweep(base, workers=1, **kwargs)
     parallel = sensitivity.sweep(base, workers=2, **kwargs)

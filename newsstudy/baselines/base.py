@@ -11,16 +11,17 @@ from newsstudy.baselines.common import BaselineData, top_rows
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Training settings (the BaselinesParams fields of the same names)."""
+    """Training settings: the BaselinesParams fields of the same names, whose values (and
+    defaults) come from there (:meth:`from_params`)."""
 
-    epochs: int = 12
-    patience: int = 3
-    hidden: int = 64
-    max_history: int = 50
-    learning_rate: float = 3e-3
-    batch_size: int = 64
-    n_negatives: int = 256
-    knn: int = 10
+    epochs: int
+    patience: int
+    hidden: int
+    max_history: int
+    learning_rate: float
+    batch_size: int
+    n_negatives: int
+    knn: int
 
     @classmethod
     def from_params(cls, params) -> TrainSettings:

@@ -56,7 +56,7 @@ class BaselineData:
     test_users: np.ndarray
     val_targets: dict[int, set[int]]  # val user -> target article rows
     known_slot: np.ndarray  # article row -> ID slot (0 = none)
-    text_embedder: str = "minilm"
+    text_embedder: str
     extra: dict = field(default_factory=dict)
 
     @property

@@ -213,19 +213,18 @@ class DistillPipeline:
         return model, tok, {"log_history": history}
 
 
-def train_student(notebook: str, params: dict, method: str, seed: int, eval_users: list[int],
+def train_student(P, method: str, seed: int, eval_users: list[int],
                   kl_users: list[int]) -> dict:
     """Train (or load) one student and measure it: plain data out, for a worker process.
 
     Returns the checkpoint, the per-user metrics of its lists as served on ``eval_users``
     (the shared protocol), their well-formed share, and the token-mean reverse
     KL(student || teacher) on the student's own samples for ``kl_users``' prompts.
+    ``P``: 05's validated settings.
     """
     from newsstudy import protocol
-    from newsstudy.params import schema_for
     from newsstudy.world import data
 
-    P = schema_for(notebook).model_validate(params)
     world = data.load_world(P.profile)
     scorer = RewardScorer.from_settings(world, P)
     serving = protocol.serving(world, P)
@@ -255,21 +254,20 @@ def teacher_per_user(profile: str, teacher_size: str, eval_users, seed: int):
     return rows.assign(method="teacher", seed=seed)
 
 
-def train_students(notebook: str, params: dict, seeds, eval_users, kl_users) -> list[dict]:
+def train_students(P, seeds, eval_users, kl_users) -> list[dict]:
     """Every (method, seed) student, trained (or loaded) and measured in worker processes
     (:func:`train_student`, :func:`newsstudy.parallel.run_tasks`): on-policy, supervised,
     none and the warm start, then on-policy + GRPO, in that order. The longest chains
     go first: the on-policy students, and a seed's on-policy + GRPO student as soon as
     its on-policy student is trained, on the next free worker ahead of the shorter
     supervised, none and warm-start tasks, which fill the gaps."""
-    tasks = {(method, s): parallel.Task(train_student, (notebook, params, method, s,
-                                                        eval_users, kl_users))
+    tasks = {(method, s): parallel.Task(train_student, (P, method, s, eval_users, kl_users))
              for method in ("on-policy", "supervised", "none") for s in seeds}
     tasks["student warm start", seeds[0]] = parallel.Task(train_student, (
-        notebook, params, "student warm start", seeds[0], eval_users, kl_users))
+        P, "student warm start", seeds[0], eval_users, kl_users))
     for s in seeds:
         tasks["on-policy + GRPO", s] = parallel.Task(
-            train_student, (notebook, params, "on-policy + GRPO", s, eval_users, kl_users),
+            train_student, (P, "on-policy + GRPO", s, eval_users, kl_users),
             needs=(("on-policy", s),))
     chains_first = sorted(tasks, key=lambda name: not name[0].startswith("on-policy"))
     done = parallel.run_tasks({name: tasks[name] for name in chains_first})

@@ -71,12 +71,14 @@ def guard_version(enabled: bool) -> int:
 
 @dataclass(frozen=True)
 class Decoding:
-    """How the policy writes a list, in training and in serving alike."""
+    """How the policy writes a list, in training and in serving alike (the notebook's
+    ``temperature``, ``top_p``, ``max_completion_length`` and ``duplicate_guard``: no
+    defaults here)."""
 
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 64
-    duplicate_guard: bool = True
+    temperature: float
+    top_p: float
+    max_new_tokens: int
+    duplicate_guard: bool
 
     def as_dict(self) -> dict:
         """Plain dict (for cache keys and results), with the guard's rules version."""

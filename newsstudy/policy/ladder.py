@@ -8,15 +8,9 @@ paper's capacity study uses (0.5B to 32B, a 64x span), at CPU scale.
 ``build_policy`` also accepts any Hugging Face causal-LM path or id available offline
 (the paper profile's Qwen2.5 checkpoints), so the same notebooks run on real models.
 
-Default recipe per size (a starting point for the lead to tune): Adam-style learning
-rates shrink as the model grows (the usual width scaling); GRPO uses a learning rate an
-order of magnitude below SFT, since it starts from the SFT policy and only re-weights it.
-Checked on "s" with the word-level tokenizer (default world, ~1,800 demonstrations, batch
-32, cosine): 6e-3 for 8 epochs brings the completion loss from 8.4 to 1.3 (token accuracy
-0.72), with tags, separators and eos learned; greedy lists on 200 test users retrieve
-R@10 0.10 against 0.15 for the heuristic they imitate (the BPE tokenizer: 0.04). The
-other sizes follow the same width scaling; larger sizes get fewer epochs (their compute
-per epoch grows with their parameters).
+The training recipe of each size (learning rates, SFT epochs) is a parameter of the
+capacity study (``capacity_*`` in :class:`newsstudy.schemas.ScalingParams`), not part of
+the architecture.
 """
 
 from __future__ import annotations
@@ -34,12 +28,11 @@ MAX_POSITIONS = 1024
 
 @dataclass(frozen=True)
 class ModelSize:
-    """One rung: architecture and its default training recipe.
+    """One rung's architecture.
 
     ``hidden``: model width; ``layers``: decoder blocks; ``heads``/``kv_heads``: query and
     key-value attention heads (grouped-query attention when fewer kv heads);
-    ``intermediate``: SwiGLU width. ``sft_lr``/``grpo_lr``: peak learning rates of the SFT
-    warm start and of Dr.GRPO; ``sft_epochs``: passes over the demonstrations.
+    ``intermediate``: SwiGLU width.
     """
 
     hidden: int
@@ -47,9 +40,6 @@ class ModelSize:
     heads: int
     kv_heads: int
     intermediate: int
-    sft_lr: float
-    grpo_lr: float
-    sft_epochs: int
 
     def config(self, vocab_size: int, pad_token_id: int | None = None,
                bos_token_id: int | None = None, eos_token_id: int | None = None) -> LlamaConfig:
@@ -63,18 +53,12 @@ class ModelSize:
 
 
 LADDER: dict[str, ModelSize] = {
-    "xs": ModelSize(hidden=32, layers=1, heads=2, kv_heads=2, intermediate=96,
-                    sft_lr=8e-3, grpo_lr=8e-4, sft_epochs=8),
-    "s": ModelSize(hidden=64, layers=2, heads=4, kv_heads=2, intermediate=176,
-                   sft_lr=6e-3, grpo_lr=6e-4, sft_epochs=8),
-    "m": ModelSize(hidden=128, layers=3, heads=4, kv_heads=2, intermediate=344,
-                   sft_lr=4e-3, grpo_lr=4e-4, sft_epochs=6),
-    "l": ModelSize(hidden=192, layers=4, heads=6, kv_heads=2, intermediate=512,
-                   sft_lr=3e-3, grpo_lr=3e-4, sft_epochs=5),
-    "xl": ModelSize(hidden=256, layers=5, heads=8, kv_heads=4, intermediate=688,
-                    sft_lr=2e-3, grpo_lr=2e-4, sft_epochs=4),
-    "xxl": ModelSize(hidden=320, layers=6, heads=8, kv_heads=4, intermediate=864,
-                     sft_lr=1.5e-3, grpo_lr=1.5e-4, sft_epochs=4),
+    "xs": ModelSize(hidden=32, layers=1, heads=2, kv_heads=2, intermediate=96),
+    "s": ModelSize(hidden=64, layers=2, heads=4, kv_heads=2, intermediate=176),
+    "m": ModelSize(hidden=128, layers=3, heads=4, kv_heads=2, intermediate=344),
+    "l": ModelSize(hidden=192, layers=4, heads=6, kv_heads=2, intermediate=512),
+    "xl": ModelSize(hidden=256, layers=5, heads=8, kv_heads=4, intermediate=688),
+    "xxl": ModelSize(hidden=320, layers=6, heads=8, kv_heads=4, intermediate=864),
 }
 
 
@@ -87,7 +71,7 @@ def parameter_count(name: str, vocab_size: int = 4096) -> int:
 
 
 def ladder_table(vocab_size: int = 4096) -> list[dict]:
-    """One row per size: name, architecture, parameter count and recipe."""
+    """One row per size: name, architecture and parameter count."""
     return [{"name": name, "params": parameter_count(name, vocab_size), **vars(size)}
             for name, size in LADDER.items()]
 

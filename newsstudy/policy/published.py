@@ -38,9 +38,9 @@ class PublishedPolicy:
     checkpoint: Path
     max_prompt_chars: int
     source_notebook: str
-    max_prompt_signals: int = 48
-    decoding: dict | None = None  # newsstudy.policy.decoding.Decoding fields; None: greedy
-    prompt_candidates: int = 0  # interest candidates its prompt offers (policy.interests)
+    max_prompt_signals: int
+    decoding: dict | None  # newsstudy.policy.decoding.Decoding fields; None: greedy
+    prompt_candidates: int  # interest candidates its prompt offers (policy.interests)
 
 
 def published_path(profile: str, name: str) -> Path:
@@ -49,8 +49,8 @@ def published_path(profile: str, name: str) -> Path:
 
 
 def publish_policy(profile: str, name: str, checkpoint: str | Path, max_prompt_chars: int,
-                   source_notebook: str, max_prompt_signals: int = 48,
-                   decoding: dict | None = None, prompt_candidates: int = 0) -> Path:
+                   source_notebook: str, max_prompt_signals: int, decoding: dict | None,
+                   prompt_candidates: int) -> Path:
     """Write the published-policy file (atomically); return its path.
 
     ``max_prompt_signals``, ``prompt_candidates`` and ``decoding`` (the policy's own, e.g.
@@ -87,7 +87,8 @@ def load_published(profile: str, name: str) -> PublishedPolicy:
             f"no published policy {name!r} for profile {profile!r} ({path}): run {notebook} "
             f"for profile {profile} first (newsstudy run {notebook} --profile {profile})")
     meta = read_json(path)
-    missing = [key for key in ("checkpoint", "max_prompt_chars", "source_notebook")
+    missing = [key for key in ("checkpoint", "max_prompt_chars", "source_notebook",
+                               "max_prompt_signals", "prompt_candidates", "decoding")
                if key not in meta]
     if missing:
         raise ValueError(f"{path}: missing key {missing[0]!r}")
@@ -101,9 +102,9 @@ def load_published(profile: str, name: str) -> PublishedPolicy:
     return PublishedPolicy(name=name, checkpoint=checkpoint,
                            max_prompt_chars=int(meta["max_prompt_chars"]),
                            source_notebook=str(meta["source_notebook"]),
-                           max_prompt_signals=int(meta.get("max_prompt_signals", 48)),
-                           prompt_candidates=int(meta.get("prompt_candidates", 0)),
-                           decoding=meta.get("decoding"))
+                           max_prompt_signals=int(meta["max_prompt_signals"]),
+                           prompt_candidates=int(meta["prompt_candidates"]),
+                           decoding=meta["decoding"])
 
 
 def checkpoint_fingerprint(checkpoint: Path) -> str:

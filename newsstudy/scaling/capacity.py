@@ -2,11 +2,11 @@
 
 Every size runs the same recipe: the profile's teacher recipe (prompt, demonstrations,
 decoding, rewards, GRPO steps and group size) on ``capacity_train_users`` training users
-and ``capacity_grpo_steps`` Dr.GRPO steps, with the size's own learning rates and SFT
-epochs from :data:`newsstudy.policy.ladder.LADDER` (:func:`size_settings`), except where
-``capacity_sft_epochs`` / ``capacity_sft_learning_rates`` name a size: on 04's smaller
-training set a size may need more passes to reach the imitation and format bars, chosen
-on validation users.
+and ``capacity_grpo_steps`` Dr.GRPO steps, with the size's own SFT epochs and learning
+rates from ``capacity_sft_epochs``, ``capacity_sft_learning_rates`` and
+``capacity_grpo_learning_rates`` (:func:`size_settings`; the schema holds every size's
+value, a profile changes those of the sizes it names, chosen on validation users against
+the imitation and format bars).
 
 :func:`measure_size` is one job of the study, run in its own single-thread process
 (:func:`newsstudy.parallel.map_jobs`): it trains (or loads from the checkpoint cache) the
@@ -31,7 +31,6 @@ import numpy as np
 
 from newsstudy import evaluation, protocol, scaling, teacher
 from newsstudy.parallel import Task
-from newsstudy.params import schema_for
 from newsstudy.policy import checkpoints, ladder, sft
 from newsstudy.rewards import RewardScorer
 from newsstudy.teacher.imitation import well_formed
@@ -42,7 +41,7 @@ MEASURES = ("validation", "test", "frontier")
 only the SFT warm start, ``test`` and ``frontier`` the Dr.GRPO policy."""
 
 REGIME_FIELDS = ("capacity_train_users", "capacity_grpo_steps", "capacity_sft_epochs",
-                 "capacity_sft_learning_rates")
+                 "capacity_sft_learning_rates", "capacity_grpo_learning_rates")
 """04's fields that set how every size is trained: the capacity regime."""
 
 
@@ -67,16 +66,13 @@ def size_settings(settings, size: str, regime: Mapping | None = None):
     """
     regime = {name: getattr(settings, name) for name in REGIME_FIELDS} if regime is None \
         else dict(regime)
-    lighter = settings.model_copy(update={"n_train_users": regime["capacity_train_users"],
-                                          "grpo_steps": regime["capacity_grpo_steps"],
-                                          "imitation_curve_users": 0})
-    sized = teacher.settings_for_size(lighter, size)
-    update = {}
-    if size in regime["capacity_sft_epochs"]:
-        update["sft_epochs"] = regime["capacity_sft_epochs"][size]
-    if size in regime["capacity_sft_learning_rates"]:
-        update["sft_learning_rate"] = regime["capacity_sft_learning_rates"][size]
-    return sized.model_copy(update=update) if update else sized
+    ladder.ladder_size(size)  # a ValueError naming the sizes if it is none
+    return settings.model_copy(update={
+        "model": size, "n_train_users": regime["capacity_train_users"],
+        "grpo_steps": regime["capacity_grpo_steps"], "imitation_curve_users": 0,
+        "sft_epochs": regime["capacity_sft_epochs"][size],
+        "sft_learning_rate": regime["capacity_sft_learning_rates"][size],
+        "grpo_learning_rate": regime["capacity_grpo_learning_rates"][size]})
 
 
 def trained_tokens(checkpoint) -> float:
@@ -96,13 +92,12 @@ def _records(frame) -> list[dict]:
     return frame.rename_axis("user").reset_index().to_dict(orient="records")
 
 
-def train_size(notebook: str, params: dict, size: str, stage: str = "policy") -> str:
+def train_size(P, size: str, stage: str = "policy") -> str:
     """Train (or load from the checkpoint cache) one size's SFT warm start
     (``stage="warm start"``) or its Dr.GRPO policy (``"policy"``, after the warm start);
-    the checkpoint's path."""
+    the checkpoint's path. ``P``: 04's validated settings."""
     if stage not in ("warm start", "policy"):
         raise ValueError(f"stage must be 'warm start' or 'policy', got {stage!r}")
-    P = schema_for(notebook).model_validate(params)
     world = data.load_world(P.profile)
     if stage == "warm start":  # SFT needs no reward scorer
         pipe = teacher.PolicyPipeline(world, size_settings(P, size), None, log=lambda *a: None)
@@ -112,7 +107,7 @@ def train_size(notebook: str, params: dict, size: str, stage: str = "policy") ->
     return str(pipe.teacher(P.seed, scorer.weights))
 
 
-def measure_size(notebook: str, params: dict, size: str, eval_users: list[int],
+def measure_size(P, size: str, eval_users: list[int],
                  val_users: list[int], frontier_users: list[int], frontier_n: int,
                  parts: Sequence[str] = MEASURES) -> dict:
     """Train (or load) one size and measure it; see the module doc. Plain data out.
@@ -122,12 +117,11 @@ def measure_size(notebook: str, params: dict, size: str, eval_users: list[int],
     policy's lists as served on test users, their rewards, the training cost) and
     ``frontier`` (sampled lists on ``frontier_users``). Taken as separate tasks once the
     size is trained (:func:`size_tasks`), their records merge into the one of all parts;
-    ``validation`` alone trains no policy.
+    ``validation`` alone trains no policy. ``P``: 04's validated settings.
     """
     unknown = sorted(set(parts) - set(MEASURES))
     if unknown:
         raise ValueError(f"unknown measurements {unknown}; known: {list(MEASURES)}")
-    P = schema_for(notebook).model_validate(params)
     world = data.load_world(P.profile)
     needs_policy = bool({"test", "frontier"} & set(parts))
     scorer = RewardScorer.from_settings(world, P) if needs_policy else None
@@ -179,10 +173,10 @@ def measure_size(notebook: str, params: dict, size: str, eval_users: list[int],
     return record
 
 
-def sample_teacher(notebook: str, params: dict, users: list[int], n_samples: int) -> dict:
+def sample_teacher(P, users: list[int], n_samples: int) -> dict:
     """``n_samples`` lists per user from 03's RL teacher (its first seed), at the sampling
-    temperature, with their token counts (:meth:`PolicyPipeline.complete`)."""
-    P = schema_for(notebook).model_validate(params)
+    temperature, with their token counts (:meth:`PolicyPipeline.complete`); ``P``: 04's
+    validated settings."""
     world = data.load_world(P.profile)
     scorer = RewardScorer.from_settings(world, P)
     pipe = teacher.PolicyPipeline(world, P, scorer, log=lambda *a: None)
@@ -190,7 +184,7 @@ def sample_teacher(notebook: str, params: dict, users: list[int], n_samples: int
                          temperature=P.sample_temperature, seed=P.seed, return_counts=True)
 
 
-def size_tasks(notebook: str, settings, eval_users, val_users, frontier_users,
+def size_tasks(settings, eval_users, val_users, frontier_users,
                frontier_n: int) -> dict[str, Task]:
     """The tasks of the capacity study (:func:`newsstudy.parallel.run_tasks`), largest size
     first. The largest size trains longest and is the chain every other task waits on, so
@@ -200,16 +194,15 @@ def size_tasks(notebook: str, settings, eval_users, val_users, frontier_users,
     that trains and measures it."""
     order = sorted(settings.sizes, key=lambda s: -ladder.parameter_count(s, settings.vocab_size))
     common = (eval_users, val_users, frontier_users, frontier_n)
-    largest, values = order[0], settings.model_dump()
+    largest = order[0]
     warm, trained = f"train {largest} warm start", f"train {largest}"
-    tasks = {warm: Task(train_size, (notebook, values, largest, "warm start")),
-             trained: Task(train_size, (notebook, values, largest, "policy"), needs=(warm,))}
+    tasks = {warm: Task(train_size, (settings, largest, "warm start")),
+             trained: Task(train_size, (settings, largest, "policy"), needs=(warm,))}
     for part in MEASURES:
-        tasks[f"{largest} {part}"] = Task(measure_size, (notebook, values, largest, *common,
-                                                         (part,)),
+        tasks[f"{largest} {part}"] = Task(measure_size, (settings, largest, *common, (part,)),
                                           needs=(warm if part == "validation" else trained,))
     for size in order[1:]:
-        tasks[size] = Task(measure_size, (notebook, values, size, *common))
+        tasks[size] = Task(measure_size, (settings, size, *common))
     return tasks
 
 

@@ -60,19 +60,24 @@ precision."""
 
 @dataclass(frozen=True)
 class GRPOSettings:
-    """Hyper-parameters of one Dr.GRPO run (TRL names in brackets)."""
+    """Hyper-parameters of one Dr.GRPO run (TRL names in brackets).
 
-    steps: int = 100  # optimisation steps [max_steps]
-    users_per_step: int = 8  # prompts per step; completions per step = users * G
-    num_generations: int = 8  # G: lists sampled per user [num_generations]
-    learning_rate: float = 5e-4
-    beta: float = 0.0  # KL coefficient to the reference (SFT) policy
-    temperature: float = 1.0  # sampling temperature of rollouts (and of serving)
-    top_p: float = 1.0  # nucleus mass of rollouts (and of serving)
-    duplicate_guard: bool = True  # newsstudy.policy.decoding.DuplicateQueryGuard
-    max_completion_length: int = 64  # tokens; also Dr.GRPO's normalising constant
+    Every field but ``epsilon`` is a notebook parameter (03's ``grpo_steps``,
+    ``users_per_step``, ..., :meth:`newsstudy.teacher.PolicyPipeline.grpo_settings`), so
+    none has a default here: the notebook's parameters are their only home.
+    """
+
+    steps: int  # optimisation steps [max_steps]
+    users_per_step: int  # prompts per step; completions per step = users * G
+    num_generations: int  # G: lists sampled per user [num_generations]
+    learning_rate: float
+    beta: float  # KL coefficient to the reference (SFT) policy
+    temperature: float  # sampling temperature of rollouts (and of serving)
+    top_p: float  # nucleus mass of rollouts (and of serving)
+    duplicate_guard: bool  # newsstudy.policy.decoding.DuplicateQueryGuard
+    max_completion_length: int  # tokens; also Dr.GRPO's normalising constant
+    seed: int
     epsilon: float = 0.2  # PPO clip range (inactive with one update per batch)
-    seed: int = 0
 
     def as_dict(self) -> dict:
         """Plain dict (for cache keys and manifests), with the guard's rules version."""

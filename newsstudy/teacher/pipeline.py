@@ -378,23 +378,11 @@ def training_seconds(checkpoint: Path) -> float:
     return float(sum(h.get("train_runtime", 0.0) for h in log_history(checkpoint)))
 
 
-def settings_for_size(settings, size: str):
-    """``settings`` with ``model`` set to a ladder size and that size's recipe.
-
-    The recipe (SFT learning rate and epochs, GRPO learning rate) comes from
-    :data:`newsstudy.policy.ladder.LADDER`; every other setting is kept, so the sizes of a
-    scaling study differ only in what the ladder documents.
-    """
-    recipe = ladder.ladder_size(size)
-    return settings.model_copy(update={
-        "model": size, "sft_learning_rate": recipe.sft_lr, "sft_epochs": recipe.sft_epochs,
-        "grpo_learning_rate": recipe.grpo_lr})
-
-
-def train_job(notebook: str, params: dict, model: str, seed: int | None = None,
+def train_job(settings, model: str, seed: int | None = None,
               weights: dict | None = None, grpo_overrides: dict | None = None,
               reward: str = "paper") -> str:
-    """One training run of ``notebook``'s recipe, for :func:`newsstudy.parallel.map_jobs`.
+    """One training run of a notebook's recipe (``settings``: its validated parameters),
+    for :func:`newsstudy.parallel.map_jobs`.
 
     The SFT warm start of ``model`` when ``seed`` is None, else its Dr.GRPO policy for
     ``seed`` and ``reward`` (``"paper"`` with the reward ``weights``, a dict of
@@ -402,10 +390,9 @@ def train_job(notebook: str, params: dict, model: str, seed: int | None = None,
     cache, so the notebook's own ``prompt_only()`` / ``teacher()`` calls then load what the
     job trained. Returns the checkpoint folder.
     """
-    from newsstudy.params import schema_for
     from newsstudy.world import data
 
-    settings = schema_for(notebook).model_validate(params).model_copy(update={"model": model})
+    settings = settings.model_copy(update={"model": model})
     world = data.load_world(settings.profile)
     paper = seed is not None and reward == "paper"  # SFT and the verifiable reward need no judge
     scorer = RewardScorer.from_settings(world, settings) if paper else None
@@ -416,7 +403,7 @@ def train_job(notebook: str, params: dict, model: str, seed: int | None = None,
     return str(pipe.teacher(seed, RewardWeights(**weights) if weights else None, reward))
 
 
-def train_in_parallel(pipeline: PolicyPipeline, notebook: str, sft_models: list[str],
+def train_in_parallel(pipeline: PolicyPipeline, sft_models: list[str],
                       grpo_runs: list[tuple]) -> None:
     """Train the warm starts of ``sft_models``, then the GRPO runs of ``pipeline``'s model
     (``(seed, weights)`` pairs with the paper's rewards, or ``(seed, weights, reward)``),
@@ -430,11 +417,11 @@ def train_in_parallel(pipeline: PolicyPipeline, notebook: str, sft_models: list[
         return
     from newsstudy.parallel import map_jobs
 
-    params = pipeline.settings.model_dump()
+    settings = pipeline.settings
     overrides = dict(pipeline.grpo_overrides)
-    map_jobs(train_job, [(notebook, params, model) for model in dict.fromkeys(sft_models)])
+    map_jobs(train_job, [(settings, model) for model in dict.fromkeys(sft_models)])
     runs = [(run[0], run[1], run[2] if len(run) > 2 else "paper") for run in grpo_runs]
-    map_jobs(train_job, [(notebook, params, pipeline.settings.model, seed,
+    map_jobs(train_job, [(settings, settings.model, seed,
                           vars(weights) if weights else None, overrides, reward)
                          for seed, weights, reward in runs])
 

@@ -112,21 +112,23 @@ class WorldConstants:
     own. The other fields are fixed modelling choices.
     """
 
+    # the world knobs: notebook 01's parameters, whose values (and defaults) come from there
+    p_term_click: float
+    term_pool_size: int
+    interest_drift: float
+    serendipity: float
+    domain_concentration: float
+    # fixed modelling choices
     topic_size_exponent: float = 0.5
-    term_pool_size: int = 40
     activity_sigma: float = 0.6
     domain_base: tuple[float, float, float] = (0.4, 0.25, 0.35)
-    domain_concentration: float = 2.0
     cold_news_factor: float = 0.03
-    p_term_click: float = 0.8
     p_two_terms: float = 0.4
     p_modifier: float = 0.3
     freshness_days: int = 7
     recency_halflife_days: float = 2.0
     popularity_sigma: float = 1.0
     test_news_share: float = 0.3
-    serendipity: float = 0.1
-    interest_drift: float = 0.5
     noise_mix: dict[str, float] = field(
         default_factory=lambda: {"navigational": 0.4, "malformed": 0.25, "off_interest": 0.35}
     )
@@ -191,9 +193,10 @@ def simulate_world(articles: pd.DataFrame, topics: Topics, *, n_users: int, hist
                    test_days: int, events_per_day: float, noise_rate: float, cold_share: float,
                    min_interests: int, max_interests: int, terms_per_interest: int,
                    val_share: float, test_share: float, seed: int,
-                   constants: WorldConstants | None = None) -> World:
-    """Simulate users, their cross-domain history and their held-out news clicks."""
-    c = constants or WorldConstants()
+                   constants: WorldConstants) -> World:
+    """Simulate users, their cross-domain history and their held-out news clicks, with the
+    simulator's ``constants`` (the world knobs among them: notebook 01's values)."""
+    c = constants
     rng = np.random.default_rng(seed)
     calendar = Calendar(history_days, test_days, pd.Timestamp(articles["date"].max()))
     arts = _article_table(articles, topics, calendar, c, rng)

@@ -1,0 +1,143 @@
+"""One home per value: every notebook parameter's effective value comes from one place.
+
+A parameter's value is the profile's file if it names it, else the schema's default
+(``newsstudy.params``). These tests walk every parameter of every notebook and fail where
+a second place could supply or replace it: a default in the code that carries it (a
+dataclass or model filled from the parameters), a value in the notebook's ``parameters``
+cell, the same key in two files of one profile, or a per-size recipe in code that wins
+over the capacity study's parameters.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+import yaml
+
+import newsstudy
+from newsstudy import params, paths, schemas
+from newsstudy.policy import ladder
+
+NOTEBOOKS = sorted(params.SCHEMAS)
+
+# Fields that share a parameter's name but are not that parameter, each with the reason.
+NOT_A_SECOND_HOME = {
+    ("newsstudy.rewards.judge", "RubricJudge", "max_interests"):
+        "the judge's cap on the interests it infers from signals, not 01's latent interests",
+    ("newsstudy.rewards.judge", "UserInterests", "profile"):
+        "a user's cluster mix (an array), not the profile name",
+    ("newsstudy.policy.hardware", "HardwareSettings", "lora_rank"):
+        "the GPU plan's hardware file sizes the plan with it; the plan refuses to run when it "
+        "disagrees with the notebook's lora_rank (newsstudy.run.gpu_plan)",
+}
+
+
+def parameter_names() -> set[str]:
+    return {name for schema in params.SCHEMAS.values() for name in schema.model_fields}
+
+
+def schema_classes() -> set[type]:
+    """The schemas and every class they are built from (mixins hold schema defaults)."""
+    return {base for schema in params.SCHEMAS.values() for base in inspect.getmro(schema)}
+
+
+def newsstudy_classes():
+    for info in pkgutil.walk_packages(newsstudy.__path__, "newsstudy."):
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if inspect.isclass(obj) and obj.__module__ == module.__name__:
+                yield module.__name__, name, obj
+
+
+def defaulted_fields(cls) -> list[str]:
+    """Fields of a dataclass or pydantic model that have a default of their own."""
+    if dataclasses.is_dataclass(cls):
+        return [f.name for f in dataclasses.fields(cls)
+                if f.default is not dataclasses.MISSING
+                or f.default_factory is not dataclasses.MISSING]
+    if hasattr(cls, "model_fields"):
+        return [name for name, f in cls.model_fields.items() if not f.is_required()]
+    return []
+
+
+def test_no_code_carrier_holds_a_default_for_a_notebook_parameter():
+    names, in_schemas = parameter_names(), schema_classes()
+    found = []
+    for module, name, cls in newsstudy_classes():
+        if cls in in_schemas or module == "newsstudy.schemas":  # the home itself
+            continue
+        for field in defaulted_fields(cls):
+            if field in names and (module, name, field) not in NOT_A_SECOND_HOME:
+                found.append(f"{module}.{name}.{field}")
+    assert not found, (f"defaults that duplicate a notebook parameter (take the value from "
+                       f"the parameters instead): {found}")
+
+
+def test_the_allowed_namesakes_still_exist():
+    """The exceptions above name real fields: a removed one must leave the list too."""
+    for module, name, field in NOT_A_SECOND_HOME:
+        cls = getattr(importlib.import_module(module), name)
+        assert field in defaulted_fields(cls), (module, name, field)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_the_parameters_cell_holds_no_value_of_its_own(notebook):
+    """The cell's knobs are None (the profile's value) and ``overrides`` is empty; only the
+    profile's name and the variant are set there."""
+    source = (paths.NOTEBOOKS_DIR / f"{notebook}.py").read_text()
+    cell = source.split('# %% tags=["parameters"]', 1)[1].split("# %%", 1)[0]
+    for node in ast.parse(cell).body:
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+            continue
+        target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+        value = ast.literal_eval(node.value)
+        if target.id == "profile":
+            assert value == "default"
+        elif target.id == "overrides":
+            assert value == {}, f"{notebook}: overrides must be empty in the cell"
+        else:
+            assert value is None, f"{notebook}: {target.id} = {value!r} in the parameters cell"
+
+
+@pytest.mark.parametrize("profile", params.profiles())
+def test_no_profile_sets_a_value_in_two_files(profile):
+    """The teacher recipe lives in teacher.yaml; a notebook's own file never repeats it."""
+    recipe = set(yaml.safe_load((paths.PARAMS_DIR / profile / "teacher.yaml").read_text()) or {})
+    recipe.discard("profile")
+    for notebook in NOTEBOOKS:
+        path = paths.PARAMS_DIR / profile / f"{notebook}.yaml"
+        if not path.is_file() or not params.uses_recipe(notebook):
+            continue
+        own = set(yaml.safe_load(path.read_text()) or {})
+        assert not own & recipe, f"{path}: {sorted(own & recipe)} are also in teacher.yaml"
+
+
+def test_the_ladder_holds_architecture_only():
+    fields = {f.name for f in dataclasses.fields(ladder.ModelSize)}
+    assert fields == {"hidden", "layers", "heads", "kv_heads", "intermediate"}
+    assert set(schemas.LADDER_SFT_EPOCHS) == set(ladder.LADDER)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper"])
+def test_every_sizes_recipe_in_the_capacity_study_is_the_parameters(profile):
+    """Each size trains with exactly the per-size values of 04's parameters, and changing
+    one changes that size's settings only (nothing in code wins over them)."""
+    from newsstudy.scaling import capacity
+
+    P = params.load_params("04_scaling", profile)
+    for size in P.sizes:
+        sized = capacity.size_settings(P, size)
+        assert (sized.sft_epochs, sized.sft_learning_rate, sized.grpo_learning_rate) == (
+            P.capacity_sft_epochs[size], P.capacity_sft_learning_rates[size],
+            P.capacity_grpo_learning_rates[size]), size
+    first, other = P.sizes[0], P.sizes[1]
+    changed = params.load_params("04_scaling", profile,
+                                 {"capacity_grpo_learning_rates": {first: 0.0123}})
+    assert capacity.size_settings(changed, first).grpo_learning_rate == 0.0123
+    assert (capacity.size_settings(changed, other).grpo_learning_rate
+            == capacity.size_settings(P, other).grpo_learning_rate)
