@@ -53,7 +53,7 @@ def main() -> None:
     lists = [[f"user {u} query {j}" for j in range(args.queries)] for u in rows]
     path = treatment.QueryPath(
         rows, lists, random_unit(rng, market.n_articles, EMBEDDING_DIM),
-        query_vectors=random_unit(rng, len(rows) * args.queries, EMBEDDING_DIM))
+        index_kind="exact", k_per_query=10, max_queries=8, query_vectors=random_unit(rng, len(rows) * args.queries, EMBEDDING_DIM))
     setup = time.perf_counter() - started
 
     started = time.perf_counter()

@@ -23,6 +23,7 @@ import time
 
 from newsstudy import paper, paths
 from newsstudy.io import read_json
+from newsstudy.params import load_params
 from newsstudy.policy import checkpoints, distill, generate, ladder, prompts, tokenizer
 from newsstudy.world import data
 
@@ -52,7 +53,10 @@ def world_tokenizer(profile: str, world):
     folders = [f for f in folders if (f / "tokenizer.json").exists()]
     if folders:
         return tokenizer.load_tokenizer(folders[-1])
-    return tokenizer.train_tokenizer(tokenizer.world_corpus_texts(world), 4096)
+    recipe = load_params("03_grpo", "default")
+    texts = tokenizer.world_corpus_texts(world, recipe.n_queries, recipe.max_prompt_signals,
+                                         recipe.prompt_candidates)
+    return tokenizer.train_tokenizer(texts, recipe.vocab_size)
 
 
 def load_or_build(profile: str, size: str, world, random_init: bool, fallback_tokenizer):

@@ -20,8 +20,7 @@ from newsstudy.output_format import parse_completion
 from newsstudy.retrieval import Retriever
 
 
-def serving_retriever(world, backend: str = "minilm", index_kind: str = "exact",
-                      k_per_query: int = 10) -> Retriever:
+def serving_retriever(world, backend: str, index_kind: str, k_per_query: int) -> Retriever:
     """The evaluation retriever: the test-window index in the given embedder's space."""
     from newsstudy.index import NewsIndex
 
@@ -30,7 +29,7 @@ def serving_retriever(world, backend: str = "minilm", index_kind: str = "exact",
 
 
 def evaluate_completions(world, retriever: Retriever, completions: Mapping[int, str],
-                         fusion: str = "round_robin", top_n: int = 100,
+                         fusion: str, top_n: int = 100,
                          metrics: Sequence[str] = DEFAULT_METRICS) -> pd.DataFrame:
     """Per-user ranking metrics of completions (user -> text); users without clicks skipped."""
     truth = world.truth(list(completions))
@@ -85,7 +84,7 @@ def interest_quality(world, completions: Mapping[int, str], embedder) -> pd.Data
 
 
 def evaluate_policy(world, serving: Retriever, complete: Callable[[list[int]], Mapping[int, str]],
-                    users: Sequence[int], latent_embedder=None, fusion: str = "round_robin"
+                    users: Sequence[int], latent_embedder=None, *, fusion: str
                     ) -> tuple[pd.DataFrame, dict[int, str]]:
     """Score any policy (a function from users to completions) with the shared protocol.
 

@@ -42,7 +42,7 @@ class Retriever:
     :func:`newsstudy.embed.get_embedder`; it must be the backend the index was built with.
     """
 
-    def __init__(self, index: NewsIndex, embedder: Embedder | str, k_per_query: int = 10):
+    def __init__(self, index: NewsIndex, embedder: Embedder | str, k_per_query: int):
         if isinstance(k_per_query, bool) or not isinstance(k_per_query, int) or k_per_query < 1:
             raise ValueError(f"k_per_query must be a positive integer, got {k_per_query!r}")
         self.index = index
@@ -81,7 +81,7 @@ class Retriever:
         return [(scores[start:end], ids[start:end])
                 for start, end in pairwise(bounds)]
 
-    def retrieve(self, query_lists: Sequence[Sequence[str]], fusion: str = "round_robin",
+    def retrieve(self, query_lists: Sequence[Sequence[str]], fusion: str,
                  top_n: int = 100) -> list[list[int]]:
         """Per query list, its fused ranking of article ids (no duplicates, <= ``top_n``)."""
         if fusion not in FUSION:

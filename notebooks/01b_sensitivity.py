@@ -64,8 +64,8 @@ saving.set_style()
 base = load_params("01_data", P.profile).model_copy(update={"seed": P.seed})
 settings = {knob: sensitivity.SETTINGS[knob] for knob in P.knobs}
 # the yardstick: 03b's GRU4Rec as its schema defines it, for gru_epochs with patience 1
-gru = dataclasses.replace(TrainSettings.from_params(schema_defaults("03b_baselines")),
-                          epochs=P.gru_epochs, patience=1)
+baselines = schema_defaults("03b_baselines")
+gru = dataclasses.replace(TrainSettings.from_params(baselines), epochs=P.gru_epochs, patience=1)
 print("knobs swept:", ", ".join(settings))
 print("world knobs (documented in newsstudy.world.WorldConstants):", ", ".join(world.KNOBS))
 
@@ -75,7 +75,8 @@ print("world knobs (documented in newsstudy.world.WorldConstants):", ", ".join(w
 # %%
 started = time.perf_counter()
 long = sensitivity.sweep(base, n_users=P.n_users, n_queries=P.n_queries, fusion=P.fusion,
-                         k_per_query=P.k_per_query, gru=gru, settings=settings)
+                         k_per_query=P.k_per_query, gru=gru, val_days=baselines.val_days,
+                         settings=settings)
 seconds = time.perf_counter() - started
 saving.save_table(long, P.profile, "01b_sensitivity_long", markdown=False)
 print(f"{long[['knob', 'level']].drop_duplicates().shape[0]} worlds in {seconds:.0f}s")

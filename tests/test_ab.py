@@ -321,7 +321,7 @@ def test_query_path_ranks_equal_the_serving_retriever():
     vectors = embedder.encode(titles)
     lists = [["w1 w2", "w3", "w7 w9 w11"], [], ["w5"], ["w2 w30", "w31 w4"]]
     path = treatment.QueryPath(np.array([4, 7, 9, 11]), lists, vectors, embedder,
-                               k_per_query=5, max_queries=8)
+                               index_kind="exact", k_per_query=5, max_queries=8)
     pool = np.sort(rng.choice(120, 60, replace=False))
     size = 12
     ranks = path.ranks(np.array([11, 4, 7, 9]), pool, day=0, size=size)

@@ -133,7 +133,7 @@ def test_on_policy_distill_lowers_reverse_kl_to_the_teacher(tok, prompts, teache
 def test_on_policy_distill_needs_a_full_batch(tok, prompts, teacher):
     with pytest.raises(ValueError, match="batch_size"):
         distill.on_policy_distill(student(tok), teacher, tok, prompts[:3], steps=1, lr=1e-3,
-                                  batch_size=4)
+                                  batch_size=4, max_completion_length=MAX_NEW)
 
 
 # ------------------------------------------------------------------------- supervised

@@ -109,7 +109,7 @@ def test_search_queries_blank_queries_have_no_hits(retriever):
 
 
 def test_retrieve_batches_everything_in_one_embedding_call(retriever):
-    retriever.retrieve([["a b", "c"], ["c", "d e"], []])
+    retriever.retrieve([["a b", "c"], ["c", "d e"], []], "round_robin")
     assert retriever.embedder.calls == [["a b", "c", "d e"]]
 
 
@@ -128,7 +128,7 @@ def test_retrieve_no_duplicates_and_top_n(retriever, fusion):
 
 def test_round_robin_takes_each_query_top1_first(retriever):
     _, ids = retriever.search_queries(["economy growth", "stock market"])
-    ranking = retriever.retrieve([["economy growth", "stock market"]], top_n=2)[0]
+    ranking = retriever.retrieve([["economy growth", "stock market"]], "round_robin", top_n=2)[0]
     assert ranking[0] == ids[0, 0]
     assert ranking[1] == (ids[1, 0] if ids[1, 0] != ids[0, 0] else ids[0, 1])
 
@@ -137,11 +137,11 @@ def test_retrieve_rejects_bad_arguments(retriever):
     with pytest.raises(ValueError, match="fusion"):
         retriever.retrieve([["x"]], fusion="borda")
     with pytest.raises(ValueError, match="k must"):
-        retriever.retrieve([], top_n=0)
+        retriever.retrieve([], "round_robin", top_n=0)
     with pytest.raises(TypeError, match="query 0"):
         retriever.search_queries([None])
     with pytest.raises(ValueError, match="8-d vectors"):
-        Retriever(NewsIndex(article_ids(3), unit_rows(3, dim=8)), WordEmbedder())
+        Retriever(NewsIndex(article_ids(3), unit_rows(3, dim=8)), WordEmbedder(), 10)
 
 
 def test_hits_for_lists_shapes(retriever):
@@ -157,6 +157,7 @@ def test_hits_for_lists_shapes(retriever):
 def test_retrieve_never_raises_with_static_model(static_embedder, query_lists, fusion):
     vectors = static_embedder.encode([f"article about topic {i}" for i in range(30)])
     index = NewsIndex(article_ids(30), vectors)
-    rankings = Retriever(index, static_embedder).retrieve(query_lists, fusion=fusion, top_n=20)
+    rankings = Retriever(index, static_embedder, 10).retrieve(query_lists, fusion=fusion,
+                                                              top_n=20)
     assert len(rankings) == len(query_lists)
     assert all(len(r) == len(set(r)) <= 20 for r in rankings)

@@ -141,3 +141,57 @@ def test_every_sizes_recipe_in_the_capacity_study_is_the_parameters(profile):
     assert capacity.size_settings(changed, first).grpo_learning_rate == 0.0123
     assert (capacity.size_settings(changed, other).grpo_learning_rate
             == capacity.size_settings(P, other).grpo_learning_rate)
+
+
+# Parameter names a library function may default, each with why its default is not a
+# second home of the notebook parameter of that name.
+LIBRARY_DEFAULTS = {
+    "seed": "a function's own random stream for direct use; stages pass the notebook's seed",
+    "alpha": "the statistics API's conventional 5% level; 06 passes its alpha",
+    "power": "the statistics API's conventional 80% power; 06 passes its power",
+    "n_bootstrap": "0 means the analytic interval; 06 passes its n_bootstrap",
+    "batch_size": "an engine's batch of work (speed only: results do not depend on it)",
+    "profile": "the command line's default profile (newsstudy budgets, the GPU plan)",
+    "temperature": "the generation API's plain sampling; the policy's decoding is passed",
+    "top_p": "the generation API's plain sampling; the policy's decoding is passed",
+    "max_new_tokens": "the generation API's length cap; the policy's decoding is passed",
+    "top_n": "how deep a ranking is drawn (metrics read its top 10); 03b passes its top_n",
+    "max_queries": "the query-list grammar's cap on queries (newsstudy.output_format)",
+    "max_interests": "the judge's cap on the interests it infers (not 01's latent interests)",
+    "days": "a window of a helper (popularity's recent clicks, a synthetic market's days)",
+    "n_users": "the size of a synthetic market for tests and benchmarks",
+    "history_days": "the size of a synthetic market for tests and benchmarks",
+    "n_topics": "the size of a synthetic market for tests and benchmarks",
+    "cold_share": "the size of a synthetic market for tests and benchmarks",
+}
+
+
+def functions_of_newsstudy():
+    for module, name, cls in newsstudy_classes():
+        for attr, value in vars(cls).items():
+            if inspect.isfunction(value):
+                yield f"{module}.{name}.{attr}", value
+    for info in pkgutil.walk_packages(newsstudy.__path__, "newsstudy."):
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if inspect.isfunction(obj) and obj.__module__ == module.__name__:
+                yield f"{module.__name__}.{name}", obj
+
+
+def test_no_function_defaults_a_study_setting():
+    """A function whose argument is a notebook parameter takes it from its caller: a
+    default there would be what a call that forgets it silently runs with (say, another
+    fusion than the one served)."""
+    names = parameter_names() - set(LIBRARY_DEFAULTS)
+    found = []
+    for where, function in functions_of_newsstudy():
+        for argument in inspect.signature(function).parameters.values():
+            if (argument.name in names and argument.default is not inspect.Parameter.empty
+                    and argument.default is not None):
+                found.append(f"{where}({argument.name}={argument.default!r})")
+    assert not found, f"defaults of study settings in code: {sorted(set(found))}"
+
+
+def test_the_library_defaults_are_all_notebook_parameter_names():
+    """Each exception names a real parameter (a renamed one must leave the list)."""
+    assert set(LIBRARY_DEFAULTS) <= parameter_names()

@@ -29,7 +29,7 @@ def world(smoke_world):
 
 @pytest.fixture(scope="module")
 def tokenizer(world):
-    return tok_mod.train_tokenizer(tok_mod.world_corpus_texts(world), vocab_size=4096)
+    return tok_mod.train_tokenizer(tok_mod.world_corpus_texts(world, 5, 48, 0), vocab_size=4096)
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_unknown_ladder_name_lists_sizes(tokenizer, tmp_path):
         ladder.build_policy("tiny", tokenizer, seed=0)
     assert "'tiny'" in str(info.value)
     with pytest.raises(ValueError, match="ladder size"):
-        ladder.parameter_count("tiny")
+        ladder.parameter_count("tiny", 4096)
     with pytest.raises(ValueError, match=str(tmp_path / "missing")):
         ladder.build_policy(str(tmp_path / "missing"), tokenizer, seed=0)
 
@@ -401,7 +401,7 @@ def test_interrupted_save_leaves_nothing_complete(tokenizer, tmp_path):
 # -------------------------------------------------------------------------------- SFT
 
 def test_sft_reduces_training_loss(world, tokenizer, users, prompt_map, tmp_path):
-    demos = prompts.surface_demonstrations(prompts.surface_context(world), users)
+    demos = prompts.surface_demonstrations(prompts.surface_context(world, 5), users)
     model = ladder.build_policy("xs", tokenizer, seed=0)
     model, logs = sft.train_sft(
         model, tokenizer, [prompt_map[u] for u in users], [demos[u] for u in users],
@@ -418,7 +418,7 @@ def test_sft_loss_is_completion_cross_entropy_and_matches_trl_default(
     import torch
     import trl
 
-    demos = prompts.surface_demonstrations(prompts.surface_context(world), users)
+    demos = prompts.surface_demonstrations(prompts.surface_context(world, 5), users)
     pairs = [(prompt_map[u], demos[u]) for u in users[:16]]
 
     def run(trainer_class):
@@ -541,7 +541,7 @@ def test_sft_steps_take_batch_size_completions_of_shared_prompts(
     """Two completions per prompt and batch_size 8: four prompts (eight completions) a
     step, so 32 users make 8 steps an epoch (max_length above every prompt, so none is
     cut)."""
-    demos = prompts.surface_demonstrations(prompts.surface_context(world), users)
+    demos = prompts.surface_demonstrations(prompts.surface_context(world, 5), users)
     chosen = users[:32]
     model = ladder.build_policy("xs", tokenizer, seed=0)
     _, logs = sft.train_sft(model, tokenizer, [prompt_map[u] for u in chosen for _ in range(2)],
@@ -574,7 +574,7 @@ def test_word_level_tokenizer_one_id_per_word_and_marker():
 
 def test_tokenizer_kind_is_checked():
     with pytest.raises(ValueError, match="kind"):
-        tok_mod.train_tokenizer(["a b"], kind="chars")
+        tok_mod.train_tokenizer(["a b"], 4096, kind="chars")
 
 
 def _pointers(demo: str) -> list[int]:

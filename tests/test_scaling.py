@@ -42,7 +42,7 @@ def test_best_of_n_by_hand():
     by_n = picked.set_index("n")["recall@10"]
     assert by_n[3] == pytest.approx(0.1)  # all three: the reward's favourite
     assert by_n[1] == pytest.approx(0.5, abs=0.03)  # one random sample: the mean
-    oracle = scaling.best_of_n(_samples(), [3], "recall@10", ["recall@10"])
+    oracle = scaling.best_of_n(_samples(), [3], "recall@10", ["recall@10"], n_draws=16)
     assert oracle["recall@10"].iloc[0] == pytest.approx(0.9)
 
 
@@ -54,7 +54,7 @@ def test_best_of_n_pair_expectation():
 
 def test_best_of_n_refuses_more_than_sampled():
     with pytest.raises(ValueError, match="only 3 samples"):
-        scaling.best_of_n(_samples(), [4], "total", ["recall@10"])
+        scaling.best_of_n(_samples(), [4], "total", ["recall@10"], n_draws=16)
 
 
 def test_union_round_robin_without_duplicates():

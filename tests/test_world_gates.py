@@ -64,7 +64,7 @@ def test_infer_shares_slots_by_topic_weight(ctx, smoke_world):
 def test_serving_grid_matches_direct_retrieval(smoke_world, ctx):
     users = smoke_world.split_users("val")[:20]
     lists = {"copy": strategies.completions_for(ctx, strategies.copy, users).to_dict()}
-    retriever = evaluation.serving_retriever(smoke_world, "static", "exact")
+    retriever = evaluation.serving_retriever(smoke_world, "static", "exact", 10)
     grid = {"fusion": tuple(FUSION), "k_per_query": (3, 10), "query_words": (None, 2)}
     per_user = serving_path.serving_grid(smoke_world, retriever, lists, grid)
     assert retriever.k_per_query == 10  # restored
@@ -133,9 +133,10 @@ def test_sensitivity_variants_change_one_knob_each():
 def test_sensitivity_sweep_in_workers_equals_the_serial_sweep():
     """Worlds scored in two worker processes give the serial sweep's rows, value for value."""
     base = params.load_params("01_data", "smoke")
-    gru = dataclasses.replace(TrainSettings.from_params(params.schema_defaults("03b_baselines")),
-                              epochs=1, patience=1)
+    baselines = params.schema_defaults("03b_baselines")
+    gru = dataclasses.replace(TrainSettings.from_params(baselines), epochs=1, patience=1)
     kwargs = dict(n_users=120, n_queries=5, fusion="rrf", k_per_query=20, gru=gru,
+                  val_days=baselines.val_days,
                   settings={"noise_rate": sensitivity.SETTINGS["noise_rate"]}, log=lambda *_: None)
     serial = sensitivity.sweep(base, workers=1, **kwargs)
     parallel = sensitivity.sweep(base, workers=2, **kwargs)

@@ -148,8 +148,8 @@ class QueryPath:
     name = TREATMENT_PATH
 
     def __init__(self, user_rows: np.ndarray, query_lists: list[list[str]],
-                 article_vectors: np.ndarray, embedder=None, index_kind: str = "exact",
-                 k_per_query: int = 10, max_queries: int = 8,
+                 article_vectors: np.ndarray, embedder=None, *, index_kind: str,
+                 k_per_query: int, max_queries: int,
                  query_vectors: np.ndarray | None = None):
         if len(user_rows) != len(query_lists):
             raise ValueError(f"{len(user_rows)} users but {len(query_lists)} query lists")
@@ -228,9 +228,9 @@ def cached_query_vectors(lists: pd.DataFrame, key: str, backend: str, cache_dir:
 
 
 def build_query_path(world, market, users: np.ndarray, policy: PublishedPolicy,
-                     cache_dir: Path, serving_embedder: str = "static",
-                     index_kind: str = "exact", k_per_query: int = 10, max_queries: int = 8,
-                     max_new_tokens: int = 64, batch_size: int = 128, log=print
+                     cache_dir: Path, *, serving_embedder: str, index_kind: str,
+                     k_per_query: int, max_queries: int, max_new_tokens: int,
+                     batch_size: int = 128, log=print
                      ) -> tuple[QueryPath, pd.DataFrame, dict]:
     """The ``query`` path for market rows ``users`` (the treatment arm), lists cached.
 

@@ -92,7 +92,7 @@ def top_rows(scores: np.ndarray, candidates: np.ndarray, top_n: int) -> np.ndarr
     return candidates[order]
 
 
-def prepare(world, text_embedder: str = "minilm", val_days: int = 5,
+def prepare(world, text_embedder: str, val_days: int,
             embed_texts: Callable[[list[str]], np.ndarray] | None = None) -> BaselineData:
     """Build :class:`BaselineData` from a loaded world (embeds behaviour texts, cached).
 

@@ -21,7 +21,7 @@ from newsstudy.metrics import DEFAULT_METRICS
 
 
 def run_baselines(world, data: BaselineData, settings: TrainSettings, n_seeds: int,
-                  seed: int, top_n: int = 100, names=None, log=print
+                  seed: int, top_n: int, names=None, log=print
                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Per-user metrics, per-epoch training logs and seconds per method, in this process."""
     runs = [fit_and_rank(world, data, settings, name, s, top_n)
@@ -31,7 +31,7 @@ def run_baselines(world, data: BaselineData, settings: TrainSettings, n_seeds: i
 
 def run_baselines_in_parallel(profile: str, text_embedder: str, val_days: int,
                               settings: TrainSettings, n_seeds: int, seed: int,
-                              top_n: int = 100, names=None, log=print, workers: int | None = None
+                              top_n: int, names=None, log=print, workers: int | None = None
                               ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """:func:`run_baselines`, each (method, seed) in a single-thread worker process.
 

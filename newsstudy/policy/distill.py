@@ -147,7 +147,7 @@ def supervised_distill(student, tokenizer, prompts: Sequence[str], teacher_compl
 # ---------------------------------------------------------------------- on-policy
 
 def on_policy_distill(student, teacher, tokenizer, prompts: Sequence[str], steps: int, lr: float,
-                      batch_size: int = 8, max_completion_length: int = 64,
+                      batch_size: int = 8, *, max_completion_length: int,
                       temperature: float = 1.0, seed: int = 0, warmup_ratio: float = 0.05,
                       lr_scheduler_type: str = "cosine", logging_steps: int = 1,
                       output_dir: str | os.PathLike | None = None, progress: bool = True,

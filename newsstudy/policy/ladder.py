@@ -62,7 +62,7 @@ LADDER: dict[str, ModelSize] = {
 }
 
 
-def parameter_count(name: str, vocab_size: int = 4096) -> int:
+def parameter_count(name: str, vocab_size: int) -> int:
     """All parameters of a ladder size (tied embeddings counted once), via the meta device."""
     size = ladder_size(name)
     with torch.device("meta"):
@@ -70,7 +70,7 @@ def parameter_count(name: str, vocab_size: int = 4096) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def ladder_table(vocab_size: int = 4096) -> list[dict]:
+def ladder_table(vocab_size: int) -> list[dict]:
     """One row per size: name, architecture and parameter count."""
     return [{"name": name, "params": parameter_count(name, vocab_size), **vars(size)}
             for name, size in LADDER.items()]

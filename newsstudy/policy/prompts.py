@@ -246,7 +246,7 @@ class _LazyEmbedder:
         return get_embedder("minilm").encode(texts, show_progress=show_progress)
 
 
-def surface_context(world, n_queries: int = 5, seed: int = 0) -> strategies.StrategyContext:
+def surface_context(world, n_queries: int, seed: int = 0) -> strategies.StrategyContext:
     """A :class:`~newsstudy.world.strategies.StrategyContext` for surface demonstrations.
 
     Build one per call site, not per user. Its embedder loads MiniLM only if a strategy

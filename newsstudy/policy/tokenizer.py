@@ -48,7 +48,7 @@ SPECIAL_TOKENS: tuple[str, ...] = (PAD, BOS, EOS)
 FORMAT_TOKENS: tuple[str, ...] = TAGS + POINTER_TOKENS
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096, min_frequency: int = 2,
+def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 2,
                     kind: str = "bpe") -> PreTrainedTokenizerFast:
     """Train a tokenizer of at most ``vocab_size`` ids on ``texts`` (``kind``: bpe or word).
 
@@ -97,8 +97,7 @@ def _train_word_level(texts: Iterable[str], vocab_size: int, min_frequency: int
         padding_side="left", model_max_length=512)
 
 
-def world_corpus_texts(world, n_queries: int = 5, max_signals: int = 48,
-                       candidates: int = 0) -> list[str]:
+def world_corpus_texts(world, n_queries: int, max_signals: int, candidates: int) -> list[str]:
     """The text the tokenizer is trained on: what the policy reads and writes.
 
     Cleaned event texts, article titles, topic keywords, every user's prompt (with

@@ -20,7 +20,7 @@ QUALITY = ("recall@10", "ndcg@10")
 
 def score_strategies(world, scorer: RewardScorer, serving, ctx: StrategyContext,
                      users: Sequence[int], strategies: Mapping[str, object],
-                     fusion: str = "round_robin") -> pd.DataFrame:
+                     fusion: str) -> pd.DataFrame:
     """Long table: one row per (strategy, user) with the five rewards, total and metrics."""
     frames = []
     for name, strategy in strategies.items():

@@ -138,7 +138,7 @@ class RetrievalReward:
     reward_names = REWARD_NAMES
 
     def __init__(self, retriever, targets: Mapping[int, set[int]], fusion: str,
-                 depth: int = 100, w_struct: float = 1.0, vectors: np.ndarray | None = None):
+                 depth: int, w_struct: float, vectors: np.ndarray | None = None):
         self.retriever = retriever
         # the window's article vectors in the index's order (its retriever's embedder's
         # space), for the ranking below the served top

@@ -19,7 +19,7 @@ from newsstudy.scaling.compute import inference_flops
 
 
 def best_of_n(samples: pd.DataFrame, ns: Sequence[int], select_by: str, metrics: Sequence[str],
-              n_draws: int = 16, seed: int = 0) -> pd.DataFrame:
+              n_draws: int, seed: int = 0) -> pd.DataFrame:
     """Mean metric per user when one of N samples is chosen by ``select_by`` (highest wins).
 
     ``samples`` has one row per (``user``, ``sample``) with the ``select_by`` column and
@@ -59,7 +59,7 @@ def union_query_lists(lists: Sequence[Sequence[str]]) -> list[str]:
 
 
 def score_samples(world, serving, scorer, samples: Mapping[int, Sequence[str]],
-                  metrics: Sequence[str] = ("recall@10", "ndcg@10"), fusion: str = "round_robin"
+                  metrics: Sequence[str] = ("recall@10", "ndcg@10"), *, fusion: str
                   ) -> pd.DataFrame:
     """One row per (user, sample): the composite reward ``total`` and ranking ``metrics``.
 
@@ -81,7 +81,7 @@ def score_samples(world, serving, scorer, samples: Mapping[int, Sequence[str]],
 
 
 def union_scores(world, serving, samples: Mapping[int, Sequence[str]], ns: Sequence[int],
-                 metrics: Sequence[str] = ("recall@10", "ndcg@10"), fusion: str = "round_robin"
+                 metrics: Sequence[str] = ("recall@10", "ndcg@10"), *, fusion: str
                  ) -> pd.DataFrame:
     """Per (user, N): metrics of one ranking from the union of the user's first N lists."""
     from newsstudy.output_format import parse_completion

@@ -36,7 +36,7 @@ METRIC = "recall@10"
 
 
 def sample_table(pipeline, checkpoint, scorer, world, serving, users: Sequence[int],
-                 n_samples: int, seed: int = 0, fusion: str = "rrf",
+                 n_samples: int, seed: int = 0, *, fusion: str,
                  user_prompts: dict[int, str] | None = None) -> pd.DataFrame:
     """One row per (user, sample): completion, the scorer's rewards (the paper's five, or
     the verifiable reward's terms) and their total, and Recall@10.

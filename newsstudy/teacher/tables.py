@@ -154,9 +154,11 @@ def example_outputs(completions: Mapping[str, Mapping[int, str]], users: Sequenc
     return pd.DataFrame(rows)
 
 
-def retrieved_titles(world, retriever, completion: str, k: int = 5) -> list[str]:
-    """Titles of the top-k fused articles a completion retrieves from the serving index."""
-    ranking = retriever.retrieve([list(parse_completion(completion).queries)], top_n=k)[0]
+def retrieved_titles(world, retriever, completion: str, fusion: str, k: int = 5) -> list[str]:
+    """Titles of the top-k articles a completion retrieves from the serving index, its
+    queries' results fused as served (``fusion``)."""
+    ranking = retriever.retrieve([list(parse_completion(completion).queries)], fusion,
+                                 top_n=k)[0]
     titles = world.articles.set_index("article_id")["title"]
     return [titles.get(a, "?") for a in ranking]
 
@@ -199,13 +201,13 @@ def plot_imitation(curve: pd.DataFrame, demonstrations: float, sizes: pd.DataFra
 
 
 def example_user_markdown(world, serving, user: int, prompt: str,
-                          lists: Mapping[str, str]) -> list[str]:
+                          lists: Mapping[str, str], fusion: str) -> list[str]:
     """Markdown blocks for one example user: the prompt, each method's list with the top
     titles it retrieves, and the articles the user clicked later."""
     titles = world.articles.set_index("article_id")["title"]
     blocks = [f"### User {user}\n```\n{prompt}\n```"]
     for method, completion in lists.items():
-        retrieved = retrieved_titles(world, serving, completion)
+        retrieved = retrieved_titles(world, serving, completion, fusion)
         blocks.append(f"**{method}**: `{completion}`\n\n" + "\n".join(f"- {t}" for t in retrieved))
     clicked = sorted(world.truth([user]).get(user, []))
     blocks.append("**later clicks**:\n" + "\n".join(f"- {titles[a]}" for a in clicked))
@@ -215,11 +217,12 @@ def example_user_markdown(world, serving, user: int, prompt: str,
 def examples_markdown(world, serving, pipeline, outputs: Mapping[str, Mapping[int, str]],
                       users: Sequence[int], methods: Sequence[str]) -> list[str]:
     """:func:`example_user_markdown` for each user: each of ``methods``' lists, what it
-    retrieves, and the user's later clicks."""
+    retrieves (fused as the pipeline serves), and the user's later clicks."""
     user_prompts = pipeline.prompts(users)
     return [block for user in users for block in example_user_markdown(
         world, serving, user, user_prompts[user], {method: outputs[method][user]
-                                                   for method in methods})]
+                                                   for method in methods},
+        pipeline.settings.fusion)]
 
 
 def gate_sentence(label: str, gate) -> str:

@@ -56,9 +56,10 @@ def variants(base: DataParams, settings: Mapping[str, tuple] = SETTINGS
 
 
 def score_world(world, n_queries: int, fusion: str, k_per_query: int, seed: int,
-                gru: TrainSettings) -> pd.DataFrame:
+                gru: TrainSettings, val_days: int) -> pd.DataFrame:
     """Per-user Recall@10 of every method in :data:`METHODS` on one (in-memory) world;
-    ``gru``: the training settings of the GRU4Rec (and content) yardstick."""
+    ``gru``: the training settings of the GRU4Rec (and content) yardstick, ``val_days``
+    the history days it holds out for early stopping."""
     emb = embed.get_embedder("static")
     users = np.sort(np.concatenate([world.split_users("val"), world.split_users("test")]))
     ctx = strategies.StrategyContext(world, emb, n_queries, seed)
@@ -69,7 +70,7 @@ def score_world(world, n_queries: int, fusion: str, k_per_query: int, seed: int,
         completions = strategies.completions_for(ctx, fn, users).to_dict()
         scores[name] = evaluation.evaluate_completions(world, serving, completions,
                                                        fusion=fusion)["recall@10"]
-    prepared = prepare(world, text_embedder="static")
+    prepared = prepare(world, text_embedder="static", val_days=val_days)
     settings = gru
     for name, model in (("content", Content()), ("gru4rec", GRU4Rec())):
         ranked = model.fit(prepared, settings, seed).rank(users)
@@ -78,7 +79,8 @@ def score_world(world, n_queries: int, fusion: str, k_per_query: int, seed: int,
 
 
 def sweep(base: DataParams, *, n_users: int, n_queries: int, fusion: str, k_per_query: int,
-          gru: TrainSettings, settings: Mapping[str, tuple] = SETTINGS, log=print,
+          gru: TrainSettings, val_days: int, settings: Mapping[str, tuple] = SETTINGS,
+          log=print,
           workers: int | None = None) -> pd.DataFrame:
     """Mean Recall@10 per (knob, level, method), with the paired gaps the gates read.
 
@@ -91,7 +93,7 @@ def sweep(base: DataParams, *, n_users: int, n_queries: int, fusion: str, k_per_
     from newsstudy.parallel import map_jobs
 
     base = base.model_copy(update={"n_users": n_users})
-    scoring = (n_queries, fusion, k_per_query, gru)
+    scoring = (n_queries, fusion, k_per_query, gru, val_days)
     worlds = variants(base, settings)
     default_rows, cleaner = _score_variant(*worlds[0][:3], worlds[0][3], scoring, None)
     log(f"default: {default_rows[0]['seconds']:.1f}s")
@@ -121,13 +123,13 @@ def _variant_job(knob: str, level: str, value, params: dict, scoring: tuple, cle
 def _score_variant(knob: str, level: str, value, params: DataParams, scoring: tuple, cleaner
                    ) -> tuple[list[dict], object]:
     """Simulate one world of the sweep and score it: its rows and the cleaner it used."""
-    n_queries, fusion, k_per_query, gru = scoring
+    n_queries, fusion, k_per_query, gru, val_days = scoring
     shown = value if knob != "default" else None
     started = time.perf_counter()
     articles, vectors, topic_model = _corpus_and_topics(params.seed, params.max_articles,
                                                         params.embedder, params.n_topics)
     world = data.simulate(params, articles, vectors, topic_model, cleaner=cleaner)
-    per_user = score_world(world, n_queries, fusion, k_per_query, params.seed, gru)
+    per_user = score_world(world, n_queries, fusion, k_per_query, params.seed, gru, val_days)
     rows = []
     for method in per_user.columns:
         rows.append({"knob": knob, "level": level, "value": shown, "method": method,
