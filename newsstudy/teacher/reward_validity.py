@@ -74,7 +74,8 @@ def verifiable_sample_table(pipeline, checkpoint, world, serving, users: Sequenc
     reward = RetrievalReward.from_settings(world, pipeline.settings, users, checks=True)
     users = [int(u) for u in users if int(u) in reward.targets]
     return sample_table(pipeline, checkpoint, reward, world, serving, users, n_samples, seed,
-                        pipeline.settings.fusion, user_prompts=pipeline.window_prompts(users))
+                        fusion=pipeline.settings.fusion,
+                        user_prompts=pipeline.window_prompts(users))
 
 
 def within_user_spearman(table: pd.DataFrame, columns: Sequence[str] = (*REWARD_NAMES, "total"),
