@@ -405,6 +405,16 @@ class ScalingParams(NotebookParams, RewardSettings, SignalSettings, ServingSetti
                                       description="Sampling temperature of best-of-N.")
     n_draws: int = Field(default=16, ge=1, le=1000,
                          description="Random N-subsets per user when estimating best-of-N.")
+    verifier_train_users: int = Field(
+        default=400, ge=4, le=1_000_000,
+        description="Training users whose sampled lists and realised retrieval train the "
+                    "learned best-of-N verifier (newsstudy.scaling.verifier).")
+    verifier_samples: int = Field(
+        default=8, ge=2, le=64,
+        description="Lists sampled per user to train and to check the learned verifier.")
+    verifier_val_users: int = Field(
+        default=200, ge=2, le=1_000_000,
+        description="Validation users (the first of 03's) the learned verifier is checked on.")
 
     @field_validator(*SIZE_RECIPE_FIELDS, mode="before")
     @classmethod

@@ -69,7 +69,7 @@ from newsstudy import (
 )
 from newsstudy.policy import ladder
 from newsstudy.policy.published import publish_policy
-from newsstudy.scaling import capacity
+from newsstudy.scaling import capacity, verifier
 from newsstudy.scaling import results as scaling_results
 from newsstudy.scaling import tables as scaling_tables
 from newsstudy.scaling.results import ScalingResults
@@ -101,6 +101,7 @@ pd.DataFrame(ladder.ladder_table(P.vocab_size)).set_index("name").loc[P.sizes]
 tasks = capacity.size_tasks(P, eval_users, val_users, bon_users, max(P.sizes_best_of_n))
 tasks["teacher samples"] = parallel.Task(capacity.sample_teacher,
                                          (P, bon_users, max(P.best_of_n)))
+tasks["learned verifier"] = parallel.Task(verifier.train_and_check, (P, val_users))
 with timings.part("capacity"):
     done = parallel.run_tasks(tasks)
 records = capacity.size_records(done, P.sizes)
@@ -163,36 +164,63 @@ print("published", paths.portable(distillation_teacher))
 #
 # 03's RL teacher (first seed). For each of the first `n_best_of_n_users` test users we
 # sample the largest N lists once, at the sampling temperature, and estimate best-of-N for
-# each smaller N by averaging over random N-subsets. Three picks among N lists: the one
-# the composite reward scores highest (the paper's method, no ground truth needed), one at
-# random (the baseline: its expected value is the mean over the user's samples), and the
-# one with the best Recall@10 (an oracle, an upper bound). Also shown: fusing all N lists
-# into one ranking (the union).
+# each smaller N by averaging over random N-subsets. Four picks among N lists: the one the
+# composite reward scores highest (the paper's method, no ground truth needed), one at
+# random (the baseline: its expected value is the mean over the user's samples), the one a
+# learned verifier scores highest (below), and the one with the best Recall@10 (an oracle,
+# an upper bound, not a method). Also shown: fusing all N lists into one ranking (the
+# union).
+#
+# ### A learned verifier
+#
+# What a production system could train instead of hand-written rewards
+# (`newsstudy/scaling/verifier.py`): it logs, for `verifier_train_users` *training* users,
+# `verifier_samples` lists each from the teacher and what each list retrieved of the user's
+# later clicks (the verifiable reward's time split: the prompt as of the cut, the clicks
+# after it), and fits a few shallow boosted trees that score a list from what is visible
+# when it is served: the prompt, the list, and what its queries find in the index. It
+# never sees a validation or test user's clicks. Before its best-of-N pick is read, it must
+# rank validation users' lists: a within-user Spearman with their test Recall@10 and a
+# best-of-G gain over a random pick, both intervals above zero.
+
+# %%
+trained_verifier = done["learned verifier"]  # trained above, beside the capacity study
+verifier_check = verifier.validity(pd.DataFrame(trained_verifier["validation"]))
+pd.Series({**trained_verifier["training"], **verifier_check})
 
 # %%
 drawn = done["teacher samples"]  # drawn above, beside the capacity study
 with timings.part("best_of_n"):
+    verifier_scores = verifier.scored_frame(
+        {u: texts for u, (texts, _) in drawn.items()}, teacher_pipeline.prompts(bon_users),
+        serving, trained_verifier["verifier"])
     bon = scaling.best_of_n_study(W, serving, S.scorer, drawn, P.best_of_n, P.n_draws, P.seed,
-                                  P.fusion)
-saving.save_tables(P.profile, {"04_best_of_n": bon.table, "04_best_of_n_gains": bon.gains})
+                                  P.fusion, verifier_scores)
+saving.save_tables(P.profile, {"04_best_of_n": bon.table, "04_best_of_n_gains": bon.gains,
+                               "04_best_of_n_verifier_gains": bon.verifier_gains})
 saving.save_figure(scaling_tables.plot_best_of_n(bon.table), P.profile, "04_best_of_n")
-saving.save_figure(scaling_tables.plot_pick_gains(bon.gains, bon.oracle_gains), P.profile,
+saving.save_figure(scaling_tables.plot_pick_gains(bon.gains, bon.oracle_gains,
+                                                  bon.verifier_gains), P.profile,
                    "04_best_of_n_gains")
 display(bon.table.round(4))
-bon.gains.round(4)
+pd.concat({"reward pick": bon.gains, "learned verifier pick": bon.verifier_gains}).round(4)
 
 # %% [markdown]
 # Diminishing returns, tested on the paired gains: per user, the gain per doubling of N up
-# to N = 4 against the gain per doubling from 4 to the largest N. The paper's curve reaches
-# 77% of its N = 32 gain by N = 4. And the share of the N = max gain (reward pick, over
-# N = 1) already reached at each N.
+# to N = 4 against the gain per doubling from 4 to the largest N (for the reward's pick
+# and the verifier's). The paper's curve reaches 77% of its N = 32 gain by N = 4. And the
+# share of the N = max gain (reward pick, over N = 1) already reached at each N.
 
 # %%
 diminishing = scaling.diminishing_if_testable(bon.selected, P.best_of_n, split=4)
+verifier_diminishing = scaling.diminishing_if_testable(bon.verifier_selected, P.best_of_n,
+                                                      split=4)
 share = scaling_tables.gain_share_table(bon.table)
 saving.save_table(share, P.profile, "04_best_of_n_gain_share")
 display(share.round(3))
-pd.Series(diminishing if diminishing else {"diminishing returns": "not tested (needs N = 4 inside)"})
+untested = {"diminishing returns": "not tested (needs N = 4 inside)"}
+pd.DataFrame({"reward pick": diminishing or untested,
+              "learned verifier pick": verifier_diminishing or untested})
 
 # %% [markdown]
 # ## Beyond the paper: quality per unit of inference compute
@@ -244,6 +272,9 @@ results = ScalingResults(
     best_of_n_oracle_gains=scaling_results.gains_by_n(bon.oracle_gains),
     best_of_n_diminishing=scaling_results.diminishing_record(diminishing),
     best_of_n_gain_share=share.set_index("N")["ours: share of gain"].to_dict(),
+    verifier=scaling_results.verifier_record(trained_verifier["training"], verifier_check),
+    best_of_n_verifier_gains=scaling_results.gains_by_n(bon.verifier_gains),
+    best_of_n_verifier_diminishing=scaling_results.diminishing_record(verifier_diminishing),
     compute_frontier=points.to_dict(orient="records"),
     compute_matched=scaling_results.matched_rows(matched),
     small_model_matches=answer,

@@ -557,6 +557,13 @@ def check_best_of_n(results: Results) -> Outcome:
                                f"gain N {middle}->{top} ({late:+.3f})", early > 0 and early > late))
     ours = ", ".join(f"N={n} {by_n[n].text()}" for n in ns)
     ours += f"; oracle pick at N={top} {rows[top].recall_at_10_oracle:.3f}"
+    verified = (results.optional("04_scaling", "best_of_n_verifier_gains") or {}).get(top)
+    check = results.optional("04_scaling", "verifier")
+    if verified is not None and verified.mean is not None and check is not None:
+        ours += (f"; learned verifier pick of N = {top} - random {verified.mean:+.3f} "
+                 f"[{verified.low:+.3f}, {verified.high:+.3f}] (its check on validation "
+                 f"users {'passes' if check.passes else 'fails'}: within-user Spearman "
+                 f"{check.spearman.mean:+.3f})")
     effect = Effect(f"reward pick of N = {top} - a random pick (paper: - N = 1)", paper.BEST_OF_N[32][0]
                     - paper.BEST_OF_N[1][0], Estimate.of(gain.mean, gain.low, gain.high, gain.n))
     return Outcome(ours, parts, effect=effect)

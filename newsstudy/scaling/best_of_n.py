@@ -163,26 +163,32 @@ def diminishing_returns(picked: pd.DataFrame, metric: str = "recall@10", split: 
 
 @dataclass(frozen=True)
 class BestOfN:
-    """Best-of-N from one policy's samples, for every N: the table of the three picks and
-    the union, the reward pick's and the oracle's paired gains over a random pick, and the
-    reward pick's per-user scores (for the diminishing-returns test)."""
+    """Best-of-N from one policy's samples, for every N: the table of the picks (reward,
+    random, oracle and, when given, the learned verifier) and the union, each pick's
+    paired gains over a random pick, and the reward's and the verifier's picks per user
+    (for the diminishing-returns test)."""
 
     table: pd.DataFrame
     gains: pd.DataFrame
     oracle_gains: pd.DataFrame
     selected: pd.DataFrame
+    verifier_gains: pd.DataFrame | None = None
+    verifier_selected: pd.DataFrame | None = None
 
 
 def best_of_n_study(world, serving, scorer, drawn: Mapping[int, tuple[Sequence[str], Sequence[int]]],
-                    ns: Sequence[int], n_draws: int, seed: int, fusion: str) -> BestOfN:
+                    ns: Sequence[int], n_draws: int, seed: int, fusion: str,
+                    verifier_scores: pd.DataFrame | None = None) -> BestOfN:
     """Score every sampled list once, then pick among N of a user's lists by the composite
-    reward (the paper's method), at random, and by Recall@10 (an oracle), averaged over
-    ``n_draws`` random N-subsets; and fuse all N lists into one ranking (the union).
+    reward (the paper's method), at random, by Recall@10 (an oracle) and, with
+    ``verifier_scores`` (``user``, ``sample``, ``verifier``), by the learned verifier,
+    averaged over ``n_draws`` random N-subsets; and fuse all N lists into one ranking
+    (the union).
 
     ``drawn``: user -> (lists, generated tokens of each), as ``PolicyPipeline.complete``
     returns with ``return_counts=True``.
     """
-    from newsstudy.scaling.tables import best_of_n_table
+    from newsstudy.scaling.tables import best_of_n_table, half_width
 
     samples = {u: texts for u, (texts, _) in drawn.items()}
     scored = score_samples(world, serving, scorer, samples, fusion=fusion)
@@ -192,9 +198,16 @@ def best_of_n_study(world, serving, scorer, drawn: Mapping[int, tuple[Sequence[s
     random = random_pick(scored, metrics)
     union = union_scores(world, serving, samples, ns, fusion=fusion)
     tokens = {n: float(np.mean([sum(c[:n]) for _, c in drawn.values()])) for n in ns}
-    table = best_of_n_table(selected, oracle, union, tokens)
+    verified = None
+    if verifier_scores is not None:
+        scored = scored.merge(verifier_scores[["user", "sample", "verifier"]],
+                              on=["user", "sample"], how="left")
+        verified = best_of_n(scored, ns, "verifier", metrics, n_draws, seed)
+    table = best_of_n_table(selected, oracle, union, tokens, verified)
     table.insert(3, "R@10 random pick", random["recall@10"].mean())
-    return BestOfN(table, pick_gains(selected, random), pick_gains(oracle, random), selected)
+    table.insert(4, "R@10 random pick ±", half_width(random["recall@10"]))
+    return BestOfN(table, pick_gains(selected, random), pick_gains(oracle, random), selected,
+                   pick_gains(verified, random) if verified is not None else None, verified)
 
 
 def diminishing_if_testable(selected: pd.DataFrame, ns: Sequence[int], split: int = 4

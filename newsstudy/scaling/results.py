@@ -99,6 +99,12 @@ class BestOfNRow(Record):
     ndcg_at_10_oracle_half: float | None = Field(None, alias="N@10 oracle ±")
     recall_at_10_union_half: float | None = Field(None, alias="R@10 union ±")
     ndcg_at_10_union_half: float | None = Field(None, alias="N@10 union ±")
+    recall_at_10_random_pick_half: float | None = Field(None, alias="R@10 random pick ±")
+    recall_at_10_verifier_picked: float | None = Field(None, alias="R@10 verifier-picked")
+    ndcg_at_10_verifier_picked: float | None = Field(None, alias="N@10 verifier-picked")
+    recall_at_10_verifier_picked_half: float | None = Field(None,
+                                                            alias="R@10 verifier-picked ±")
+    ndcg_at_10_verifier_picked_half: float | None = Field(None, alias="N@10 verifier-picked ±")
     recall_at_10_paper: float | None = Field(alias="R@10 paper")
     ndcg_at_10_paper: float | None = Field(alias="N@10 paper")
     generated_tokens_per_user: float = Field(alias="generated tokens / user")
@@ -123,13 +129,35 @@ class Diminishing(Record):
     holds: bool
 
 
+class VerifierCheck(Record):
+    """The learned verifier (``newsstudy.scaling.verifier``): what it was trained on, and
+    its checks on validation users it never saw."""
+
+    train_users: int
+    train_lists: int
+    train_mean_recall_at_10: float
+    train_tied_users: float
+    spearman: Estimate
+    users_ranked: int
+    best_of_g_gain: Estimate
+    n_users: int
+    tied_groups: float
+    passes: bool
+
+
 class FrontierPoint(Record):
-    """One size at one N: quality and inference compute per user."""
+    """One size at one N: quality (with its 95% interval over users) and inference
+    compute per user."""
 
     size: str
     n: int
+    users: int | None = Field(None, alias="n users")
     recall_at_10: float = Field(alias="recall@10")
+    recall_at_10_low: float | None = Field(None, alias="recall@10 low")
+    recall_at_10_high: float | None = Field(None, alias="recall@10 high")
     ndcg_at_10: float = Field(alias="ndcg@10")
+    ndcg_at_10_low: float | None = Field(None, alias="ndcg@10 low")
+    ndcg_at_10_high: float | None = Field(None, alias="ndcg@10 high")
     params: int
     flops_per_user: float
 
@@ -178,13 +206,16 @@ class ScalingResults(Record):
     best_of_n_oracle_gains: dict[int, PickGain]
     best_of_n_diminishing: Diminishing | None
     best_of_n_gain_share: dict[int, float | None]
+    verifier: VerifierCheck | None = None
+    best_of_n_verifier_gains: dict[int, PickGain] = {}
+    best_of_n_verifier_diminishing: Diminishing | None = None
     compute_frontier: list[FrontierPoint]
     compute_matched: list[ComputeMatched]
     small_model_matches: list[str]
     timings_seconds: dict[str, float]
 
     @field_validator("best_of_n", "best_of_n_gains", "best_of_n_oracle_gains",
-                     "best_of_n_gain_share")
+                     "best_of_n_gain_share", "best_of_n_verifier_gains")
     @classmethod
     def _by_n(cls, by_n: dict) -> dict:
         """Smallest N first (a JSON file keeps the keys as sorted text: 1, 16, 2, ...)."""
@@ -233,3 +264,18 @@ def matched_rows(matched: pd.DataFrame) -> list[ComputeMatched]:
                            difference=Estimate.of(row["paired diff"], row["low"], row["high"],
                                                   row["n"]))
             for row in matched.to_dict(orient="records")]
+
+
+def verifier_record(trained: Mapping, check: Mapping) -> VerifierCheck:
+    """The verifier's facts (:func:`newsstudy.scaling.verifier.train_and_check`'s
+    ``training``) and its validity row (:func:`newsstudy.scaling.verifier.validity`)."""
+    return VerifierCheck(
+        train_users=trained["users"], train_lists=trained["lists"],
+        train_mean_recall_at_10=trained["mean_recall@10"],
+        train_tied_users=trained["tied_users"],
+        spearman=Estimate.of(check["spearman"], check["spearman_low"], check["spearman_high"]),
+        users_ranked=int(check["users_ranked"]),
+        best_of_g_gain=Estimate.of(check["best_of_G_gain"], check["gain_low"],
+                                   check["gain_high"], check["n_users"]),
+        n_users=int(check["n_users"]), tied_groups=check["tied_groups"],
+        passes=check["passes"])

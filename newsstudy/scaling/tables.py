@@ -80,14 +80,19 @@ def plot_capacity(table: pd.DataFrame, fit: Mapping[str, float]):
 
 
 def best_of_n_table(selected: pd.DataFrame, oracle: pd.DataFrame, union: pd.DataFrame,
-                    tokens: Mapping[int, float]) -> pd.DataFrame:
-    """Per N: mean R@10 / N@10 chosen by reward, by the oracle, of the union, each with the
-    half-width of its 95% interval over users (``... ±``); tokens/user."""
+                    tokens: Mapping[int, float], verified: pd.DataFrame | None = None
+                    ) -> pd.DataFrame:
+    """Per N: mean R@10 / N@10 chosen by reward, by the oracle, of the union and (when
+    given) by the learned verifier, each with the half-width of its 95% interval over
+    users (``... ±``); tokens/user."""
     rows = []
     for n, group in selected.groupby("n"):
         row = {"N": int(n)}
-        for label, frame in (("reward-picked", group), ("oracle", oracle[oracle["n"] == n]),
-                             ("union", union[union["n"] == n])):
+        picks = [("reward-picked", group), ("oracle", oracle[oracle["n"] == n]),
+                 ("union", union[union["n"] == n])]
+        if verified is not None:
+            picks.append(("verifier-picked", verified[verified["n"] == n]))
+        for label, frame in picks:
             for metric, column in (("R@10", "recall@10"), ("N@10", "ndcg@10")):
                 row[f"{metric} {label}"] = frame[column].mean()
                 row[f"{metric} {label} ±"] = half_width(frame[column])
@@ -109,8 +114,11 @@ def plot_best_of_n(table: pd.DataFrame):
     and the union, with 95% interval bands, beside the paper's reward pick."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for ax, metric in zip(axes[:2], ("R@10", "N@10"), strict=True):
-        for label, style in (("reward-picked", "o-"), ("oracle", "^:"), ("union", "s--")):
+        for label, style in (("reward-picked", "o-"), ("verifier-picked", "v-"),
+                             ("random pick", "x-."), ("oracle", "^:"), ("union", "s--")):
             column = f"{metric} {label}"
+            if column not in table:
+                continue
             line, = ax.plot(table["N"], table[column], style, label=f"ours, {label}")
             if f"{column} ±" in table:
                 ax.fill_between(table["N"], table[column] - table[f"{column} ±"],
@@ -281,10 +289,15 @@ def compute_matched(picks: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_pick_gains(gains: pd.DataFrame, oracle_gains: pd.DataFrame):
-    """Gain of the reward pick (and the oracle pick) over a random pick, against N, 95% CI."""
+def plot_pick_gains(gains: pd.DataFrame, oracle_gains: pd.DataFrame,
+                    verifier_gains: pd.DataFrame | None = None):
+    """Gain of the reward pick, the learned verifier's pick (when given) and the oracle
+    pick over a random pick, against N, with 95% intervals."""
     fig, ax = plt.subplots(figsize=(7, 4))
-    for table, label, style in ((gains, "reward pick", "o-"), (oracle_gains, "oracle pick", "^:")):
+    picks = [(gains, "reward pick", "o-"), (oracle_gains, "oracle pick", "^:")]
+    if verifier_gains is not None:
+        picks.insert(1, (verifier_gains, "learned verifier pick", "v-"))
+    for table, label, style in picks:
         ax.errorbar(table["N"], table["gain"],
                     yerr=[table["gain"] - table["low"], table["high"] - table["gain"]],
                     fmt=style, capsize=3, label=label)
