@@ -26,7 +26,7 @@
 #
 # The design goal, checked in notebook 02: the observed signals are a partial, noisy view
 # of the interests, so copying them is a weak strategy and inferring the interest behind
-# them a strong one. The generative story is documented in `newsstudy/world/__init__.py`.
+# them a strong one. The generative story is documented in `newsstudy/world/simulate.py`.
 
 # %% tags=["parameters"]
 from typing import Optional
