@@ -109,17 +109,23 @@ def half_width(values: pd.Series) -> float:
     return float(1.96 * values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else np.nan
 
 
+SELECTORS = (("reward-picked", "o-"), ("verifier-picked", "v-"), ("random pick", "x-."),
+             ("oracle", "^:"), ("union", "s--"))
+"""Best-of-N's picks as the table names them, with their line styles."""
+SELECTOR_COLORS = ("C0", "C1", "C2", "C3", "C4")
+"""One colour per pick, the same in every panel."""
+
+
 def plot_best_of_n(table: pd.DataFrame):
     """R@10 and N@10 against N (log2 axis) on one axis each: the reward's pick, the oracle's
     and the union, with 95% interval bands, beside the paper's reward pick."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for ax, metric in zip(axes[:2], ("R@10", "N@10"), strict=True):
-        for label, style in (("reward-picked", "o-"), ("verifier-picked", "v-"),
-                             ("random pick", "x-."), ("oracle", "^:"), ("union", "s--")):
+        for (label, style), color in zip(SELECTORS, SELECTOR_COLORS, strict=True):
             column = f"{metric} {label}"
             if column not in table:
                 continue
-            line, = ax.plot(table["N"], table[column], style, label=f"ours, {label}")
+            line, = ax.plot(table["N"], table[column], style, color=color, label=f"ours, {label}")
             if f"{column} ±" in table:
                 ax.fill_between(table["N"], table[column] - table[f"{column} ±"],
                                 table[column] + table[f"{column} ±"], color=line.get_color(),
