@@ -672,7 +672,7 @@ def assemble(profile: str) -> tuple[list, list[claims_module.Claim]]:
              "zero (separate intervals that do not overlap where no per-user data exist; or "
              "p < 0.05, or the threshold is met); "
              "'reproduced' needs every part clearly, 'partly' at least one part clearly and at "
-             "least half of them in direction (see `newsstudy/report/claims.py`)."),
+             "least half of them in direction (see `newsstudy/report/verdicts.py`)."),
         Table(claims_table(found), "The paper's claims, checked", verdict_column="verdict"),
     ]
     for section in SECTIONS:
