@@ -79,7 +79,15 @@ from newsstudy import gates, saving, teacher
 from newsstudy.policy import hardware
 from newsstudy.policy.published import publish_policy
 from newsstudy.rewards import verifiable
-from newsstudy.teacher import comparison, composition, grpo, imitation, reward_validity, setup
+from newsstudy.teacher import (
+    ablation,
+    comparison,
+    composition,
+    grpo,
+    imitation,
+    reward_validity,
+    setup,
+)
 from newsstudy.teacher import results as teacher_results
 from newsstudy.teacher import tables as teacher_tables
 from newsstudy.timing import Timings
@@ -114,7 +122,7 @@ demos.by_kind().round(4)
 
 # %%
 weights = S.scorer.weights
-ablation_weights = teacher.ablation_weights(weights, P.ablations)
+ablation_weights = ablation.weights_without(weights, P.ablations)
 runs = ([(s, weights, "paper") for s in seeds] + [(s, None, "verifiable") for s in seeds]
         + [(P.seed, w, "paper") for w in ablation_weights.values()])
 with timings.part("training"):
@@ -301,14 +309,14 @@ teacher_tables.seed_table(per_user)
 
 # %%
 with timings.part("ablation_eval"):
-    ablation_long, ablation_outputs = teacher.ablation_evaluation(
+    ablation_long, ablation_outputs = ablation.evaluate(
         pipeline, serving, eval_users, per_user, outputs[names["paper"]], ablation_weights,
         method=names["paper"])
-ablation = teacher_tables.ablation_table(ablation_long)
-paired_ablation = (teacher.paired_ablation(ablation_long) if P.ablations else None)
-saving.save_tables(P.profile, {"03_reward_ablation": ablation,
+ablation_rows = teacher_tables.ablation_table(ablation_long)
+paired_ablation = (ablation.paired(ablation_long) if P.ablations else None)
+saving.save_tables(P.profile, {"03_reward_ablation": ablation_rows,
                                "03_ablation_paired": paired_ablation})
-display(ablation)
+display(ablation_rows)
 paired_ablation  # None when the profile drops no reward
 
 # %% [markdown]
@@ -331,7 +339,7 @@ for block in teacher_tables.examples_markdown(W, serving, pipeline, outputs, exa
 results = teacher_results.build(
     P, parameters, seeds, eval_users, val_users, pipeline.decoding, gate, decoding_table,
     sizes, curve, demo_recall, validity, improvement, closed, made_of, per_user, offline,
-    compared, ablation, paired_ablation, outputs, run_table, timings, sft_checkpoint, teachers)
+    compared, ablation_rows, paired_ablation, outputs, run_table, timings, sft_checkpoint, teachers)
 saving.write_results(P.profile, "03_grpo", results)
 for name, checkpoint in (("prompt_only", sft_checkpoint),
                          ("teacher", teachers[P.teacher_reward][P.seed])):

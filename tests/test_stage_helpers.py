@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from newsstudy import distillation, paths, saving, scaling, teacher
+from newsstudy import distillation, paths, saving, scaling
 from newsstudy.baselines import tables as baseline_tables
 from newsstudy.distillation import tables as distillation_tables
 from newsstudy.evaluation import paired_difference
 from newsstudy.rewards import RewardWeights
 from newsstudy.run import gpu_plan
 from newsstudy.scaling import tables as scaling_tables
-from newsstudy.teacher import imitation
+from newsstudy.teacher import ablation, imitation
 from newsstudy.teacher import tables as teacher_tables
 from newsstudy.timing import Timings
 
@@ -45,7 +45,7 @@ def test_grpo_overrides_only_for_a_gpu_profile():
 
 def test_ablation_weights_drop_one_reward_each():
     weights = RewardWeights()
-    out = teacher.ablation_weights(weights, ["cov", "div"])
+    out = ablation.weights_without(weights, ["cov", "div"])
     assert list(out) == ["cov", "div"]
     assert out["cov"].cov == 0.0 and out["cov"].div == weights.div
     assert out["div"].div == 0.0 and out["div"].align == weights.align

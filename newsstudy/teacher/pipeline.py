@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -473,11 +472,6 @@ def parameters_of(model: str, vocab_size: int) -> int | None:
     return None
 
 
-def ablation_weights(weights: RewardWeights, dropped: list[str]) -> dict[str, RewardWeights]:
-    """The reward ablation's weights: for each dropped reward, ``weights`` with it at 0."""
-    return {name: dataclasses.replace(weights, **{name: 0.0}) for name in dropped}
-
-
 def sft_losses(checkpoint: Path) -> pd.DataFrame:
     """The SFT run's training loss by step, as its checkpoint recorded it."""
     return pd.DataFrame([h for h in log_history(checkpoint) if "loss" in h],
@@ -578,30 +572,3 @@ def offline_evaluation(pipeline: PolicyPipeline, serving, users, prompt_only: Pa
             if seed == s.seed:
                 outputs[method] = completions
     return pd.concat(frames).rename_axis("user").reset_index(), outputs
-
-
-def ablation_evaluation(pipeline: PolicyPipeline, serving, users, per_user: pd.DataFrame,
-                        teacher_lists: dict[int, str], ablation_weights: dict[str, RewardWeights],
-                        method: str = "RL teacher"):
-    """The reward ablation on the test users: the first seed's teacher of the paper's
-    rewards (rows ``method`` of ``per_user``, not evaluated again) as ``all five``, then one
-    teacher per dropped reward.
-
-    Returns the long per-user table and each run's lists.
-    """
-    seed = pipeline.settings.seed
-    first = per_user[(per_user["method"] == method) & (per_user["seed"] == seed)]
-    frames = [first.assign(method="all five")]
-    outputs = {"all five": teacher_lists}
-    for dropped, weights in ablation_weights.items():
-        frame, completions = evaluate_checkpoint(pipeline, serving, f"without {dropped}",
-                                                 pipeline.teacher(seed, weights, "paper"),
-                                                 seed, users)
-        frames.append(frame.rename_axis("user").reset_index())
-        outputs[f"without {dropped}"] = completions
-    return pd.concat(frames), outputs
-
-
-def paired_ablation(ablation_long: pd.DataFrame) -> pd.DataFrame:
-    """Each ablated run minus ``all five``, test R@10, paired over users."""
-    return evaluation.paired_table(ablation_long, "method", "recall@10", "all five")
