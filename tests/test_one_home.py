@@ -46,9 +46,13 @@ def schema_classes() -> set[type]:
     return {base for schema in params.SCHEMAS.values() for base in inspect.getmro(schema)}
 
 
-def newsstudy_classes():
+def newsstudy_modules():
     for info in pkgutil.walk_packages(newsstudy.__path__, "newsstudy."):
-        module = importlib.import_module(info.name)
+        yield importlib.import_module(info.name)
+
+
+def newsstudy_classes():
+    for module in newsstudy_modules():
         for name, obj in vars(module).items():
             if inspect.isclass(obj) and obj.__module__ == module.__name__:
                 yield module.__name__, name, obj
@@ -171,8 +175,7 @@ def functions_of_newsstudy():
         for attr, value in vars(cls).items():
             if inspect.isfunction(value):
                 yield f"{module}.{name}.{attr}", value
-    for info in pkgutil.walk_packages(newsstudy.__path__, "newsstudy."):
-        module = importlib.import_module(info.name)
+    for module in newsstudy_modules():
         for name, obj in vars(module).items():
             if inspect.isfunction(obj) and obj.__module__ == module.__name__:
                 yield f"{module.__name__}.{name}", obj

@@ -6,6 +6,7 @@ parts of the claim and its headline effect. The verdict rules are in
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from newsstudy import distillation, paper
@@ -25,7 +26,6 @@ from newsstudy.report.verdicts import (
     known,
     number,
     paired_estimate,
-    spearman,
     threshold,
 )
 from newsstudy.results import Estimate, key
@@ -33,6 +33,20 @@ from newsstudy.results import Estimate, key
 PAPER_BEST_BASELINE = max(paper.OFFLINE_BASELINES,
                           key=lambda m: paper.OFFLINE[m]["recall@10"])
 """The paper's best baseline on Recall@10 (the one its teacher is compared with)."""
+
+
+def spearman(xs: list[float], ys: list[float]) -> float:
+    """Spearman rank correlation (``scipy.stats.spearmanr``: average ranks for ties); nan
+    if either side is constant."""
+    import warnings
+
+    from scipy import stats
+
+    if len(set(xs)) < 2 or len(set(ys)) < 2:
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(stats.spearmanr(xs, ys).statistic)
 
 
 def offline_label(key: str) -> str:

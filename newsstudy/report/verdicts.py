@@ -65,20 +65,6 @@ def known(estimate: Estimate | None, where: str) -> Estimate:
     return estimate
 
 
-def spearman(xs: list[float], ys: list[float]) -> float:
-    """Spearman rank correlation (``scipy.stats.spearmanr``: average ranks for ties); nan
-    if either side is constant."""
-    import warnings
-
-    from scipy import stats
-
-    if len(set(xs)) < 2 or len(set(ys)) < 2:
-        return math.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(stats.spearmanr(xs, ys).statistic)
-
-
 @dataclass(frozen=True)
 class Part:
     """One comparison inside a claim."""

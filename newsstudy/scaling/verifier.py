@@ -70,35 +70,51 @@ def list_features(prompts: Sequence[str], completions: Sequence[str], retriever
     vectors = retriever.embed_queries(flat) if flat else np.zeros((0, 1), np.float32)
     scores, ids = retriever.search_queries(flat) if flat else (np.zeros((0, 1)),
                                                                np.zeros((0, 1), int))
+    contexts = {prompt: _prompt_context(prompt, retriever) for prompt in dict.fromkeys(prompts)}
     rows, start = [], 0
     for prompt, queries in zip(prompts, lists, strict=True):
         rows_of = slice(start, start + len(queries))
         start += len(queries)
-        rows.append(_features(prompt, queries, vectors[rows_of], scores[rows_of], ids[rows_of],
-                              retriever))
+        rows.append(_features(contexts[prompt], queries, vectors[rows_of], scores[rows_of],
+                              ids[rows_of]))
     return pd.DataFrame(rows, columns=list(FEATURES))
 
 
-def _features(prompt, queries, vectors, scores, ids, retriever) -> list[float]:
+@dataclass(frozen=True)
+class _PromptContext:
+    """What a prompt offers, read once per prompt however many lists answer it."""
+
+    interests: list[str]
+    recent: set[str]
+    lines: set[str]
+    centre: np.ndarray | None  # unit mean of the recent signals' vectors; None if none
+
+
+def _prompt_context(prompt: str, retriever) -> _PromptContext:
+    interests, signals = prompt_lines(prompt)
+    centre = None
+    if signals:
+        mean = retriever.embed_queries(signals[-RECENT:]).mean(axis=0)
+        norm = np.linalg.norm(mean)
+        centre = mean / norm if norm > 0 else None
+    return _PromptContext(interests, set(signals[-RECENT:]), set(interests) | set(signals),
+                          centre)
+
+
+def _features(context: _PromptContext, queries, vectors, scores, ids) -> list[float]:
     n = len(queries)
     if n == 0:
         return [0.0] * len(FEATURES)
-    interests, signals = prompt_lines(prompt)
-    recent, lines = set(signals[-RECENT:]), set(interests) | set(signals)
+    interests = context.interests
     ranks = [interests.index(q) + 1 for q in queries if q in interests]
     reached = {int(i) for i in ids.ravel() if i >= 0}
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     alike = (unit @ unit.T)[np.triu_indices(n, 1)].mean() if n > 1 else 1.0
-    centre = 0.0
-    if signals:
-        signal_vectors = retriever.embed_queries(signals[-RECENT:])
-        mean = signal_vectors.mean(axis=0)
-        norm = np.linalg.norm(mean)
-        centre = float((unit @ (mean / norm)).mean()) if norm > 0 else 0.0
+    centre = float((unit @ context.centre).mean()) if context.centre is not None else 0.0
     return [float(n), float(np.mean([q in interests for q in queries])),
             float(np.mean(ranks)) / max(len(interests), 1) if ranks else 0.0,
-            float(np.mean([q in recent for q in queries])),
-            float(np.mean([q in lines for q in queries])),
+            float(np.mean([q in context.recent for q in queries])),
+            float(np.mean([q in context.lines for q in queries])),
             float(np.mean([len(q.split()) for q in queries])),
             len(reached) / max(ids.size, 1), float(scores[:, 0].mean()) if scores.size else 0.0,
             float(alike), centre]
@@ -219,13 +235,11 @@ def train_and_check(P, val_users: Sequence[int]) -> dict:
     ``val_users``' lists. Returns the fitted verifier, the training facts and the
     validation rows (plain data and a picklable model). ``P``: 04's validated settings."""
     from newsstudy import protocol, teacher
-    from newsstudy.rewards import RewardScorer
     from newsstudy.world import data
 
     world = data.load_world(P.profile)
-    scorer = RewardScorer.from_settings(world, P) if P.teacher_reward == "paper" else None
-    pipe = teacher.PolicyPipeline(world, P, scorer, log=lambda *a: None)
-    checkpoint = pipe.teacher(P.seed, scorer.weights if scorer is not None else None)
+    pipe = teacher.PolicyPipeline(world, P, None, log=lambda *a: None)
+    checkpoint = pipe.teacher(P.seed)  # the recipe's reward and weights, from the cache
     train = training_frame(pipe, checkpoint, P.verifier_train_users, P.verifier_samples,
                            P.sample_temperature, P.seed)
     fitted = fit_verifier(train, P.seed)
